@@ -27,7 +27,7 @@ BACKENDS = ("torch", "onnx")
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$")
 #: Slack: a command starts with "/", is lower case, and is at most 32 characters long.
 COMMAND = re.compile(r"^/[a-z0-9_-]{1,31}$")
-COMMIT = re.compile(r"^[0-9a-f]{7,40}$")
+COMMIT = re.compile(r"^[0-9a-f]{40}$")
 MEMORY_RANGE = (128, 10240)
 TIMEOUT_RANGE = (1, 900)
 DEFAULTS: dict[str, Any] = {
@@ -150,7 +150,7 @@ def _entry(raw: Any, index: int, defaults: dict[str, Any], base: Path) -> ModelS
         if "/" not in model:
             raise fail(f"`model` {model!r} is neither a Hub id (owner/name) nor an existing folder")
         if not revision or not COMMIT.match(revision):
-            raise fail("`revision` must pin a Hub model to a commit hash (7 to 40 hex digits)")
+            raise fail("`revision` must pin a Hub model to a full 40-character commit hash (a short hash is not a pin offline)")
     command = merged.get("command", f"/{name}")
     if not isinstance(command, str) or not COMMAND.match(command):
         raise fail(f"command {command!r} must start with '/', be lower case and at most 32 characters")
