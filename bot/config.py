@@ -1,0 +1,89 @@
+"""Every setting of the router, read once from the environment.
+
+Names are constants so code, tests, the CDK stack and the docs agree on them.
+Secrets (bot token, signing secret, passcode) come from the environment
+locally and from Secrets Manager in AWS (``SLACK_SECRET_ID``), never from a
+plain Lambda environment value.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SLACK_BOT_TOKEN = "SLACK_BOT_TOKEN"
+SLACK_SIGNING_SECRET = "SLACK_SIGNING_SECRET"
+DEMO_PASSCODE = "DEMO_PASSCODE"
+SLACK_SECRET_ID = "SLACK_SECRET_ID"
+SLACK_API_URL = "SLACK_API_URL"
+SLACK_APP_TOKEN = "SLACK_APP_TOKEN"
+MODEL_FUNCTION_PREFIX = "MODEL_FUNCTION_PREFIX"
+STATE_TABLE = "STATE_TABLE"
+DATA_DIR = "DATA_DIR"
+FORM_WAIT_SECONDS = "FORM_WAIT_SECONDS"
+LOCAL_MODE = "LOCAL_MODE"
+
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_DATA_DIR = ".local"
+#: API Gateway gives up after 29 s; the form answers "warming up" before that.
+DEFAULT_FORM_WAIT_SECONDS = 22.0
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """The three secret values; ``repr`` never shows them."""
+
+    bot_token: str = field(default="", repr=False)
+    signing_secret: str = field(default="", repr=False)
+    passcode: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Non-secret settings plus the secrets, resolved once per process."""
+
+    secrets: Secrets
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+    function_prefix: str = ""
+    state_table: str = ""
+    data_dir: Path = Path(DEFAULT_DATA_DIR)
+    form_wait_seconds: float = DEFAULT_FORM_WAIT_SECONDS
+    #: True under ``python -m bot serve``: cookies are not marked Secure (plain HTTP on localhost).
+    local: bool = False
+
+
+def _secrets_from_manager(secret_id: str) -> Secrets:
+    import boto3  # only in AWS, once per container
+
+    raw = boto3.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
+    values = json.loads(raw or "{}")
+    return Secrets(
+        bot_token=values.get(SLACK_BOT_TOKEN, ""),
+        signing_secret=values.get(SLACK_SIGNING_SECRET, ""),
+        passcode=values.get(DEMO_PASSCODE, ""),
+    )
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Resolve the settings from ``environ`` (default: ``os.environ``)."""
+    env = os.environ if environ is None else environ
+    secret_id = env.get(SLACK_SECRET_ID, "")
+    if secret_id:
+        secrets = _secrets_from_manager(secret_id)
+    else:
+        secrets = Secrets(
+            bot_token=env.get(SLACK_BOT_TOKEN, ""),
+            signing_secret=env.get(SLACK_SIGNING_SECRET, ""),
+            passcode=env.get(DEMO_PASSCODE, ""),
+        )
+    return Settings(
+        secrets=secrets,
+        slack_api_url=env.get(SLACK_API_URL) or DEFAULT_SLACK_API_URL,
+        function_prefix=env.get(MODEL_FUNCTION_PREFIX, ""),
+        state_table=env.get(STATE_TABLE, ""),
+        data_dir=Path(env.get(DATA_DIR) or DEFAULT_DATA_DIR),
+        form_wait_seconds=float(env.get(FORM_WAIT_SECONDS) or DEFAULT_FORM_WAIT_SECONDS),
+        local=env.get(LOCAL_MODE, "") == "1",
+    )

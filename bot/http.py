@@ -1,0 +1,125 @@
+"""API Gateway proxy events in and out, as two small value types.
+
+The Lambda entry point and the local HTTP server both speak these, so every
+route is tested the same way in both modes.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class BadRequest(Exception):
+    """A client's mistake: becomes a 4xx with a JSON error body."""
+
+    def __init__(self, message: str, *, status: int = 400, type: str = "bad_request") -> None:
+        super().__init__(message)
+        self.status = status
+        self.type = type
+
+
+@dataclass
+class Request:
+    """One HTTP request, as API Gateway's REST (v1) proxy event describes it."""
+
+    method: str
+    path: str
+    headers: dict[str, str] = field(default_factory=dict)
+    query: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    #: The original proxy event (Bolt's Lambda adapter needs it for lazy listeners).
+    event: dict[str, Any] = field(default_factory=dict)
+
+    def header(self, name: str, default: str = "") -> str:
+        """Header lookup that ignores case, as HTTP does."""
+        return self.headers.get(name.lower(), default)
+
+    def text(self) -> str:
+        """The body as UTF-8 text.
+
+        Raises:
+            BadRequest: the body is not valid UTF-8.
+        """
+        try:
+            return self.body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise BadRequest("The request body is not valid UTF-8.") from exc
+
+    def json(self) -> Any:
+        """The body parsed as JSON.
+
+        Raises:
+            BadRequest: not UTF-8, not JSON, or too deeply nested.
+        """
+        try:
+            return json.loads(self.text())
+        except (json.JSONDecodeError, RecursionError) as exc:
+            raise BadRequest("The request body is not valid JSON.") from exc
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        jar: dict[str, str] = {}
+        for part in self.header("cookie").split(";"):
+            name, sep, value = part.strip().partition("=")
+            if sep:
+                jar[name] = value
+        return jar
+
+    @classmethod
+    def from_event(cls, event: dict[str, Any]) -> Request:
+        """Build a request from a REST API (v1) or HTTP API (v2) proxy event.
+
+        Raises:
+            BadRequest: the body is not valid base64.
+        """
+        context = event.get("requestContext") or {}
+        method = event.get("httpMethod") or (context.get("http") or {}).get("method") or "GET"
+        path = event.get("path") or event.get("rawPath") or "/"
+        stage = context.get("stage")
+        # REST APIs put the stage in front of the path only on custom domains; strip it if present.
+        if stage and stage != "$default" and path.startswith(f"/{stage}/"):
+            path = path[len(stage) + 1 :]
+        headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+        raw = event.get("body") or ""
+        if event.get("isBase64Encoded"):
+            try:
+                body = base64.b64decode(raw, validate=True)
+            except (binascii.Error, ValueError) as exc:
+                raise BadRequest("The request body is not valid base64.") from exc
+        else:
+            body = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else bytes(raw)
+        query = {str(k): str(v) for k, v in (event.get("queryStringParameters") or {}).items()}
+        return cls(method=method.upper(), path=path, headers=headers, query=query, body=body, event=event)
+
+
+@dataclass
+class Response:
+    """An HTTP response, convertible to an API Gateway proxy result."""
+
+    status: int = 200
+    body: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    cookies: list[str] = field(default_factory=list)
+
+    @classmethod
+    def json(cls, data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+        return cls(
+            status=status,
+            body=json.dumps(data, ensure_ascii=False),
+            headers={"Content-Type": "application/json; charset=utf-8", **(headers or {})},
+        )
+
+    @classmethod
+    def error(cls, message: str, *, status: int = 400, type: str = "bad_request") -> Response:
+        return cls.json({"error": {"type": type, "message": message}}, status=status)
+
+    def to_event(self) -> dict[str, Any]:
+        """The proxy integration's response shape (cookies as multi-value headers)."""
+        result: dict[str, Any] = {"statusCode": self.status, "headers": dict(self.headers), "body": self.body}
+        if self.cookies:
+            result["multiValueHeaders"] = {"Set-Cookie": list(self.cookies)}
+        return result

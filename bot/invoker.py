@@ -1,0 +1,104 @@
+"""How the router reaches a model: a Lambda function in AWS, a worker process locally.
+
+Both invokers take the same payload (``{"text", "parameters"?, "reply"?}``) and
+the model's response comes back the same way: synchronously for the form, and
+for Slack as a Lambda Destinations event that :mod:`bot.delivery` turns into a
+thread reply.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Protocol
+
+logger = logging.getLogger(__name__)
+
+
+class InvokeError(Exception):
+    """The model could not be invoked (throttled, missing function, bad payload)."""
+
+
+class InvokeTimeout(InvokeError):
+    """The model did not answer in time; it is probably still loading (cold start)."""
+
+
+class Invoker(Protocol):
+    """Starts model invocations; ``model`` is a registry name."""
+
+    def invoke_async(self, model: str, payload: dict[str, Any]) -> None:
+        """Queue an invocation whose result arrives later as a destination event."""
+        ...
+
+    def invoke_sync(self, model: str, payload: dict[str, Any], *, timeout: float) -> dict[str, Any]:
+        """Invoke and wait at most ``timeout`` seconds for the model's response.
+
+        Raises:
+            InvokeTimeout: no answer in time (the model keeps loading in the background).
+            InvokeError: the invocation failed.
+        """
+        ...
+
+
+#: Lambda rejects asynchronous payloads over 1 MB (256 KB on older accounts); stay well below.
+MAX_ASYNC_PAYLOAD = 240_000
+
+
+class LambdaInvoker:
+    """Invokes ``{prefix}-{model}`` functions; the boto3 client is made on first use."""
+
+    def __init__(self, prefix: str, *, client: Any = None) -> None:
+        self.prefix = prefix
+        self._client = client
+        self._sync_clients: dict[float, Any] = {}
+
+    def function_name(self, model: str) -> str:
+        """The function of a registry entry: derived, never taken from a request."""
+        return f"{self.prefix}-{model}"
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import boto3
+
+            self._client = boto3.client("lambda")
+        return self._client
+
+    def invoke_async(self, model: str, payload: dict[str, Any]) -> None:
+        body = json.dumps(payload).encode()
+        if len(body) > MAX_ASYNC_PAYLOAD:
+            raise InvokeError(f"The request is too large ({len(body):,} bytes) to queue.")
+        try:
+            self.client.invoke(FunctionName=self.function_name(model), InvocationType="Event", Payload=body)
+        except Exception as exc:  # botocore raises many types; all mean "not queued"
+            raise InvokeError(f"Could not start {model}: {type(exc).__name__}") from exc
+
+    def _sync_client(self, timeout: float) -> Any:
+        if self._client is not None and not self._sync_clients:
+            return self._client  # an injected client (tests)
+        if timeout not in self._sync_clients:
+            import boto3
+            from botocore.config import Config
+
+            config = Config(read_timeout=timeout, connect_timeout=3, retries={"max_attempts": 0})
+            self._sync_clients[timeout] = boto3.client("lambda", config=config)
+        return self._sync_clients[timeout]
+
+    def invoke_sync(self, model: str, payload: dict[str, Any], *, timeout: float) -> dict[str, Any]:
+        from botocore.exceptions import ReadTimeoutError
+
+        try:
+            answer = self._sync_client(timeout).invoke(
+                FunctionName=self.function_name(model), InvocationType="RequestResponse", Payload=json.dumps(payload)
+            )
+        except ReadTimeoutError as exc:
+            raise InvokeTimeout(f"{model} is still warming up.") from exc
+        except Exception as exc:
+            raise InvokeError(f"Could not invoke {model}: {type(exc).__name__}") from exc
+        result = json.loads(answer["Payload"].read() or b"null")
+        if answer.get("FunctionError"):
+            message = (result or {}).get("errorType", "error") if isinstance(result, dict) else "error"
+            if "Timeout" in str((result or {}).get("errorMessage", "")):
+                raise InvokeTimeout(f"{model} timed out.")
+            raise InvokeError(f"{model} failed ({message}).")
+        return result
