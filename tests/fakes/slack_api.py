@@ -1,0 +1,559 @@
+"""A fake Slack Web API: a real HTTP server on 127.0.0.1 that slack_sdk can talk to.
+
+Point ``WebClient(base_url=fake.base_url)`` (or the router's ``SLACK_API_URL``)
+at it. It records every call, keeps the messages the bot posted (updates
+included), serves ``response_url`` endpoints, and injects the faults the router
+must survive: latency, 429 with ``Retry-After``, 5xx, ``{"ok": false}`` errors
+and dropped connections. Everything is guarded by one lock, so tests can read
+and reconfigure it while the bot's threads are calling it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import itertools
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+BOT_USER_ID = "UBOT"
+BOT_ID = "BBOT"
+TEAM_ID = "T0001"
+#: The pseudo-method under which ``response_url`` posts take latency and faults.
+RESPONSE_URL = "response_url"
+
+#: Fields that slack_sdk sends as JSON strings inside form bodies.
+_JSON_FIELDS = ("blocks", "attachments", "view", "metadata")
+_FIRST_TS = 1_700_000_000_000_000  # microseconds: ts "1700000000.000100" is the first one handed out
+_POLL_SECONDS = 0.02
+
+Handler = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request to the Web API, as received.
+
+    ``headers`` has lower-case names; ``at`` is ``time.monotonic()`` on arrival;
+    ``fault`` names the injected fault that answered it (``None``: answered normally).
+    """
+
+    method: str
+    params: dict[str, Any]
+    headers: dict[str, str]
+    at: float
+    fault: str | None = None
+
+
+@dataclass(frozen=True)
+class ResponsePost:
+    """One POST to a ``response_url``; ``body`` is parsed JSON when it was JSON."""
+
+    url: str
+    body: Any
+    headers: dict[str, str]
+    at: float
+    fault: str | None = None
+
+
+@dataclass
+class _Fault:
+    method: str
+    status: int
+    error: str
+    retry_after: int
+    drop: bool
+    remaining: int | None
+
+    @property
+    def label(self) -> str:
+        if self.drop:
+            return "drop"
+        return str(self.status) if self.status != 200 else self.error
+
+
+@dataclass
+class _Answer:
+    status: int = 200
+    body: dict[str, Any] = field(default_factory=lambda: {"ok": True})
+    headers: dict[str, str] = field(default_factory=dict)
+    drop: bool = False
+
+
+def decode_body(content_type: str, raw: bytes) -> dict[str, Any]:
+    """Parse a form or JSON body the way Slack does; JSON-string fields become lists and dicts.
+
+    Raises:
+        ValueError: the body is neither a JSON object nor form data.
+    """
+    kind = content_type.split(";", 1)[0].strip().lower()
+    if kind == "application/json":
+        params = json.loads(raw.decode("utf-8") or "{}")
+        if not isinstance(params, dict):
+            raise ValueError("the JSON body is not an object")
+    elif kind in ("application/x-www-form-urlencoded", ""):
+        params = {k: v[-1] for k, v in parse_qs(raw.decode("utf-8"), keep_blank_values=True).items()}
+    else:
+        raise ValueError(f"unsupported content type {content_type!r}")
+    for name in _JSON_FIELDS:
+        value = params.get(name)
+        if isinstance(value, str) and value[:1] in ("[", "{"):
+            with contextlib.suppress(json.JSONDecodeError):  # otherwise left as sent, for the test to see
+                params[name] = json.loads(value)
+    return params
+
+
+class FakeSlackApi:
+    """The Slack Web API and ``response_url`` endpoints on an ephemeral loopback port.
+
+    Use it as a context manager; ``base_url`` ends with ``/api/`` like Slack's.
+    With ``expect_token``, calls without ``Authorization: Bearer <token>`` get
+    ``invalid_auth``.
+    """
+
+    def __init__(self, *, expect_token: str | None = None) -> None:
+        self.expect_token = expect_token
+        self._lock = threading.Lock()
+        self._closing = threading.Event()
+        self._calls: list[Call] = []
+        self._response_posts: list[ResponsePost] = []
+        self._response_ids: set[str] = set()
+        self._messages: dict[tuple[str, str], dict[str, Any]] = {}
+        self._threads: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self._home_views: dict[str, str] = {}
+        self._faults: list[_Fault] = []
+        self._latency: dict[str | None, float] = {}
+        self._ts = itertools.count(1)
+        self._view_ids = itertools.count(1)
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._handlers: dict[str, Handler] = {
+            "auth.test": self._auth_test,
+            "chat.postMessage": self._post_message,
+            "chat.update": self._update,
+            "chat.postEphemeral": self._post_ephemeral,
+            "chat.delete": self._delete,
+            "chat.getPermalink": self._permalink,
+            "views.open": lambda params: self._view(params, required="trigger_id"),
+            "views.push": lambda params: self._view(params, required="trigger_id"),
+            "views.update": lambda params: self._view(params, required="view_id"),
+            "views.publish": lambda params: self._view(params, required="user_id"),
+            "conversations.replies": self._replies,
+            "conversations.history": self._history,
+            "users.info": self._user_info,
+            "reactions.add": lambda params: {"ok": True},
+        }
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> FakeSlackApi:
+        """Listen on 127.0.0.1 (a free port) and serve from a daemon thread."""
+        if self._server is not None:
+            return self
+        self._closing.clear()
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
+        server.daemon_threads = True
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        """Stop serving; requests sleeping on injected latency are cut short."""
+        if self._server is None:
+            return
+        self._closing.set()
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> FakeSlackApi:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def origin(self) -> str:
+        """``http://127.0.0.1:PORT``"""
+        if self._server is None:
+            raise RuntimeError("FakeSlackApi is not started")
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    @property
+    def base_url(self) -> str:
+        """What ``WebClient(base_url=...)`` and ``SLACK_API_URL`` take."""
+        return f"{self.origin}/api/"
+
+    # -- what the bot did --------------------------------------------------------------------
+
+    def calls(self, method: str | None = None) -> list[Call]:
+        """Every Web API call received so far (faulted ones included), oldest first."""
+        with self._lock:
+            return [c for c in self._calls if method is None or c.method == method]
+
+    def messages(self, channel: str | None = None) -> list[dict[str, Any]]:
+        """Messages the bot posted and has not deleted, as they are now (updates applied), by ts."""
+        with self._lock:
+            found = [copy.deepcopy(m) for m in self._messages.values() if channel is None or m["channel"] == channel]
+        return sorted(found, key=lambda m: float(m["ts"]))
+
+    def new_response_url(self) -> str:
+        """A fresh ``response_url`` served by this fake, as Slack puts in commands and actions."""
+        key = uuid.uuid4().hex
+        with self._lock:
+            self._response_ids.add(key)
+        return f"{self.origin}/response/{key}"
+
+    def response_posts(self, url: str | None = None) -> list[ResponsePost]:
+        """POSTs received on response URLs (all, or one URL's), oldest first."""
+        with self._lock:
+            return [p for p in self._response_posts if url is None or p.url == url]
+
+    def clear(self) -> None:
+        """Forget calls, messages, threads, views and response posts (faults and latency stay)."""
+        with self._lock:
+            self._calls.clear()
+            self._response_posts.clear()
+            self._messages.clear()
+            self._threads.clear()
+            self._home_views.clear()
+
+    def wait_for(self, predicate: Callable[[], object], timeout: float = 10.0) -> bool:
+        """Poll ``predicate`` every 20 ms until it is truthy; False once ``timeout`` passes."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if predicate():
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(_POLL_SECONDS)
+
+    # -- what the workspace holds ------------------------------------------------------------
+
+    def set_thread(self, channel: str, ts: str, messages: Iterable[dict[str, Any]]) -> None:
+        """Make ``messages`` (parent first) the thread at ``channel``/``ts``.
+
+        Messages without a ``ts`` get one after the parent's; all get ``thread_ts``.
+        ``conversations.replies`` returns them followed by the bot's own replies.
+        """
+        thread: list[dict[str, Any]] = []
+        seconds, _, micros = ts.partition(".")
+        base = int(seconds) * 1_000_000 + int(micros or 0)
+        for index, message in enumerate(messages):
+            item = {"type": "message", **copy.deepcopy(message)}
+            item.setdefault("ts", ts if index == 0 else _format_ts(base + index))
+            item.setdefault("thread_ts", ts)
+            thread.append(item)
+        with self._lock:
+            self._threads[(channel, ts)] = thread
+
+    # -- faults ------------------------------------------------------------------------------
+
+    def set_latency(self, seconds: float, methods: Iterable[str] | None = None) -> None:
+        """Delay answers by ``seconds``: for ``methods`` (Web API names or ``"response_url"``), or all."""
+        with self._lock:
+            for method in [None] if methods is None else methods:
+                self._latency[method] = seconds
+
+    def fail(
+        self,
+        method: str,
+        *,
+        status: int | None = None,
+        retry_after: int = 1,
+        error: str | None = None,
+        drop: bool = False,
+        times: int | None = 1,
+    ) -> None:
+        """Answer the next ``times`` calls of ``method`` with a fault (``None``: until :meth:`heal`).
+
+        - default, or ``status=429``: HTTP 429, ``Retry-After: retry_after``, ``ratelimited``;
+        - ``status=500`` (any other status): that status and ``{"ok": false, "error": "fatal_error"}``;
+        - ``error="not_in_channel"`` without a status: HTTP 200 ``{"ok": false, "error": error}``;
+        - ``drop=True``: the connection is closed without a response.
+
+        Faults on one method apply in the order they were added. ``method`` may be ``"response_url"``.
+        """
+        if status is None:
+            status = 200 if error else 429
+        if not error:
+            error = "ratelimited" if status == 429 else "fatal_error"
+        fault = _Fault(method, status, error, retry_after, drop, times)
+        with self._lock:
+            self._faults.append(fault)
+
+    def heal(self) -> None:
+        """Remove every fault and all latency."""
+        with self._lock:
+            self._faults.clear()
+            self._latency.clear()
+
+    # -- request handling (called from the server's threads) ---------------------------------
+
+    def _take_fault(self, method: str) -> _Fault | None:
+        for fault in self._faults:
+            if fault.method == method:
+                if fault.remaining is not None:
+                    fault.remaining -= 1
+                    if fault.remaining <= 0:
+                        self._faults.remove(fault)
+                return fault
+        return None
+
+    def _latency_for(self, method: str) -> float:
+        return self._latency.get(method, self._latency.get(None, 0.0))
+
+    def _answer_api(self, method: str, params: dict[str, Any], headers: dict[str, str]) -> _Answer:
+        with self._lock:
+            fault = self._take_fault(method)
+            delay = self._latency_for(method)
+            self._calls.append(Call(method, params, headers, time.monotonic(), fault.label if fault else None))
+        if delay:
+            self._closing.wait(delay)
+        if fault is not None:
+            return _fault_answer(fault)
+        if self.expect_token is not None and headers.get("authorization") != f"Bearer {self.expect_token}":
+            return _Answer(body={"ok": False, "error": "invalid_auth"})
+        handler = self._handlers.get(method)
+        if handler is None:
+            return _Answer(body={"ok": False, "error": "unknown_method"})
+        with self._lock:
+            return _Answer(body=handler(params))
+
+    def _answer_response_url(self, key: str, body: Any, headers: dict[str, str]) -> _Answer:
+        with self._lock:
+            if key not in self._response_ids:
+                return _Answer(status=404, body={"ok": False, "error": "no_such_url"})
+            fault = self._take_fault(RESPONSE_URL)
+            delay = self._latency_for(RESPONSE_URL)
+            url = f"{self.origin}/response/{key}"
+            self._response_posts.append(
+                ResponsePost(url, body, headers, time.monotonic(), fault.label if fault else None)
+            )
+        if delay:
+            self._closing.wait(delay)
+        return _fault_answer(fault) if fault is not None else _Answer()
+
+    # -- the methods (called with the lock held) ---------------------------------------------
+
+    def _auth_test(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "url": "https://fake-workspace.slack.com/",
+            "team": "Fake Workspace",
+            "user": "hf-bot",
+            "team_id": TEAM_ID,
+            "user_id": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "is_enterprise_install": False,
+        }
+
+    def _next_ts(self) -> str:
+        return _format_ts(_FIRST_TS + 100 * next(self._ts))
+
+    def _post_message(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = params.get("channel")
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        if not (params.get("text") or params.get("blocks") or params.get("attachments")):
+            return {"ok": False, "error": "no_text"}
+        message = {
+            "type": "message",
+            "user": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "channel": channel,
+            "ts": self._next_ts(),
+            "text": params.get("text", ""),
+        }
+        for name in ("blocks", "attachments", "thread_ts", "metadata"):
+            if params.get(name) is not None:
+                message[name] = params[name]
+        self._messages[(channel, message["ts"])] = message
+        return {"ok": True, "channel": channel, "ts": message["ts"], "message": _public(message)}
+
+    def _update(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = params.get("channel", ""), params.get("ts", "")
+        message = self._messages.get((channel, ts))
+        if message is None:
+            return {"ok": False, "error": "message_not_found"}
+        for name in ("text", "blocks", "attachments", "metadata"):
+            if name in params:
+                message[name] = params[name]
+        message["edited"] = {"user": BOT_USER_ID, "ts": self._next_ts()}
+        return {"ok": True, "channel": channel, "ts": ts, "text": message["text"], "message": _public(message)}
+
+    def _post_ephemeral(self, params: dict[str, Any]) -> dict[str, Any]:
+        if not params.get("channel") or not params.get("user"):
+            return {"ok": False, "error": "channel_not_found" if not params.get("channel") else "user_not_in_channel"}
+        return {"ok": True, "message_ts": self._next_ts()}
+
+    def _delete(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = params.get("channel", ""), params.get("ts", "")
+        if self._messages.pop((channel, ts), None) is None:
+            return {"ok": False, "error": "message_not_found"}
+        return {"ok": True, "channel": channel, "ts": ts}
+
+    def _permalink(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = params.get("channel", ""), params.get("message_ts", "")
+        if not channel or not ts:
+            return {"ok": False, "error": "message_not_found"}
+        permalink = f"https://fake-workspace.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+        return {"ok": True, "channel": channel, "permalink": permalink}
+
+    def _view(self, params: dict[str, Any], *, required: str) -> dict[str, Any]:
+        view = params.get("view")
+        if not isinstance(view, dict) or not (params.get(required) or params.get("external_id")):
+            return {"ok": False, "error": "invalid_arguments"}
+        user = params.get("user_id")
+        view_id = params.get("view_id") or (self._home_views.get(user) if user else None)
+        if not view_id:
+            view_id = f"V{next(self._view_ids):08d}"
+        if user:
+            self._home_views[user] = view_id
+        answer = {
+            "id": view_id,
+            "team_id": TEAM_ID,
+            "type": view.get("type", "modal"),
+            "blocks": view.get("blocks", []),
+            "private_metadata": view.get("private_metadata", ""),
+            "callback_id": view.get("callback_id", ""),
+            "external_id": view.get("external_id", ""),
+            "state": {"values": {}},
+            "hash": f"{int(time.time())}.{uuid.uuid4().hex[:8]}",
+            "bot_id": BOT_ID,
+        }
+        for name in ("title", "submit", "close"):
+            if name in view:
+                answer[name] = view[name]
+        return {"ok": True, "view": answer}
+
+    def _thread_messages(self, channel: str, ts: str) -> list[dict[str, Any]] | None:
+        seeded = self._threads.get((channel, ts))
+        parent = self._messages.get((channel, ts))
+        if seeded is None and parent is None:
+            return None
+        found = copy.deepcopy(seeded) if seeded is not None else [_public(parent)]
+        found += [_public(m) for m in self._messages.values() if m["channel"] == channel and m.get("thread_ts") == ts]
+        return sorted(found, key=lambda m: float(m["ts"]))
+
+    def _replies(self, params: dict[str, Any]) -> dict[str, Any]:
+        found = self._thread_messages(params.get("channel", ""), params.get("ts", ""))
+        if found is None:
+            return {"ok": False, "error": "thread_not_found"}
+        limit = int(params.get("limit") or 1000)
+        return {"ok": True, "messages": found[:limit], "has_more": len(found) > limit}
+
+    def _history(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = params.get("channel", "")
+        latest = float(params.get("latest") or "inf")
+        oldest = float(params.get("oldest") or 0)
+        inclusive = str(params.get("inclusive", "")).lower() in ("1", "true")
+        parents = [t[0] for (c, _), t in self._threads.items() if c == channel and t]
+        parents += [_public(m) for m in self._messages.values() if m["channel"] == channel and "thread_ts" not in m]
+
+        def within(message: dict[str, Any]) -> bool:
+            ts = float(message["ts"])
+            if inclusive:
+                return oldest <= ts <= latest
+            return oldest < ts < latest
+
+        found = sorted((m for m in parents if within(m)), key=lambda m: float(m["ts"]), reverse=True)
+        limit = int(params.get("limit") or 100)
+        return {"ok": True, "messages": copy.deepcopy(found[:limit]), "has_more": len(found) > limit}
+
+    def _user_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        user = params.get("user")
+        if not user:
+            return {"ok": False, "error": "user_not_found"}
+        name = f"user-{user.lower()}"
+        return {
+            "ok": True,
+            "user": {
+                "id": user,
+                "team_id": TEAM_ID,
+                "name": name,
+                "real_name": name.title(),
+                "is_bot": user == BOT_USER_ID,
+                "tz": "Europe/Paris",
+                "profile": {"display_name": name, "real_name": name.title()},
+            },
+        }
+
+
+def _format_ts(micros: int) -> str:
+    return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
+
+
+def _public(message: dict[str, Any]) -> dict[str, Any]:
+    """A stored message as Slack returns it (without our ``channel`` bookkeeping)."""
+    return {k: copy.deepcopy(v) for k, v in message.items() if k != "channel"}
+
+
+def _fault_answer(fault: _Fault) -> _Answer:
+    if fault.drop:
+        return _Answer(drop=True)
+    headers = {"Retry-After": str(fault.retry_after)} if fault.status == 429 else {}
+    return _Answer(status=fault.status, body={"ok": False, "error": fault.error}, headers=headers)
+
+
+def _make_handler(api: FakeSlackApi) -> type[BaseHTTPRequestHandler]:
+    class SlackHandler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.0"  # one request per connection: a dropped call never poisons the next
+
+        def do_GET(self) -> None:
+            self._serve()
+
+        def do_POST(self) -> None:
+            self._serve()
+
+        def _serve(self) -> None:
+            parts = urlsplit(self.path)
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            content_type = headers.get("content-type", "")
+            if parts.path.startswith("/api/"):
+                method = parts.path[len("/api/") :]
+                params: dict[str, Any] = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+                try:
+                    params.update(decode_body(content_type, raw))
+                except (ValueError, UnicodeDecodeError):
+                    self._send(_Answer(body={"ok": False, "error": "invalid_form_data"}))
+                    return
+                self._send(api._answer_api(method, params, headers))
+            elif parts.path.startswith("/response/"):
+                try:
+                    body: Any = json.loads(raw.decode("utf-8"))
+                except (ValueError, UnicodeDecodeError):
+                    body = raw.decode("utf-8", "replace")
+                self._send(api._answer_response_url(parts.path[len("/response/") :], body, headers))
+            else:
+                self._send(_Answer(status=404, body={"ok": False, "error": "not_found"}))
+
+        def _send(self, answer: _Answer) -> None:
+            if answer.drop:
+                self.close_connection = True
+                return  # the server closes the socket: the client sees a disconnect, no status line
+            payload = json.dumps(answer.body).encode()
+            self.send_response(answer.status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(payload)))
+            for name, value in answer.headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            """Silent: tests read calls(), not stderr."""
+
+    return SlackHandler
