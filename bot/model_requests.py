@@ -20,7 +20,9 @@ def check_input(spec: ModelSpec, text: object) -> str:
         raise InvalidInput(f"The text must be a string, not {type(text).__name__}.")
     text = text.strip()
     if len(text) > spec.max_chars:
-        raise InputTooLong(f"The text is {len(text):,} characters long; {spec.name} accepts at most {spec.max_chars:,}.")
+        raise InputTooLong(
+            f"The text is {len(text):,} characters long; {spec.name} accepts at most {spec.max_chars:,}."
+        )
     parse_input(spec.task, text, spec.parameters)
     return text
 

@@ -1,0 +1,53 @@
+"""Composition: the Bolt app, the services and the router, built once per process."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from slack_bolt import App
+from slack_bolt.authorization import AuthorizeResult
+
+from bot.config import Settings
+from bot.invoker import Invoker
+from bot.listeners import register_listeners
+from bot.services import Services
+from bot.slack_ops import SlackOps, make_client
+from bot.state import StateStore
+from inference.registry import Registry
+
+logger = logging.getLogger(__name__)
+
+#: Lazy listeners run in threads locally; enough for bursts of commands while Slack is slow.
+LOCAL_LAZY_WORKERS = 64
+
+
+def build_services(settings: Settings, registry: Registry, invoker: Invoker, store: StateStore) -> Services:
+    client = make_client(settings.secrets.bot_token, settings.slack_api_url)
+    return Services(
+        settings=settings,
+        registry=registry,
+        invoker=invoker,
+        store=store,
+        slack=SlackOps(client, api_url=settings.slack_api_url),
+    )
+
+
+def build_bolt_app(services: Services) -> App:
+    """The Bolt app; its single-workspace token needs no ``auth.test`` call on the ack path."""
+    token = services.settings.secrets.bot_token
+
+    def authorize(enterprise_id: str | None, team_id: str | None, **_: Any) -> AuthorizeResult:
+        return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=token)
+
+    app = App(
+        signing_secret=services.settings.secrets.signing_secret,
+        client=services.slack.client,
+        authorize=authorize,
+        process_before_response=True,
+        listener_executor=ThreadPoolExecutor(max_workers=LOCAL_LAZY_WORKERS),
+        logger=logging.getLogger("bot.bolt"),
+    )
+    register_listeners(app, services)
+    return app

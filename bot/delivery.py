@@ -1,0 +1,130 @@
+"""Delivering a model's answer, or its failure, into the Slack thread: exactly once.
+
+In AWS the model function's asynchronous invocation ends in a Lambda
+Destinations record (on success and on failure) sent to the router; locally
+the worker pool builds the same record. Both come through :func:`deliver_record`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from bot.messages import describe_error
+from bot.runs import RESPONSE_URL, ReplyTarget
+from bot.services import Services
+from bot.slack_ops import SlackUnavailable
+from bot.slack_ui import answer_message, error_message, placeholder_done
+from inference.registry import ModelSpec
+
+logger = logging.getLogger(__name__)
+
+
+def is_destination_record(event: Any) -> bool:
+    """True for a Lambda Destinations invocation record (not an HTTP event)."""
+    return (
+        isinstance(event, dict)
+        and "requestPayload" in event
+        and isinstance(event.get("requestContext"), dict)
+        and "condition" in event["requestContext"]
+    )
+
+
+def failure_from_record(record: dict[str, Any]) -> dict[str, str]:
+    """Word a failed invocation: a timeout, a crash, or an event too old to run."""
+    condition = record["requestContext"].get("condition", "")
+    response = record.get("responsePayload")
+    message = str(response.get("errorMessage", "")) if isinstance(response, dict) else ""
+    if "timed out" in message.lower():
+        return {"type": "timeout", "message": "it did not finish within its time limit (a cold start can take long; try again)."}
+    if condition == "EventAgeExceeded":
+        return {"type": "timeout", "message": "the request waited too long in the queue to be run."}
+    kind = response.get("errorType", "") if isinstance(response, dict) else ""
+    return {"type": "model_failed", "message": f"it stopped with an error ({kind or condition or 'unknown'})."}
+
+
+def deliver_record(services: Services, record: dict[str, Any]) -> None:
+    """Deliver a destination record's outcome; records not from Slack are ignored.
+
+    Raises:
+        SlackUnavailable: nothing could be posted; Lambda retries the record later.
+    """
+    payload = record.get("requestPayload") or {}
+    reply = payload.get("reply") if isinstance(payload, dict) else None
+    if not isinstance(reply, dict) or not reply.get("request_id") or reply.get("source") == "form":
+        logger.info("destination record without a Slack reply target: ignored")
+        return
+    target = ReplyTarget.from_dict(reply)
+    response = record.get("responsePayload")
+    model = response.get("model") if isinstance(response, dict) else None
+    spec = services.registry.find(model or "") or _spec_from_arn(services, record)
+    success = record["requestContext"].get("condition") == "Success" and isinstance(response, dict)
+    if success and "result" in response:
+        deliver_outcome(services, spec, target, text=payload.get("text", ""), result=response["result"])
+    elif success and isinstance(response.get("error"), dict):
+        deliver_outcome(services, spec, target, text=payload.get("text", ""), error=response["error"])
+    else:
+        deliver_outcome(services, spec, target, text=payload.get("text", ""), error=failure_from_record(record))
+
+
+def _spec_from_arn(services: Services, record: dict[str, Any]) -> ModelSpec | None:
+    arn = str(record["requestContext"].get("functionArn", ""))
+    name = arn.split(":function:")[-1].split(":")[0]
+    return next((s for s in services.registry if name.endswith(f"-{s.name}")), None)
+
+
+def deliver_outcome(
+    services: Services,
+    spec: ModelSpec | None,
+    target: ReplyTarget,
+    *,
+    text: str,
+    result: dict[str, Any] | None = None,
+    error: dict[str, Any] | None = None,
+) -> None:
+    """Post the answer (or error) once, then mark the placeholder done.
+
+    The claim on ``answer:<request_id>`` makes a second record for the same
+    request (a Lambda retry, a duplicate destination) a no-op.
+
+    Raises:
+        SlackUnavailable: no route worked; the claim is released for a retry.
+    """
+    key = f"answer:{target.request_id}"
+    if not services.store.claim(key):
+        logger.info("answer already delivered", extra={"request_id": target.request_id})
+        return
+    elapsed_ms = max(0.0, (time.time() - target.started_at) * 1000) if target.started_at else 0.0
+    if error is None and result is not None and spec is not None:
+        message = answer_message(spec, result, source=text, elapsed_ms=elapsed_ms, request_id=target.request_id)
+    else:
+        message = error_message(spec, describe_error(error), request_id=target.request_id)
+    try:
+        in_placeholder = _post(services, target, message)
+    except SlackUnavailable:
+        services.store.release(key)
+        raise
+    services.store.complete(key)
+    if target.placeholder_ts and not in_placeholder and spec is not None:
+        done = placeholder_done(spec, user=target.user, text=text, elapsed_ms=elapsed_ms, failed=error is not None)
+        services.slack.update(target.channel, target.placeholder_ts, done)
+
+
+def _post(services: Services, target: ReplyTarget, message: dict[str, Any]) -> bool:
+    """Post by the best route left; True when the answer replaced the placeholder."""
+    slack = services.slack
+    if target.mode == RESPONSE_URL:
+        if slack.respond(target.response_url, message):
+            return False
+        raise SlackUnavailable("response_url refused the answer")
+    try:
+        if slack.post(target.channel, message, thread_ts=target.thread_ts or None):
+            return False
+    except SlackUnavailable:
+        logger.warning("thread reply failed; trying the placeholder", extra={"request_id": target.request_id})
+    if target.placeholder_ts and slack.update(target.channel, target.placeholder_ts, message):
+        return True
+    if target.response_url and slack.respond(target.response_url, message):
+        return False
+    raise SlackUnavailable("no route could deliver the answer")

@@ -1,0 +1,46 @@
+"""The router Lambda: ``bot.handler.handler``.
+
+Built once per container, on the first event: settings and secrets (from
+Secrets Manager), the registry, the Lambda invoker and the DynamoDB state
+store. Imports nothing heavy: no torch, no transformers.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from bot.app import build_bolt_app, build_services
+from bot.config import load_settings
+from bot.invoker import LambdaInvoker
+from bot.logs import set_correlation_id, setup_logging
+from bot.routes import Router
+from bot.state import DynamoStateStore
+from inference.registry import load_registry
+
+
+@cache
+def router() -> Router:
+    settings = load_settings()
+    secrets = settings.secrets
+    setup_logging([secrets.bot_token, secrets.signing_secret, secrets.passcode])
+    services = build_services(
+        settings, load_registry(), LambdaInvoker(settings.function_prefix), DynamoStateStore(settings.state_table)
+    )
+    return Router(services, build_bolt_app(services), lambda_mode=True)
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Lambda entry point: API Gateway proxy events and Lambda Destinations records."""
+    setup_logging()
+    set_correlation_id(correlation_id(event))
+    return router().handle(event, context)
+
+
+def correlation_id(event: dict[str, Any]) -> str | None:
+    """API Gateway's request id, or the model request's id for a destination record."""
+    context = event.get("requestContext") or {}
+    reply = (event.get("requestPayload") or {}).get("reply") if isinstance(event.get("requestPayload"), dict) else None
+    if isinstance(reply, dict) and reply.get("request_id"):
+        return str(reply["request_id"])
+    return context.get("requestId")

@@ -1,0 +1,234 @@
+"""Every Slack listener, registered in one place for the Lambda and local entry points.
+
+Each listener is split as Bolt's lazy listeners want: an ``ack`` function that
+only validates and answers Slack within 3 seconds (no Web API call, no
+invocation), and a lazy function that does the work afterwards. Duplicate
+deliveries (Slack's retries, a command sent twice) are claimed away in the
+lazy half, through the shared state store, so they never answer twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot.delivery import deliver_outcome
+from bot.model_requests import check_input, new_request_id
+from bot.runs import ReplyTarget, start_run
+from bot.services import Services
+from bot.slack_text import strip_leading_mention, to_plain
+from bot.slack_ui import (
+    MODEL_SELECT_ACTION,
+    MODEL_SELECT_BLOCK,
+    RUN_MODAL_CALLBACK,
+    SHORTCUT_CALLBACK,
+    clip,
+    escape,
+    help_message,
+    home_view,
+    model_picker_modal,
+    usage_message,
+)
+from inference.errors import InferenceError
+from inference.registry import ModelSpec
+
+logger = logging.getLogger(__name__)
+
+HF_COMMAND = "/hf"
+#: Slack's private_metadata holds 3,000 characters; the message text shares it with ids.
+SHORTCUT_TEXT_LIMIT = 2500
+
+
+@dataclass
+class Plan:
+    """What a command or mention asks for: a reply right away, or a model run."""
+
+    reply: dict[str, Any] | None = None
+    spec: ModelSpec | None = None
+    text: str = ""
+
+
+def _run_or_explain(spec: ModelSpec, text: str) -> Plan:
+    if not text or text.lower() == "help":
+        return Plan(reply=usage_message(spec))
+    try:
+        return Plan(spec=spec, text=check_input(spec, text))
+    except InferenceError as exc:
+        note = usage_message(spec)
+        note["text"] = f"{exc} {note['text']}"
+        note["blocks"] = [{"type": "section", "text": {"type": "mrkdwn", "text": f"⚠️ {escape(str(exc))}"}}, *note["blocks"]]
+        return Plan(reply=note)
+
+
+def plan_command(services: Services, command: dict[str, Any]) -> Plan:
+    """Decide what a slash command asks for, without any I/O."""
+    registry = services.registry
+    name = str(command.get("command", ""))
+    text = to_plain(str(command.get("text", ""))).strip()
+    if name == HF_COMMAND:
+        first, _, rest = text.partition(" ")
+        if not first or first.lower() == "help":
+            return Plan(reply=help_message(registry))
+        spec = registry.find(first.lower())
+        if spec is None:
+            return Plan(reply=help_message(registry, note=f"⚠️ There is no model called `{escape(clip(first, 40))}`."))
+        return _run_or_explain(spec, rest.strip())
+    spec = registry.by_command(name)
+    if spec is None:
+        return Plan(reply=help_message(registry, note=f"⚠️ `{escape(clip(name, 40))}` is not a command of this app."))
+    return _run_or_explain(spec, text)
+
+
+def plan_mention(services: Services, event: dict[str, Any]) -> tuple[Plan, bool]:
+    """Decide what a mention asks for; the flag says the text must come from the thread."""
+    registry = services.registry
+    text = to_plain(strip_leading_mention(str(event.get("text", "")))).strip()
+    first, _, rest = text.partition(" ")
+    if not first or first.lower() == "help":
+        return Plan(reply=help_message(registry)), False
+    spec = registry.find(first.lower())
+    if spec is None:
+        return Plan(reply=help_message(registry, note=f"⚠️ I don't know a model called `{escape(clip(first, 40))}`.")), False
+    if not rest.strip() and event.get("thread_ts"):
+        return Plan(spec=spec), True
+    return _run_or_explain(spec, rest.strip()), False
+
+
+def register_listeners(app: App, services: Services) -> None:
+    """Attach every listener; the same registration serves Lambda and local mode."""
+    store, slack, registry = services.store, services.slack, services.registry
+
+    def ack_command(ack: Ack, command: dict[str, Any]) -> None:
+        plan = plan_command(services, command)
+        ack(**plan.reply) if plan.reply else ack()
+
+    def run_command(command: dict[str, Any]) -> None:
+        plan = plan_command(services, command)
+        key = f"command:{command.get('trigger_id')}"
+        if plan.spec is None or not store.claim(key):
+            return
+        target = ReplyTarget(
+            request_id=new_request_id(),
+            source="command",
+            user=str(command.get("user_id", "")),
+            channel=str(command.get("channel_id", "")),
+            response_url=str(command.get("response_url", "")),
+        )
+        _attempt(key, plan.spec, target, lambda: start_run(services, plan.spec, plan.text, target))
+
+    def ack_only(ack: Ack) -> None:
+        ack()
+
+    def run_mention(event: dict[str, Any], body: dict[str, Any]) -> None:
+        key = f"event:{body.get('event_id') or event.get('event_ts')}"
+        if not store.claim(key):
+            return
+        plan, from_thread = plan_mention(services, event)
+        target = ReplyTarget(
+            request_id=new_request_id(),
+            source="mention",
+            user=str(event.get("user", "")),
+            channel=str(event.get("channel", "")),
+            thread_ts=str(event.get("thread_ts") or event.get("ts") or ""),
+        )
+
+        def work() -> None:
+            nonlocal plan
+            if from_thread and plan.spec is not None:
+                thread = slack.thread_text(target.channel, target.thread_ts, exclude_ts=str(event.get("ts", "")))
+                plan = _run_or_explain(plan.spec, to_plain(thread))
+            if plan.reply is not None:
+                slack.post(target.channel, plan.reply, thread_ts=target.thread_ts)
+            else:
+                start_run(services, plan.spec, plan.text, target)
+
+        _attempt(key, plan.spec, target, work)
+
+    def open_picker(body: dict[str, Any]) -> None:
+        message = body.get("message") or {}
+        text = to_plain(str(message.get("text", "")))
+        metadata = {
+            "channel": (body.get("channel") or {}).get("id", ""),
+            "thread_ts": message.get("thread_ts") or message.get("ts", ""),
+            "text": text[:SHORTCUT_TEXT_LIMIT],
+        }
+        slack.open_view(body["trigger_id"], model_picker_modal(registry, private_metadata=json.dumps(metadata)))
+
+    def ack_modal(ack: Ack, view: dict[str, Any]) -> None:
+        choice = _selected_model(view)
+        spec = registry.find(choice or "")
+        if spec is None:
+            ack(response_action="errors", errors={MODEL_SELECT_BLOCK: "Pick a model."})
+            return
+        try:
+            check_input(spec, _modal_metadata(view).get("text", ""))
+        except InferenceError as exc:
+            ack(response_action="errors", errors={MODEL_SELECT_BLOCK: clip(str(exc), 150)})
+            return
+        ack()
+
+    def run_modal(view: dict[str, Any], body: dict[str, Any]) -> None:
+        key = f"view:{view.get('id')}"
+        if not store.claim(key):
+            return
+        spec = registry.find(_selected_model(view) or "")
+        metadata = _modal_metadata(view)
+        if spec is None:
+            return
+        target = ReplyTarget(
+            request_id=new_request_id(),
+            source="shortcut",
+            user=str((body.get("user") or {}).get("id", "")),
+            channel=str(metadata.get("channel", "")),
+            thread_ts=str(metadata.get("thread_ts", "")),
+        )
+        _attempt(key, spec, target, lambda: start_run(services, spec, check_input(spec, metadata.get("text", "")), target))
+
+    def publish_home(event: dict[str, Any]) -> None:
+        if event.get("tab", "home") == "home":
+            slack.publish_home(str(event.get("user", "")), home_view(registry, store.counts("usage")))
+
+    def _attempt(key: str, spec: ModelSpec | None, target: ReplyTarget, work: Callable[[], None]) -> None:
+        """Run the work once; if it breaks, the person still gets one clear error.
+
+        A lazy listener's exception is swallowed by Bolt and never retried, so
+        this is the last chance to tell the person. Only when even that fails is
+        the claim given back, for Slack's own retry to find.
+        """
+        try:
+            work()
+        except Exception:
+            logger.exception("listener failed", extra={"claim": key, "request_id": target.request_id})
+            error = {"type": "internal_error", "message": "the request could not be started."}
+            try:
+                deliver_outcome(services, spec, target, text="", error=error)
+            except Exception:
+                store.release(key)
+                raise
+        store.complete(key)
+
+    app.command(re.compile(r"^/.+"))(ack=ack_command, lazy=[run_command])
+    app.event("app_mention")(ack=ack_only, lazy=[run_mention])
+    app.event("app_home_opened")(ack=ack_only, lazy=[publish_home])
+    app.shortcut(SHORTCUT_CALLBACK)(ack=ack_only, lazy=[open_picker])
+    app.view(RUN_MODAL_CALLBACK)(ack=ack_modal, lazy=[run_modal])
+
+
+def _selected_model(view: dict[str, Any]) -> str | None:
+    values = (view.get("state") or {}).get("values") or {}
+    option = ((values.get(MODEL_SELECT_BLOCK) or {}).get(MODEL_SELECT_ACTION) or {}).get("selected_option") or {}
+    return option.get("value")
+
+
+def _modal_metadata(view: dict[str, Any]) -> dict[str, Any]:
+    try:
+        data = json.loads(view.get("private_metadata") or "{}")
+    except json.JSONDecodeError:
+        return {}
+    return data if isinstance(data, dict) else {}

@@ -1,0 +1,217 @@
+"""Model workers for local mode: one process per model, like one warm Lambda container.
+
+Each model gets a worker process on its first request; it loads the model once
+and serves requests one at a time through ``inference.handler``, the same code
+the model Lambda runs. A request that outlives the model's ``timeout`` kills
+the worker (as Lambda does), and so does a crash; either way the request ends
+in a failure record and the next request starts a fresh worker. Results of
+asynchronous requests come back as Lambda Destinations records, so the router
+delivers them through the same code path as in AWS.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import os
+import queue
+import threading
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from bot.invoker import MAX_ASYNC_PAYLOAD, InvokeError, InvokeTimeout
+from inference.registry import ModelSpec, Registry
+
+logger = logging.getLogger(__name__)
+
+Record = dict[str, Any]
+
+
+def _serve(conn: Connection, model: str, models_file: str) -> None:
+    """The worker process: answer requests until the pipe closes."""
+    os.environ["MODEL_NAME"] = model
+    os.environ["MODELS_FILE"] = models_file
+    from inference.handler import handler
+
+    while True:
+        try:
+            payload = conn.recv()
+        except (EOFError, KeyboardInterrupt):
+            return
+        response = handler(payload, None)
+        try:
+            conn.send(("ok", json.dumps(response)))  # the Lambda runtime serialises too; fail the same way
+        except TypeError as exc:
+            conn.send(("error", {"errorType": "Runtime.MarshalError", "errorMessage": str(exc)}))
+
+
+@dataclass
+class Job:
+    payload: dict[str, Any]
+    asynchronous: bool
+    future: Future = field(default_factory=Future)
+    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+
+def destination_record(
+    *, function_name: str, job: Job, response: Any, condition: str, function_error: str | None = None
+) -> Record:
+    """A Lambda Destinations invocation record, as AWS sends it to the router."""
+    response_context: dict[str, Any] = {"statusCode": 200, "executedVersion": "$LATEST"}
+    if function_error:
+        response_context["functionError"] = function_error
+    return {
+        "version": "1.0",
+        "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "requestContext": {
+            "requestId": job.request_id,
+            "functionArn": f"arn:aws:lambda:local:000000000000:function:{function_name}:$LATEST",
+            "condition": condition,
+            "approximateInvokeCount": 1,
+        },
+        "requestPayload": job.payload,
+        "responseContext": response_context,
+        "responsePayload": response,
+    }
+
+
+class ModelWorker:
+    """One model's worker process and the thread that feeds it, one job at a time."""
+
+    def __init__(self, spec: ModelSpec, *, models_file: Path, finish: Callable[[Job, Record], None]) -> None:
+        self.spec = spec
+        self.models_file = models_file
+        self.finish = finish
+        self.jobs: queue.Queue[Job | None] = queue.Queue()
+        self.process: multiprocessing.process.BaseProcess | None = None
+        self.conn: Connection | None = None
+        self.restarts = 0
+        self._thread = threading.Thread(target=self._loop, name=f"worker-{spec.name}", daemon=True)
+        self._thread.start()
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None and self.process.is_alive() else None
+
+    def submit(self, job: Job) -> None:
+        self.jobs.put(job)
+
+    def stop(self) -> None:
+        self.jobs.put(None)
+        self._kill()
+
+    def _start(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        parent, child = context.Pipe()
+        self.process = context.Process(
+            target=_serve, args=(child, self.spec.name, str(self.models_file)), name=f"model-{self.spec.name}", daemon=True
+        )
+        self.process.start()
+        child.close()
+        self.conn = parent
+
+    def _kill(self) -> None:
+        if self.process is not None and self.process.is_alive():
+            self.process.kill()
+            self.process.join(5)
+        if self.conn is not None:
+            self.conn.close()
+        self.process, self.conn = None, None
+
+    def _fail(self, job: Job, error_type: str, message: str) -> None:
+        error = {"errorType": error_type, "errorMessage": message}
+        record = destination_record(
+            function_name=f"local-{self.spec.name}", job=job, response=error, condition="RetriesExhausted", function_error="Unhandled"
+        )
+        self.finish(job, record)
+
+    def _loop(self) -> None:
+        while (job := self.jobs.get()) is not None:
+            if self.process is None or not self.process.is_alive():
+                if self.process is not None:
+                    self.restarts += 1
+                self._kill()
+                self._start()
+            try:
+                self.conn.send(job.payload)
+                if not self.conn.poll(self.spec.timeout):
+                    self._kill()
+                    self._fail(job, "Sandbox.Timedout", f"Task timed out after {self.spec.timeout:.2f} seconds")
+                    continue
+                status, body = self.conn.recv()
+            except (EOFError, OSError):
+                self._kill()
+                self._fail(job, "Runtime.ExitError", "The model's process exited unexpectedly.")
+                continue
+            if status != "ok":
+                self._fail(job, body["errorType"], body["errorMessage"])
+                continue
+            record = destination_record(
+                function_name=f"local-{self.spec.name}", job=job, response=json.loads(body), condition="Success"
+            )
+            self.finish(job, record)
+
+
+class WorkerPool:
+    """The local ``Invoker``: worker processes per model, started on first use."""
+
+    def __init__(self, registry: Registry, *, on_record: Callable[[Record], None]) -> None:
+        self.registry = registry
+        self.on_record = on_record
+        self.workers: dict[str, ModelWorker] = {}
+        self._lock = threading.Lock()
+        # Deliveries post to Slack, which may be slow; they must not hold up the next model request.
+        self._deliveries = ThreadPoolExecutor(max_workers=16, thread_name_prefix="deliver")
+
+    def _worker(self, model: str) -> ModelWorker:
+        spec = self.registry.find(model)
+        if spec is None:
+            raise InvokeError(f"There is no model called {model!r}.")
+        with self._lock:
+            if model not in self.workers:
+                self.workers[model] = ModelWorker(spec, models_file=self.registry.path.resolve(), finish=self._finish)
+            return self.workers[model]
+
+    def _finish(self, job: Job, record: Record) -> None:
+        if job.asynchronous:
+            self._deliveries.submit(self._deliver, record)
+        else:
+            job.future.set_result(record)
+
+    def _deliver(self, record: Record) -> None:
+        try:
+            self.on_record(record)
+        except Exception:
+            logger.exception("delivering a model result failed")
+
+    def invoke_async(self, model: str, payload: dict[str, Any]) -> None:
+        if len(json.dumps(payload)) > MAX_ASYNC_PAYLOAD:
+            raise InvokeError("The request is too large to queue.")
+        self._worker(model).submit(Job(payload=payload, asynchronous=True))
+
+    def invoke_sync(self, model: str, payload: dict[str, Any], *, timeout: float) -> dict[str, Any]:
+        job = Job(payload=payload, asynchronous=False)
+        self._worker(model).submit(job)
+        try:
+            record = job.future.result(timeout=timeout)
+        except FutureTimeout as exc:
+            raise InvokeTimeout(f"{model} is still warming up.") from exc
+        response = record["responsePayload"]
+        if record["requestContext"]["condition"] != "Success":
+            if "timed out" in str(response.get("errorMessage", "")):
+                raise InvokeTimeout(f"{model} timed out.")
+            raise InvokeError(f"{model} failed ({response.get('errorType', 'error')}).")
+        return response
+
+    def close(self) -> None:
+        for worker in self.workers.values():
+            worker.stop()
+        self._deliveries.shutdown(wait=False, cancel_futures=True)
