@@ -1,0 +1,197 @@
+"""The browser form at /go: the page, synchronous model runs, and the optional passcode.
+
+``handle_form`` is the one entry point; the router sends it every request whose
+path is ``/go`` or under ``/go/``. What to invoke is always the registry entry
+named by ``model``: no other field of the request (an ARN, a function name) is
+ever read.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from bot.config import Settings
+from bot.form_page import json_headers, model_catalog, new_nonce, page_headers, render_page
+from bot.http import BadRequest, Request, Response
+from bot.invoker import InvokeError, Invoker, InvokeTimeout
+from bot.messages import describe_error
+from bot.model_requests import check_input, new_request_id
+from bot.passcode import (
+    FailureLimiter,
+    client_address,
+    has_valid_session,
+    passcode_matches,
+    session_cookie,
+)
+from inference.errors import InputTooLong, InvalidInput
+from inference.registry import ModelSpec, Registry
+
+logger = logging.getLogger(__name__)
+
+PREFIX = "/go"
+MAX_BODY_BYTES = 64 * 1024
+#: Seconds the page waits before asking again while a model warms up.
+RETRY_AFTER_SECONDS = 3
+#: Model error types that are the person's to fix (422); anything else is ours (502).
+INPUT_ERRORS = frozenset({"invalid_input", "input_too_long"})
+
+#: Wrong-passcode counts for this process; tests pass their own limiter.
+LOGIN_LIMITER = FailureLimiter()
+
+
+def handle_form(
+    request: Request,
+    *,
+    registry: Registry,
+    invoker: Invoker,
+    settings: Settings,
+    limiter: FailureLimiter | None = None,
+) -> Response:
+    """Answer one request under /go: the page, a model run, or a passcode login."""
+    if request.path != PREFIX and not request.path.startswith(PREFIX + "/"):
+        return _error(404, "not_found", "There is nothing at this address.")
+    route = request.path[len(PREFIX) :].strip("/")
+    try:
+        if route == "":
+            if request.method == "GET":
+                return _page(request, registry, settings)
+            if request.method == "POST":
+                return _run(request, registry, invoker, settings)
+            return _not_allowed("GET, POST")
+        if route == "login" and settings.secrets.passcode:
+            if request.method == "POST":
+                return _login(request, settings, LOGIN_LIMITER if limiter is None else limiter)
+            return _not_allowed("POST")
+    except BadRequest as exc:
+        return _error(exc.status, exc.type, str(exc))
+    return _error(404, "not_found", "There is nothing at this address.")
+
+
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response.json(data, status=status, headers={**json_headers(), **(headers or {})})
+
+
+def _error(status: int, type: str, message: str, **extra: Any) -> Response:
+    return _json({"error": {"type": type, "message": message}, **extra}, status=status)
+
+
+def _not_allowed(allow: str) -> Response:
+    response = _error(405, "method_not_allowed", f"This address only accepts {allow}.")
+    response.headers["Allow"] = allow
+    return response
+
+
+def _locked(request: Request, settings: Settings) -> bool:
+    return bool(settings.secrets.passcode) and not has_valid_session(request, settings)
+
+
+def _json_object(request: Request) -> dict[str, Any]:
+    """The body as a JSON object, checked for size and content type first.
+
+    Raises:
+        BadRequest: 413 too large, 415 not JSON by its content type, 400 not a JSON object.
+    """
+    if len(request.body) > MAX_BODY_BYTES:
+        raise BadRequest("The request is larger than 64 KB.", status=413, type="too_large")
+    content_type = request.header("content-type").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        raise BadRequest("Send the request as JSON (Content-Type: application/json).", status=415, type="unsupported")
+    data = request.json()
+    if not isinstance(data, dict):
+        raise BadRequest("The request body must be a JSON object.")
+    return data
+
+
+def _page(request: Request, registry: Registry, settings: Settings) -> Response:
+    nonce = new_nonce()
+    body = render_page(catalog=model_catalog(registry), locked=_locked(request, settings), nonce=nonce)
+    return Response(status=200, body=body, headers=page_headers(nonce))
+
+
+def _run(request: Request, registry: Registry, invoker: Invoker, settings: Settings) -> Response:
+    if _locked(request, settings):
+        return _error(401, "passcode_required", "This form needs the passcode: enter it to continue.")
+    data = _json_object(request)
+    name = data.get("model")
+    if not isinstance(name, str) or not name:
+        raise BadRequest('Choose a model: the request needs a "model" name.')
+    if "text" not in data:
+        raise BadRequest('The request needs a "text" field.')
+    spec = registry.find(name)
+    if spec is None:
+        message = describe_error({"type": "unknown_model", "message": f"choose one of {', '.join(registry.names)}."})
+        return _error(400, "unknown_model", message, valid_models=registry.names)
+    try:
+        text = check_input(spec, data["text"])
+    except InputTooLong as exc:
+        return _error(413, exc.type, describe_error(exc.to_result()["error"]))
+    except InvalidInput as exc:
+        return _error(400, exc.type, describe_error(exc.to_result()["error"]))
+    return _invoke(spec, text, invoker, settings)
+
+
+def _invoke(spec: ModelSpec, text: str, invoker: Invoker, settings: Settings) -> Response:
+    request_id = new_request_id()
+    payload = {"text": text, "reply": {"request_id": request_id, "source": "form"}}
+    try:
+        answer = invoker.invoke_sync(spec.name, payload, timeout=settings.form_wait_seconds)
+    except InvokeTimeout:
+        logger.info("form request %s: %s is warming up", request_id, spec.name)
+        message = describe_error(
+            {"type": "warming_up", "message": f"{spec.title} is loading. This page keeps trying by itself."}
+        )
+        return _json(
+            {"status": "warming_up", "retry_after": RETRY_AFTER_SECONDS, "message": message, "request_id": request_id},
+            status=202,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    except InvokeError as exc:
+        logger.warning("form request %s: invoking %s failed: %s", request_id, spec.name, exc)
+        error = {"type": "invoke_failed", "message": str(exc)}
+        return _error(502, "invoke_failed", describe_error(error, request_id=request_id), request_id=request_id)
+    return _answer(spec, answer, request_id)
+
+
+def _answer(spec: ModelSpec, answer: Any, request_id: str) -> Response:
+    """Turn the model's response into the page's JSON: a result, or an error in plain words."""
+    error = answer.get("error") if isinstance(answer, dict) else None
+    result = answer.get("result") if isinstance(answer, dict) else None
+    if isinstance(error, dict) or not isinstance(result, dict):
+        error = (
+            error if isinstance(error, dict) else {"type": "internal_error", "message": "The answer was unreadable."}
+        )
+        kind = str(error.get("type") or "internal_error")
+        logger.info("form request %s: %s answered with %s", request_id, spec.name, kind)
+        status = 422 if kind in INPUT_ERRORS else 502
+        return _error(status, kind, describe_error(error, request_id=request_id), request_id=request_id)
+    logger.info("form request %s: %s answered", request_id, spec.name)
+    return _json(
+        {
+            "model": spec.name,
+            "task": spec.task,
+            "title": spec.title,
+            "result": result,
+            "timings": answer.get("timings") or {},
+            "request_id": request_id,
+        }
+    )
+
+
+def _login(request: Request, settings: Settings, limiter: FailureLimiter) -> Response:
+    client = client_address(request)
+    wait = limiter.retry_after(client)
+    if wait is not None:
+        minutes = max(1, round(wait / 60))
+        response = _error(
+            429, "too_many_attempts", f"Too many wrong passcodes. Try again in about {minutes} minute(s)."
+        )
+        response.headers["Retry-After"] = str(wait)
+        return response
+    data = _json_object(request)
+    if not passcode_matches(data.get("passcode"), settings):
+        limiter.record_failure(client)
+        logger.warning("wrong form passcode from %s", client)
+        return _error(401, "wrong_passcode", "That passcode is not right.")
+    limiter.forget(client)
+    return Response(status=204, headers=json_headers(), cookies=[session_cookie(settings)])
