@@ -132,7 +132,7 @@ class FakeSlackApi:
         self._latency: dict[str | None, float] = {}
         self._ts = itertools.count(1)
         self._view_ids = itertools.count(1)
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._handlers: dict[str, Handler] = {
             "auth.test": self._auth_test,
@@ -158,8 +158,7 @@ class FakeSlackApi:
         if self._server is not None:
             return self
         self._closing.clear()
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
-        server.daemon_threads = True
+        server = _Server(("127.0.0.1", 0), _make_handler(self))
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
@@ -507,9 +506,16 @@ def _fault_answer(fault: _Fault) -> _Answer:
     return _Answer(status=fault.status, body={"ok": False, "error": fault.error}, headers=headers)
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    #: listen() backlog: the default 5 makes bursts of connections wait a second for SYN retries.
+    request_queue_size = 256
+
+
 def _make_handler(api: FakeSlackApi) -> type[BaseHTTPRequestHandler]:
     class SlackHandler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.0"  # one request per connection: a dropped call never poisons the next
+        timeout = 10  # seconds a client may take to send its request: a stuck client cannot hold close() up
 
         def do_GET(self) -> None:
             self._serve()

@@ -203,6 +203,23 @@ class SlackSender:
         return self.post(interaction_body(payload), FORM)
 
 
+@dataclass
+class LambdaContext:
+    """The parts of Lambda's context object that handlers read (Bolt's adapter needs the first two)."""
+
+    function_name: str = "hf-slack-router"
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:hf-slack-router"
+    aws_request_id: str = "11111111-2222-4333-8444-555555555555"
+    memory_limit_in_mb: int = 512
+    function_version: str = "$LATEST"
+    log_group_name: str = "/aws/lambda/hf-slack-router"
+    log_stream_name: str = "2023/11/14/[$LATEST]0123456789abcdef0123456789abcdef"
+    deadline: float = float("inf")  #: ``time.monotonic()`` at which the invocation times out
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int(min(max(self.deadline - time.monotonic(), 0.0), 900.0) * 1000)
+
+
 def api_gateway_event(
     method: str,
     path: str,
