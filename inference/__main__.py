@@ -1,0 +1,6 @@
+"""``python -m inference``: see :mod:`inference.cli`."""
+
+from inference.cli import main
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,124 @@
+"""``python -m inference``: run a model, fill the model cache, list the registry.
+
+A thin layer over the library. ``run`` goes through :func:`inference.service.handle`,
+the function the Lambda calls, so what it prints is what the router receives;
+``warm`` is :func:`inference.loader.download` per entry. ``MODELS_FILE`` (env)
+points every command at another registry.
+
+Exit codes: 0 success, 1 the model answered with an error or a download failed,
+2 the registry or the command line is wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from inference.errors import ModelLoadError, RegistryError, UnknownModel
+from inference.registry import ModelSpec, Registry, load_registry
+
+USAGE_ERROR = 2
+
+
+def _parameter(item: str) -> tuple[str, Any]:
+    """``key=value``; the value is read as JSON when it is JSON (``3``, ``true``, ``["a","b"]``), else as text."""
+    key, sep, value = item.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected key=value, got {item!r}")
+    try:
+        return key.strip(), json.loads(value)
+    except json.JSONDecodeError:
+        return key.strip(), value
+
+
+def _run(registry: Registry, args: argparse.Namespace) -> int:
+    from inference.runners import load_runner
+    from inference.service import handle
+
+    spec = registry.get(args.name)
+    event = {"text": args.text, "parameters": dict(args.param)}
+    response = handle(event, spec=spec, get_runner=lambda: load_runner(spec))
+    print(json.dumps(response, indent=2, ensure_ascii=False))
+    return 1 if "error" in response else 0
+
+
+def _warm(registry: Registry, args: argparse.Namespace) -> int:
+    from inference.loader import describe, download
+
+    specs = [registry.get(name) for name in args.names] if args.names else list(registry)
+    failures = 0
+    for spec in specs:
+        if spec.local_path:
+            print(f"{spec.name}: skipped, the model is the local folder {spec.local_path}")
+            continue
+        print(f"{spec.name}: fetching {describe(spec)}", flush=True)
+        try:
+            folder = download(spec)
+        except ModelLoadError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            failures += 1
+            continue
+        print(f"{spec.name}: ready in {folder}")
+    return 1 if failures else 0
+
+
+def _model_label(spec: ModelSpec) -> str:
+    return f"{spec.model}@{spec.revision[:7]}" if spec.revision else spec.model
+
+
+def format_table(registry: Registry) -> str:
+    """The registry as an aligned text table, one row per entry."""
+    header = ("NAME", "COMMAND", "TASK", "MODEL", "MEMORY", "TIMEOUT", "BACKEND")
+    rows = [
+        (s.name, s.command, s.task, _model_label(s), f"{s.memory} MB", f"{s.timeout} s", s.backend) for s in registry
+    ]
+    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in (header, *rows)
+    )
+
+
+def _list(registry: Registry, args: argparse.Namespace) -> int:
+    print(format_table(registry))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m inference",
+        description="Run registry models locally, fill the model cache (HF_HOME), list the registry. "
+        "MODELS_FILE selects another registry file.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = commands.add_parser("run", help="run a model on one line of text and print the JSON response")
+    run.add_argument("name", help="registry entry name")
+    run.add_argument("text", help="the input line, in the task's format (e.g. 'question | context')")
+    run.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        type=_parameter,
+        metavar="KEY=VALUE",
+        help='a task parameter (repeatable); JSON values such as 5, true or ["a","b"] are decoded',
+    )
+    run.set_defaults(handler=_run)
+    warm = commands.add_parser("warm", help="download the pinned snapshots into HF_HOME (default: every entry)")
+    warm.add_argument("names", nargs="*", metavar="NAME", help="registry entry names")
+    warm.set_defaults(handler=_warm)
+    listing = commands.add_parser("list", help="show the registry as a table")
+    listing.set_defaults(handler=_list)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv``, load the registry and run the command; return the exit code."""
+    args = build_parser().parse_args(argv)
+    handler: Callable[[Registry, argparse.Namespace], int] = args.handler
+    try:
+        return handler(load_registry(), args)
+    except (RegistryError, UnknownModel) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return USAGE_ERROR

@@ -1,0 +1,78 @@
+"""What every torch runner shares: safe loading, threads sized to the Lambda, inference mode.
+
+Weights are loaded from safetensors only (a pickle can run code) and never with
+the model repository's own Python code. transformers 5 memory-maps safetensors
+and always loads with ``low_cpu_mem_usage``, so there is no extra copy to avoid.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from transformers import AutoTokenizer
+
+from inference.errors import ModelLoadError
+from inference.registry import ModelSpec
+from inference.tasks import parse_input
+
+#: Lambda gives a function one vCPU per 1,769 MB of memory.
+MB_PER_VCPU = 1769
+#: transformers writes about 1e30 for "no limit"; anything above this is not a real model limit.
+UNBOUNDED = 1_000_000
+#: The input limit when neither the tokenizer nor the config states one.
+DEFAULT_LIMIT = 512
+
+
+def vcpus(memory_mb: int) -> int:
+    """The vCPUs Lambda gives a function of ``memory_mb``, never more than this machine has."""
+    return max(1, min(os.cpu_count() or 1, math.ceil(memory_mb / MB_PER_VCPU)))
+
+
+def input_limit(tokenizer: Any, config: Any) -> int:
+    """The most tokens the model reads at once: the tokenizer's limit or the position table, whichever is smaller."""
+    stated = (tokenizer.model_max_length, getattr(config, "max_position_embeddings", None))
+    limits = [n for n in stated if isinstance(n, int) and 0 < n < UNBOUNDED]
+    return min(limits, default=DEFAULT_LIMIT)
+
+
+class TorchRunner(ABC):
+    """Loads a tokenizer and a model once; ``run`` parses one line for the task and predicts.
+
+    Subclasses name the transformers auto class to load and implement :meth:`predict`.
+    """
+
+    #: The transformers auto class that loads this task's model head.
+    auto_class: ClassVar[Any]
+
+    def __init__(self, spec: ModelSpec, path: Path) -> None:
+        torch.set_num_threads(vcpus(spec.memory))
+        self.spec = spec
+        self.tokenizer = self._load(AutoTokenizer, path, "tokenizer")
+        self.model = self._load(self.auto_class, path, "weights", use_safetensors=True, dtype=torch.float32).eval()
+        self.limit = input_limit(self.tokenizer, self.model.config)
+        self.tokenizer.model_max_length = self.limit
+
+    def _load(self, loader: Any, path: Path, what: str, **options: Any) -> Any:
+        try:
+            return loader.from_pretrained(path, trust_remote_code=False, local_files_only=True, **options)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ModelLoadError(f"Cannot load the {what} of {self.spec.name} from {path}: {exc}") from exc
+
+    def run(self, text: str, parameters: dict[str, Any]) -> dict[str, Any]:
+        """Parse ``text`` with the task's one-line format and run the model on it."""
+        inputs = parse_input(self.spec.task, text, parameters)
+        with torch.inference_mode():
+            return self.predict(inputs, parameters)
+
+    @abstractmethod
+    def predict(self, inputs: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
+        """Run the model on parsed ``inputs``; return plain JSON-able values only."""
+
+    def token_count(self, text: str, pair: str | None = None) -> int:
+        """How many tokens the model would read for ``text`` (and ``pair``), special tokens included."""
+        return len(self.tokenizer(text, pair, verbose=False)["input_ids"])

@@ -1,0 +1,97 @@
+"""Request parameters: a wrong type is the caller's mistake, a number out of range is clamped.
+
+Parameters come from the registry entry and from the request (the form, the
+CLI's ``--param``), merged by :func:`inference.service.handle`. Clamping keeps a
+request from asking a Lambda for more work than its timeout allows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from inference.errors import InvalidInput
+
+#: The most tokens any generating task produces per chunk of input.
+MAX_NEW_TOKENS = 512
+
+#: Generation settings a request may change, with their type and allowed range.
+GENERATION: dict[str, tuple[type, float, float]] = {
+    "max_new_tokens": (int, 1, MAX_NEW_TOKENS),
+    "min_new_tokens": (int, 0, MAX_NEW_TOKENS),
+    "min_length": (int, 0, MAX_NEW_TOKENS),
+    "num_beams": (int, 1, 8),
+    "no_repeat_ngram_size": (int, 0, 16),
+    "top_k": (int, 0, 1000),
+    "temperature": (float, 0.01, 5.0),
+    "top_p": (float, 0.01, 1.0),
+    "repetition_penalty": (float, 0.5, 3.0),
+    "length_penalty": (float, -5.0, 5.0),
+    "do_sample": (bool, 0, 1),
+}
+
+
+def integer(parameters: dict[str, Any], key: str, default: int, *, low: int, high: int) -> int:
+    """``parameters[key]`` as a whole number clamped to ``[low, high]``, or ``default``.
+
+    Raises:
+        InvalidInput: the value is not a whole number.
+    """
+    value = parameters.get(key, default)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidInput(f"`{key}` must be a whole number, not {value!r}.")
+    return max(low, min(high, value))
+
+
+def number(parameters: dict[str, Any], key: str, default: float, *, low: float, high: float) -> float:
+    """``parameters[key]`` as a number clamped to ``[low, high]``, or ``default``.
+
+    Raises:
+        InvalidInput: the value is not a number.
+    """
+    value = parameters.get(key, default)
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise InvalidInput(f"`{key}` must be a number, not {value!r}.")
+    return max(low, min(high, float(value)))
+
+
+def flag(parameters: dict[str, Any], key: str, default: bool) -> bool:
+    """``parameters[key]`` as a boolean, or ``default``.
+
+    Raises:
+        InvalidInput: the value is not true or false.
+    """
+    value = parameters.get(key, default)
+    if not isinstance(value, bool):
+        raise InvalidInput(f"`{key}` must be true or false, not {value!r}.")
+    return value
+
+
+def text(parameters: dict[str, Any], key: str) -> str | None:
+    """``parameters[key]`` as stripped text, or None when absent or blank.
+
+    Raises:
+        InvalidInput: the value is not text.
+    """
+    value = parameters.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput(f"`{key}` must be text, not {value!r}.")
+    return value.strip() or None
+
+
+def generation(parameters: dict[str, Any]) -> dict[str, Any]:
+    """The generation settings present in ``parameters``, checked and clamped."""
+    settings: dict[str, Any] = {}
+    for key, (kind, low, high) in GENERATION.items():
+        if key not in parameters:
+            continue
+        if kind is bool:
+            settings[key] = flag(parameters, key, False)
+        elif kind is int:
+            settings[key] = integer(parameters, key, 0, low=int(low), high=int(high))
+        else:
+            settings[key] = number(parameters, key, 0.0, low=low, high=high)
+    return settings

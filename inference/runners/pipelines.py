@@ -1,0 +1,193 @@
+"""Runners for the tasks transformers 5 still serves with a native pipeline.
+
+Each loads its model and tokenizer itself (see :class:`TorchRunner`: safetensors
+only, no remote code), hands them to ``transformers.pipeline`` and turns the
+pipeline's output into the result shape documented in :mod:`inference.tasks`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from transformers import (
+    AutoModel,
+    AutoModelForCausalLM,
+    AutoModelForMaskedLM,
+    AutoModelForSequenceClassification,
+    AutoModelForTokenClassification,
+    pipeline,
+)
+
+from inference.errors import InvalidInput, ModelLoadError
+from inference.registry import ModelSpec
+from inference.runners import parameters as params
+from inference.runners.base import TorchRunner
+
+#: Zero-shot runs the model once per label, so a request may not ask for more than this.
+MAX_LABELS = 20
+#: Without a ``max_new_tokens`` setting, a chat answer is at most this long.
+DEFAULT_MAX_NEW_TOKENS = 256
+MASK_MARKERS = ("[MASK]", "<mask>")
+
+
+class PipelineRunner(TorchRunner):
+    """A :class:`TorchRunner` whose model is wrapped in a transformers pipeline."""
+
+    pipeline_task: ClassVar[str]
+
+    def __init__(self, spec: ModelSpec, path: Path) -> None:
+        super().__init__(spec, path)
+        self.pipe = pipeline(self.pipeline_task, model=self.model, tokenizer=self.tokenizer, device="cpu")
+
+
+def _labels(scored: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"label": str(item["label"]), "score": float(item["score"])} for item in scored]
+
+
+class TextClassificationRunner(PipelineRunner):
+    """The most likely labels, highest score first; text past the model's limit is cut off."""
+
+    auto_class = AutoModelForSequenceClassification
+    pipeline_task = "text-classification"
+
+    def predict(self, inputs: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
+        text = inputs["text"]
+        count = len(self.model.config.id2label)
+        top_k = params.integer(parameters, "top_k", min(5, count), low=1, high=count)
+        scored = self.pipe(text, top_k=top_k, truncation=True)
+        return {"labels": _labels(scored), "truncated": self.token_count(text) > self.limit}
+
+
+class TokenClassificationRunner(PipelineRunner):
+    """Entities over the whole text: long texts are read in overlapping windows."""
+
+    auto_class = AutoModelForTokenClassification
+    pipeline_task = "token-classification"
+
+    def predict(self, inputs: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
+        found = self.pipe(inputs["text"], aggregation_strategy="simple", stride=self.limit // 4)
+        entities = [
+            {
+                "label": str(item["entity_group"]),
+                "word": str(item["word"]),
+                "start": int(item["start"]),
+                "end": int(item["end"]),
+                "score": float(item["score"]),
+            }
+            for item in found
+        ]
+        return {"entities": entities}
+
+
+class ZeroShotRunner(PipelineRunner):
+    """Scores the text against each label with an NLI model's entailment head."""
+
+    auto_class = AutoModelForSequenceClassification
+    pipeline_task = "zero-shot-classification"
+
+    def __init__(self, spec: ModelSpec, path: Path) -> None:
+        super().__init__(spec, path)
+        if not any(label.lower().startswith("entail") for label in self.model.config.label2id):
+            raise ModelLoadError(
+                f"{spec.name}: zero-shot classification needs an NLI model with an 'entailment' label; "
+                f"this one has {', '.join(self.model.config.label2id)}."
+            )
+
+    def predict(self, inputs: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
+        text, labels = inputs["text"], inputs["candidate_labels"]
+        if len(labels) > MAX_LABELS:
+            raise InvalidInput(f"Give at most {MAX_LABELS} labels, not {len(labels)}.")
+        template = params.text(parameters, "hypothesis_template") or "This example is {}."
+        if "{}" not in template:
+            raise InvalidInput("`hypothesis_template` must contain `{}` where the label goes.")
+        result = self.pipe(
+            text,
+            candidate_labels=labels,
+            hypothesis_template=template,
+            multi_label=params.flag(parameters, "multi_label", False),
+        )
+        scored = [
+            {"label": label, "score": score} for label, score in zip(result["labels"], result["scores"], strict=True)
+        ]
+        longest = max(labels, key=len)
+        return {
+            "labels": _labels(scored),
+            "truncated": self.token_count(text, template.format(longest)) > self.limit,
+        }
+
+
+class FillMaskRunner(PipelineRunner):
+    """The likeliest words for the one ``[MASK]`` (or ``<mask>``) in the sentence."""
+
+    auto_class = AutoModelForMaskedLM
+    pipeline_task = "fill-mask"
+
+    def __init__(self, spec: ModelSpec, path: Path) -> None:
+        super().__init__(spec, path)
+        if self.tokenizer.mask_token is None:
+            raise ModelLoadError(f"{spec.name}: the tokenizer has no mask token, so it cannot fill a blank.")
+
+    def predict(self, inputs: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
+        text = inputs["text"]
+        for marker in MASK_MARKERS:
+            text = text.replace(marker, self.tokenizer.mask_token)
+        if text.count(self.tokenizer.mask_token) != 1:
+            raise InvalidInput("Use exactly one `[MASK]`.")
+        tokens = self.token_count(text)
+        if tokens > self.limit:
+            raise InvalidInput(f"The sentence is {tokens} tokens long; this model reads at most {self.limit}.")
+        top_k = params.integer(parameters, "top_k", 5, low=1, high=20)
+        predictions = [
+            {"token": str(p["token_str"]).strip(), "score": float(p["score"]), "sequence": str(p["sequence"])}
+            for p in self.pipe(text, top_k=top_k)
+        ]
+        return {"predictions": predictions}
+
+
+class TextGenerationRunner(PipelineRunner):
+    """Answers a prompt, through the tokenizer's chat template when it has one; returns only the new text."""
+
+    auto_class = AutoModelForCausalLM
+    pipeline_task = "text-generation"
+
+    def predict(self, inputs: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
+        settings = {"max_new_tokens": DEFAULT_MAX_NEW_TOKENS, **params.generation(parameters)}
+        system = params.text(parameters, "system")
+        prompt: str | list[dict[str, str]] = inputs["text"]
+        if self.tokenizer.chat_template:
+            prompt = [*([{"role": "system", "content": system}] if system else []), {"role": "user", "content": prompt}]
+            encoded = self.tokenizer.apply_chat_template(
+                prompt, add_generation_prompt=True, tokenize=True, return_dict=True
+            )
+            tokens = len(encoded["input_ids"])
+        else:
+            prompt = f"{system}\n\n{prompt}" if system else prompt
+            tokens = self.token_count(prompt)
+        if tokens + settings["max_new_tokens"] > self.limit:
+            raise InvalidInput(
+                f"The prompt is {tokens} tokens long; with {settings['max_new_tokens']} new tokens "
+                f"that is more than the {self.limit} this model reads."
+            )
+        output = self.pipe(prompt, return_full_text=False, **settings)
+        return {"text": str(output[0]["generated_text"]).strip()}
+
+
+class FeatureExtractionRunner(PipelineRunner):
+    """One vector for the text: the mean of its token embeddings (L2-normalised with ``normalize: true``)."""
+
+    auto_class = AutoModel
+    pipeline_task = "feature-extraction"
+
+    def predict(self, inputs: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
+        text = inputs["text"]
+        hidden = self.pipe(text, return_tensors=True, tokenize_kwargs={"truncation": True})
+        vector = hidden[0].mean(dim=0)
+        if params.flag(parameters, "normalize", False):
+            vector = torch.nn.functional.normalize(vector, dim=0)
+        return {
+            "dimensions": int(vector.shape[0]),
+            "embedding": [float(x) for x in vector.tolist()],
+            "truncated": self.token_count(text) > self.limit,
+        }
