@@ -14,6 +14,9 @@ from slack_bolt.request.payload_utils import (
 )
 
 from bot.http import Request
+from bot.runs import ReplyTarget
+from bot.slack_ui import MODEL_SELECT_ACTION, MODEL_SELECT_BLOCK, RUN_MODAL_CALLBACK, SHORTCUT_CALLBACK
+from inference.registry import load_registry
 from tests.events import available, deep_merge, load_event
 
 SAMPLES = [
@@ -106,3 +109,20 @@ def test_api_gateway_sample_is_a_get_of_the_form() -> None:
     request = Request.from_event(load_event("api_gateway_get_go"))
     assert (request.method, request.path, request.body) == ("GET", "/go", b"")
     assert request.header("accept").startswith("text/html")
+
+
+def test_samples_match_what_the_router_reads() -> None:
+    """Kept in step with the router: its reply target, modal ids and the registry's model names."""
+    registry = load_registry()
+    for name in ("destination_success", "destination_failure"):
+        record = load_event(name)
+        target = ReplyTarget.from_dict(record["requestPayload"]["reply"])
+        assert target.to_dict() == record["requestPayload"]["reply"]
+        model = record["requestContext"]["functionArn"].split(":function:hf-slack-")[1].split(":")[0]
+        assert registry.find(model) is not None
+    success = load_event("destination_success")["responsePayload"]
+    assert success["revision"] == registry.find(success["model"]).revision
+    view = load_event("view_submission")["view"]
+    assert view["callback_id"] == RUN_MODAL_CALLBACK
+    assert view["state"]["values"][MODEL_SELECT_BLOCK][MODEL_SELECT_ACTION]["selected_option"]["value"] == "summarize"
+    assert load_event("message_shortcut")["callback_id"] == SHORTCUT_CALLBACK
