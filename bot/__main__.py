@@ -20,7 +20,10 @@ INVOKE_PATIENCE_SECONDS = 300
 
 def _post(url: str, body: dict[str, Any], cookie: str = "") -> tuple[int, dict[str, Any], str]:
     request = urllib.request.Request(  # noqa: S310 (scheme checked in invoke)
-        url, data=json.dumps(body).encode(), method="POST", headers={"Content-Type": "application/json", "Cookie": cookie}
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", "Cookie": cookie},
     )
     try:
         with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 (the user's own server URL)

@@ -37,7 +37,10 @@ def failure_from_record(record: dict[str, Any]) -> dict[str, str]:
     response = record.get("responsePayload")
     message = str(response.get("errorMessage", "")) if isinstance(response, dict) else ""
     if "timed out" in message.lower():
-        return {"type": "timeout", "message": "it did not finish within its time limit (a cold start can take long; try again)."}
+        return {
+            "type": "timeout",
+            "message": "it did not finish within its time limit (a cold start can take long; try again).",
+        }
     if condition == "EventAgeExceeded":
         return {"type": "timeout", "message": "the request waited too long in the queue to be run."}
     kind = response.get("errorType", "") if isinstance(response, dict) else ""

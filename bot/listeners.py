@@ -62,7 +62,10 @@ def _run_or_explain(spec: ModelSpec, text: str) -> Plan:
     except InferenceError as exc:
         note = usage_message(spec)
         note["text"] = f"{exc} {note['text']}"
-        note["blocks"] = [{"type": "section", "text": {"type": "mrkdwn", "text": f"⚠️ {escape(str(exc))}"}}, *note["blocks"]]
+        note["blocks"] = [
+            {"type": "section", "text": {"type": "mrkdwn", "text": f"⚠️ {escape(str(exc))}"}},
+            *note["blocks"],
+        ]
         return Plan(reply=note)
 
 
@@ -94,7 +97,9 @@ def plan_mention(services: Services, event: dict[str, Any]) -> tuple[Plan, bool]
         return Plan(reply=help_message(registry)), False
     spec = registry.find(first.lower())
     if spec is None:
-        return Plan(reply=help_message(registry, note=f"⚠️ I don't know a model called `{escape(clip(first, 40))}`.")), False
+        return Plan(
+            reply=help_message(registry, note=f"⚠️ I don't know a model called `{escape(clip(first, 40))}`.")
+        ), False
     if not rest.strip() and event.get("thread_ts"):
         return Plan(spec=spec), True
     return _run_or_explain(spec, rest.strip()), False
@@ -188,7 +193,9 @@ def register_listeners(app: App, services: Services) -> None:
             channel=str(metadata.get("channel", "")),
             thread_ts=str(metadata.get("thread_ts", "")),
         )
-        _attempt(key, spec, target, lambda: start_run(services, spec, check_input(spec, metadata.get("text", "")), target))
+        _attempt(
+            key, spec, target, lambda: start_run(services, spec, check_input(spec, metadata.get("text", "")), target)
+        )
 
     def publish_home(event: dict[str, Any]) -> None:
         if event.get("tab", "home") == "home":

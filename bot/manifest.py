@@ -62,7 +62,11 @@ def build_manifest(registry: Registry, url: str) -> dict[str, Any]:
             "background_color": "#2c2d30",
         },
         "features": {
-            "app_home": {"home_tab_enabled": True, "messages_tab_enabled": False, "messages_tab_read_only_enabled": True},
+            "app_home": {
+                "home_tab_enabled": True,
+                "messages_tab_enabled": False,
+                "messages_tab_read_only_enabled": True,
+            },
             "bot_user": {"display_name": "hf-models", "always_online": True},
             "shortcuts": [
                 {

@@ -7,8 +7,10 @@ Lambda Destinations record carrying a model's answer.
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
+from urllib.parse import parse_qs
 
 from slack_bolt import App
 from slack_bolt.adapter.aws_lambda.handler import SlackRequestHandler
@@ -60,18 +62,55 @@ class Router:
                 return handle_form(request, registry=s.registry, invoker=s.invoker, settings=s.settings)
             if request.path == "/" and request.method == "GET":
                 return Response(status=302, headers={"Location": "go"})
-            return Response.error("Not found. The form is at /go; Slack posts to /slack/events.", status=404, type="not_found")
+            return Response.error(
+                "Not found. The form is at /go; Slack posts to /slack/events.", status=404, type="not_found"
+            )
         except BadRequest as exc:
             return Response.error(str(exc), status=exc.status, type=exc.type)
+        except Exception:
+            logger.exception("unhandled error in %s %s", request.method, request.path)
+            return Response.error("Something went wrong on our side.", status=500, type="internal_error")
 
     def _slack(self, request: Request, context: Any) -> Response:
         if not self.services.settings.secrets.signing_secret:
             # Never verify signatures against an empty secret: anyone could forge them.
-            return Response.error("Slack is not configured: the signing secret is missing.", status=503, type="not_configured")
+            return Response.error(
+                "Slack is not configured: the signing secret is missing.", status=503, type="not_configured"
+            )
+        check_slack_body(request)
         if self.lambda_adapter is not None:
             result = self.lambda_adapter.handle(request.event, context)
-            return Response(status=result["statusCode"], body=result.get("body") or "", headers=result.get("headers") or {})
+            return Response(
+                status=result["statusCode"], body=result.get("body") or "", headers=result.get("headers") or {}
+            )
         bolt_response = self.app.dispatch(
             BoltRequest(body=request.text(), query=request.query, headers=dict(request.headers))
         )
-        return Response(status=bolt_response.status, body=bolt_response.body or "", headers=bolt_response.first_headers())
+        return Response(
+            status=bolt_response.status, body=bolt_response.body or "", headers=bolt_response.first_headers()
+        )
+
+
+def check_slack_body(request: Request) -> None:
+    """Refuse what Bolt would choke on: Slack only sends UTF-8 JSON or form bodies.
+
+    Raises:
+        BadRequest: a body that is not UTF-8, not JSON where it says JSON, or a form
+            whose ``payload`` field is not a JSON object.
+    """
+    text = request.text()
+    content_type = request.header("content-type").split(";")[0].strip().lower()
+    if content_type == "application/json":
+        if not isinstance(request.json(), dict):
+            raise BadRequest("The JSON body must be an object.")
+    elif content_type == "application/x-www-form-urlencoded":
+        payload = parse_qs(text).get("payload")
+        if payload:
+            try:
+                parsed = json.loads(payload[0])
+            except (json.JSONDecodeError, RecursionError) as exc:
+                raise BadRequest("The payload field is not valid JSON.") from exc
+            if not isinstance(parsed, dict):
+                raise BadRequest("The payload field must be a JSON object.")
+    else:
+        raise BadRequest("Slack sends JSON or form bodies.", status=415, type="unsupported_media_type")

@@ -57,7 +57,9 @@ def start_run(services: Services, spec: ModelSpec, text: str, target: ReplyTarge
     target.started_at = target.started_at or time.time()
     services.store.increment("usage", spec.name)
     placeholder = placeholder_message(spec, user=target.user, text=text)
-    ts = services.slack.post(target.channel, placeholder, thread_ts=target.thread_ts or None) if target.channel else None
+    ts = (
+        services.slack.post(target.channel, placeholder, thread_ts=target.thread_ts or None) if target.channel else None
+    )
     if ts:
         target.placeholder_ts = ts
         target.thread_ts = target.thread_ts or ts

@@ -23,7 +23,9 @@ from slack_sdk.webhook import WebhookClient
 logger = logging.getLogger(__name__)
 
 #: Errors that mean "you cannot post here", where ``response_url`` still works.
-CANNOT_POST = frozenset({"not_in_channel", "channel_not_found", "is_archived", "restricted_action", "cant_update_message"})
+CANNOT_POST = frozenset(
+    {"not_in_channel", "channel_not_found", "is_archived", "restricted_action", "cant_update_message"}
+)
 SLACK_HOOKS_HOST = "hooks.slack.com"
 #: Slack allows 5 posts to a response_url within 30 minutes.
 MAX_THREAD_MESSAGES = 200
@@ -75,7 +77,11 @@ class SlackOps:
         """
         try:
             response = self.client.chat_postMessage(
-                channel=channel, thread_ts=thread_ts, text=message["text"], blocks=message.get("blocks"), unfurl_links=False
+                channel=channel,
+                thread_ts=thread_ts,
+                text=message["text"],
+                blocks=message.get("blocks"),
+                unfurl_links=False,
             )
         except SlackApiError as exc:
             error = exc.response.get("error", "")

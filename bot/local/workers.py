@@ -112,7 +112,10 @@ class ModelWorker:
         context = multiprocessing.get_context("spawn")
         parent, child = context.Pipe()
         self.process = context.Process(
-            target=_serve, args=(child, self.spec.name, str(self.models_file)), name=f"model-{self.spec.name}", daemon=True
+            target=_serve,
+            args=(child, self.spec.name, str(self.models_file)),
+            name=f"model-{self.spec.name}",
+            daemon=True,
         )
         self.process.start()
         child.close()
@@ -129,7 +132,11 @@ class ModelWorker:
     def _fail(self, job: Job, error_type: str, message: str) -> None:
         error = {"errorType": error_type, "errorMessage": message}
         record = destination_record(
-            function_name=f"local-{self.spec.name}", job=job, response=error, condition="RetriesExhausted", function_error="Unhandled"
+            function_name=f"local-{self.spec.name}",
+            job=job,
+            response=error,
+            condition="RetriesExhausted",
+            function_error="Unhandled",
         )
         self.finish(job, record)
 

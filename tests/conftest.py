@@ -1,0 +1,118 @@
+"""Session fixtures shared by the router's end-to-end tests.
+
+``bot_server`` runs ``python -m bot serve`` in a subprocess, exactly as the
+README tells people to, with the tiny test models (``MODELS_FILE``), a fake
+Slack Web API on 127.0.0.1 (``SLACK_API_URL``) and a fresh data folder.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.slack_api import FakeSlackApi
+from tests.fakes.slack_client import SlackSender
+from tests.tiny_models import build_tiny_models
+
+ROOT = Path(__file__).resolve().parent.parent
+SIGNING_SECRET = "test-signing-secret-0123456789abcdef"
+BOT_TOKEN = "xoxb-test-token-0123456789"
+PASSCODE = "open-sesame-42"
+STARTUP_SECONDS = 60
+
+
+@pytest.fixture(scope="session")
+def tiny_registry(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A registry of tiny random-weight models, one per task, built once per session."""
+    return build_tiny_models(tmp_path_factory.mktemp("tiny-models"))
+
+
+@dataclass
+class BotServer:
+    """A running local server and everything a test needs to talk to it."""
+
+    url: str
+    slack: FakeSlackApi
+    sender: SlackSender
+    process: subprocess.Popen[str]
+    log_path: Path
+    data_dir: Path
+
+    def logs(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+
+def start_server(
+    *, registry: Path, slack: FakeSlackApi, workdir: Path, extra_env: dict[str, str] | None = None
+) -> BotServer:
+    """Start ``python -m bot serve --port 0`` and wait for it to print its URL."""
+    log_path = workdir / "server.log"
+    env = {
+        **os.environ,
+        "MODELS_FILE": str(registry),
+        "SLACK_API_URL": slack.base_url,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "DATA_DIR": str(workdir / "data"),
+        "HF_HUB_OFFLINE": "1",
+        "PYTHONUNBUFFERED": "1",
+        "FORM_WAIT_SECONDS": "20",
+        **(extra_env or {}),
+    }
+    log = log_path.open("w", encoding="utf-8")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "serve", "--port", "0"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+    )
+    deadline = time.monotonic() + STARTUP_SECONDS
+    url = ""
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        match = re.search(r"Serving on (http://\S+)", line)
+        if match:
+            url = match.group(1)
+            break
+    if not url:
+        process.kill()
+        raise RuntimeError(f"bot serve did not start:\n{log_path.read_text()}")
+    sender = SlackSender(url, SIGNING_SECRET, response_urls=slack.new_response_url)
+    return BotServer(url=url, slack=slack, sender=sender, process=process, log_path=log_path, data_dir=workdir / "data")
+
+
+def stop_server(server: BotServer) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(10)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+
+
+@pytest.fixture(scope="session")
+def fake_slack() -> Iterator[FakeSlackApi]:
+    with FakeSlackApi(expect_token=BOT_TOKEN) as api:
+        yield api
+
+
+@pytest.fixture(scope="session")
+def bot_server(
+    tiny_registry: Path, fake_slack: FakeSlackApi, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[BotServer]:
+    """One local server for the session; tests reset the fake Slack API as they need."""
+    server = start_server(registry=tiny_registry, slack=fake_slack, workdir=tmp_path_factory.mktemp("bot-server"))
+    yield server
+    stop_server(server)

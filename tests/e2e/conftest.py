@@ -1,0 +1,55 @@
+"""A server whose registry adds two models that fail on purpose, for the end-to-end tests."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import BotServer, start_server, stop_server
+from tests.fakes.slack_api import FakeSlackApi
+
+
+@pytest.fixture(scope="session")
+def e2e_registry(tiny_registry: Path) -> Path:
+    """The tiny models plus ``tiny-broken`` (weights missing) and ``tiny-slow`` (1 s timeout)."""
+    data = yaml.safe_load(tiny_registry.read_text())
+    base = dict(data["models"][0])
+    broken_dir = tiny_registry.parent / "broken"
+    broken_dir.mkdir(exist_ok=True)
+    data["models"] += [
+        {**base, "name": "tiny-broken", "model": "./broken", "title": "Broken model"},
+        {**base, "name": "tiny-slow", "timeout": 1, "title": "Slow model"},
+    ]
+    path = tiny_registry.parent / "e2e-models.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="session")
+def server(e2e_registry: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotServer]:
+    with FakeSlackApi(expect_token="xoxb-test-token-0123456789") as slack:
+        running = start_server(registry=e2e_registry, slack=slack, workdir=tmp_path_factory.mktemp("e2e"))
+        yield running
+        stop_server(running)
+
+
+@pytest.fixture(autouse=True)
+def healthy_slack(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test starts and ends with a Slack that answers at once."""
+    if "server" not in request.fixturenames:
+        yield
+        return
+    slack: FakeSlackApi = request.getfixturevalue("server").slack
+    slack.heal()
+    yield
+    slack.heal()
+
+
+@pytest.fixture
+def channel() -> str:
+    """A fresh channel per test, so tests sharing one server never see each other's messages."""
+    return "C" + uuid.uuid4().hex[:10].upper()
