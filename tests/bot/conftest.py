@@ -1,0 +1,59 @@
+"""In-process router fixtures: real Services over a fake Slack API and a recording invoker."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.app import build_services
+from bot.config import Secrets, Settings
+from bot.services import Services
+from bot.state import SqliteStateStore
+from inference.registry import load_registry
+from tests.fakes.slack_api import FakeSlackApi
+
+SIGNING_SECRET = "unit-signing-secret-abcdef012345"
+BOT_TOKEN = "xoxb-unit-token-0123456789"
+
+
+@dataclass
+class RecordingInvoker:
+    """Records what the router asks of the models; ``fail`` makes the next call raise."""
+
+    calls: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    fail: Exception | None = None
+
+    def invoke_async(self, model: str, payload: dict[str, Any]) -> None:
+        if self.fail:
+            raise self.fail
+        self.calls.append(("async", model, payload))
+
+    def invoke_sync(self, model: str, payload: dict[str, Any], *, timeout: float) -> dict[str, Any]:
+        self.calls.append(("sync", model, payload))
+        return {"model": model, "task": "text-classification", "result": {"labels": []}, "timings": {}}
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlackApi]:
+    with FakeSlackApi(expect_token=BOT_TOKEN) as api:
+        yield api
+
+
+@pytest.fixture
+def invoker() -> RecordingInvoker:
+    return RecordingInvoker()
+
+
+@pytest.fixture
+def services(slack: FakeSlackApi, invoker: RecordingInvoker, tmp_path: Path) -> Services:
+    settings = Settings(
+        secrets=Secrets(bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET),
+        slack_api_url=slack.base_url,
+        data_dir=tmp_path,
+        local=True,
+    )
+    return build_services(settings, load_registry(), invoker, SqliteStateStore(tmp_path / "state.sqlite"))

@@ -1,0 +1,113 @@
+"""The AWS path in one process: API Gateway event → ack → lazy self-invocation → model
+invocation → destination record → thread reply, with boto3's Lambda client faked."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+import bot.handler
+from bot.app import build_bolt_app
+from bot.invoker import LambdaInvoker
+from bot.routes import Router
+from bot.services import Services
+from inference.service import handle
+from tests.bot.conftest import SIGNING_SECRET
+from tests.fakes.signing import FORM, signed_headers
+from tests.fakes.slack_api import FakeSlackApi
+from tests.fakes.slack_client import LambdaContext, api_gateway_event, slash_command_body
+
+
+class FakeLambdaClient:
+    """boto3's ``lambda`` client, recording ``invoke`` calls."""
+
+    def __init__(self) -> None:
+        self.invocations: list[dict[str, Any]] = []
+
+    def invoke(self, *, FunctionName: str, InvocationType: str, Payload: Any) -> dict[str, Any]:
+        self.invocations.append(
+            {"FunctionName": FunctionName, "InvocationType": InvocationType, "Payload": json.loads(Payload)}
+        )
+        return {"StatusCode": 202}
+
+
+@pytest.fixture
+def aws(services: Services) -> tuple[Router, FakeLambdaClient]:
+    client = FakeLambdaClient()
+    services.invoker = LambdaInvoker("hf-test", client=client)
+    router = Router(services, build_bolt_app(services), lambda_mode=True)
+    router.app.listener_runner.lazy_listener_runner.lambda_client = client
+    return router, client
+
+
+def signed_command(text: str) -> dict[str, Any]:
+    body = slash_command_body("/sentiment", text, channel_id="C777")
+    return api_gateway_event("POST", "/slack/events", body, signed_headers(body, SIGNING_SECRET, content_type=FORM))
+
+
+def test_command_round_trip_through_lambda(aws: tuple[Router, FakeLambdaClient], slack: FakeSlackApi) -> None:
+    router, lambdas = aws
+    context = LambdaContext()
+    ack = router.handle(signed_command("What a great day"), context)
+    assert ack["statusCode"] == 200
+    assert slack.calls() == []  # nothing but the ack on the ack path
+    [lazy] = lambdas.invocations
+    assert lazy["FunctionName"] == context.invoked_function_arn and lazy["InvocationType"] == "Event"
+
+    router.handle(lazy["Payload"], context)  # Lambda runs the lazy listener
+    [placeholder] = slack.messages("C777")
+    model_call = lambdas.invocations[1]
+    assert model_call["FunctionName"] == "hf-test-sentiment" and model_call["InvocationType"] == "Event"
+    payload = model_call["Payload"]
+    assert payload["text"] == "What a great day"
+    assert payload["reply"]["placeholder_ts"] == placeholder["ts"]
+
+    class Runner:
+        def run(self, text: str, parameters: dict[str, Any]) -> dict[str, Any]:
+            return {"labels": [{"label": "POSITIVE", "score": 0.99}], "truncated": False}
+
+    response = handle(payload, spec=router.services.registry.get("sentiment"), get_runner=Runner)
+    record = {
+        "version": "1.0",
+        "requestContext": {
+            "requestId": "r1",
+            "functionArn": "arn:aws:lambda:us-east-1:1:function:hf-test-sentiment:$LATEST",
+            "condition": "Success",
+            "approximateInvokeCount": 1,
+        },
+        "requestPayload": payload,
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST"},
+        "responsePayload": json.loads(json.dumps(response)),
+    }
+    assert router.handle(record, context) == {"delivered": True}
+    replies = [m for m in slack.messages("C777") if m.get("thread_ts") == placeholder["ts"]]
+    assert len(replies) == 1 and "POSITIVE" in json.dumps(replies[0]["blocks"])
+
+
+def test_function_name_never_comes_from_the_request(aws: tuple[Router, FakeLambdaClient]) -> None:
+    router, lambdas = aws
+    router.handle(signed_command("hi"), LambdaContext())
+    lazy = lambdas.invocations[0]["Payload"]
+    router.handle(lazy, LambdaContext())
+    assert {i["FunctionName"] for i in lambdas.invocations[1:]} == {"hf-test-sentiment"}
+
+
+def test_module_entry_point_routes_and_tags_logs(
+    monkeypatch: pytest.MonkeyPatch, aws: tuple[Router, FakeLambdaClient]
+) -> None:
+    router, _ = aws
+    monkeypatch.setattr(bot.handler, "router", lambda: router)
+    result = bot.handler.handler(api_gateway_event("GET", "/nowhere", None, {}), LambdaContext())
+    assert result["statusCode"] == 404
+    assert (
+        bot.handler.correlation_id({"requestPayload": {"reply": {"request_id": "abc"}}, "requestContext": {}}) == "abc"
+    )
+
+
+def test_bad_base64_body_is_a_400(aws: tuple[Router, FakeLambdaClient]) -> None:
+    router, _ = aws
+    event = api_gateway_event("POST", "/slack/events", "x", {})
+    event.update(body="%%%not-base64", isBase64Encoded=True)
+    assert router.handle(event, LambdaContext())["statusCode"] == 400

@@ -1,0 +1,75 @@
+"""The Slack manifest follows the registry; the router stays light."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from bot.manifest import PLACEHOLDER_URL, build_manifest, render_manifest
+from inference.registry import load_registry
+from tests.tiny_models import write_registry
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_committed_manifest_is_the_rendered_one() -> None:
+    committed = (ROOT / "manifest.yaml").read_text(encoding="utf-8")
+    assert committed == render_manifest(load_registry(ROOT / "inference" / "models.yaml"), PLACEHOLDER_URL), (
+        "manifest.yaml is stale: run `python -m bot manifest > manifest.yaml`"
+    )
+
+
+def test_manifest_has_a_command_per_model_plus_hf() -> None:
+    registry = load_registry(ROOT / "inference" / "models.yaml")
+    manifest = build_manifest(registry, "https://api.example.com/prod/")
+    commands = [c["command"] for c in manifest["features"]["slash_commands"]]
+    assert commands == [spec.command for spec in registry] + ["/hf"]
+    url = "https://api.example.com/prod/slack/events"
+    assert {c["url"] for c in manifest["features"]["slash_commands"]} == {url}
+    assert manifest["settings"]["event_subscriptions"]["request_url"] == url
+    assert manifest["settings"]["interactivity"]["request_url"] == url
+    assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == {"app_mention", "app_home_opened"}
+    assert "commands" in manifest["oauth_config"]["scopes"]["bot"]
+
+
+def test_new_registry_entry_adds_a_command_and_a_form_choice(tmp_path: Path) -> None:
+    from bot.form_page import model_catalog, render_page
+
+    base = yaml.safe_load((ROOT / "inference" / "models.yaml").read_text())["models"]
+    extra = {
+        **base[0],
+        "name": "emotion",
+        "title": "Emotions (RoBERTa)",
+        "model": "j-hartmann/emotion-english-distilroberta-base",
+    }
+    registry = load_registry(write_registry(tmp_path / "models.yaml", [*base, extra]))
+    commands = [c["command"] for c in build_manifest(registry, PLACEHOLDER_URL)["features"]["slash_commands"]]
+    assert "/emotion" in commands
+    page = render_page(catalog=model_catalog(registry), locked=False, nonce="n")
+    assert "emotion" in page and "Emotions (RoBERTa)" in page
+
+
+def test_manifest_cli_takes_the_url() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "bot", "manifest", "--url", "https://x.example/prod"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "https://x.example/prod/slack/events" in out
+
+
+def test_router_imports_no_torch_or_transformers() -> None:
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import bot.handler, bot.routes, bot.form"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    heavy = [line for line in result.stderr.splitlines() if any(m in line for m in ("torch", "transformers", "numpy"))]
+    assert heavy == []
