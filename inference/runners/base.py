@@ -60,7 +60,7 @@ class TorchRunner(ABC):
     def _load(self, loader: Any, path: Path, what: str, **options: Any) -> Any:
         try:
             return loader.from_pretrained(path, trust_remote_code=False, local_files_only=True, **options)
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except Exception as exc:  # missing files, corrupt safetensors, unknown architecture: all a failed load
             raise ModelLoadError(f"Cannot load the {what} of {self.spec.name} from {path}: {exc}") from exc
 
     def run(self, text: str, parameters: dict[str, Any]) -> dict[str, Any]:

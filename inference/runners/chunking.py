@@ -1,8 +1,8 @@
 """Splitting a long text into pieces a model's window can hold.
 
 Sentences are kept whole where they fit, so translations and summaries of each
-piece read naturally; a sentence longer than the window is cut at token
-boundaries. Works with any tokenizer, fast or not (Marian's is sentencepiece).
+piece read naturally; a longer sentence is cut between words. Works with any
+tokenizer, fast or not (Marian's is sentencepiece), as it only counts tokens.
 """
 
 from __future__ import annotations
@@ -21,31 +21,37 @@ def _tokens(tokenizer: Any, text: str) -> list[int]:
 def split_text(tokenizer: Any, text: str, budget: int) -> list[str]:
     """Pack ``text`` into pieces of at most about ``budget`` tokens (without special tokens).
 
-    Re-tokenizing a piece can differ by a token or two from the sum of its
-    sentences, so callers still truncate each piece to the model's window.
+    Whole sentences are packed together; a sentence over the budget is packed by
+    words, and a word over the budget is cut at token boundaries. Re-tokenizing a
+    piece can differ by a token or two from the sum of its parts, so callers still
+    truncate each piece to the model's window.
     """
     if budget < 1:
         raise ValueError("budget must be at least one token")
+    sentences = [s for s in (part.strip() for part in SENTENCE_END.split(text)) if s]
+    return _pack(tokenizer, sentences, budget, by_words=True)
+
+
+def _pack(tokenizer: Any, units: list[str], budget: int, *, by_words: bool) -> list[str]:
     pieces: list[str] = []
     current: list[str] = []
     used = 0
-    for sentence in filter(None, (s.strip() for s in SENTENCE_END.split(text))):
-        ids = _tokens(tokenizer, sentence)
-        if len(ids) > budget:
-            parts = [
-                tokenizer.decode(ids[i : i + budget], skip_special_tokens=True).strip()
-                for i in range(0, len(ids), budget)
-            ]
-            sentence, ids = parts[-1], _tokens(tokenizer, parts[-1])
-            if current:
-                pieces.append(" ".join(current))
-            pieces.extend(parts[:-1])
-            current, used = [], 0
-        if current and used + len(ids) > budget:
+    for unit in units:
+        size = len(_tokens(tokenizer, unit))
+        if current and (size > budget or used + size > budget):
             pieces.append(" ".join(current))
             current, used = [], 0
-        current.append(sentence)
-        used += len(ids)
+        if size <= budget:
+            current.append(unit)
+            used += size
+        elif by_words:
+            pieces.extend(_pack(tokenizer, unit.split(), budget, by_words=False))
+        else:
+            ids = _tokens(tokenizer, unit)
+            pieces.extend(
+                tokenizer.decode(ids[i : i + budget], skip_special_tokens=True).strip()
+                for i in range(0, len(ids), budget)
+            )
     if current:
         pieces.append(" ".join(current))
     return pieces

@@ -153,7 +153,12 @@ class TextGenerationRunner(PipelineRunner):
     pipeline_task = "text-generation"
 
     def predict(self, inputs: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
-        settings = {"max_new_tokens": DEFAULT_MAX_NEW_TOKENS, **params.generation(parameters)}
+        # Sample only when the model's generation config says so (the pipeline alone would always sample).
+        model_defaults = {
+            "max_new_tokens": DEFAULT_MAX_NEW_TOKENS,
+            "do_sample": bool(self.model.generation_config.do_sample),
+        }
+        settings = {**model_defaults, **params.generation(parameters)}
         system = params.text(parameters, "system")
         prompt: str | list[dict[str, str]] = inputs["text"]
         if self.tokenizer.chat_template:
