@@ -7,8 +7,9 @@ can validate input and show help without importing torch.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from inference.errors import InvalidInput
 
@@ -92,7 +93,7 @@ TASKS: dict[str, Task] = {
             "token-classification",
             "Finds entities (people, places, organisations...) in a text.",
             "any text",
-            '{"entities": [{"label", "word", "start", "end", "score"}], "truncated": bool}',
+            '{"entities": [{"label", "word", "start", "end", "score"}]} (the whole text, read in overlapping windows)',
             aliases=("ner",),
         ),
         Task(
@@ -139,7 +140,7 @@ TASKS: dict[str, Task] = {
             "question-answering",
             "Finds the answer to a question inside a text you give.",
             "`question | context`",
-            '{"answer": str, "score": float, "start": int, "end": int, "truncated": bool}',
+            '{"answer": str, "score": float, "start": int, "end": int, "truncated": bool} (start, end: characters of the context)',
             parse=_question_answering,
             native_pipeline=False,
         ),
@@ -147,7 +148,7 @@ TASKS: dict[str, Task] = {
             "sentence-similarity",
             "Scores how close in meaning sentences are (cosine of mean-pooled embeddings).",
             "`sentence A | sentence B` (more `| sentence` ranks several against A)",
-            '{"source": str, "scores": [{"sentence", "score"}]}',
+            '{"source": str, "scores": [{"sentence", "score"}] (highest score first), "truncated": bool}',
             parse=_similarity,
             native_pipeline=False,
         ),
