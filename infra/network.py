@@ -1,0 +1,125 @@
+"""The model functions' network and weight cache: a VPC and an EFS file system.
+
+The subnets the functions and EFS live in come first in the VPC's layout and
+keep their name in both modes, so switching ``offline`` on or off only adds or
+removes the NAT gateway and the public subnets; the cache stays where it is.
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+from aws_cdk import CfnResource, RemovalPolicy, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_efs as efs
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+#: Where the model functions mount the cache; ``HF_HOME`` points here.
+MOUNT_PATH = "/mnt/hf_models"
+CACHE_ROOT = "/hf_models"
+#: The POSIX identity every function writes the cache as (not root).
+CACHE_UID = "1001"
+CACHE_GID = "1001"
+CACHE_PERMISSIONS = "750"
+MODELS_SUBNETS = "Models"
+PUBLIC_SUBNETS = "Public"
+MAX_AZS = 2
+HTTPS = 443
+
+
+class ModelNetwork(Construct):
+    """VPC, flow logs, the EFS cache with its access point, and the security group of the model functions.
+
+    Attributes:
+        vpc: two AZs; ``subnets`` selects where model functions and EFS live, ``subnet_ids`` lists them.
+        function_security_group: the model functions' group, the only one allowed to reach EFS.
+        file_system, access_point: the cache, mounted through the access point.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        nat_gateways: int,
+        offline: bool,
+        removal_policy: RemovalPolicy,
+        log_retention: logs.RetentionDays,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        models_subnets = ec2.SubnetConfiguration(
+            name=MODELS_SUBNETS,
+            subnet_type=ec2.SubnetType.PRIVATE_ISOLATED if offline else ec2.SubnetType.PRIVATE_WITH_EGRESS,
+            cidr_mask=20,
+        )
+        public_subnets = ec2.SubnetConfiguration(name=PUBLIC_SUBNETS, subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24)
+        self.vpc = ec2.Vpc(
+            self,
+            "Vpc",
+            max_azs=MAX_AZS,
+            nat_gateways=nat_gateways,
+            subnet_configuration=[models_subnets] if offline else [models_subnets, public_subnets],
+            restrict_default_security_group=True,
+        )
+        self._keep_provider_logs(log_retention, removal_policy)
+        self.subnets = ec2.SubnetSelection(subnet_group_name=MODELS_SUBNETS)
+        self.subnet_ids = self.vpc.select_subnets(subnet_group_name=MODELS_SUBNETS).subnet_ids
+        flow_logs = logs.LogGroup(self, "FlowLogs", retention=log_retention, removal_policy=removal_policy)
+        self.vpc.add_flow_log(
+            "FlowLog",
+            destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_logs),
+            traffic_type=ec2.FlowLogTrafficType.ALL,
+        )
+
+        self.function_security_group = ec2.SecurityGroup(
+            self,
+            "ModelFunctions",
+            vpc=self.vpc,
+            description="Model functions: NFS to the cache, and HTTPS to the Hugging Face Hub unless offline",
+            allow_all_outbound=False,
+        )
+        if not offline:
+            self.function_security_group.add_egress_rule(
+                ec2.Peer.any_ipv4(), ec2.Port.tcp(HTTPS), "Download weights from the Hugging Face Hub"
+            )
+        cache_security_group = ec2.SecurityGroup(
+            self,
+            "Cache",
+            vpc=self.vpc,
+            description="EFS model cache: NFS from the model functions only",
+            allow_all_outbound=False,
+        )
+        self.file_system = efs.FileSystem(
+            self,
+            "FileSystem",
+            vpc=self.vpc,
+            vpc_subnets=self.subnets,
+            security_group=cache_security_group,
+            encrypted=True,
+            throughput_mode=efs.ThroughputMode.ELASTIC,
+            performance_mode=efs.PerformanceMode.GENERAL_PURPOSE,
+            removal_policy=removal_policy,
+        )
+        self.file_system.connections.allow_default_port_from(
+            self.function_security_group, "NFS from the model functions"
+        )
+        self.access_point = self.file_system.add_access_point(
+            "AccessPoint",
+            path=CACHE_ROOT,
+            create_acl=efs.Acl(owner_uid=CACHE_UID, owner_gid=CACHE_GID, permissions=CACHE_PERMISSIONS),
+            posix_user=efs.PosixUser(uid=CACHE_UID, gid=CACHE_GID),
+        )
+
+    def _keep_provider_logs(self, log_retention: logs.RetentionDays, removal_policy: RemovalPolicy) -> None:
+        """Give the Lambda that CDK adds to empty the default security group a log group that expires.
+
+        CDK creates that function (``restrict_default_security_group``) as a stack-wide
+        singleton without a log group of its own; its logs would otherwise be kept forever.
+        """
+        provider = Stack.of(self).node.find_child("Custom::VpcRestrictDefaultSGCustomResourceProvider")
+        handler = cast(CfnResource, provider.node.find_child("Handler"))
+        provider_logs = logs.LogGroup(
+            self, "DefaultSecurityGroupLogs", retention=log_retention, removal_policy=removal_policy
+        )
+        handler.add_property_override("LoggingConfig", {"LogGroup": provider_logs.log_group_name})

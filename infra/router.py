@@ -1,0 +1,171 @@
+"""The router function with what only it uses: the Slack secret and the state table.
+
+The router answers Slack and the ``/go`` form, invokes the model functions
+asynchronously, and receives their results back through Lambda destinations.
+It is not in the VPC: it talks only to Slack and to AWS APIs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, SecretValue, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra import nag
+from infra.bundling import REGISTRY_IN_BUNDLE, ROUTER_RUNTIME
+
+HANDLER = "bot.handler.handler"
+MEMORY_MB = 512
+TIMEOUT = Duration.seconds(60)
+#: Lambda's own retries of the router's asynchronous events (destinations and lazy listeners).
+RETRY_ATTEMPTS = 2
+MAX_EVENT_AGE = Duration.hours(1)
+#: The keys of the Slack secret, created empty; ``FillSecretCommand`` shows how to fill them.
+SECRET_KEYS = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "DEMO_PASSCODE")
+#: What the command shows for each key: a bot token starts with xoxb-; the passcode may stay empty.
+SECRET_PLACEHOLDERS = ("xoxb-...", "...", "")
+PARTITION_KEY = "pk"
+TTL_ATTRIBUTE = "expires_at"
+METRICS_NAMESPACE = "HfSlackBot"
+TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+
+
+def function_arn(scope: Construct, function_name: str) -> str:
+    """The ARN of a function in this stack's account and region, from its explicit name.
+
+    Built from the name rather than taken from the function, so the router's
+    policy does not depend on functions that depend on the router.
+    """
+    return Stack.of(scope).format_arn(
+        service="lambda",
+        resource="function",
+        resource_name=function_name,
+        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    )
+
+
+class Router(Construct):
+    """The router function, its secret, its state table and its failure destination.
+
+    Attributes:
+        function: the router; model functions send their results to it.
+        secret: the Slack bot token, signing secret and passcode (created empty).
+        table: deduplicates Slack retries and destination events; items expire by ``expires_at``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        code: lambda_.Code,
+        function_name: str,
+        function_prefix: str,
+        model_function_names: Sequence[str],
+        failure_queue: sqs.IQueue,
+        removal_policy: RemovalPolicy,
+        log_retention: logs.RetentionDays,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        # Deploys never overwrite the values filled in later: CloudFormation updates a
+        # secret only when this template value changes, so keep it as it is.
+        self.secret = secretsmanager.Secret(
+            self,
+            "SlackSecret",
+            description="The Slack bot token and signing secret, and the optional passcode of the /go form",
+            secret_object_value={key: SecretValue.unsafe_plain_text("") for key in SECRET_KEYS},
+            removal_policy=removal_policy,
+        )
+        nag.suppress(
+            self.secret,
+            "SMG4",
+            "Slack issues the bot token and signing secret; they are rotated in Slack's app settings and "
+            "then stored here with put-secret-value, which a rotation Lambda cannot do.",
+        )
+        self.table = dynamodb.Table(
+            self,
+            "State",
+            partition_key=dynamodb.Attribute(name=PARTITION_KEY, type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            time_to_live_attribute=TTL_ATTRIBUTE,
+            removal_policy=removal_policy,
+        )
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            function_name=function_name,
+            description="Answers Slack and the /go form, invokes the models and posts their results",
+            runtime=ROUTER_RUNTIME,
+            architecture=lambda_.Architecture.X86_64,
+            handler=HANDLER,
+            code=code,
+            memory_size=MEMORY_MB,
+            timeout=TIMEOUT,
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=removal_policy),
+            environment={
+                "SLACK_SECRET_ID": self.secret.secret_arn,
+                "MODEL_FUNCTION_PREFIX": function_prefix,
+                "MODELS_FILE": f"/var/task/{REGISTRY_IN_BUNDLE}",
+                "STATE_TABLE": self.table.table_name,
+                "POWERTOOLS_SERVICE_NAME": "router",
+                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            },
+        )
+        self.function.configure_async_invoke(
+            retry_attempts=RETRY_ATTEMPTS,
+            max_event_age=MAX_EVENT_AGE,
+            on_failure=destinations.SqsDestination(failure_queue),
+        )
+        # Its own name is included: Bolt's lazy listeners re-invoke the router asynchronously.
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="InvokeModelsAndItself",
+                actions=["lambda:InvokeFunction"],
+                resources=[function_arn(self, name) for name in [*model_function_names, function_name]],
+            )
+        )
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="ReadSlackSecret", actions=["secretsmanager:GetSecretValue"], resources=[self.secret.secret_arn]
+            )
+        )
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(sid="UseStateTable", actions=list(TABLE_ACTIONS), resources=[self.table.table_arn])
+        )
+        nag.suppress(
+            self.function,
+            "IAM4",
+            "AWSLambdaBasicExecutionRole only lets the function write its own CloudWatch logs.",
+            applies_to=["Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"],
+            children=True,
+        )
+        nag.suppress(
+            self.function,
+            "IAM5",
+            "X-Ray's PutTraceSegments and PutTelemetryRecords have no resource-level permissions.",
+            applies_to=["Resource::*"],
+            children=True,
+        )
+
+
+def fill_secret_command(secret: secretsmanager.ISecret, region: str) -> str:
+    """The one command that stores the Slack credentials in ``secret``."""
+    template = json.dumps(dict(zip(SECRET_KEYS, SECRET_PLACEHOLDERS, strict=True)), separators=(",", ":"))
+    return (
+        f"aws secretsmanager put-secret-value --region {region} --secret-id {secret.secret_arn} "
+        f"--secret-string '{template}'"
+    )

@@ -1,0 +1,142 @@
+"""The app's settings: CDK context values, read and validated once.
+
+Every value can be given on the command line (``cdk deploy -c offline=true``,
+``python -m infra -c offline=true``) or in ``cdk.json``. Values from the command
+line arrive as strings, values from ``cdk.json`` as JSON; both are accepted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_logs as logs
+from constructs import Node
+
+STACK_NAME = "stack_name"
+REMOVAL = "removal"
+NAT_GATEWAYS = "nat_gateways"
+OFFLINE = "offline"
+THROTTLE_RATE = "throttle_rate"
+THROTTLE_BURST = "throttle_burst"
+ALARM_TOPIC_ARN = "alarm_topic_arn"
+
+DEFAULT_STACK_NAME = "HfSlackBot"
+#: Slack retries after 3 s and a team rarely sends more than a few commands a second.
+DEFAULT_THROTTLE_RATE = 10.0
+DEFAULT_THROTTLE_BURST = 20
+LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+REMOVAL_POLICIES = {"retain": RemovalPolicy.RETAIN, "destroy": RemovalPolicy.DESTROY}
+#: Lambda allows 64 characters; model names take up to 32 of them and "-" one more.
+MAX_PREFIX = 24
+FUNCTION_NAME_LIMIT = 64
+STACK_NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
+TRUE = {"true", "1", "yes", "on"}
+FALSE = {"false", "0", "no", "off", ""}
+
+
+class SettingsError(ValueError):
+    """A context value is missing its expected form; the message names the key."""
+
+
+def _flag(value: Any, key: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in TRUE:
+        return True
+    if text in FALSE:
+        return False
+    raise SettingsError(f"context `{key}` must be true or false, got {value!r}")
+
+
+def _number(value: Any, key: str, kind: type[int] | type[float], minimum: float) -> Any:
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"context `{key}` must be a number, got {value!r}") from None
+    if isinstance(value, bool) or number < minimum:
+        raise SettingsError(f"context `{key}` must be a number of at least {minimum}, got {value!r}")
+    return number
+
+
+def function_prefix(stack_name: str) -> str:
+    """A short, lower-case prefix for the functions' explicit names, derived from the stack name.
+
+    Long stack names are cut and given a hash suffix, so two stacks still get different prefixes.
+    """
+    slug = re.sub(r"[^a-z0-9]+", "-", stack_name.lower()).strip("-")
+    if len(slug) <= MAX_PREFIX:
+        return slug
+    digest = hashlib.sha256(stack_name.encode()).hexdigest()[:6]
+    return f"{slug[: MAX_PREFIX - 7].rstrip('-')}-{digest}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The validated context values."""
+
+    stack_name: str = DEFAULT_STACK_NAME
+    removal_policy: RemovalPolicy = RemovalPolicy.RETAIN
+    nat_gateways: int = 1
+    offline: bool = False
+    throttle_rate: float = DEFAULT_THROTTLE_RATE
+    throttle_burst: int = DEFAULT_THROTTLE_BURST
+    alarm_topic_arn: str | None = None
+
+    @property
+    def prefix(self) -> str:
+        """What every function name starts with; the router gets it as ``MODEL_FUNCTION_PREFIX``."""
+        return function_prefix(self.stack_name)
+
+    def function_name(self, name: str) -> str:
+        """The explicit Lambda name for a registry entry (or ``router``).
+
+        Raises:
+            SettingsError: the name would exceed Lambda's limit.
+        """
+        full = f"{self.prefix}-{name}"
+        if len(full) > FUNCTION_NAME_LIMIT:
+            raise SettingsError(f"function name {full!r} is longer than {FUNCTION_NAME_LIMIT} characters")
+        return full
+
+    @classmethod
+    def from_context(cls, node: Node) -> Settings:
+        """Read the settings from ``node``'s context.
+
+        Raises:
+            SettingsError: naming the key whose value is invalid.
+        """
+
+        def get(key: str, default: Any) -> Any:
+            value = node.try_get_context(key)
+            return default if value is None else value
+
+        stack_name = str(get(STACK_NAME, DEFAULT_STACK_NAME))
+        if not STACK_NAME_PATTERN.match(stack_name):
+            raise SettingsError(
+                f"context `{STACK_NAME}` must start with a letter and hold only letters, digits and '-'"
+            )
+        removal = str(get(REMOVAL, "retain")).strip().lower()
+        if removal not in REMOVAL_POLICIES:
+            raise SettingsError(f"context `{REMOVAL}` must be one of {', '.join(REMOVAL_POLICIES)}, got {removal!r}")
+        offline = _flag(get(OFFLINE, False), OFFLINE)
+        nat_gateways = 0 if offline else _number(get(NAT_GATEWAYS, 1), NAT_GATEWAYS, int, 0)
+        if not offline and nat_gateways == 0:
+            raise SettingsError(
+                f"context `{NAT_GATEWAYS}`=0 leaves the models no way to download their weights; "
+                f"use `{OFFLINE}=true` with a cache filled ahead of time instead"
+            )
+        topic = get(ALARM_TOPIC_ARN, "")
+        return cls(
+            stack_name=stack_name,
+            removal_policy=REMOVAL_POLICIES[removal],
+            nat_gateways=nat_gateways,
+            offline=offline,
+            throttle_rate=_number(get(THROTTLE_RATE, DEFAULT_THROTTLE_RATE), THROTTLE_RATE, float, 1),
+            throttle_burst=_number(get(THROTTLE_BURST, DEFAULT_THROTTLE_BURST), THROTTLE_BURST, int, 1),
+            alarm_topic_arn=str(topic) if topic else None,
+        )

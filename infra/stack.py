@@ -1,0 +1,111 @@
+"""The stack: composes the constructs, one per concern, and publishes what a deployer needs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import Aws, CfnOutput, Fn, Stack
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from inference.registry import Registry
+from infra.api import FORM_PATH, SLACK_EVENTS_PATH, RouterApi
+from infra.bundling import model_image_context, router_bundle
+from infra.models import ModelFunctions
+from infra.monitoring import Monitoring
+from infra.network import ModelNetwork
+from infra.router import Router, fill_secret_command
+from infra.settings import LOG_RETENTION, Settings, SettingsError
+
+ROUTER = "router"
+
+
+class HfSlackBotStack(Stack):
+    """Everything the bot runs on, built from ``registry``.
+
+    Attributes:
+        router, models, network, api, monitoring: the constructs, for tests and extensions.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: Settings,
+        registry: Registry,
+        cache_dir: Path | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            description="A Slack bot serving Hugging Face models from AWS Lambda (hf-slack-lambda)",
+            **kwargs,
+        )
+        if ROUTER in registry.names:
+            raise SettingsError(f"a model may not be named {ROUTER!r}: its function name is the router's")
+        cache = {"cache_dir": cache_dir} if cache_dir else {}
+        stateful = {"removal_policy": settings.removal_policy, "log_retention": LOG_RETENTION}
+
+        self.monitoring = Monitoring(self, "Monitoring", alarm_topic_arn=settings.alarm_topic_arn)
+        self.router = Router(
+            self,
+            "Router",
+            code=lambda_.Code.from_asset(str(router_bundle(registry.path, **cache))),
+            function_name=settings.function_name(ROUTER),
+            function_prefix=settings.prefix,
+            model_function_names=[settings.function_name(name) for name in registry.names],
+            failure_queue=self.monitoring.failure_queue,
+            **stateful,
+        )
+        self.network = ModelNetwork(
+            self, "Network", nat_gateways=settings.nat_gateways, offline=settings.offline, **stateful
+        )
+        self.models = ModelFunctions(
+            self,
+            "Models",
+            registry=registry,
+            function_name=settings.function_name,
+            image_directory=model_image_context(registry.path, **cache),
+            network=self.network,
+            results_to=self.router.function,
+            offline=settings.offline,
+            **stateful,
+        )
+        self.api = RouterApi(
+            self,
+            "Api",
+            handler=self.router.function,
+            throttle_rate=settings.throttle_rate,
+            throttle_burst=settings.throttle_burst,
+            **stateful,
+        )
+        self.monitoring.watch_function(self.router.function, ROUTER)
+        for name, function in self.models.functions.items():
+            self.monitoring.watch_function(function, name)
+        self._outputs(settings)
+
+    def _outputs(self, settings: Settings) -> None:
+        secret = self.router.secret
+        outputs = {
+            "ApiUrl": (self.api.rest_api.url, "Base URL of the API"),
+            "FormUrl": (self.api.url_for(FORM_PATH), "The /go form, for people without Slack"),
+            "SlackRequestUrl": (self.api.url_for(SLACK_EVENTS_PATH), "Request URL for the Slack app's manifest"),
+            "SecretName": (secret.secret_name, "Holds the Slack bot token, signing secret and /go passcode"),
+            "FillSecretCommand": (fill_secret_command(secret, Aws.REGION), "Run once with your Slack app's values"),
+            "ModelFunctionPrefix": (settings.prefix, "Every function's name starts with this and a '-'"),
+            "FileSystemId": (self.network.file_system.file_system_id, "The EFS model cache"),
+            "AccessPointId": (self.network.access_point.access_point_id, "Mount the cache through this"),
+            "ModelSecurityGroupId": (
+                self.network.function_security_group.security_group_id,
+                "Give this group to a machine that fills the cache",
+            ),
+            "ModelSubnetIds": (
+                Fn.join(",", self.network.subnet_ids),
+                "Subnets that reach the cache",
+            ),
+        }
+        for name, (value, description) in outputs.items():
+            CfnOutput(self, name, value=value, description=description)

@@ -1,0 +1,83 @@
+"""The model functions: one per registry entry, sized by it, on the cache, answering to the router."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from infra.network import MOUNT_PATH
+from tests.infra.conftest import EXTRA_MODEL, Synthesis
+
+
+def router_arn(synth: Synthesis) -> dict:
+    return {"Fn::GetAtt": [synth.logical_id(synth.stack.router.function), "Arn"]}
+
+
+def test_one_function_per_registry_entry(synth: Synthesis) -> None:
+    assert sorted(synth.model_functions()) == sorted(synth.registry.names)
+    assert len(synth.model_functions()) == len(synth.registry)
+
+
+def test_each_function_has_its_entrys_size_name_and_environment(synth: Synthesis) -> None:
+    functions = synth.model_functions()
+    for spec in synth.registry:
+        properties = functions[spec.name]["Properties"]
+        assert properties["FunctionName"] == f"{synth.settings.prefix}-{spec.name}"
+        assert properties["MemorySize"] == spec.memory
+        assert properties["Timeout"] == spec.timeout
+        assert properties["Architectures"] == ["x86_64"]
+        assert properties["Environment"]["Variables"] == {
+            "MODEL_NAME": spec.name,
+            "HF_HOME": MOUNT_PATH,
+            "HF_HUB_OFFLINE": "0",
+            "POWERTOOLS_SERVICE_NAME": f"model-{spec.name}",
+        }
+
+
+def test_every_function_mounts_the_cache_through_the_access_point_in_the_vpc(synth: Synthesis) -> None:
+    access_point = synth.logical_id(synth.stack.network.access_point)
+    security_group = synth.logical_id(synth.stack.network.function_security_group)
+    for properties in (f["Properties"] for f in synth.model_functions().values()):
+        (mount,) = properties["FileSystemConfigs"]
+        assert mount["LocalMountPath"] == MOUNT_PATH
+        assert {"Ref": access_point} in mount["Arn"]["Fn::Join"][1]
+        assert properties["VpcConfig"]["SecurityGroupIds"] == [{"Fn::GetAtt": [security_group, "GroupId"]}]
+        assert len(properties["VpcConfig"]["SubnetIds"]) == 2
+
+
+def test_all_functions_share_one_image_that_synthesis_does_not_build(synth: Synthesis) -> None:
+    uris = {str(f["Properties"]["Code"]["ImageUri"]) for f in synth.model_functions().values()}
+    assert len(uris) == 1
+    (image,) = synth.docker_images()
+    # A build context staged for `cdk deploy` to build, not an image.
+    assert image["source"]["directory"].startswith("asset.")
+    assert image["source"]["platform"] == "linux/amd64"
+
+
+def test_results_and_failures_go_to_the_router_within_slacks_window(synth: Synthesis) -> None:
+    configs = synth.resources("AWS::Lambda::EventInvokeConfig")
+    by_function = {c["Properties"]["FunctionName"]["Ref"]: c["Properties"] for c in configs.values()}
+    functions = synth.resources("AWS::Lambda::Function")
+    for name, function in synth.model_functions().items():
+        (logical_id,) = [key for key, value in functions.items() if value is function]
+        config = by_function[logical_id]
+        assert config["MaximumRetryAttempts"] == 1, name
+        assert config["MaximumEventAgeInSeconds"] == 30 * 60, name
+        assert config["DestinationConfig"] == {
+            "OnSuccess": {"Destination": router_arn(synth)},
+            "OnFailure": {"Destination": router_arn(synth)},
+        }, name
+
+
+def test_a_new_registry_entry_adds_a_function(synth: Synthesis, variant: Synthesis) -> None:
+    assert set(variant.model_functions()) == {*synth.model_functions(), EXTRA_MODEL["name"]}
+    properties = variant.model_functions()[EXTRA_MODEL["name"]]["Properties"]
+    assert properties["FunctionName"] == f"{variant.settings.prefix}-{EXTRA_MODEL['name']}"
+    assert properties["MemorySize"] == EXTRA_MODEL["memory"]
+    assert properties["Timeout"] == EXTRA_MODEL["timeout"]
+
+
+def test_the_image_of_another_registry_holds_that_registry(variant: Synthesis) -> None:
+    (image,) = variant.docker_images()
+    context = Path(variant.assembly.directory) / image["source"]["directory"]
+    assert (context / "models.yaml").read_bytes() == variant.registry.path.read_bytes()
+    assert (context / "handler.py").is_file()

@@ -1,0 +1,67 @@
+"""Context values: parsed from strings (command line) or JSON (cdk.json), refused when wrong."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aws_cdk import App, RemovalPolicy
+
+from infra.settings import FUNCTION_NAME_LIMIT, Settings, SettingsError, function_prefix
+
+
+def settings(**context: Any) -> Settings:
+    return Settings.from_context(App(context=context).node)
+
+
+def test_defaults_keep_data_and_go_online_through_one_nat_gateway() -> None:
+    assert settings() == Settings()
+    assert Settings().removal_policy == RemovalPolicy.RETAIN
+    assert (Settings().nat_gateways, Settings().offline) == (1, False)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [("true", True), (True, True), ("1", True), ("false", False), (False, False)]
+)
+def test_offline_accepts_strings_and_booleans(value: Any, expected: bool) -> None:
+    assert settings(offline=value).offline is expected
+
+
+def test_offline_means_no_nat_gateway_whatever_the_count() -> None:
+    assert settings(offline="true", nat_gateways="2").nat_gateways == 0
+
+
+def test_values_from_the_command_line_are_converted() -> None:
+    parsed = settings(nat_gateways="2", removal="destroy", throttle_rate="2.5", throttle_burst="5")
+    assert parsed.nat_gateways == 2
+    assert parsed.removal_policy == RemovalPolicy.DESTROY
+    assert (parsed.throttle_rate, parsed.throttle_burst) == (2.5, 5)
+
+
+@pytest.mark.parametrize(
+    ("context", "named"),
+    [
+        ({"offline": "maybe"}, "offline"),
+        ({"removal": "snapshot"}, "removal"),
+        ({"nat_gateways": "two"}, "nat_gateways"),
+        ({"nat_gateways": 0}, "offline=true"),
+        ({"throttle_burst": 0}, "throttle_burst"),
+        ({"stack_name": "1st-stack"}, "stack_name"),
+    ],
+)
+def test_invalid_values_are_refused_by_name(context: dict[str, Any], named: str) -> None:
+    with pytest.raises(SettingsError, match=named):
+        settings(**context)
+
+
+def test_the_prefix_is_a_short_lower_case_form_of_the_stack_name() -> None:
+    assert function_prefix("HfSlackBot") == "hfslackbot"
+    assert function_prefix("Team_Bot--Prod") == "team-bot-prod"
+
+
+def test_long_stack_names_get_distinct_prefixes_that_leave_room_for_any_model_name() -> None:
+    first = function_prefix("AVeryLongStackNameForTheMachineLearningTeamStaging")
+    second = function_prefix("AVeryLongStackNameForTheMachineLearningTeamProduction")
+    assert first != second
+    longest_model = "m" * 32
+    assert len(f"{first}-{longest_model}") <= FUNCTION_NAME_LIMIT
