@@ -66,6 +66,11 @@ class TokenClassificationRunner(PipelineRunner):
     auto_class = AutoModelForTokenClassification
     pipeline_task = "token-classification"
 
+    def __init__(self, spec: ModelSpec, path: Path) -> None:
+        super().__init__(spec, path)
+        if not self.tokenizer.is_fast:
+            raise ModelLoadError(f"{spec.name}: entity recognition needs a fast tokenizer (for character offsets).")
+
     def predict(self, inputs: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
         found = self.pipe(inputs["text"], aggregation_strategy="simple", stride=self.limit // 4)
         entities = [

@@ -9,11 +9,13 @@ each piece is generated on its own, and the outputs are joined in order.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar
 
 from transformers import AutoModelForSeq2SeqLM
 
 from inference.errors import InvalidInput
+from inference.registry import ModelSpec
 from inference.runners import parameters as params
 from inference.runners.base import TorchRunner
 from inference.runners.chunking import split_text
@@ -80,11 +82,15 @@ class TranslationRunner(Seq2SeqRunner):
 
     output_key = "translation"
 
+    def __init__(self, spec: ModelSpec, path: Path) -> None:
+        super().__init__(spec, path)
+        self.default_source = getattr(self.tokenizer, "src_lang", None)
+
     def task_settings(self, parameters: dict[str, Any]) -> dict[str, Any]:
         specific = getattr(self.model.config, "task_specific_params", None) or {}
         source, target = params.text(parameters, "src_lang"), params.text(parameters, "tgt_lang")
-        if source and hasattr(self.tokenizer, "src_lang"):
-            self.tokenizer.src_lang = source
+        if hasattr(self.tokenizer, "src_lang"):
+            self.tokenizer.src_lang = source or self.default_source
         settings: dict[str, Any] = {}
         pairs = [key for key in specific if key.startswith("translation")]
         if source and target and f"translation_{source}_to_{target}" in specific:

@@ -134,6 +134,16 @@ def test_feature_extraction_mean_vector(invoke) -> None:
     assert math.isclose(math.fsum(x * x for x in unit["embedding"]), 1.0, rel_tol=1e-4)
 
 
+def test_feature_extraction_truncates_long_text(invoke) -> None:
+    result = result_of(invoke("tiny-features", {"text": LONG_TEXT}))
+    assert (result["dimensions"], result["truncated"]) == (32, True)
+
+
+def test_sentence_similarity_reports_truncation(invoke) -> None:
+    result = result_of(invoke("tiny-similarity", {"text": f"A man is eating food. | {LONG_TEXT}"}))
+    assert result["truncated"] is True
+
+
 def test_summarization_splits_a_long_text_into_chunks(invoke) -> None:
     result = result_of(invoke("tiny-summarize", {"text": LONG_TEXT}))
     assert result["chunks"] > 1
@@ -148,6 +158,17 @@ def test_translation_result_and_chunks(invoke) -> None:
     short = result_of(invoke("tiny-translate", {"text": "The meeting was moved."}))
     assert set(short) == {"translation", "chunks"} and short["chunks"] == 1
     assert result_of(invoke("tiny-translate", {"text": LONG_TEXT}))["chunks"] > 1
+
+
+def test_translation_forces_the_target_language_token(invoke) -> None:
+    # Multilingual models name the target language with a token (fra_Latn for NLLB); any vocabulary token works here.
+    event = {"text": "The meeting was moved.", "parameters": {"tgt_lang": "paris"}}
+    assert result_of(invoke("tiny-translate", event))["translation"].startswith("paris")
+
+
+def test_a_prefix_must_be_text(invoke) -> None:
+    response = invoke("tiny-summarize", {"text": "The tower is tall.", "parameters": {"prefix": 3}})
+    assert response["error"] == {"type": "invalid_input", "message": "`prefix` must be text, not 3."}
 
 
 def test_question_answering_span_is_inside_the_context(invoke) -> None:
