@@ -70,6 +70,12 @@ def main(argv: list[str] | None = None) -> int:
     call.add_argument("model")
     call.add_argument("text")
     call.add_argument("--url", default=DEFAULT_URL, help=f"the server's base URL (default {DEFAULT_URL})")
+    feedback = commands.add_parser("feedback", help="work with stakeholders' votes and comments")
+    feedback_commands = feedback.add_subparsers(dest="feedback_command", required=True)
+    export = feedback_commands.add_parser("export", help="write every vote and comment, with its answer")
+    export.add_argument("--model", default=None, help="only this model's answers")
+    export.add_argument("--format", choices=("csv", "jsonl"), default="csv")
+    export.add_argument("--output", "-o", default="-", help="a file to write (default: standard output)")
     args = parser.parse_args(argv)
     try:
         if args.command == "serve":
@@ -83,6 +89,10 @@ def main(argv: list[str] | None = None) -> int:
 
             sys.stdout.write(render_manifest(load_registry(), args.url or PLACEHOLDER_URL))
             return 0
+        if args.command == "feedback":
+            from bot.feedback_export import export_feedback
+
+            return export_feedback(model=args.model, format=args.format, output=args.output)
         return invoke(args.url, args.model, args.text)
     except RegistryError as exc:
         print(f"error: {exc}", file=sys.stderr)

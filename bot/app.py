@@ -10,6 +10,7 @@ from slack_bolt import App
 from slack_bolt.authorization import AuthorizeResult
 
 from bot.config import Settings
+from bot.feedback import FeedbackStore, SqliteFeedbackStore
 from bot.invoker import Invoker
 from bot.listeners import register_listeners
 from bot.services import Services
@@ -23,7 +24,10 @@ logger = logging.getLogger(__name__)
 LOCAL_LAZY_WORKERS = 64
 
 
-def build_services(settings: Settings, registry: Registry, invoker: Invoker, store: StateStore) -> Services:
+def build_services(
+    settings: Settings, registry: Registry, invoker: Invoker, store: StateStore, feedback: FeedbackStore | None = None
+) -> Services:
+    """Everything the listeners, the form and delivery share; feedback defaults to SQLite in the data folder."""
     client = make_client(settings.secrets.bot_token, settings.slack_api_url)
     return Services(
         settings=settings,
@@ -31,6 +35,7 @@ def build_services(settings: Settings, registry: Registry, invoker: Invoker, sto
         invoker=invoker,
         store=store,
         slack=SlackOps(client, api_url=settings.slack_api_url),
+        feedback=feedback or SqliteFeedbackStore(settings.data_dir / "feedback.sqlite"),
     )
 
 

@@ -21,6 +21,8 @@ SLACK_API_URL = "SLACK_API_URL"
 SLACK_APP_TOKEN = "SLACK_APP_TOKEN"  # noqa: S105 (a variable's name, not a secret)
 MODEL_FUNCTION_PREFIX = "MODEL_FUNCTION_PREFIX"
 STATE_TABLE = "STATE_TABLE"
+FEEDBACK_TABLE = "FEEDBACK_TABLE"
+FEEDBACK_STORE_TEXT = "FEEDBACK_STORE_TEXT"
 DATA_DIR = "DATA_DIR"
 FORM_WAIT_SECONDS = "FORM_WAIT_SECONDS"
 LOCAL_MODE = "LOCAL_MODE"
@@ -48,6 +50,9 @@ class Settings:
     slack_api_url: str = DEFAULT_SLACK_API_URL
     function_prefix: str = ""
     state_table: str = ""
+    feedback_table: str = ""
+    #: False keeps only a hash of each input in feedback records (the registry can also say so per model).
+    feedback_store_text: bool = True
     data_dir: Path = Path(DEFAULT_DATA_DIR)
     form_wait_seconds: float = DEFAULT_FORM_WAIT_SECONDS
     #: True under ``python -m bot serve``: cookies are not marked Secure (plain HTTP on localhost).
@@ -83,6 +88,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         slack_api_url=env.get(SLACK_API_URL) or DEFAULT_SLACK_API_URL,
         function_prefix=env.get(MODEL_FUNCTION_PREFIX, ""),
         state_table=env.get(STATE_TABLE, ""),
+        feedback_table=env.get(FEEDBACK_TABLE, ""),
+        feedback_store_text=env.get(FEEDBACK_STORE_TEXT, "true").strip().lower() not in ("0", "false", "no", "off"),
         data_dir=Path(env.get(DATA_DIR) or DEFAULT_DATA_DIR),
         form_wait_seconds=float(env.get(FORM_WAIT_SECONDS) or DEFAULT_FORM_WAIT_SECONDS),
         local=env.get(LOCAL_MODE, "") == "1",

@@ -11,6 +11,7 @@ import logging
 import time
 from typing import Any
 
+from bot.feedback import Answer
 from bot.messages import describe_error
 from bot.runs import RESPONSE_URL, ReplyTarget
 from bot.services import Services
@@ -99,8 +100,14 @@ def deliver_outcome(
         logger.info("answer already delivered", extra={"request_id": target.request_id})
         return
     elapsed_ms = max(0.0, (time.time() - target.started_at) * 1000) if target.started_at else 0.0
+    if target.compare:
+        _deliver_compare_column(
+            services, spec, target, key, text=text, result=result, error=error, elapsed_ms=elapsed_ms
+        )
+        return
     if error is None and result is not None and spec is not None:
         message = answer_message(spec, result, source=text, elapsed_ms=elapsed_ms, request_id=target.request_id)
+        record_for_feedback(services, spec, target, text=text, result=result)
     else:
         message = error_message(spec, describe_error(error), request_id=target.request_id)
     try:
@@ -131,3 +138,50 @@ def _post(services: Services, target: ReplyTarget, message: dict[str, Any]) -> b
     if target.response_url and slack.respond(target.response_url, message):
         return False
     raise SlackUnavailable("no route could deliver the answer")
+
+
+def record_for_feedback(services: Services, spec: ModelSpec, target: ReplyTarget, *, text: str, result: Any) -> None:
+    """Remember the answer so votes can name it; a storage fault never holds the answer back."""
+    answer = Answer.make(
+        store_text=services.settings.feedback_store_text and spec.store_text,
+        text=text,
+        request_id=target.request_id,
+        model=spec.name,
+        revision=spec.revision,
+        task=spec.task,
+        output=result,
+        source=target.source,
+        channel=target.channel,
+        thread_ts=target.thread_ts,
+    )
+    try:
+        services.feedback.record_answer(answer)
+    except Exception:
+        logger.exception("could not record the answer for feedback", extra={"request_id": target.request_id})
+
+
+def _deliver_compare_column(
+    services: Services,
+    spec: ModelSpec | None,
+    target: ReplyTarget,
+    key: str,
+    *,
+    text: str,
+    result: dict[str, Any] | None,
+    error: dict[str, Any] | None,
+    elapsed_ms: float,
+) -> None:
+    from bot.compare import deliver_column
+
+    column: dict[str, Any] = {"elapsed_ms": round(elapsed_ms, 1), "request_id": target.request_id}
+    if error is None and result is not None and spec is not None:
+        column["result"] = result
+        record_for_feedback(services, spec, target, text=text, result=result)
+    else:
+        column["error"] = describe_error(error)
+    try:
+        deliver_column(services, spec, target, text=text, column=column)
+    except Exception as exc:
+        services.store.release(key)
+        raise SlackUnavailable(f"could not update the comparison: {exc}") from exc
+    services.store.complete(key)

@@ -12,6 +12,7 @@ from typing import Any
 
 from bot.app import build_bolt_app, build_services
 from bot.config import load_settings
+from bot.feedback import DynamoFeedbackStore
 from bot.invoker import LambdaInvoker
 from bot.logs import set_correlation_id, setup_logging
 from bot.routes import Router
@@ -25,7 +26,11 @@ def router() -> Router:
     secrets = settings.secrets
     setup_logging([secrets.bot_token, secrets.signing_secret, secrets.passcode])
     services = build_services(
-        settings, load_registry(), LambdaInvoker(settings.function_prefix), DynamoStateStore(settings.state_table)
+        settings,
+        load_registry(),
+        LambdaInvoker(settings.function_prefix),
+        DynamoStateStore(settings.state_table),
+        DynamoFeedbackStore(settings.feedback_table),
     )
     return Router(services, build_bolt_app(services), lambda_mode=True)
 

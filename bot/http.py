@@ -13,6 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+#: JSON string escapes for the characters HTML cares about (valid anywhere JSON has them: inside strings).
+_MARKUP_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
+
+
 class BadRequest(Exception):
     """A client's mistake: becomes a 4xx with a JSON error body."""
 
@@ -107,9 +111,10 @@ class Response:
 
     @classmethod
     def json(cls, data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+        """A JSON answer; ``<``, ``>`` and ``&`` are escaped, so no sniffing browser ever finds markup in it."""
         return cls(
             status=status,
-            body=json.dumps(data, ensure_ascii=False),
+            body=json.dumps(data, ensure_ascii=False).translate(_MARKUP_ESCAPES),
             headers={"Content-Type": "application/json; charset=utf-8", **(headers or {})},
         )
 

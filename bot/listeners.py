@@ -18,22 +18,32 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
+from bot.compare import COMPARE, CompareError, parse_compare, start_compare
 from bot.delivery import deliver_outcome
+from bot.feedback import DOWN, UP
 from bot.model_requests import check_input, new_request_id
 from bot.runs import ReplyTarget, start_run
 from bot.services import Services
 from bot.slack_text import strip_leading_mention, to_plain
 from bot.slack_ui import (
+    COMMENT_ACTION,
+    COMMENT_BLOCK,
+    COMMENT_INPUT,
+    COMMENT_MODAL_CALLBACK,
     MODEL_SELECT_ACTION,
     MODEL_SELECT_BLOCK,
     RUN_MODAL_CALLBACK,
     SHORTCUT_CALLBACK,
+    VOTE_DOWN,
+    VOTE_UP,
     clip,
+    comment_modal,
     escape,
     help_message,
     home_view,
     model_picker_modal,
     usage_message,
+    with_tally,
 )
 from inference.errors import InferenceError
 from inference.registry import ModelSpec
@@ -52,6 +62,22 @@ class Plan:
     reply: dict[str, Any] | None = None
     spec: ModelSpec | None = None
     text: str = ""
+    compare: list[ModelSpec] | None = None
+
+
+def _compare_or_explain(services: Services, rest: str) -> Plan:
+    try:
+        specs, text = parse_compare(services.registry, rest)
+    except CompareError as exc:
+        message = f"⚠️ {exc}"
+        return Plan(
+            reply={
+                "response_type": "ephemeral",
+                "text": message,
+                "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": message}}],
+            }
+        )
+    return Plan(spec=specs[0], text=text, compare=specs)
 
 
 def _run_or_explain(spec: ModelSpec, text: str) -> Plan:
@@ -78,6 +104,8 @@ def plan_command(services: Services, command: dict[str, Any]) -> Plan:
         first, _, rest = text.partition(" ")
         if not first or first.lower() == "help":
             return Plan(reply=help_message(registry))
+        if first.lower() == COMPARE:
+            return _compare_or_explain(services, rest)
         spec = registry.find(first.lower())
         if spec is None:
             return Plan(reply=help_message(registry, note=f"⚠️ There is no model called `{escape(clip(first, 40))}`."))
@@ -95,6 +123,8 @@ def plan_mention(services: Services, event: dict[str, Any]) -> tuple[Plan, bool]
     first, _, rest = text.partition(" ")
     if not first or first.lower() == "help":
         return Plan(reply=help_message(registry)), False
+    if first.lower() == COMPARE:
+        return _compare_or_explain(services, rest), False
     spec = registry.find(first.lower())
     if spec is None:
         return Plan(
@@ -125,7 +155,13 @@ def register_listeners(app: App, services: Services) -> None:
             channel=str(command.get("channel_id", "")),
             response_url=str(command.get("response_url", "")),
         )
-        _attempt(key, plan.spec, target, lambda: start_run(services, plan.spec, plan.text, target))
+        _attempt(key, plan.spec, target, lambda: _start(plan, target))
+
+    def _start(plan: Plan, target: ReplyTarget) -> None:
+        if plan.compare:
+            start_compare(services, plan.compare, plan.text, target)
+        else:
+            start_run(services, plan.spec, plan.text, target)
 
     def ack_only(ack: Ack) -> None:
         ack()
@@ -151,7 +187,7 @@ def register_listeners(app: App, services: Services) -> None:
             if plan.reply is not None:
                 slack.post(target.channel, plan.reply, thread_ts=target.thread_ts)
             else:
-                start_run(services, plan.spec, plan.text, target)
+                _start(plan, target)
 
         _attempt(key, plan.spec, target, work)
 
@@ -199,7 +235,33 @@ def register_listeners(app: App, services: Services) -> None:
 
     def publish_home(event: dict[str, Any]) -> None:
         if event.get("tab", "home") == "home":
-            slack.publish_home(str(event.get("user", "")), home_view(registry, store.counts("usage")))
+            view = home_view(registry, store.counts("usage"), services.feedback.model_tallies(registry.names))
+            slack.publish_home(str(event.get("user", "")), view)
+
+    def record_vote(body: dict[str, Any], action: dict[str, Any]) -> None:
+        request_id, user = str(action.get("value", "")), str((body.get("user") or {}).get("id", ""))
+        if not request_id or not user:
+            return
+        services.feedback.vote(request_id, user, UP if action.get("action_id") == VOTE_UP else DOWN)
+        refresh_tally(body, request_id)
+
+    def refresh_tally(body: dict[str, Any], request_id: str) -> None:
+        message, channel = body.get("message") or {}, (body.get("channel") or {}).get("id", "")
+        if message.get("ts") and channel:
+            blocks = with_tally(message.get("blocks") or [], request_id, services.feedback.tally(request_id))
+            slack.update(channel, message["ts"], {"text": message.get("text", ""), "blocks": blocks})
+
+    def open_comment(body: dict[str, Any], action: dict[str, Any]) -> None:
+        metadata = {"request_id": action.get("value", "")}
+        slack.open_view(body["trigger_id"], comment_modal(private_metadata=json.dumps(metadata)))
+
+    def save_comment(body: dict[str, Any], view: dict[str, Any]) -> None:
+        request_id = str(_modal_metadata(view).get("request_id", ""))
+        values = (view.get("state") or {}).get("values") or {}
+        text = str(((values.get(COMMENT_BLOCK) or {}).get(COMMENT_INPUT) or {}).get("value") or "").strip()
+        user = str((body.get("user") or {}).get("id", ""))
+        if request_id and user and text:
+            services.feedback.comment(request_id, user, text)
 
     def _attempt(key: str, spec: ModelSpec | None, target: ReplyTarget, work: Callable[[], None]) -> None:
         """Run the work once; if it breaks, the person still gets one clear error.
@@ -225,6 +287,9 @@ def register_listeners(app: App, services: Services) -> None:
     app.event("app_home_opened")(ack=ack_only, lazy=[publish_home])
     app.shortcut(SHORTCUT_CALLBACK)(ack=ack_only, lazy=[open_picker])
     app.view(RUN_MODAL_CALLBACK)(ack=ack_modal, lazy=[run_modal])
+    app.action(re.compile(f"^({VOTE_UP}|{VOTE_DOWN})$"))(ack=ack_only, lazy=[record_vote])
+    app.action(COMMENT_ACTION)(ack=ack_only, lazy=[open_comment])
+    app.view(COMMENT_MODAL_CALLBACK)(ack=ack_only, lazy=[save_comment])
 
 
 def _selected_model(view: dict[str, Any]) -> str | None:

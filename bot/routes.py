@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qsl
 
 from slack_bolt import App
 from slack_bolt.adapter.aws_lambda.handler import SlackRequestHandler
@@ -77,6 +77,7 @@ class Router:
             return Response.error(
                 "Slack is not configured: the signing secret is missing.", status=503, type="not_configured"
             )
+        check_slack_headers(request)
         check_slack_body(request)
         if self.lambda_adapter is not None:
             result = self.lambda_adapter.handle(request.event, context)
@@ -91,26 +92,101 @@ class Router:
         )
 
 
-def check_slack_body(request: Request) -> None:
-    """Refuse what Bolt would choke on: Slack only sends UTF-8 JSON or form bodies.
+def check_slack_headers(request: Request) -> None:
+    """Refuse signature headers that Bolt's verifier would crash on instead of rejecting.
+
+    slack_sdk turns the timestamp into an ``int`` and compares signatures as ASCII
+    strings, so either header in another form would become a 500.
 
     Raises:
-        BadRequest: a body that is not UTF-8, not JSON where it says JSON, or a form
-            whose ``payload`` field is not a JSON object.
+        BadRequest: 401, the timestamp is not a whole number or the signature is not ASCII.
+    """
+    timestamp, signature = request.header("x-slack-request-timestamp"), request.header("x-slack-signature")
+    try:
+        if timestamp:
+            int(timestamp)
+    except ValueError as exc:
+        raise BadRequest("The Slack request timestamp is invalid.", status=401, type="invalid_signature") from exc
+    if not signature.isascii():
+        raise BadRequest("The Slack signature is invalid.", status=401, type="invalid_signature")
+
+
+def check_slack_body(request: Request) -> None:
+    """Refuse what Bolt would choke on: Slack only sends UTF-8 JSON or form bodies, in Slack's shapes.
+
+    Raises:
+        BadRequest: a body that is not UTF-8, not JSON where it says JSON, a form whose
+            ``payload`` field is not a JSON object, or a field in a shape Slack never sends.
     """
     text = request.text()
     content_type = request.header("content-type").split(";")[0].strip().lower()
-    if content_type == "application/json":
-        if not isinstance(request.json(), dict):
+    if content_type not in ("application/json", "application/x-www-form-urlencoded"):
+        raise BadRequest("Slack sends JSON or form bodies.", status=415, type="unsupported_media_type")
+    # Parsed as Bolt parses it (a form body that starts with "{" is JSON to Bolt too).
+    if content_type == "application/json" or text.startswith("{"):
+        body = request.json()
+        if not isinstance(body, dict):
             raise BadRequest("The JSON body must be an object.")
-    elif content_type == "application/x-www-form-urlencoded":
-        payload = parse_qs(text).get("payload")
-        if payload:
+    else:
+        body = dict(parse_qsl(text, keep_blank_values=True))
+        if "payload" in body:
             try:
-                parsed = json.loads(payload[0])
+                body = json.loads(body["payload"])
             except (json.JSONDecodeError, RecursionError) as exc:
                 raise BadRequest("The payload field is not valid JSON.") from exc
-            if not isinstance(parsed, dict):
+            if not isinstance(body, dict):
                 raise BadRequest("The payload field must be a JSON object.")
-    else:
-        raise BadRequest("Slack sends JSON or form bodies.", status=415, type="unsupported_media_type")
+    problem = slack_shape_problem(body)
+    if problem:
+        raise BadRequest(f"This is not a request Slack would send: {problem}.")
+
+
+#: The JSON types Slack always uses for these fields; Bolt reads them without checking.
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    **dict.fromkeys(("event", "view", "function"), (dict,)),
+    **dict.fromkeys(("message", "previous_message"), (dict, type(None))),
+    **dict.fromkeys(("enterprise", "team", "user", "channel"), (str, dict, type(None))),
+    **dict.fromkeys(("command", "callback_id", "action_id"), (str,)),
+    **dict.fromkeys(("authorizations", "actions", "response_urls"), (list,)),
+}
+_TYPE_NAMES = {dict: "an object", list: "a list", str: "a string", type(None): "null"}
+#: Objects Bolt looks into for ids and types, and lists whose items it reads as objects.
+_WALKED_OBJECTS = ("event", "message", "previous_message", "item", "assistant_thread")
+_WALKED_LISTS = ("authorizations", "actions", "response_urls")
+#: Slack nests these objects a few levels deep at most; Bolt follows them by recursion.
+MAX_SLACK_DEPTH = 8
+
+
+def slack_shape_problem(body: dict[str, Any]) -> str:
+    """What in ``body`` Bolt would crash on rather than route, or "" if nothing.
+
+    Only the fields Bolt itself reads are checked, without recursion, so a
+    deeply nested body costs no stack here and is refused before Bolt recurses.
+    """
+    kind, view = body.get("type"), body.get("view")
+    if kind in ("block_actions", "interactive_message") and not body.get("actions"):
+        return f"a {kind} payload needs actions"
+    if kind == "view_submission" and isinstance(view, dict) and "type" not in view:
+        return "a submitted view needs a type"
+    step_view = kind == "view_submission" and isinstance(view, dict) and view.get("type") == "workflow_step"
+    if (kind == "workflow_step_edit" or step_view) and "workflow_step" not in body:
+        return "a workflow step payload needs its workflow_step"
+    pending: list[tuple[str, dict[str, Any], int]] = [("body", body, 0)]
+    while pending:
+        where, node, depth = pending.pop()
+        if depth > MAX_SLACK_DEPTH:
+            return f"{where} is nested deeper than Slack nests"
+        for name, allowed in _FIELD_TYPES.items():
+            if name in node and not isinstance(node[name], allowed):
+                return f"{where}.{name} must be {' or '.join(_TYPE_NAMES[t] for t in allowed)}"
+        if kind == "block_actions" and where == "body.actions" and "action_id" not in node:
+            return "every block action needs an action_id"
+        for name in _WALKED_OBJECTS:
+            if isinstance(node.get(name), dict):
+                pending.append((f"{where}.{name}", node[name], depth + 1))
+        for name in _WALKED_LISTS:
+            for item in node.get(name) or ():
+                if not isinstance(item, dict):
+                    return f"{where}.{name} must hold objects"
+                pending.append((f"{where}.{name}", item, depth + 1))
+    return ""

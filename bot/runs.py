@@ -36,6 +36,8 @@ class ReplyTarget:
     response_url: str = ""
     mode: str = THREAD
     started_at: float = 0.0
+    #: For one model of a comparison: ``{"group", "message_ts", "models"}``.
+    compare: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.config import Settings
+from bot.feedback import FeedbackStore
 from bot.invoker import Invoker
 from bot.slack_ops import SlackOps
 from bot.state import StateStore
@@ -18,3 +19,4 @@ class Services:
     invoker: Invoker
     store: StateStore
     slack: SlackOps
+    feedback: FeedbackStore

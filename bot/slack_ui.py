@@ -19,6 +19,10 @@ RUN_MODAL_CALLBACK = "run_model_modal"
 SHORTCUT_CALLBACK = "run_model_on_message"
 MODEL_SELECT_BLOCK = "model_block"
 MODEL_SELECT_ACTION = "model_select"
+FEEDBACK_BLOCK = "feedback:"
+VOTE_UP, VOTE_DOWN, COMMENT_ACTION = "feedback_up", "feedback_down", "feedback_comment"
+COMMENT_MODAL_CALLBACK = "feedback_comment_modal"
+COMMENT_BLOCK, COMMENT_INPUT = "comment_block", "comment_input"
 
 Blocks = list[dict[str, Any]]
 
@@ -140,16 +144,56 @@ def footer(spec: ModelSpec, *, elapsed_ms: float | None, request_id: str) -> str
     return " · ".join(parts)
 
 
+def feedback_block(request_id: str, tally: dict[str, int] | None = None) -> dict[str, Any]:
+    """👍 / 👎 with running counts, and "Add a comment"; the block id names the answer."""
+    tally = tally or {}
+
+    def button(action: str, label: str) -> dict[str, Any]:
+        return {
+            "type": "button",
+            "action_id": action,
+            "value": request_id,
+            "text": {"type": "plain_text", "text": label, "emoji": True},
+        }
+
+    comments = tally.get("comments", 0)
+    return {
+        "type": "actions",
+        "block_id": FEEDBACK_BLOCK + request_id,
+        "elements": [
+            button(VOTE_UP, f"👍 {tally.get('up', 0)}"),
+            button(VOTE_DOWN, f"👎 {tally.get('down', 0)}"),
+            button(COMMENT_ACTION, "💬 Add a comment" + (f" ({comments})" if comments else "")),
+        ],
+    }
+
+
+def with_tally(blocks: Blocks, request_id: str, tally: dict[str, int]) -> Blocks:
+    """The message's blocks with one answer's feedback counts brought up to date."""
+    return [
+        feedback_block(request_id, tally) if b.get("block_id") == FEEDBACK_BLOCK + request_id else b for b in blocks
+    ]
+
+
+def answer_blocks(
+    spec: ModelSpec, result: dict[str, Any], *, source: str, elapsed_ms: float | None, request_id: str
+) -> Blocks:
+    """One answer: the result for its task, notes, the footer and its feedback buttons."""
+    blocks: Blocks = [section(f"*{escape(spec.title)}*\n{answer_text(spec.task, result, source)}")]
+    notes = _notes(result)
+    if notes:
+        blocks.append(context(*notes))
+    blocks.append(context(footer(spec, elapsed_ms=elapsed_ms, request_id=request_id)))
+    blocks.append(feedback_block(request_id))
+    return blocks
+
+
 def answer_message(
     spec: ModelSpec, result: dict[str, Any], *, source: str, elapsed_ms: float | None, request_id: str
 ) -> dict[str, Any]:
     """The thread reply carrying a model's answer."""
     body = answer_text(spec.task, result, source)
-    blocks: Blocks = [section(f"*{escape(spec.title)}*\n{body}")]
-    notes = _notes(result)
-    if notes:
-        blocks.append(context(*notes))
-    blocks.append(context(footer(spec, elapsed_ms=elapsed_ms, request_id=request_id)))
+    blocks = answer_blocks(spec, result, source=source, elapsed_ms=elapsed_ms, request_id=request_id)
     return {"text": clip(f"{spec.title}: {body}", 3000), "blocks": blocks}
 
 
@@ -166,18 +210,28 @@ def error_message(spec: ModelSpec | None, description: str, *, request_id: str) 
 # --- placeholders -----------------------------------------------------------------------
 
 
-def placeholder_message(spec: ModelSpec, *, user: str, text: str) -> dict[str, Any]:
-    """Posted right after the ack: who asked, which model, what they asked."""
+def _asked(spec: ModelSpec, compare: list[ModelSpec] | None) -> str:
+    if compare:
+        return "to compare " + ", ".join(f"*{escape(s.title)}*" for s in compare)
+    return f"*{escape(spec.title)}*"
+
+
+def placeholder_message(
+    spec: ModelSpec, *, user: str, text: str, compare: list[ModelSpec] | None = None
+) -> dict[str, Any]:
+    """Posted right after the ack: who asked, which model (or models), what they asked."""
     who = f"<@{escape(user)}>" if user else "Someone"
-    head = f"⏳ {who} asked *{escape(spec.title)}*"
+    head = f"⏳ {who} asked {_asked(spec, compare)}"
     return {"text": f"{head}…", "blocks": [section(f"{head}\n{quote(text)}"), context("Working on it…")]}
 
 
-def placeholder_done(spec: ModelSpec, *, user: str, text: str, elapsed_ms: float, failed: bool) -> dict[str, Any]:
+def placeholder_done(
+    spec: ModelSpec, *, user: str, text: str, elapsed_ms: float, failed: bool, compare: list[ModelSpec] | None = None
+) -> dict[str, Any]:
     """The placeholder once the answer (or the error) is in the thread."""
     who = f"<@{escape(user)}>" if user else "Someone"
     icon, status = ("⚠️", "failed") if failed else ("✅", "answered")
-    head = f"{icon} {who} asked *{escape(spec.title)}*"
+    head = f"{icon} {who} asked {_asked(spec, compare)}"
     return {
         "text": f"{head}: {status}",
         "blocks": [
@@ -224,17 +278,24 @@ def help_message(registry: Registry, *, note: str = "") -> dict[str, Any]:
     return {"response_type": "ephemeral", "text": clip(head, 3000), "blocks": blocks[:50]}
 
 
-def home_view(registry: Registry, usage: dict[str, int]) -> dict[str, Any]:
-    """The App Home tab: every model with how often it was used."""
+def home_view(
+    registry: Registry, usage: dict[str, int], tallies: dict[str, dict[str, int]] | None = None
+) -> dict[str, Any]:
+    """The App Home tab: every model with how often it was used and how people voted."""
+    tallies = tallies or {}
     blocks: Blocks = [
         {"type": "header", "text": {"type": "plain_text", "text": "Hugging Face models"}},
         context("Run one with its slash command, `/hf NAME text`, or by mentioning me in a channel."),
     ]
     for spec in registry:
         count = usage.get(spec.name, 0)
+        votes = tallies.get(spec.name, {})
         blocks.append(section(f"*{escape(spec.title)}*  `{spec.command}`\n{escape(spec.description)}"))
         blocks.append(
-            context(f"{escape(spec.task)} · `{escape(spec.model)}` · used {count} time{'s' if count != 1 else ''}")
+            context(
+                f"{escape(spec.task)} · `{escape(spec.model)}` · used {count} time{'s' if count != 1 else ''}"
+                f" · 👍 {votes.get('up', 0)} · 👎 {votes.get('down', 0)}"
+            )
         )
     return {"type": "home", "blocks": blocks[:100]}
 
@@ -261,3 +322,57 @@ def model_picker_modal(registry: Registry, *, private_metadata: str) -> dict[str
             context("The answer appears in the message's thread."),
         ],
     }
+
+
+def comment_modal(*, private_metadata: str) -> dict[str, Any]:
+    """The modal behind "Add a comment"."""
+    return {
+        "type": "modal",
+        "callback_id": COMMENT_MODAL_CALLBACK,
+        "private_metadata": private_metadata,
+        "title": {"type": "plain_text", "text": "Comment on the answer"},
+        "submit": {"type": "plain_text", "text": "Save"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": COMMENT_BLOCK,
+                "label": {"type": "plain_text", "text": "What was right or wrong with it?"},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": COMMENT_INPUT,
+                    "multiline": True,
+                    "max_length": 2000,
+                },
+            }
+        ],
+    }
+
+
+def compare_message(specs: list[ModelSpec], text: str, columns: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """One reply with a column per model: its answer, time taken and feedback, or its error, or ⏳."""
+    done = sum(1 for spec in specs if spec.name in columns)
+    head = f"*Comparison* of {len(specs)} models ({done} of {len(specs)} answered)\n{quote(text)}"
+    blocks: Blocks = [section(head)]
+    for spec in specs:
+        blocks.append({"type": "divider"})
+        column = columns.get(spec.name)
+        if column is None:
+            blocks.append(section(f"*{escape(spec.title)}*\n⏳ Working on it…"))
+        elif "error" in column:
+            blocks.append(section(f"*{escape(spec.title)}*\n⚠️ {escape(str(column['error']))}"))
+            blocks.append(
+                context(footer(spec, elapsed_ms=column.get("elapsed_ms"), request_id=column.get("request_id", "")))
+            )
+        else:
+            blocks.extend(
+                answer_blocks(
+                    spec,
+                    column["result"],
+                    source=text,
+                    elapsed_ms=column.get("elapsed_ms"),
+                    request_id=column.get("request_id", ""),
+                )
+            )
+    summary = f"Comparison of {', '.join(s.title for s in specs)}: {done} of {len(specs)} answered"
+    return {"text": clip(summary, 3000), "blocks": blocks[:50]}

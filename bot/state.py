@@ -49,6 +49,14 @@ class StateStore(Protocol):
         """All counts of the group ``counter``."""
         ...
 
+    def set_field(self, key: str, name: str, value: str, *, ttl: int = DONE_TTL) -> None:
+        """Set one named field of the record ``key``; fields of one record are written independently."""
+        ...
+
+    def fields(self, key: str) -> dict[str, str]:
+        """Every field of the record ``key`` (empty when there is none)."""
+        ...
+
 
 class SqliteStateStore:
     """The local backend: one SQLite file, shared by the server's threads and processes."""
@@ -60,6 +68,9 @@ class SqliteStateStore:
         with self._db() as db:
             db.execute("CREATE TABLE IF NOT EXISTS claims (pk TEXT PRIMARY KEY, status TEXT, expires_at REAL)")
             db.execute("CREATE TABLE IF NOT EXISTS counters (grp TEXT, name TEXT, n INTEGER, PRIMARY KEY (grp, name))")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS fields (pk TEXT, name TEXT, value TEXT, expires_at REAL, PRIMARY KEY (pk, name))"
+            )
 
     def _db(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
@@ -101,6 +112,20 @@ class SqliteStateStore:
     def counts(self, counter: str) -> dict[str, int]:
         rows = self._db().execute("SELECT name, n FROM counters WHERE grp = ?", (counter,)).fetchall()
         return {name: int(n) for name, n in rows}
+
+    def set_field(self, key: str, name: str, value: str, *, ttl: int = DONE_TTL) -> None:
+        self._db().execute(
+            "INSERT OR REPLACE INTO fields (pk, name, value, expires_at) VALUES (?, ?, ?, ?)",
+            (key, name, value, time.time() + ttl),
+        )
+
+    def fields(self, key: str) -> dict[str, str]:
+        rows = (
+            self._db()
+            .execute("SELECT name, value FROM fields WHERE pk = ? AND expires_at > ?", (key, time.time()))
+            .fetchall()
+        )
+        return dict(rows)
 
 
 class DynamoStateStore:
@@ -160,3 +185,21 @@ class DynamoStateStore:
     def counts(self, counter: str) -> dict[str, int]:
         item = self.client.get_item(TableName=self.table, Key={"pk": {"S": f"count#{counter}"}}).get("Item") or {}
         return {k: int(v["N"]) for k, v in item.items() if k != "pk" and "N" in v}
+
+    def set_field(self, key: str, name: str, value: str, *, ttl: int = DONE_TTL) -> None:
+        self.client.update_item(
+            TableName=self.table,
+            Key={"pk": {"S": f"fields#{key}"}},
+            UpdateExpression="SET #n = :v, expires_at = :e",
+            ExpressionAttributeNames={"#n": f"f_{name}"},
+            ExpressionAttributeValues={":v": {"S": value}, ":e": {"N": str(int(time.time()) + ttl)}},
+        )
+
+    def fields(self, key: str) -> dict[str, str]:
+        item = (
+            self.client.get_item(TableName=self.table, Key={"pk": {"S": f"fields#{key}"}}, ConsistentRead=True).get(
+                "Item"
+            )
+            or {}
+        )
+        return {k[2:]: v["S"] for k, v in item.items() if k.startswith("f_") and "S" in v}

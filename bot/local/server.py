@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from bot.app import build_bolt_app, build_services
 from bot.config import LOCAL_MODE, Settings, load_settings
+from bot.http import Response
 from bot.local.workers import WorkerPool
 from bot.logs import set_correlation_id, setup_logging
 from bot.routes import MAX_BODY_BYTES, Router
@@ -25,6 +26,9 @@ from bot.state import SqliteStateStore
 from inference.registry import Registry, load_registry
 
 logger = logging.getLogger(__name__)
+
+#: Seconds a client may take to send one request.
+REQUEST_TIMEOUT_SECONDS = 30
 
 
 def proxy_event(method: str, target: str, headers: dict[str, str], body: bytes, *, source_ip: str) -> dict[str, Any]:
@@ -67,17 +71,47 @@ class LocalServer:
         class Handler(BaseHTTPRequestHandler):
             server_version = "hf-slack-bot"
             protocol_version = "HTTP/1.1"
+            #: A client that stalls mid-request is dropped rather than holding a thread forever.
+            timeout = REQUEST_TIMEOUT_SECONDS
+
+            def __getattr__(self, name: str) -> Any:
+                """Every method reaches the router, which answers 405 where no route takes it (never 501)."""
+                if name.startswith("do_"):
+                    return self._serve
+                raise AttributeError(name)
 
             def _serve(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                if length > MAX_BODY_BYTES:
-                    self.send_error(413, "Request body too large")
+                refusal = self._refuse_framing()
+                if refusal is not None:
+                    self.close_connection = True  # the unread body must not be read as the next request
+                    self._send(refusal.to_event())
                     return
+                length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 event = proxy_event(self.command, self.path, headers, body, source_ip=self.client_address[0])
                 set_correlation_id(event["requestContext"]["requestId"])
-                result = router.handle(event)
+                try:
+                    result = router.handle(event)
+                except Exception:
+                    logger.exception("unhandled error in %s %s", self.command, urlsplit(self.path).path)
+                    result = Response.error("Something went wrong on our side.", status=500, type="internal_error")
+                    result = result.to_event()
+                self._send(result)
+
+            def _refuse_framing(self) -> Response | None:
+                """A body we cannot frame safely: chunked, or a Content-Length that is not one whole number."""
+                if "Transfer-Encoding" in self.headers:
+                    return Response.error("Send the body with a Content-Length.", status=411, type="length_required")
+                lengths = set(self.headers.get_all("Content-Length") or ["0"])
+                raw = lengths.pop() if len(lengths) == 1 else ""
+                if not (raw.isascii() and raw.isdigit()):
+                    return Response.error("The Content-Length header is invalid.", status=400, type="bad_request")
+                if int(raw) > MAX_BODY_BYTES:
+                    return Response.error("The request body is too large.", status=413, type="too_large")
+                return None
+
+            def _send(self, result: dict[str, Any]) -> None:
                 payload = str(result.get("body") or "").encode("utf-8")
                 self.send_response(int(result["statusCode"]))
                 for name, value in (result.get("headers") or {}).items():
@@ -85,11 +119,11 @@ class LocalServer:
                 for cookie in (result.get("multiValueHeaders") or {}).get("Set-Cookie", []):
                     self.send_header("Set-Cookie", cookie)
                 self.send_header("Content-Length", str(len(payload)))
+                if self.close_connection:
+                    self.send_header("Connection", "close")
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(payload)
-
-            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _serve
 
             def log_message(self, format: str, *args: Any) -> None:
                 logger.debug("%s %s", self.address_string(), format % args)
