@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import yaml
 
@@ -38,8 +39,20 @@ DEFAULTS: dict[str, Any] = {
     "store_text": True,
 }
 FIELDS = {
-    "name", "task", "model", "revision", "title", "description", "example", "memory",
-    "timeout", "parameters", "command", "backend", "max_chars", "store_text",
+    "name",
+    "task",
+    "model",
+    "revision",
+    "title",
+    "description",
+    "example",
+    "memory",
+    "timeout",
+    "parameters",
+    "command",
+    "backend",
+    "max_chars",
+    "store_text",
 }
 
 
@@ -150,7 +163,9 @@ def _entry(raw: Any, index: int, defaults: dict[str, Any], base: Path) -> ModelS
         if "/" not in model:
             raise fail(f"`model` {model!r} is neither a Hub id (owner/name) nor an existing folder")
         if not revision or not COMMIT.match(revision):
-            raise fail("`revision` must pin a Hub model to a full 40-character commit hash (a short hash is not a pin offline)")
+            raise fail(
+                "`revision` must pin a Hub model to a full 40-character commit hash (a short hash is not a pin offline)"
+            )
     command = merged.get("command", f"/{name}")
     if not isinstance(command, str) or not COMMAND.match(command):
         raise fail(f"command {command!r} must start with '/', be lower case and at most 32 characters")
@@ -205,7 +220,9 @@ def parse_registry(data: Any, *, base: Path, path: Path) -> Registry:
         spec = _entry(raw, index, defaults, base)
         for other in specs:
             if other.name == spec.name:
-                raise RegistryError(f"entry {index + 1} ({spec.name!r}): duplicate name, already used by an earlier entry")
+                raise RegistryError(
+                    f"entry {index + 1} ({spec.name!r}): duplicate name, already used by an earlier entry"
+                )
             if other.command == spec.command:
                 raise RegistryError(
                     f"entry {index + 1} ({spec.name!r}): command {spec.command} is already used by {other.name!r}"

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from inference.errors import InferenceError, InputTooLong, InvalidInput
 from inference.registry import ModelSpec
