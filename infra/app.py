@@ -37,7 +37,6 @@ def build_app(
     *,
     context: Mapping[str, Any] | None = None,
     outdir: str | os.PathLike[str] | None = None,
-    cache_dir: Path | None = None,
 ) -> tuple[App, HfSlackBotStack]:
     """Create the app and its stack from the registry (``MODELS_FILE`` or the default one).
 
@@ -53,7 +52,7 @@ def build_app(
         outdir=str(outdir or os.environ.get(OUTDIR_ENV) or DEFAULT_OUTDIR),
     )
     settings = Settings.from_context(app.node)
-    stack = HfSlackBotStack(app, settings.stack_name, settings=settings, registry=load_registry(), cache_dir=cache_dir)
+    stack = HfSlackBotStack(app, settings.stack_name, settings=settings, registry=load_registry())
     nag.check(app)
     return app, stack
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import CfnResource, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
-from cdk_nag import RegexAppliesTo
 from constructs import Construct
 
 from inference.registry import ModelSpec, Registry
@@ -60,6 +60,8 @@ class ModelFunctions(Construct):
         image = lambda_.DockerImageCode.from_image_asset(str(image_directory), platform=ecr_assets.Platform.LINUX_AMD64)
         # The whole result event (request context included) goes to the router, which finds the Slack thread in it.
         to_router = destinations.LambdaDestination(results_to, response_only=False)
+        # How cdk-nag names the grant's "<router ARN>:*" resource, to accept exactly that wildcard.
+        router_id = Stack.of(self).resolve(cast(CfnResource, results_to.node.default_child).logical_id)
         cache = lambda_.FileSystem.from_efs_access_point(network.access_point, MOUNT_PATH)
         self.functions: dict[str, lambda_.DockerImageFunction] = {}
         for spec in registry:
@@ -111,7 +113,7 @@ class ModelFunctions(Construct):
                 "X-Ray's PutTraceSegments and PutTelemetryRecords have no resource-level permissions; CDK's EFS "
                 "grant puts ClientMount on * under a condition naming the access point; the router's ARN ends "
                 "in :* so results also reach a published version of the router.",
-                applies_to=["Resource::*", RegexAppliesTo(regex=r"/^Resource::<RouterFunction[0-9A-F]+\.Arn>:\*$/g")],
+                applies_to=["Resource::*", f"Resource::<{router_id}.Arn>:*"],
                 children=True,
             )
             self.functions[spec.name] = function

@@ -9,11 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from aws_cdk import App, Aspects
-from cdk_nag import AwsSolutionsChecks, NagPackSuppression, NagSuppressions, RegexAppliesTo
+from cdk_nag import AwsSolutionsChecks, NagPackSuppression, NagSuppressions
 from constructs import IConstruct
-
-#: What an ``applies_to`` entry may be: an exact finding such as ``Resource::*``, or a pattern.
-AppliesTo = str | RegexAppliesTo
 
 
 def check(app: App) -> None:
@@ -26,13 +23,14 @@ def suppress(
     rule: str,
     reason: str,
     *,
-    applies_to: Sequence[AppliesTo] | None = None,
+    applies_to: Sequence[str] | None = None,
     children: bool = False,
 ) -> None:
     """Suppress ``AwsSolutions-<rule>`` on ``resource`` (and its children if asked), for ``reason``.
 
-    Give ``applies_to`` for wildcard findings (IAM5, IAM4) so only the named
-    permission or managed policy is accepted, not every future one.
+    Give ``applies_to`` for wildcard findings (IAM4, IAM5), as cdk-nag words them
+    (``Resource::*``, ``Policy::arn:<AWS::Partition>:iam::aws:policy/...``), so only
+    the named permission or managed policy is accepted, not every future one.
     """
     NagSuppressions.add_resource_suppressions(
         resource,
@@ -42,19 +40,4 @@ def suppress(
             )
         ],
         apply_to_children=children,
-    )
-
-
-def suppress_path(
-    scope: IConstruct, path: str, rule: str, reason: str, *, applies_to: Sequence[AppliesTo] | None = None
-) -> None:
-    """Like :func:`suppress`, for resources CDK creates out of reach (singleton providers), by construct path."""
-    NagSuppressions.add_resource_suppressions_by_path(
-        scope,
-        path,
-        [
-            NagPackSuppression(
-                id=f"AwsSolutions-{rule}", reason=reason, applies_to=list(applies_to) if applies_to else None
-            )
-        ],
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from aws_cdk import Aws, CfnOutput, Fn, Stack
@@ -35,7 +34,6 @@ class HfSlackBotStack(Stack):
         *,
         settings: Settings,
         registry: Registry,
-        cache_dir: Path | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -46,14 +44,13 @@ class HfSlackBotStack(Stack):
         )
         if ROUTER in registry.names:
             raise SettingsError(f"a model may not be named {ROUTER!r}: its function name is the router's")
-        cache = {"cache_dir": cache_dir} if cache_dir else {}
         stateful = {"removal_policy": settings.removal_policy, "log_retention": LOG_RETENTION}
 
         self.monitoring = Monitoring(self, "Monitoring", alarm_topic_arn=settings.alarm_topic_arn)
         self.router = Router(
             self,
             "Router",
-            code=lambda_.Code.from_asset(str(router_bundle(registry.path, **cache))),
+            code=lambda_.Code.from_asset(str(router_bundle(registry.path))),
             function_name=settings.function_name(ROUTER),
             function_prefix=settings.prefix,
             model_function_names=[settings.function_name(name) for name in registry.names],
@@ -68,7 +65,7 @@ class HfSlackBotStack(Stack):
             "Models",
             registry=registry,
             function_name=settings.function_name,
-            image_directory=model_image_context(registry.path, **cache),
+            image_directory=model_image_context(registry.path),
             network=self.network,
             results_to=self.router.function,
             offline=settings.offline,
@@ -102,10 +99,7 @@ class HfSlackBotStack(Stack):
                 self.network.function_security_group.security_group_id,
                 "Give this group to a machine that fills the cache",
             ),
-            "ModelSubnetIds": (
-                Fn.join(",", self.network.subnet_ids),
-                "Subnets that reach the cache",
-            ),
+            "ModelSubnetIds": (Fn.join(",", self.network.subnet_ids), "Subnets that reach the cache"),
         }
         for name, (value, description) in outputs.items():
             CfnOutput(self, name, value=value, description=description)

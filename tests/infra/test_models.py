@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from aws_cdk import App
+
+from inference.registry import ModelSpec, Registry
 from infra.network import MOUNT_PATH
+from infra.settings import Settings, SettingsError
+from infra.stack import HfSlackBotStack
 from tests.infra.conftest import EXTRA_MODEL, Synthesis
 
 
@@ -81,3 +87,21 @@ def test_the_image_of_another_registry_holds_that_registry(variant: Synthesis) -
     context = Path(variant.assembly.directory) / image["source"]["directory"]
     assert (context / "models.yaml").read_bytes() == variant.registry.path.read_bytes()
     assert (context / "handler.py").is_file()
+
+
+def test_a_model_named_like_the_router_is_refused(tmp_path: Path) -> None:
+    spec = ModelSpec(
+        name="router",
+        task="text-classification",
+        model="owner/model",
+        revision="0" * 40,
+        title="Router",
+        description="",
+        example="",
+        memory=1024,
+        timeout=30,
+        command="/router",
+    )
+    registry = Registry(models=(spec,), path=tmp_path / "models.yaml")
+    with pytest.raises(SettingsError, match="router"):
+        HfSlackBotStack(App(), "Clash", settings=Settings(), registry=registry)
