@@ -1,7 +1,8 @@
 """``python -m infra [-c key=value ...]``: synthesize the app, then list any findings.
 
 Exits with 1 when the synthesis reports an error or a warning (cdk-nag's
-findings are either), so a script or CI job can rely on the exit code.
+findings are either), and with 2 when the registry, a context value or the
+router's dependencies are wrong, so a script or CI job can rely on the exit code.
 """
 
 from __future__ import annotations
@@ -14,25 +15,34 @@ import sys
 os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
+USAGE_ERROR = 2
 
-def _context(pairs: list[str]) -> dict[str, str]:
-    context = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise SystemExit(f"--context expects KEY=VALUE, got {pair!r}")
-        context[key] = value
-    return context
+
+def _pair(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key, value
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra", description=__doc__.splitlines()[0])
-    parser.add_argument("-c", "--context", action="append", default=[], metavar="KEY=VALUE", help="a context value")
+    parser.add_argument(
+        "-c", "--context", action="append", default=[], type=_pair, metavar="KEY=VALUE", help="a context value"
+    )
     args = parser.parse_args(argv)
 
-    from infra.app import build_app, findings  # after the environment is set: this starts jsii
+    # After the environment is set: importing these starts jsii.
+    from inference.errors import RegistryError
+    from infra.app import build_app, findings
+    from infra.bundling import BundlingError
+    from infra.settings import SettingsError
 
-    app, _ = build_app(context=_context(args.context))
+    try:
+        app, _ = build_app(context=dict(args.context))
+    except (RegistryError, SettingsError, BundlingError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return USAGE_ERROR
     assembly = app.synth()
     problems = findings(assembly)
     for line in problems:

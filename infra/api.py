@@ -6,7 +6,7 @@ Gateway that never reaches Lambda. The stage is throttled, traced and logged.
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -54,6 +54,7 @@ class RouterApi(Construct):
         self.rest_api = apigateway.RestApi(
             self,
             "RestApi",
+            rest_api_name=Stack.of(self).stack_name,
             description="Slack events and the /go form, proxied to the router",
             endpoint_types=[apigateway.EndpointType.REGIONAL],
             # Execution logs need the account's API Gateway logging role; it stays if the stack goes,

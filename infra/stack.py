@@ -8,6 +8,7 @@ from aws_cdk import Aws, CfnOutput, Fn, Stack
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from inference.errors import RegistryError
 from inference.registry import Registry
 from infra.api import FORM_PATH, SLACK_EVENTS_PATH, RouterApi
 from infra.bundling import model_image_context, router_bundle
@@ -15,9 +16,25 @@ from infra.models import ModelFunctions
 from infra.monitoring import Monitoring
 from infra.network import ModelNetwork
 from infra.router import Router, fill_secret_command
-from infra.settings import LOG_RETENTION, Settings, SettingsError
+from infra.settings import LOG_RETENTION, Settings
 
 ROUTER = "router"
+
+
+def _check_deployable(registry: Registry) -> None:
+    """Refuse entries that would synthesize but could never run in AWS.
+
+    Raises:
+        RegistryError: naming the entry.
+    """
+    if ROUTER in registry.names:
+        raise RegistryError(f"a model may not be named {ROUTER!r}: its function name is the router's")
+    for spec in registry:
+        if spec.local_path is not None:
+            raise RegistryError(
+                f"{spec.name}: the model is the local folder {spec.local_path}, which a Lambda function cannot read; "
+                "deployed entries need a Hub id and revision (their weights are cached on EFS)"
+            )
 
 
 class HfSlackBotStack(Stack):
@@ -42,8 +59,7 @@ class HfSlackBotStack(Stack):
             description="A Slack bot serving Hugging Face models from AWS Lambda (hf-slack-lambda)",
             **kwargs,
         )
-        if ROUTER in registry.names:
-            raise SettingsError(f"a model may not be named {ROUTER!r}: its function name is the router's")
+        _check_deployable(registry)
         stateful = {"removal_policy": settings.removal_policy, "log_retention": LOG_RETENTION}
 
         self.monitoring = Monitoring(self, "Monitoring", alarm_topic_arn=settings.alarm_topic_arn)

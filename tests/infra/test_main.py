@@ -52,9 +52,16 @@ def test_a_finding_is_printed_and_fails_the_run(
     assert "AwsSolutions-SQS2" in capsys.readouterr().err
 
 
-def test_a_context_value_without_a_key_is_refused() -> None:
-    with pytest.raises(SystemExit, match="KEY=VALUE"):
+def test_a_context_value_without_a_value_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
         main(["-c", "offline"])
+    assert exit_info.value.code == 2
+    assert "expected KEY=VALUE, got 'offline'" in capsys.readouterr().err
+
+
+def test_a_bad_setting_is_one_line_and_exit_code_two(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["-c", "removal=snapshot"]) == 2
+    assert capsys.readouterr().err.strip() == "error: context `removal` must be one of retain, destroy, got 'snapshot'"
 
 
 def test_python_m_infra_synthesizes_without_docker_or_credentials(tmp_path: Path) -> None:

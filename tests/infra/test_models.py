@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aws_cdk import App
 
+from inference.errors import RegistryError
 from inference.registry import ModelSpec, Registry
 from infra.network import MOUNT_PATH
-from infra.settings import Settings, SettingsError
+from infra.settings import Settings
 from infra.stack import HfSlackBotStack
 from tests.infra.conftest import EXTRA_MODEL, Synthesis
 
@@ -89,19 +91,30 @@ def test_the_image_of_another_registry_holds_that_registry(variant: Synthesis) -
     assert (context / "handler.py").is_file()
 
 
-def test_a_model_named_like_the_router_is_refused(tmp_path: Path) -> None:
-    spec = ModelSpec(
-        name="router",
-        task="text-classification",
-        model="owner/model",
-        revision="0" * 40,
-        title="Router",
-        description="",
-        example="",
-        memory=1024,
-        timeout=30,
-        command="/router",
-    )
-    registry = Registry(models=(spec,), path=tmp_path / "models.yaml")
-    with pytest.raises(SettingsError, match="router"):
-        HfSlackBotStack(App(), "Clash", settings=Settings(), registry=registry)
+def spec(name: str = "sentiment", **fields: Any) -> ModelSpec:
+    values: dict[str, Any] = {
+        "name": name,
+        "task": "text-classification",
+        "model": "owner/model",
+        "revision": "0" * 40,
+        "title": name,
+        "description": "",
+        "example": "",
+        "memory": 1024,
+        "timeout": 30,
+        "command": f"/{name}",
+    }
+    return ModelSpec(**{**values, **fields})
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        (spec("router"), "named 'router'"),
+        (spec(model="./tiny", revision=None, local_path=Path("/models/tiny")), "local folder /models/tiny"),
+    ],
+)
+def test_entries_that_could_not_run_in_aws_are_refused(entry: ModelSpec, message: str, tmp_path: Path) -> None:
+    registry = Registry(models=(entry,), path=tmp_path / "models.yaml")
+    with pytest.raises(RegistryError, match=message):
+        HfSlackBotStack(App(), "Refused", settings=Settings(), registry=registry)
