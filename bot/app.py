@@ -13,6 +13,7 @@ from bot.config import Settings
 from bot.feedback import FeedbackStore, SqliteFeedbackStore
 from bot.invoker import Invoker
 from bot.listeners import register_listeners
+from bot.metrics import LocalStats, MeteredInvoker, Metrics
 from bot.services import Services
 from bot.slack_ops import SlackOps, make_client
 from bot.state import StateStore
@@ -25,17 +26,27 @@ LOCAL_LAZY_WORKERS = 64
 
 
 def build_services(
-    settings: Settings, registry: Registry, invoker: Invoker, store: StateStore, feedback: FeedbackStore | None = None
+    settings: Settings,
+    registry: Registry,
+    invoker: Invoker,
+    store: StateStore,
+    feedback: FeedbackStore | None = None,
+    metrics: Metrics | None = None,
 ) -> Services:
-    """Everything the listeners, the form and delivery share; feedback defaults to SQLite in the data folder."""
+    """Everything the listeners, the form and delivery share.
+
+    Feedback and figures default to local mode's: SQLite files in the data folder.
+    """
     client = make_client(settings.secrets.bot_token, settings.slack_api_url)
+    metrics = metrics or Metrics(emit=False, local=LocalStats(settings.data_dir / "stats.sqlite"))
     return Services(
         settings=settings,
         registry=registry,
-        invoker=invoker,
+        invoker=MeteredInvoker(invoker, metrics, registry),
         store=store,
         slack=SlackOps(client, api_url=settings.slack_api_url),
         feedback=feedback or SqliteFeedbackStore(settings.data_dir / "feedback.sqlite"),
+        metrics=metrics,
     )
 
 

@@ -13,10 +13,12 @@ from typing import Any
 
 from bot.feedback import Answer
 from bot.messages import describe_error
+from bot.metrics import model_sample
 from bot.runs import RESPONSE_URL, ReplyTarget
 from bot.services import Services
 from bot.slack_ops import SlackUnavailable
 from bot.slack_ui import answer_message, error_message, placeholder_done
+from bot.state import DONE_TTL
 from inference.registry import ModelSpec
 
 logger = logging.getLogger(__name__)
@@ -64,6 +66,8 @@ def deliver_record(services: Services, record: dict[str, Any]) -> None:
     model = response.get("model") if isinstance(response, dict) else None
     spec = services.registry.find(model or "") or _spec_from_arn(services, record)
     success = record["requestContext"].get("condition") == "Success" and isinstance(response, dict)
+    if spec is not None and services.store.claim(f"metrics:{target.request_id}", lease=DONE_TTL):
+        services.metrics.model(model_sample(spec.name, spec.task, response, text=str(payload.get("text", ""))))
     if success and "result" in response:
         deliver_outcome(services, spec, target, text=payload.get("text", ""), result=response["result"])
     elif success and isinstance(response.get("error"), dict):

@@ -15,6 +15,7 @@ from bot.config import load_settings
 from bot.feedback import DynamoFeedbackStore
 from bot.invoker import LambdaInvoker
 from bot.logs import set_correlation_id, setup_logging
+from bot.metrics import Metrics
 from bot.routes import Router
 from bot.state import DynamoStateStore
 from inference.registry import load_registry
@@ -31,6 +32,7 @@ def router() -> Router:
         LambdaInvoker(settings.function_prefix),
         DynamoStateStore(settings.state_table),
         DynamoFeedbackStore(settings.feedback_table),
+        Metrics(emit=True),
     )
     return Router(services, build_bolt_app(services), lambda_mode=True)
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -18,6 +20,7 @@ from slack_bolt.request import BoltRequest
 
 from bot.delivery import deliver_record, is_destination_record
 from bot.http import BadRequest, Request, Response
+from bot.metrics import entry_point
 from bot.services import Services
 
 logger = logging.getLogger(__name__)
@@ -54,12 +57,14 @@ class Router:
             if request.path == SLACK_PATH:
                 if request.method != "POST":
                     return Response(status=405, body="", headers={"Allow": "POST"})
-                return self._slack(request, context)
+                return self._timed(request, lambda: self._slack(request, context))
             if request.path == FORM_PATH or request.path.startswith(FORM_PATH + "/"):
                 from bot.form import handle_form
 
                 s = self.services
-                return handle_form(request, registry=s.registry, invoker=s.invoker, settings=s.settings)
+                return self._timed(
+                    request, lambda: handle_form(request, registry=s.registry, invoker=s.invoker, settings=s.settings)
+                )
             if request.path == "/" and request.method == "GET":
                 return Response(status=302, headers={"Location": "go"})
             return Response.error(
@@ -70,6 +75,15 @@ class Router:
         except Exception:
             logger.exception("unhandled error in %s %s", request.method, request.path)
             return Response.error("Something went wrong on our side.", status=500, type="internal_error")
+
+    def _timed(self, request: Request, respond: Callable[[], Response]) -> Response:
+        """Answer, then record the entry point's request and how long the answer took."""
+        started = time.perf_counter()
+        response = respond()
+        entry = entry_point(request, response.status)
+        if entry:
+            self.services.metrics.entry(entry, (time.perf_counter() - started) * 1000)
+        return response
 
     def _slack(self, request: Request, context: Any) -> Response:
         if not self.services.settings.secrets.signing_secret:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from bot.config import Settings
 from bot.feedback import FeedbackStore
 from bot.invoker import Invoker
+from bot.metrics import Metrics
 from bot.slack_ops import SlackOps
 from bot.state import StateStore
 from inference.registry import Registry
@@ -20,3 +21,4 @@ class Services:
     store: StateStore
     slack: SlackOps
     feedback: FeedbackStore
+    metrics: Metrics

@@ -1,0 +1,110 @@
+"""Figures: EMF lines with the right names, dimensions and units; local stats for /go/stats."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bot.http import Request
+from bot.metrics import LocalStats, Metrics, entry_point, model_sample
+from tests.fakes.slack_client import event_callback_body, interaction_body, slash_command_body
+
+
+def emf_lines(out: str) -> list[dict]:
+    return [json.loads(line) for line in out.splitlines() if line.startswith('{"_aws"')]
+
+
+def test_model_figures_as_emf(capsys: pytest.CaptureFixture[str]) -> None:
+    response = {"result": {}, "timings": {"load_ms": 1200.0, "inference_ms": 35.5}}
+    Metrics(emit=True).model(model_sample("qa", "question-answering", response, text="q | c"))
+    [doc] = emf_lines(capsys.readouterr().out)
+    [directive] = doc["_aws"]["CloudWatchMetrics"]
+    assert directive["Namespace"] == "HfSlackBot"
+    assert directive["Dimensions"] == [["Model", "Task", "service"]]
+    units = {m["Name"]: m["Unit"] for m in directive["Metrics"]}
+    assert units == {
+        "Requests": "Count",
+        "Errors": "Count",
+        "ColdStarts": "Count",
+        "LoadTime": "Milliseconds",
+        "InferenceTime": "Milliseconds",
+        "InputSize": "Count",
+    }
+    assert (doc["Model"], doc["Task"], doc["service"]) == ("qa", "question-answering", "router")
+    assert doc["Errors"] == [0.0] and doc["ColdStarts"] == [1.0] and doc["InputSize"] == [5.0]
+
+
+def test_failures_count_as_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    Metrics(emit=True).model(model_sample("qa", "question-answering", {"errorMessage": "Task timed out"}, text="x"))
+    [doc] = emf_lines(capsys.readouterr().out)
+    assert doc["Errors"] == [1.0] and doc["ColdStarts"] == [0.0]
+
+
+def test_entry_figures_as_emf(capsys: pytest.CaptureFixture[str]) -> None:
+    Metrics(emit=True).entry("slash_command", 12.5)
+    [doc] = emf_lines(capsys.readouterr().out)
+    [directive] = doc["_aws"]["CloudWatchMetrics"]
+    assert directive["Dimensions"] == [["EntryPoint", "service"]]
+    assert {m["Name"]: m["Unit"] for m in directive["Metrics"]} == {"Requests": "Count", "AckLatency": "Milliseconds"}
+    assert doc["EntryPoint"] == "slash_command" and doc["AckLatency"] == [12.5]
+
+
+def test_local_stats_without_emf(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    stats = LocalStats(tmp_path / "stats.sqlite")
+    metrics = Metrics(emit=False, local=stats)
+    metrics.model(model_sample("a", "t", {"result": {}, "timings": {"load_ms": 0, "inference_ms": 10}}, text="hi"))
+    metrics.entry("form", 3.0)
+    assert capsys.readouterr().out == ""
+    [sample] = stats.model_samples("a")
+    assert sample.ok and not sample.cold and sample.inference_ms == 10
+    assert stats.entry_counts() == {"form": (1, 3.0)}
+
+
+def request(body: str, content_type: str, path: str = "/slack/events", **headers: str) -> Request:
+    return Request(method="POST", path=path, body=body.encode(), headers={"content-type": content_type, **headers})
+
+
+@pytest.mark.parametrize(
+    ("req", "status", "expected"),
+    [
+        (request(slash_command_body("/qa", "x"), "application/x-www-form-urlencoded"), 200, "slash_command"),
+        (request(event_callback_body({"type": "app_mention", "text": "hi"}), "application/json"), 200, "mention"),
+        (request(interaction_body({"type": "message_action"}), "application/x-www-form-urlencoded"), 200, "shortcut"),
+        (
+            request(
+                interaction_body({"type": "view_submission", "view": {"callback_id": "run_model_modal"}}),
+                "application/x-www-form-urlencoded",
+            ),
+            200,
+            "shortcut",
+        ),
+        (request(interaction_body({"type": "block_actions"}), "application/x-www-form-urlencoded"), 200, "feedback"),
+        (
+            request(
+                interaction_body({"type": "view_submission", "view": {"callback_id": "feedback_comment_modal"}}),
+                "application/x-www-form-urlencoded",
+            ),
+            200,
+            "feedback",
+        ),
+        (request("{}", "application/json", path="/go"), 200, "form"),
+        (request(slash_command_body("/qa", "x"), "application/x-www-form-urlencoded"), 401, None),
+        (
+            request(
+                slash_command_body("/qa", "x"), "application/x-www-form-urlencoded", **{"x-slack-bolt-lazy-only": "1"}
+            ),
+            200,
+            None,
+        ),
+        (
+            request(slash_command_body("/qa", "x"), "application/x-www-form-urlencoded", **{"x-slack-retry-num": "1"}),
+            200,
+            None,
+        ),
+        (request(event_callback_body({"type": "app_home_opened"}), "application/json"), 200, None),
+    ],
+)
+def test_entry_points(req: Request, status: int, expected: str | None) -> None:
+    assert entry_point(req, status) == expected
