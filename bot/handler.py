@@ -41,7 +41,10 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Lambda entry point: API Gateway proxy events and Lambda Destinations records."""
     setup_logging()
     set_correlation_id(correlation_id(event))
-    return router().handle(event, context)
+    current = router()
+    if not current.services.settings.secrets.signing_secret:
+        router.cache_clear()  # the secret is not filled in yet: read it again on the next request
+    return current.handle(event, context)
 
 
 def correlation_id(event: dict[str, Any]) -> str | None:

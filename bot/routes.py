@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 SLACK_PATH = "/slack/events"
 FORM_PATH = "/go"
+STATS_PATH = "/go/stats"
 #: Slack's payloads are small; anything this big is not from Slack.
 MAX_BODY_BYTES = 1_000_000
 
@@ -58,6 +59,8 @@ class Router:
                 if request.method != "POST":
                     return Response(status=405, body="", headers={"Allow": "POST"})
                 return self._timed(request, lambda: self._slack(request, context))
+            if request.path.rstrip("/") == STATS_PATH:
+                return self._stats(request)
             if request.path == FORM_PATH or request.path.startswith(FORM_PATH + "/"):
                 from bot.form import handle_form
 
@@ -75,6 +78,17 @@ class Router:
         except Exception:
             logger.exception("unhandled error in %s %s", request.method, request.path)
             return Response.error("Something went wrong on our side.", status=500, type="internal_error")
+
+    def _stats(self, request: Request) -> Response:
+        from bot.passcode import has_valid_session
+        from bot.stats_page import render_stats
+
+        s = self.services
+        if request.method != "GET":
+            return Response(status=405, headers={"Allow": "GET"})
+        if s.settings.secrets.passcode and not has_valid_session(request, s.settings):
+            return Response(status=303, headers={"Location": "../go"})
+        return render_stats(s.registry, s.metrics.local, s.feedback.model_tallies(s.registry.names))
 
     def _timed(self, request: Request, respond: Callable[[], Response]) -> Response:
         """Answer, then record the entry point's request and how long the answer took."""

@@ -23,7 +23,8 @@ MODELS_FILE_ENV = "MODELS_FILE"
 DEFAULT_MODELS_FILE = Path(__file__).with_name("models.yaml")
 
 #: Names the router uses itself (``/hf help``, ``/hf compare``), so no model may take them.
-RESERVED_NAMES = frozenset({"hf", "help", "compare", "list", "stats"})
+#: ``router`` would clash with the router function's name in AWS.
+RESERVED_NAMES = frozenset({"hf", "help", "compare", "list", "stats", "router"})
 BACKENDS = ("torch", "onnx")
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$")
 #: Slack: a command starts with "/", is lower case, and is at most 32 characters long.
