@@ -1,0 +1,1 @@
+"""Measurements of the running system, each a ``python -m benchmarks.<name>`` command."""

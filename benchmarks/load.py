@@ -1,0 +1,352 @@
+"""Load run: hundreds of concurrent Slack requests into ``python -m bot serve``, with a flaky Slack.
+
+Usage::
+
+    python -m benchmarks.load [--quick] [--requests N] [--concurrency C]
+                              [--out docs/reliability.md] [--json benchmarks/load-results.json]
+
+It builds the tiny test models, starts a fake Slack Web API on 127.0.0.1 that
+answers slowly (0.2 to 0.5 s) and now and then with 429 (``Retry-After: 1``) or
+500, starts ``python -m bot serve`` against it, warms one worker per model,
+then sends every request at once from ``--concurrency`` threads: slash
+commands, ``/hf`` commands and mentions, spread over four models. It waits
+(bounded) until each request has its answer, then reports whether each got
+exactly one, how fast the acks and answers came, and the peak memory of the
+server and its model workers. Only loopback; every wait is bounded.
+
+Exit status: 0 when every request was acked and answered exactly once, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from benchmarks.load_outcomes import Outcome, collect, wait_for_outcomes
+from benchmarks.load_traffic import ACK_LIMIT_SECONDS, LoadRequest, plan_requests, send_all
+from benchmarks.machine import describe_machine, git_revision
+from benchmarks.markdown_section import write_section
+from benchmarks.process_memory import TreeMemorySampler, TreePeaks
+from benchmarks.slack_faults import RETRY_AFTER_SECONDS, FaultInjector
+from inference.registry import ModelSpec, load_registry
+from tests.conftest import BOT_TOKEN, BotServer, start_server, stop_server
+from tests.fakes.slack_api import FakeSlackApi
+from tests.tiny_models import build_tiny_models
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_REPORT = ROOT / "docs" / "reliability.md"
+DEFAULT_JSON = ROOT / "benchmarks" / "load-results.json"
+SECTION = "load-figures"
+MODELS = ("tiny-sentiment", "tiny-qa", "tiny-similarity", "tiny-zero-shot")
+SLACK_LATENCY_SECONDS = (0.2, 0.5)
+FULL = {"requests": 200, "concurrency": 200, "deadline": 240.0}
+QUICK = {"requests": 40, "concurrency": 40, "deadline": 120.0}
+WARM_UP_SECONDS = 180.0
+#: After the last answer, how long to keep watching for a second one.
+SETTLE_SECONDS = 3.0
+MAX_LISTED_PROBLEMS = 20
+
+
+def percentile(values: Sequence[float], p: float) -> float | None:
+    """The nearest-rank ``p``-th percentile (None for no values)."""
+    if not values:
+        return None
+    ranked = sorted(values)
+    return ranked[max(0, math.ceil(p / 100 * len(ranked)) - 1)]
+
+
+def _ms_summary(seconds: Sequence[float]) -> dict[str, float | None]:
+    def ms(value: float | None) -> float | None:
+        return None if value is None else round(value * 1000, 1)
+
+    return {
+        "count": len(seconds),
+        "p50": ms(percentile(seconds, 50)),
+        "p99": ms(percentile(seconds, 99)),
+        "max": ms(max(seconds) if seconds else None),
+    }
+
+
+def _mib(kib: int) -> float:
+    return round(kib / 1024, 1)
+
+
+def warm_up(server: BotServer, models: Sequence[ModelSpec]) -> float:
+    """One command per model, so every worker has loaded its model; the seconds it took.
+
+    Raises:
+        RuntimeError: a model did not answer in time (the server log says why).
+    """
+    started = time.monotonic()
+    requests = plan_requests(
+        len(models), models, run="WARM", new_response_url=server.slack.new_response_url, kinds=("command",)
+    )
+    send_all(server.sender, requests, concurrency=len(requests))
+    found = wait_for_outcomes(server.slack, requests, timeout=WARM_UP_SECONDS)
+    missing = [r.model for r in requests if not found[r.index].delivered]
+    if missing:
+        raise RuntimeError(f"no answer from {', '.join(missing)} while warming up; see {server.log_path}")
+    return time.monotonic() - started
+
+
+def summarize(
+    requests: Sequence[LoadRequest], outcomes: dict[int, Outcome], faults: Counter[str]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The figures of one run, and the requests that did not end in exactly one outcome."""
+    acked = [r for r in requests if r.acked]
+    ack_times = [r.ack_seconds for r in requests if r.ack_status == 200 and r.ack_seconds is not None]
+    placeholder = [o.placeholder_at - r.sent_at for r in acked if (o := outcomes[r.index]).placeholder_at and r.sent_at]
+    end_to_end = [o.answered_at - r.sent_at for r in acked if (o := outcomes[r.index]).answered_at and r.sent_at]
+    problems = []
+    for request in requests:
+        outcome = outcomes[request.index]
+        if request.acked and outcome.delivered == 1:
+            continue
+        problems.append(
+            {
+                "kind": request.kind,
+                "model": request.model,
+                "channel": request.channel,
+                "ack_status": request.ack_status,
+                "ack_error": request.ack_error,
+                "redeliveries": request.redeliveries,
+                "outcomes": outcome.delivered,
+            }
+        )
+    figures = {
+        "sent": len(requests),
+        "by_kind": dict(Counter(r.kind for r in requests)),
+        "acked": len(acked),
+        "acked_first_time_within_3s": sum(
+            1 for r in requests if r.ack_status == 200 and (r.ack_seconds or 0) < ACK_LIMIT_SECONDS
+        ),
+        "redeliveries": sum(r.redeliveries for r in requests),
+        "not_acked": len(requests) - len(acked),
+        "answered_exactly_once": sum(1 for r in requests if outcomes[r.index].delivered == 1),
+        "answered_with_error": sum(1 for r in requests if outcomes[r.index].errors),
+        "lost": sum(1 for r in acked if outcomes[r.index].delivered == 0),
+        "duplicated": sum(1 for r in requests if outcomes[r.index].delivered > 1),
+        "ack_latency_ms": _ms_summary(ack_times),
+        "placeholder_latency_ms": _ms_summary(placeholder),
+        "end_to_end_latency_ms": _ms_summary(end_to_end),
+        "faults_injected": {"429": faults.get("429", 0), "500": faults.get("500", 0)},
+    }
+    return figures, problems
+
+
+def _memory(peaks: TreePeaks) -> dict[str, Any]:
+    workers = peaks.workers_kib()
+    return {
+        "server_peak_rss_mib": _mib(peaks.root_kib),
+        "worker_count": len(workers),
+        "worker_peak_rss_mib": sorted((_mib(kib) for kib in workers.values()), reverse=True),
+        "workers_peak_rss_mib_total": _mib(sum(workers.values())),
+        "other_children_peak_rss_mib": _mib(sum(k for pid, k in peaks.children_kib.items() if pid not in workers)),
+    }
+
+
+def log(message: str) -> None:
+    """Progress on stderr; the figures go to stdout."""
+    print(f"[load] {message}", file=sys.stderr, flush=True)
+
+
+def run_load(*, mode: str, requests: int, concurrency: int, deadline: float, workdir: Path) -> dict[str, Any]:
+    """Build, start, load, measure, stop; the full report as a JSON-ready dict."""
+    started_at = datetime.now(UTC)
+    log(f"building tiny models in {workdir}")
+    registry_path = build_tiny_models(workdir / "models")
+    registry = load_registry(registry_path)
+    models = [spec for name in MODELS if (spec := registry.find(name)) is not None]
+    with FakeSlackApi(expect_token=BOT_TOKEN) as slack:
+        log("starting python -m bot serve")
+        server = start_server(registry=registry_path, slack=slack, workdir=workdir)
+        sampler = TreeMemorySampler(server.process.pid).start()
+        try:
+            slack.set_latency(SLACK_LATENCY_SECONDS[0])
+            log(f"warming up {len(models)} model workers")
+            warm_seconds = warm_up(server, models)
+            plan = plan_requests(requests, models, run="LOAD", new_response_url=slack.new_response_url)
+            injector = FaultInjector(slack, latency=SLACK_LATENCY_SECONDS).start()
+            log(f"sending {len(plan)} requests from {concurrency} threads")
+            burst_started = time.monotonic()
+            send_all(server.sender, plan, concurrency=concurrency)
+            acked = [r for r in plan if r.acked]
+            log(f"{len(acked)} acked; waiting up to {deadline:.0f} s for the answers")
+            wait_for_outcomes(slack, acked, timeout=deadline)
+            faults = injector.stop()
+            time.sleep(SETTLE_SECONDS)
+            outcomes = collect(slack, plan)
+            web_api_calls = sum(1 for call in slack.calls() if call.at >= burst_started)
+        finally:
+            peaks = sampler.stop()
+            stop_server(server)
+    figures, problems = summarize(plan, outcomes, faults)
+    answered = [o.answered_at for o in outcomes.values() if o.answered_at is not None]
+    figures["burst_seconds"] = round(max(answered, default=burst_started) - burst_started, 1)
+    figures["web_api_calls"] = web_api_calls
+    figures["warm_up_seconds"] = round(warm_seconds, 1)
+    passed = figures["not_acked"] == 0 and figures["lost"] == 0 and figures["duplicated"] == 0
+    return {
+        "mode": mode,
+        "passed": passed,
+        "generated_at": started_at.isoformat(timespec="seconds"),
+        "commit": git_revision(),
+        "machine": describe_machine(),
+        "settings": {
+            "requests": requests,
+            "concurrency": concurrency,
+            "models": [spec.name for spec in models],
+            "slack_latency_seconds": list(SLACK_LATENCY_SECONDS),
+            "retry_after_seconds": RETRY_AFTER_SECONDS,
+            "answer_deadline_seconds": deadline,
+        },
+        "results": figures,
+        "memory": _memory(peaks),
+        "problems": problems[:MAX_LISTED_PROBLEMS],
+    }
+
+
+def _ms(summary: dict[str, Any]) -> str:
+    parts = [summary[k] for k in ("p50", "p99", "max")]
+    if any(p is None for p in parts):
+        return "n/a"
+    return " / ".join(f"{p:,.0f} ms" for p in parts)
+
+
+def figure_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
+    """The figures as (label, value) rows, for the terminal and for Markdown alike."""
+    r, m = report["results"], report["memory"]
+    kinds = r["by_kind"]
+    workers = ", ".join(f"{v:,.0f}" for v in m["worker_peak_rss_mib"]) or "none"
+    return [
+        (
+            "Requests sent (model commands / `/hf` commands / mentions)",
+            f"{r['sent']} ({kinds.get('command', 0)} / {kinds.get('hf', 0)} / {kinds.get('mention', 0)})",
+        ),
+        ("Acked with HTTP 200 at the first delivery, within 3 s", f"{r['acked_first_time_within_3s']}"),
+        ("Mentions redelivered as Slack does (ack failed or over 3 s)", str(r["redeliveries"])),
+        ("Acked at last (HTTP 200 to some delivery)", str(r["acked"])),
+        (
+            "Answered exactly once (of which plain-words errors)",
+            f"{r['answered_exactly_once']} ({r['answered_with_error']})",
+        ),
+        ("Lost (acked, never answered)", str(r["lost"])),
+        ("Duplicated (answered more than once)", str(r["duplicated"])),
+        ("Ack latency p50 / p99 / max", _ms(r["ack_latency_ms"])),
+        ("Placeholder latency p50 / p99 / max", _ms(r["placeholder_latency_ms"])),
+        ("End-to-end latency p50 / p99 / max", _ms(r["end_to_end_latency_ms"])),
+        (
+            "Faults injected: 429 (Retry-After 1 s) / 500, of all Web API calls",
+            f"{r['faults_injected']['429']} / {r['faults_injected']['500']} of {r['web_api_calls']}",
+        ),
+        ("First request sent to last answer posted", f"{r['burst_seconds']:.1f} s"),
+        ("Peak RSS of the server process", f"{m['server_peak_rss_mib']:,.0f} MiB"),
+        (f"Peak RSS of the {m['worker_count']} model workers (each)", f"{workers} MiB"),
+        ("Peak RSS of the model workers together", f"{m['workers_peak_rss_mib_total']:,.0f} MiB"),
+    ]
+
+
+def render_table(report: dict[str, Any]) -> str:
+    """A plain-text table for the terminal."""
+    rows = figure_rows(report)
+    width = max(len(label) for label, _ in rows)
+    lines = [f"{label.ljust(width)}  {value}" for label, value in rows]
+    verdict = "PASS: every request acked and answered exactly once" if report["passed"] else "FAIL: see problems"
+    return "\n".join([*lines, verdict])
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    """The generated section of ``docs/reliability.md``."""
+    s, machine = report["settings"], report["machine"]
+    memory = machine["memory_mib"]
+    memory_text = f"{memory / 1024:.1f} GiB" if memory else "unknown memory"
+    rows = "\n".join(f"| {label} | {value} |" for label, value in figure_rows(report))
+    verdict = (
+        "**Result: every request was acked and answered exactly once.**"
+        if report["passed"]
+        else "**Result: some requests were not acked, lost or answered twice** (listed in the JSON results)."
+    )
+    models = ", ".join(f"`{name}`" for name in s["models"])
+    return f"""## Load figures
+
+Produced by `python -m benchmarks.load{" --quick" if report["mode"] == "quick" else ""}` ({report["mode"]} mode)
+on {report["generated_at"][:10]}, commit `{report["commit"] or "unknown"}`, on {machine["cpus"]} CPUs
+({machine["cpu_model"]}), {memory_text}, {machine["system"]}, Python {machine["python"]}.
+Raw figures: [`benchmarks/load-results.json`](../benchmarks/load-results.json).
+
+Setup: `python -m bot serve` with the tiny test models ({models}), each worker warmed by one
+request first (warm-up took {report["results"]["warm_up_seconds"]:.0f} s and is not counted);
+a fake Slack Web API on 127.0.0.1 answering every call after
+{s["slack_latency_seconds"][0]} to {s["slack_latency_seconds"][1]} s, with one 429
+(`Retry-After: {s["retry_after_seconds"]}`) or 500 kept armed at a time on `chat.postMessage` and
+`chat.update`. {s["requests"]} signed requests were sent from {s["concurrency"]} threads at once,
+each in its own channel (mentions: in their own thread) so every answer can be traced to its request.
+Latencies are measured from the moment a request is sent: the ack when its HTTP response arrives,
+the placeholder and the answer when the fake Slack API receives the call that posts them.
+
+| Figure | Value |
+|---|---|
+{rows}
+
+{verdict}
+"""
+
+
+def write_outputs(report: dict[str, Any], *, markdown: Path | None, json_path: Path | None) -> None:
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    if markdown is not None:
+        write_section(markdown, SECTION, render_markdown(report))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.load", description=__doc__.split("\n\n")[0], allow_abbrev=False
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help=f"{QUICK['requests']} requests instead of {FULL['requests']}"
+    )
+    parser.add_argument("--requests", type=int, help="how many requests to send")
+    parser.add_argument("--concurrency", type=int, help="how many to have in flight at once")
+    parser.add_argument("--deadline", type=float, help="seconds to wait for the answers")
+    parser.add_argument("--out", type=Path, default=DEFAULT_REPORT, help="Markdown report to update (section only)")
+    parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write the raw figures")
+    parser.add_argument("--workdir", type=Path, help="keep models, server log and state here (default: a temp dir)")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # here and in the server: the figures stay readable
+    preset = QUICK if args.quick else FULL
+    requests = args.requests or preset["requests"]
+    if requests < 1 or (args.concurrency is not None and args.concurrency < 1):
+        parser.error("--requests and --concurrency must be at least 1")
+    options = {
+        "mode": "quick" if args.quick else "full",
+        "requests": requests,
+        "concurrency": args.concurrency or min(preset["concurrency"], requests),
+        "deadline": args.deadline or preset["deadline"],
+    }
+    if args.workdir is not None:
+        args.workdir.mkdir(parents=True, exist_ok=True)
+        report = run_load(**options, workdir=args.workdir)
+    else:
+        with tempfile.TemporaryDirectory(prefix="hf-slack-load-") as tmp:
+            report = run_load(**options, workdir=Path(tmp))
+    write_outputs(report, markdown=args.out, json_path=args.json)
+    print(render_table(report))
+    for problem in report["problems"]:
+        print(f"  problem: {json.dumps(problem)}", file=sys.stderr)
+    return 0 if report["passed"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
