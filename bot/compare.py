@@ -38,23 +38,37 @@ class CompareError(ValueError):
 
 
 def parse_compare(registry: Registry, rest: str) -> tuple[list[ModelSpec], str]:
-    """``a,b[,c] text`` → the models and the checked text.
+    """``a,b[,c] text`` (as typed in Slack) → the models and the checked text.
 
     Raises:
-        CompareError: fewer than two or more than three models, an unknown or repeated
-            name, or an input that one of the models cannot take.
+        CompareError: as :func:`check_compare`, with the command's usage added.
     """
     names_part, _, text = rest.strip().partition(" ")
     names = [n.strip().lower() for n in names_part.split(",") if n.strip()]
     usage = f"Use `compare NAME1,NAME2[,NAME3] text` (two or three models: {', '.join(registry.names)})."
+    return check_compare(registry, names, text, usage=usage)
+
+
+def check_compare(registry: Registry, names: list[str], text: str, *, usage: str = "") -> tuple[list[ModelSpec], str]:
+    """The one rule for what may be compared, for Slack and the form alike: the models and the checked text.
+
+    Args:
+        names: registry names, as given.
+        usage: a sentence added to the mistakes that are about how the comparison was asked for.
+
+    Raises:
+        CompareError: fewer than two or more than three models, an unknown or repeated
+            name, no text, or an input that one of the models cannot take.
+    """
+    hint = f" {usage}" if usage else ""
     if not 2 <= len(names) <= MAX_MODELS or len(set(names)) != len(names):
-        raise CompareError(f"Compare two or three different models. {usage}")
+        raise CompareError(f"Compare two or three different models.{hint}")
     unknown = [n for n in names if registry.find(n) is None]
     if unknown:
-        raise CompareError(f"No model called {', '.join(f'`{escape(n[:40])}`' for n in unknown)}. {usage}")
+        raise CompareError(f"No model called {', '.join(f'`{escape(n[:40])}`' for n in unknown)}.{hint}")
     specs = [registry.get(n) for n in names]
     if not text.strip():
-        raise CompareError(f"There is no text to compare on. {usage}")
+        raise CompareError(f"There is no text to compare on.{hint}")
     checked = ""
     for spec in specs:
         try:
