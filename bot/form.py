@@ -1,9 +1,10 @@
-"""The browser form at /go: the page, synchronous model runs, and the optional passcode.
+"""The browser form at /go: the page, synchronous model runs, feedback, and the optional passcode.
 
 ``handle_form`` is the one entry point; the router sends it every request whose
 path is ``/go`` or under ``/go/``. What to invoke is always the registry entry
 named by ``model``: no other field of the request (an ARN, a function name) is
-ever read.
+ever read. Compare mode is the page's: it checks at ``/go/compare-check``, then
+posts one ordinary run per model.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ import logging
 from typing import Any
 
 from bot.config import Settings
+from bot.feedback import FeedbackStore
+from bot.form_compare import check_compare_request
+from bot.form_feedback import apply_feedback, new_voter, record_form_answer, voter_of
 from bot.form_page import json_headers, model_catalog, new_nonce, page_headers, render_page
 from bot.http import BadRequest, Request, Response
 from bot.invoker import InvokeError, Invoker, InvokeTimeout
@@ -47,8 +51,12 @@ def handle_form(
     invoker: Invoker,
     settings: Settings,
     limiter: FailureLimiter | None = None,
+    feedback: FeedbackStore | None = None,
 ) -> Response:
-    """Answer one request under /go: the page, a model run, or a passcode login."""
+    """Answer one request under /go: the page, a model run, feedback, a compare check, or a passcode login.
+
+    Without a ``feedback`` store, answers carry no feedback buttons and ``/go/feedback`` does not exist.
+    """
     if request.path != PREFIX and not request.path.startswith(PREFIX + "/"):
         return _error(404, "not_found", "There is nothing at this address.")
     route = request.path[len(PREFIX) :].strip("/")
@@ -57,8 +65,16 @@ def handle_form(
             if request.method == "GET":
                 return _page(request, registry, settings)
             if request.method == "POST":
-                return _run(request, registry, invoker, settings)
+                return _run(request, registry, invoker, settings, feedback)
             return _not_allowed("GET, POST")
+        if route == "feedback" and feedback is not None:
+            if request.method == "POST":
+                return _feedback(request, feedback, settings)
+            return _not_allowed("POST")
+        if route == "compare-check":
+            if request.method == "POST":
+                return _compare_check(request, registry, settings)
+            return _not_allowed("POST")
         if route == "login" and settings.secrets.passcode:
             if request.method == "POST":
                 return _login(request, settings, LOGIN_LIMITER if limiter is None else limiter)
@@ -109,9 +125,15 @@ def _page(request: Request, registry: Registry, settings: Settings) -> Response:
     return Response(status=200, body=body, headers=page_headers(nonce))
 
 
-def _run(request: Request, registry: Registry, invoker: Invoker, settings: Settings) -> Response:
+def _passcode_required() -> Response:
+    return _error(401, "passcode_required", "This form needs the passcode: enter it to continue.")
+
+
+def _run(
+    request: Request, registry: Registry, invoker: Invoker, settings: Settings, feedback: FeedbackStore | None
+) -> Response:
     if _locked(request, settings):
-        return _error(401, "passcode_required", "This form needs the passcode: enter it to continue.")
+        return _passcode_required()
     data = _json_object(request)
     name = data.get("model")
     if not isinstance(name, str) or not name:
@@ -128,10 +150,12 @@ def _run(request: Request, registry: Registry, invoker: Invoker, settings: Setti
         return _error(413, exc.type, describe_error(exc.to_result()["error"]))
     except InvalidInput as exc:
         return _error(400, exc.type, describe_error(exc.to_result()["error"]))
-    return _invoke(spec, text, invoker, settings)
+    return _invoke(spec, text, invoker, settings, feedback)
 
 
-def _invoke(spec: ModelSpec, text: str, invoker: Invoker, settings: Settings) -> Response:
+def _invoke(
+    spec: ModelSpec, text: str, invoker: Invoker, settings: Settings, feedback: FeedbackStore | None
+) -> Response:
     request_id = new_request_id()
     payload = {"text": text, "reply": {"request_id": request_id, "source": "form"}}
     try:
@@ -150,11 +174,13 @@ def _invoke(spec: ModelSpec, text: str, invoker: Invoker, settings: Settings) ->
         logger.warning("form request %s: invoking %s failed: %s", request_id, spec.name, exc)
         error = {"type": "invoke_failed", "message": str(exc)}
         return _error(502, "invoke_failed", describe_error(error, request_id=request_id), request_id=request_id)
-    return _answer(spec, answer, request_id)
+    return _answer(spec, answer, request_id, text=text, settings=settings, feedback=feedback)
 
 
-def _answer(spec: ModelSpec, answer: Any, request_id: str) -> Response:
-    """Turn the model's response into the page's JSON: a result, or an error in plain words."""
+def _answer(
+    spec: ModelSpec, answer: Any, request_id: str, *, text: str, settings: Settings, feedback: FeedbackStore | None
+) -> Response:
+    """Turn the model's response into the page's JSON: a result (remembered for feedback), or an error in plain words."""
     error = answer.get("error") if isinstance(answer, dict) else None
     result = answer.get("result") if isinstance(answer, dict) else None
     if isinstance(error, dict) or not isinstance(result, dict):
@@ -166,6 +192,9 @@ def _answer(spec: ModelSpec, answer: Any, request_id: str) -> Response:
         status = 422 if kind in INPUT_ERRORS else 502
         return _error(status, kind, describe_error(error, request_id=request_id), request_id=request_id)
     logger.info("form request %s: %s answered", request_id, spec.name)
+    votable = feedback is not None and record_form_answer(
+        feedback, spec, settings=settings, request_id=request_id, text=text, result=result
+    )
     return _json(
         {
             "model": spec.name,
@@ -174,8 +203,32 @@ def _answer(spec: ModelSpec, answer: Any, request_id: str) -> Response:
             "result": result,
             "timings": answer.get("timings") or {},
             "request_id": request_id,
+            "feedback": votable,
         }
     )
+
+
+def _feedback(request: Request, feedback: FeedbackStore, settings: Settings) -> Response:
+    """A vote or comment by this browser's voter id, which is set on its first vote."""
+    if _locked(request, settings):
+        return _passcode_required()
+    data = _json_object(request)
+    voter, cookie = voter_of(request), None
+    if voter is None:
+        voter, cookie = new_voter(settings)
+    tally = apply_feedback(feedback, data, voter)
+    response = _json({"tally": tally})
+    if cookie:
+        response.cookies.append(cookie)
+    return response
+
+
+def _compare_check(request: Request, registry: Registry, settings: Settings) -> Response:
+    """Whether the chosen models can all take the text, asked before the page fans out."""
+    if _locked(request, settings):
+        return _passcode_required()
+    check_compare_request(registry, _json_object(request))
+    return _json({"ok": True})
 
 
 def _login(request: Request, settings: Settings, limiter: FailureLimiter) -> Response:

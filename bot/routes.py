@@ -66,7 +66,10 @@ class Router:
 
                 s = self.services
                 return self._timed(
-                    request, lambda: handle_form(request, registry=s.registry, invoker=s.invoker, settings=s.settings)
+                    request,
+                    lambda: handle_form(
+                        request, registry=s.registry, invoker=s.invoker, settings=s.settings, feedback=s.feedback
+                    ),
                 )
             if request.path == "/" and request.method == "GET":
                 return Response(status=302, headers={"Location": "go"})

@@ -28,6 +28,7 @@ def test_success_invokes_the_named_model_and_answers_with_its_result(call, invok
         "result": {"labels": [{"label": "POSITIVE", "score": 0.98}]},
         "timings": {"load_ms": 120.5, "inference_ms": 8.25},
         "request_id": answer["request_id"],
+        "feedback": False,
     }
     assert answer["request_id"]
     payload = {"text": "I love it.", "reply": {"request_id": answer["request_id"], "source": "form"}}
