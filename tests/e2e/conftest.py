@@ -15,7 +15,8 @@ from tests.fakes.slack_api import FakeSlackApi
 
 @pytest.fixture(scope="session")
 def e2e_registry(tiny_registry: Path) -> Path:
-    """The tiny models plus ``tiny-broken`` (weights missing) and ``tiny-slow`` (1 s timeout)."""
+    """The tiny models plus ``tiny-broken`` (weights missing), ``tiny-slow`` (1 s timeout) and
+    ``tiny-crash`` (a classifier only the worker-crash test uses)."""
     data = yaml.safe_load(tiny_registry.read_text())
     base = dict(data["models"][0])
     broken_dir = tiny_registry.parent / "broken"
@@ -23,6 +24,7 @@ def e2e_registry(tiny_registry: Path) -> Path:
     data["models"] += [
         {**base, "name": "tiny-broken", "model": "./broken", "title": "Broken model"},
         {**base, "name": "tiny-slow", "timeout": 1, "title": "Slow model"},
+        {**base, "name": "tiny-crash", "title": "Model whose worker gets killed"},
     ]
     path = tiny_registry.parent / "e2e-models.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
