@@ -108,7 +108,8 @@ class TreeMemorySampler:
     def stop(self) -> TreePeaks:
         """Take a last sample (call it before the processes exit) and return the peaks."""
         self._stop.set()
-        self._thread.join(timeout=5)
+        if self._thread.ident is not None:
+            self._thread.join(timeout=5)
         self.sample()
         with self._lock:
             peaks = self.peaks

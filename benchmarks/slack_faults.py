@@ -85,6 +85,7 @@ class FaultInjector:
     def stop(self) -> Counter[str]:
         """Stop, heal the fake (no faults, no latency) and return the faults injected."""
         self._stop.set()
-        self._thread.join(timeout=5)
+        if self._thread.ident is not None:
+            self._thread.join(timeout=5)
         self.slack.heal()
         return self.injected()
