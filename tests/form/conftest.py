@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from bot.config import Secrets, Settings
+from bot.feedback import SqliteFeedbackStore
 from bot.form import handle_form
 from bot.http import Request, Response
 from bot.passcode import FailureLimiter
@@ -126,6 +127,12 @@ def make_request(
         headers["X-Forwarded-For"] = forwarded_for
     event["requestContext"]["identity"]["sourceIp"] = source_ip
     return Request.from_event(event)
+
+
+@pytest.fixture
+def feedback(tmp_path: Path) -> SqliteFeedbackStore:
+    """The local feedback store, in a fresh file."""
+    return SqliteFeedbackStore(tmp_path / "feedback.sqlite")
 
 
 @pytest.fixture
