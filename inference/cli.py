@@ -2,10 +2,11 @@
 
 A thin layer over the library. ``run`` goes through :func:`inference.service.handle`,
 the function the Lambda calls, so what it prints is what the router receives;
-``warm`` is :func:`inference.loader.download` per entry. ``MODELS_FILE`` (env)
-points every command at another registry.
+``warm`` is :func:`inference.loader.download` per entry, then
+:func:`inference.onnx_export.export_model` for ``backend: onnx`` entries.
+``MODELS_FILE`` (env) points every command at another registry.
 
-Exit codes: 0 success, 1 the model answered with an error or a download failed,
+Exit codes: 0 success, 1 the model answered with an error or a download or export failed,
 2 the registry or the command line is wrong.
 """
 
@@ -47,21 +48,29 @@ def _run(registry: Registry, args: argparse.Namespace) -> int:
 
 def _warm(registry: Registry, args: argparse.Namespace) -> int:
     from inference.loader import describe, download
+    from inference.runners import ONNX_RUNNERS, unsupported_onnx_task
 
     specs = [registry.get(name) for name in args.names] if args.names else list(registry)
     failures = 0
     for spec in specs:
-        if spec.local_path:
-            print(f"{spec.name}: skipped, the model is the local folder {spec.local_path}")
-            continue
-        print(f"{spec.name}: fetching {describe(spec)}", flush=True)
         try:
-            folder = download(spec)
+            if spec.backend == "onnx" and spec.task not in ONNX_RUNNERS:
+                raise unsupported_onnx_task(spec)
+            if spec.local_path:
+                if spec.backend != "onnx":
+                    print(f"{spec.name}: skipped, the model is the local folder {spec.local_path}")
+                    continue
+            else:
+                print(f"{spec.name}: fetching {describe(spec)}", flush=True)
+                print(f"{spec.name}: ready in {download(spec)}")
+            if spec.backend == "onnx":
+                from inference.onnx_export import export_model
+
+                print(f"{spec.name}: exporting to ONNX", flush=True)
+                print(f"{spec.name}: ONNX export ready in {export_model(spec, force=args.force)}")
         except ModelLoadError as exc:
             print(f"error: {exc}", file=sys.stderr)
             failures += 1
-            continue
-        print(f"{spec.name}: ready in {folder}")
     return 1 if failures else 0
 
 
@@ -105,8 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
         help='a task parameter (repeatable); JSON values such as 5, true or ["a","b"] are decoded',
     )
     run.set_defaults(handler=_run)
-    warm = commands.add_parser("warm", help="download the pinned snapshots into HF_HOME (default: every entry)")
+    warm = commands.add_parser(
+        "warm",
+        help="download the pinned snapshots into HF_HOME and export `backend: onnx` entries (default: every entry)",
+    )
     warm.add_argument("names", nargs="*", metavar="NAME", help="registry entry names")
+    warm.add_argument("--force", action="store_true", help="export ONNX entries again even when an export exists")
     warm.set_defaults(handler=_warm)
     listing = commands.add_parser("list", help="show the registry as a table")
     listing.set_defaults(handler=_list)

@@ -4,15 +4,18 @@ On Lambda the Hub cache is the EFS mount (``HF_HOME``), filled ahead of time by
 ``python -m inference warm``, and ``HF_HUB_OFFLINE=1`` keeps the function from
 reaching for the network. Only configs, safetensors weights and tokenizer files
 are downloaded: pickled weights (``*.bin``, ``*.pt``) are never fetched or loaded.
+
+huggingface_hub's download code (with its HTTP clients) is imported only when a
+snapshot is looked up, so finding an ONNX export costs no import time.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
-from huggingface_hub import constants, snapshot_download
-from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+from huggingface_hub import constants
 
 from inference.errors import ModelLoadError
 from inference.registry import ModelSpec
@@ -35,6 +38,18 @@ def cache_dir() -> Path:
     if os.environ.get("HF_HOME"):
         return Path(os.environ["HF_HOME"]) / "hub"
     return Path(constants.HF_HUB_CACHE)
+
+
+def repo_folder(spec: ModelSpec) -> Path:
+    """A Hub entry's folder in the cache (``models--owner--name``), as huggingface_hub lays it out."""
+    return cache_dir() / f"models--{spec.model.replace('/', '--')}"
+
+
+def snapshot_download(repo_id: str, **options: Any) -> str:
+    """huggingface_hub's ``snapshot_download``, imported on first use."""
+    from huggingface_hub import snapshot_download as fetch
+
+    return fetch(repo_id, **options)
 
 
 def describe(spec: ModelSpec) -> str:
@@ -74,6 +89,8 @@ def download(spec: ModelSpec) -> Path:
         raise ModelLoadError(
             f"{spec.name}: the model is the local folder {spec.local_path}; there is nothing to download."
         )
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
     offline = is_offline()
     try:
         folder = snapshot_download(
@@ -105,6 +122,8 @@ def weights_path(spec: ModelSpec) -> Path:
         if not spec.local_path.is_dir():
             raise ModelLoadError(f"{spec.name}: the model folder {spec.local_path} does not exist.")
         return _require_safetensors(spec, spec.local_path)
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
     try:
         folder = snapshot_download(
             spec.model,

@@ -1,20 +1,23 @@
 """Task runners: a registry entry becomes a loaded model that answers one line at a time.
 
-Importing this package is cheap. torch and transformers are imported by the
-runner module of the entry's task, when its model is loaded, so a task that
-needs no pipeline never pays for importing the pipelines.
+Importing this package is cheap. The ``torch`` backend imports torch and
+transformers in the runner module of the entry's task, when its model is
+loaded, so a task that needs no pipeline never pays for importing the
+pipelines. The ``onnx`` backend imports only onnxruntime, ``tokenizers`` and
+numpy: never torch, never transformers.
 """
 
 from __future__ import annotations
 
 import importlib
+import math
+import os
 
 from inference.errors import ModelLoadError
-from inference.loader import weights_path
 from inference.registry import ModelSpec
 from inference.service import Runner
 
-#: The runner class of each task, as ``module:Class``.
+#: The torch runner class of each task, as ``module:Class``.
 RUNNERS: dict[str, str] = {
     "text-classification": "inference.runners.pipelines:TextClassificationRunner",
     "token-classification": "inference.runners.pipelines:TokenClassificationRunner",
@@ -28,16 +31,62 @@ RUNNERS: dict[str, str] = {
     "sentence-similarity": "inference.runners.similarity:SentenceSimilarityRunner",
 }
 
+#: The ONNX runner class of each task the ``onnx`` backend serves (encoder models, one forward pass).
+ONNX_RUNNERS: dict[str, str] = {
+    "feature-extraction": "inference.runners.onnx:FeatureExtractionOnnx",
+    "sentence-similarity": "inference.runners.onnx:SentenceSimilarityOnnx",
+    "text-classification": "inference.runners.onnx:TextClassificationOnnx",
+    "zero-shot-classification": "inference.runners.onnx:ZeroShotOnnx",
+    "question-answering": "inference.runners.onnx:QuestionAnsweringOnnx",
+}
 
-def load_runner(spec: ModelSpec) -> Runner:
-    """Find ``spec``'s weights and load them with its task's runner.
+#: Lambda gives a function one vCPU per 1,769 MB of memory.
+MB_PER_VCPU = 1769
+
+
+def vcpus(memory_mb: int) -> int:
+    """The vCPUs Lambda gives a function of ``memory_mb``, never more than this machine has."""
+    return max(1, min(os.cpu_count() or 1, math.ceil(memory_mb / MB_PER_VCPU)))
+
+
+def unsupported_onnx_task(spec: ModelSpec) -> ModelLoadError:
+    """The error for an ``onnx`` entry whose task the ONNX backend does not serve."""
+    return ModelLoadError(
+        f"{spec.name}: the onnx backend does not serve {spec.task} (it serves {', '.join(ONNX_RUNNERS)}); "
+        f"set `backend: torch` for this entry."
+    )
+
+
+def _runner_class(path: str) -> type:
+    module_name, _, class_name = path.partition(":")
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+def torch_runner(spec: ModelSpec) -> Runner:
+    """Load ``spec`` with transformers and torch, whatever its ``backend`` says (the ONNX exporter starts here).
 
     Raises:
-        ModelLoadError: the weights are missing or cannot be loaded, or the backend is not available.
+        ModelLoadError: the weights are missing or cannot be loaded.
     """
+    from inference.loader import weights_path
+
+    path = weights_path(spec)
+    return _runner_class(RUNNERS[spec.task])(spec, path)
+
+
+def load_runner(spec: ModelSpec) -> Runner:
+    """Load ``spec``'s model with its backend's runner for its task.
+
+    Raises:
+        ModelLoadError: the weights (or the ONNX export) are missing or cannot be
+            loaded, or the backend does not serve the task.
+    """
+    if spec.backend == "onnx":
+        if spec.task not in ONNX_RUNNERS:
+            raise unsupported_onnx_task(spec)
+        from inference.runners.onnx import load_export
+
+        return _runner_class(ONNX_RUNNERS[spec.task])(spec, *load_export(spec))
     if spec.backend != "torch":
         raise ModelLoadError(f"{spec.name}: the {spec.backend!r} backend is not available in this build.")
-    path = weights_path(spec)
-    module_name, _, class_name = RUNNERS[spec.task].partition(":")
-    runner_class = getattr(importlib.import_module(module_name), class_name)
-    return runner_class(spec, path)
+    return torch_runner(spec)

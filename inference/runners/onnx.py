@@ -1,0 +1,278 @@
+"""ONNX Runtime runners: the ``onnx`` backend, with no torch and no transformers.
+
+A runner reads what ``python -m inference warm`` exported (see
+:mod:`inference.runners.onnx_files`): the graph, a ``tokenizer.json`` for the
+``tokenizers`` library, and the manifest with the facts transformers would
+otherwise supply (labels, input limit, padding id). Each task repeats its torch
+runner's arithmetic in numpy, so both backends return the same result shapes and,
+up to float rounding, the same numbers. Importing this module costs a fraction
+of a second and about 50 MB, against seconds and hundreds of MB for torch and
+transformers, which is what makes an ONNX model's cold start short.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime
+from tokenizers import Encoding, Tokenizer
+
+from inference.errors import InvalidInput, ModelLoadError
+from inference.registry import ModelSpec
+from inference.runners import parameters as params
+from inference.runners import vcpus
+from inference.runners.onnx_files import INT8_FILE, MODEL_FILE, TOKENIZER_FILE, OnnxManifest, export_dir, wants_int8
+from inference.tasks import parse_input
+
+#: Limits shared with the torch runners (tests keep them equal).
+MAX_SENTENCES = 64
+MAX_LABELS = 20
+QA_DOC_STRIDE = 128
+QA_MAX_WINDOWS = 64
+QA_BATCH = 8
+QA_MIN_CONTEXT = 16
+
+
+def load_export(spec: ModelSpec) -> tuple[Path, OnnxManifest]:
+    """Find ``spec``'s export and check it is the one the entry asks for.
+
+    Raises:
+        ModelLoadError: there is no export (with the command that makes one), or it
+            was made for another task or without the int8 graph the entry asks for.
+    """
+    folder = export_dir(spec)
+    warm = f"Run `python -m inference warm {spec.name}` with the same HF_HOME to export it."
+    try:
+        manifest = OnnxManifest.read(folder)
+    except FileNotFoundError as exc:
+        raise ModelLoadError(f"{spec.name}: there is no ONNX export in {folder}. {warm}") from exc
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"{spec.name}: the ONNX export in {folder} cannot be read ({exc}). {warm}") from exc
+    if manifest.task != spec.task:
+        raise ModelLoadError(f"{spec.name}: the ONNX export in {folder} was made for {manifest.task}. {warm}")
+    if wants_int8(spec) and not manifest.int8:
+        raise ModelLoadError(f"{spec.name}: the ONNX export in {folder} has no int8 graph. {warm}")
+    return folder, manifest
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis, computed as transformers' pipelines do (shifted by the maximum)."""
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+class OnnxRunner(ABC):
+    """Opens the graph with threads sized to the Lambda; ``run`` parses one line for the task and predicts."""
+
+    def __init__(self, spec: ModelSpec, folder: Path, manifest: OnnxManifest) -> None:
+        self.spec, self.manifest, self.limit = spec, manifest, manifest.limit
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = vcpus(spec.memory)
+        options.inter_op_num_threads = 1
+        graph = folder / (INT8_FILE if wants_int8(spec) else MODEL_FILE)
+        try:
+            self.session = onnxruntime.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+            self.tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
+        except Exception as exc:  # a missing or corrupt file: all a failed load
+            raise ModelLoadError(f"Cannot load the ONNX export of {spec.name} from {folder}: {exc}") from exc
+        self.tokenizer.no_padding()
+
+    def run(self, text: str, parameters: dict[str, Any]) -> dict[str, Any]:
+        """Parse ``text`` with the task's one-line format and run the model on it."""
+        return self.predict(parse_input(self.spec.task, text, parameters), parameters)
+
+    @abstractmethod
+    def predict(self, inputs: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
+        """Run the model on parsed ``inputs``; return plain JSON-able values only."""
+
+    def encode(
+        self,
+        texts: list[str] | list[tuple[str, str]],
+        *,
+        max_length: int | None,
+        strategy: str = "longest_first",
+        stride: int = 0,
+    ) -> list[Encoding]:
+        """Tokenize like transformers does: special tokens added, truncated to ``max_length`` when given."""
+        if max_length is None:
+            self.tokenizer.no_truncation()
+        else:
+            self.tokenizer.enable_truncation(max_length, stride=stride, strategy=strategy)
+        return self.tokenizer.encode_batch(texts)
+
+    def forward(self, encodings: list[Encoding]) -> tuple[list[np.ndarray], np.ndarray]:
+        """Pad ``encodings`` to the longest and run the graph; returns its outputs and the attention mask."""
+        length = max(len(e.ids) for e in encodings)
+        shape = (len(encodings), length)
+        arrays = {
+            "input_ids": np.full(shape, self.manifest.pad_token_id, dtype=np.int64),
+            "attention_mask": np.zeros(shape, dtype=np.int64),
+            "token_type_ids": np.zeros(shape, dtype=np.int64),
+        }
+        for row, encoding in enumerate(encodings):
+            size = len(encoding.ids)
+            arrays["input_ids"][row, :size] = encoding.ids
+            arrays["attention_mask"][row, :size] = encoding.attention_mask
+            arrays["token_type_ids"][row, :size] = encoding.type_ids
+        feed = {name: arrays[name] for name in self.manifest.inputs}
+        return self.session.run(self.manifest.outputs, feed), arrays["attention_mask"]
+
+    def token_count(self, text: str, pair: str | None = None) -> int:
+        """How many tokens the model would read for ``text`` (and ``pair``), special tokens included."""
+        self.tokenizer.no_truncation()
+        return len(self.tokenizer.encode(text, pair).ids)
+
+
+class SentenceSimilarityOnnx(OnnxRunner):
+    """``{"source", "scores": [{"sentence", "score"}], "truncated"}``, as the torch runner."""
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """One unit vector per text: token embeddings averaged over the attention mask."""
+        (hidden,), mask = self.forward(self.encode(texts, max_length=self.limit))
+        weights = mask[..., None].astype(hidden.dtype)
+        pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+
+    def predict(self, inputs: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
+        source, sentences = inputs["source"], inputs["sentences"]
+        if len(sentences) > MAX_SENTENCES:
+            raise InvalidInput(f"Compare at most {MAX_SENTENCES} sentences at once, not {len(sentences)}.")
+        texts = [source, *sentences]
+        vectors = self.embed(texts)
+        scores = (vectors[1:] @ vectors[0]).tolist()
+        ranked = sorted(zip(sentences, scores, strict=True), key=lambda pair: pair[1], reverse=True)
+        return {
+            "source": source,
+            "scores": [{"sentence": sentence, "score": float(score)} for sentence, score in ranked],
+            "truncated": any(self.token_count(text) > self.limit for text in texts),
+        }
+
+
+class FeatureExtractionOnnx(OnnxRunner):
+    """One vector for the text: the mean of its token embeddings (L2-normalised with ``normalize: true``)."""
+
+    def predict(self, inputs: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
+        text = inputs["text"]
+        (hidden,), _ = self.forward(self.encode([text], max_length=self.limit))
+        vector = hidden[0].mean(axis=0)
+        if params.flag(parameters, "normalize", False):
+            vector = vector / max(float(np.linalg.norm(vector)), 1e-12)
+        return {
+            "dimensions": int(vector.shape[0]),
+            "embedding": [float(x) for x in vector.tolist()],
+            "truncated": self.token_count(text) > self.limit,
+        }
+
+
+def _ranked(labels: list[str], scores: np.ndarray) -> list[dict[str, Any]]:
+    pairs = sorted(zip(labels, scores.tolist(), strict=True), key=lambda pair: pair[1], reverse=True)
+    return [{"label": label, "score": float(score)} for label, score in pairs]
+
+
+class TextClassificationOnnx(OnnxRunner):
+    """The most likely labels, highest score first; text past the model's limit is cut off."""
+
+    def predict(self, inputs: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
+        text = inputs["text"]
+        labels = [self.manifest.labels[str(index)] for index in range(len(self.manifest.labels))]
+        top_k = params.integer(parameters, "top_k", min(5, len(labels)), low=1, high=len(labels))
+        (logits,), _ = self.forward(self.encode([text], max_length=self.limit))
+        scores = logits[0].astype(np.float32)
+        if self.manifest.score_function == "softmax":
+            scores = softmax(scores)
+        elif self.manifest.score_function == "sigmoid":
+            scores = 1.0 / (1.0 + np.exp(-scores))
+        return {"labels": _ranked(labels, scores)[:top_k], "truncated": self.token_count(text) > self.limit}
+
+
+class ZeroShotOnnx(OnnxRunner):
+    """Scores the text against each label with an NLI model's entailment class, as transformers' pipeline."""
+
+    def __init__(self, spec: ModelSpec, folder: Path, manifest: OnnxManifest) -> None:
+        super().__init__(spec, folder, manifest)
+        if manifest.entailment_id < 0:
+            raise ModelLoadError(
+                f"{spec.name}: zero-shot classification needs an NLI model with an 'entailment' label; "
+                f"this one has {', '.join(manifest.labels.values())}."
+            )
+
+    def predict(self, inputs: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
+        text, labels = inputs["text"], inputs["candidate_labels"]
+        if len(labels) > MAX_LABELS:
+            raise InvalidInput(f"Give at most {MAX_LABELS} labels, not {len(labels)}.")
+        template = params.text(parameters, "hypothesis_template") or "This example is {}."
+        if "{}" not in template:
+            raise InvalidInput("`hypothesis_template` must contain `{}` where the label goes.")
+        multi_label = params.flag(parameters, "multi_label", False)
+        pairs = [(text, template.format(label)) for label in labels]
+        try:
+            encodings = self.encode(pairs, max_length=self.limit, strategy="only_first")
+        except Exception as exc:  # the hypothesis alone is longer than the limit: read it whole, as the pipeline does
+            if "too short" not in str(exc):
+                raise
+            encodings = self.encode(pairs, max_length=None)
+        (logits,), _ = self.forward(encodings)
+        entail, contradict = self.manifest.entailment_id, self.manifest.contradiction_id
+        if multi_label or len(labels) == 1:
+            scores = softmax(logits[:, [contradict, entail]])[:, 1]
+        else:
+            scores = softmax(logits[:, entail])
+        longest = max(labels, key=len)
+        return {
+            "labels": _ranked(labels, scores),
+            "truncated": self.token_count(text, template.format(longest)) > self.limit,
+        }
+
+
+class QuestionAnsweringOnnx(OnnxRunner):
+    """``{"answer", "score", "start", "end", "truncated"}``: the torch runner's sliding windows, in numpy."""
+
+    def predict(self, inputs: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
+        question, context = inputs["question"], inputs["context"]
+        max_answer = params.integer(parameters, "max_answer_len", 30, low=1, high=self.limit)
+        self.tokenizer.no_truncation()
+        asked = len(self.tokenizer.encode(question, add_special_tokens=False).ids)
+        room = self.limit - asked - self.tokenizer.num_special_tokens_to_add(True)
+        if room < QA_MIN_CONTEXT:
+            raise InvalidInput(
+                f"The question is {asked} tokens long; this model needs it much shorter than {self.limit}."
+            )
+        [first] = self.encode(
+            [(question, context)], max_length=self.limit, strategy="only_second", stride=min(QA_DOC_STRIDE, room // 2)
+        )
+        windows = [first, *first.overflowing]
+        read = windows[:QA_MAX_WINDOWS]
+        best: tuple[float, int, int] = (-1.0, 0, 0)
+        for start in range(0, len(read), QA_BATCH):
+            batch = read[start : start + QA_BATCH]
+            (starts, ends), mask = self.forward(batch)
+            for row, window in enumerate(batch):
+                in_context = np.zeros(mask.shape[1], dtype=bool)
+                in_context[: len(window.ids)] = [sid == 1 for sid in window.sequence_ids]
+                best = max(best, _best_span(starts[row], ends[row], in_context, max_answer, window.offsets))
+        score, begin, end = best
+        return {
+            "answer": context[begin:end],
+            "score": score,
+            "start": begin,
+            "end": end,
+            "truncated": len(windows) > len(read),
+        }
+
+
+def _best_span(
+    start_logits: np.ndarray,
+    end_logits: np.ndarray,
+    in_context: np.ndarray,
+    max_answer: int,
+    offsets: list[tuple[int, int]],
+) -> tuple[float, int, int]:
+    """The best (score, start char, end char) in one window: ``P(start) * P(end)``, start before end."""
+    start = softmax(np.where(in_context, start_logits, -np.inf))
+    end = softmax(np.where(in_context, end_logits, -np.inf))
+    spans = np.tril(np.triu(np.outer(start, end)), max_answer - 1)
+    first, last = divmod(int(spans.argmax()), spans.shape[1])
+    return float(spans[first, last]), int(offsets[first][0]), int(offsets[last][1])
