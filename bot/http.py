@@ -12,9 +12,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-
-#: JSON string escapes for the characters HTML cares about (valid anywhere JSON has them: inside strings).
-_MARKUP_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
+#: JSON escapes for the characters HTML cares about and for lone surrogates (which no UTF-8 body can
+#: carry); such characters only ever occur inside JSON strings, where the escape means the same thing.
+_JSON_ESCAPES = str.maketrans({c: f"\\u{ord(c):04x}" for c in ["<", ">", "&", *map(chr, range(0xD800, 0xE000))]})
 
 
 class BadRequest(Exception):
@@ -111,10 +111,10 @@ class Response:
 
     @classmethod
     def json(cls, data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-        """A JSON answer; ``<``, ``>`` and ``&`` are escaped, so no sniffing browser ever finds markup in it."""
+        """A JSON answer that is always valid UTF-8 and in which no sniffing browser ever finds markup."""
         return cls(
             status=status,
-            body=json.dumps(data, ensure_ascii=False).translate(_MARKUP_ESCAPES),
+            body=json.dumps(data, ensure_ascii=False).translate(_JSON_ESCAPES),
             headers={"Content-Type": "application/json; charset=utf-8", **(headers or {})},
         )
 

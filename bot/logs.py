@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable
+from typing import Any
 
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
@@ -17,24 +18,48 @@ SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "router")
 _formatter: LambdaPowertoolsFormatter | None = None
 
 
+#: Attributes every LogRecord has; anything else on a record came in through ``extra=``.
+_RECORD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
 class RedactSecrets(logging.Filter):
-    """Replaces each secret value in a record's message and arguments with ``***``."""
+    """Replaces each secret value with ``***`` in a record's message, arguments, extras and exception.
+
+    The exception is rendered to text here and its live object dropped from the
+    record, because formatters (Powertools' among them) render it again from
+    the exception itself, which would bring the secret back. Powertools prints
+    the redacted text under its usual ``exception`` and ``exception_name`` keys.
+    """
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
         self.secrets = [s for s in secrets if s and len(s) >= 6]
 
+    def redact(self, value: Any) -> Any:
+        """``value`` with every secret replaced, looking inside lists, tuples and dicts."""
+        if isinstance(value, str):
+            for secret in self.secrets:
+                value = value.replace(secret, "***")
+            return value
+        if isinstance(value, list | tuple):
+            return type(value)(self.redact(item) for item in value)
+        if isinstance(value, dict):
+            return {self.redact(k): self.redact(v) for k, v in value.items()}
+        return value
+
     def filter(self, record: logging.LogRecord) -> bool:
         if not self.secrets:
             return True
-        message = record.getMessage()
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        for secret in self.secrets:
-            message = message.replace(secret, "***")
-            if record.exc_text:
-                record.exc_text = record.exc_text.replace(secret, "***")
-        record.msg, record.args = message, None
+        record.msg, record.args = self.redact(record.getMessage()), None
+        if record.exc_info and record.exc_info[0] is not None:
+            record.exc_text = record.exc_text or logging.Formatter().formatException(record.exc_info)
+            record.exception_name = record.exc_info[0].__name__
+            record.exc_info = None
+        if record.exc_text:
+            record.exc_text = record.exception = self.redact(record.exc_text)
+        for key, value in list(vars(record).items()):
+            if key not in _RECORD_ATTRIBUTES:
+                setattr(record, key, self.redact(value))
         return True
 
 
