@@ -49,6 +49,8 @@ DEFAULT_JSON = ROOT / "benchmarks" / "load-results.json"
 SECTION = "load-figures"
 MODELS = ("tiny-sentiment", "tiny-qa", "tiny-similarity", "tiny-zero-shot")
 SLACK_LATENCY_SECONDS = (0.2, 0.5)
+#: At least this many clean calls of a method between two faulted ones.
+FAULT_SPACING = 4
 FULL = {"requests": 200, "concurrency": 200, "deadline": 240.0}
 QUICK = {"requests": 40, "concurrency": 40, "deadline": 120.0}
 WARM_UP_SECONDS = 180.0
@@ -176,7 +178,7 @@ def run_load(*, mode: str, requests: int, concurrency: int, deadline: float, wor
             log(f"warming up {len(models)} model workers")
             warm_seconds = warm_up(server, models)
             plan = plan_requests(requests, models, run="LOAD", new_response_url=slack.new_response_url)
-            injector = FaultInjector(slack, latency=SLACK_LATENCY_SECONDS).start()
+            injector = FaultInjector(slack, latency=SLACK_LATENCY_SECONDS, spacing=FAULT_SPACING).start()
             log(f"sending {len(plan)} requests from {concurrency} threads")
             burst_started = time.monotonic()
             send_all(server.sender, plan, concurrency=concurrency)
@@ -208,6 +210,7 @@ def run_load(*, mode: str, requests: int, concurrency: int, deadline: float, wor
             "models": [spec.name for spec in models],
             "slack_latency_seconds": list(SLACK_LATENCY_SECONDS),
             "retry_after_seconds": RETRY_AFTER_SECONDS,
+            "fault_spacing": FAULT_SPACING,
             "answer_deadline_seconds": deadline,
         },
         "results": figures,
@@ -265,34 +268,27 @@ def render_table(report: dict[str, Any]) -> str:
     return "\n".join([*lines, verdict])
 
 
-def render_markdown(report: dict[str, Any]) -> str:
-    """The generated section of ``docs/reliability.md``."""
+def render_markdown(report: dict[str, Any], *, results_link: str = "../benchmarks/load-results.json") -> str:
+    """The generated section of ``docs/reliability.md``; ``results_link`` points at the JSON from there."""
     s, machine = report["settings"], report["machine"]
     memory = machine["memory_mib"]
     memory_text = f"{memory / 1024:.1f} GiB" if memory else "unknown memory"
     rows = "\n".join(f"| {label} | {value} |" for label, value in figure_rows(report))
+    r = report["results"]
     verdict = (
         "**Result: every request was acked and answered exactly once.**"
         if report["passed"]
-        else "**Result: some requests were not acked, lost or answered twice** (listed in the JSON results)."
+        else f"**Result: {r['not_acked']} not acked, {r['lost']} lost, {r['duplicated']} duplicated** "
+        "(the first of them are listed under `problems` in the JSON results)."
     )
     models = ", ".join(f"`{name}`" for name in s["models"])
+    command = "python -m benchmarks.load" + (" --quick" if report["mode"] == "quick" else "")
+    raw = f" Raw figures: [`{Path(results_link).name}`]({results_link})." if results_link else ""
     return f"""## Load figures
 
-Produced by `python -m benchmarks.load{" --quick" if report["mode"] == "quick" else ""}` ({report["mode"]} mode)
-on {report["generated_at"][:10]}, commit `{report["commit"] or "unknown"}`, on {machine["cpus"]} CPUs
-({machine["cpu_model"]}), {memory_text}, {machine["system"]}, Python {machine["python"]}.
-Raw figures: [`benchmarks/load-results.json`](../benchmarks/load-results.json).
+Produced by `{command}` ({report["mode"]} mode) on {report["generated_at"][:10]} at commit `{report["commit"] or "unknown"}`, on {machine["cpus"]} CPUs ({machine["cpu_model"]}) with {memory_text}, {machine["system"]}, Python {machine["python"]}.{raw}
 
-Setup: `python -m bot serve` with the tiny test models ({models}), each worker warmed by one
-request first (warm-up took {report["results"]["warm_up_seconds"]:.0f} s and is not counted);
-a fake Slack Web API on 127.0.0.1 answering every call after
-{s["slack_latency_seconds"][0]} to {s["slack_latency_seconds"][1]} s, with one 429
-(`Retry-After: {s["retry_after_seconds"]}`) or 500 kept armed at a time on `chat.postMessage` and
-`chat.update`. {s["requests"]} signed requests were sent from {s["concurrency"]} threads at once,
-each in its own channel (mentions: in their own thread) so every answer can be traced to its request.
-Latencies are measured from the moment a request is sent: the ack when its HTTP response arrives,
-the placeholder and the answer when the fake Slack API receives the call that posts them.
+Setup: `python -m bot serve` with the tiny test models {models}, each worker warmed by one request first (the warm-up took {report["results"]["warm_up_seconds"]:.0f} s and is not counted). The fake Slack Web API on 127.0.0.1 answers every call after {s["slack_latency_seconds"][0]} to {s["slack_latency_seconds"][1]} s, and answers at most one `chat.postMessage` or `chat.update` call in {s["fault_spacing"] + 1} with a 429 (`Retry-After: {s["retry_after_seconds"]}`) or a 500. {s["requests"]} signed requests were sent from {s["concurrency"]} threads at once, each in its own channel (a mention in its own thread), so every message can be traced to its request. Latencies run from the moment a request is sent: the ack until its HTTP response arrives, the placeholder and the answer until the fake Slack API receives the call that posts them.
 
 | Figure | Value |
 |---|---|
@@ -307,7 +303,8 @@ def write_outputs(report: dict[str, Any], *, markdown: Path | None, json_path: P
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     if markdown is not None:
-        write_section(markdown, SECTION, render_markdown(report))
+        link = os.path.relpath(json_path, markdown.parent) if json_path is not None else ""
+        write_section(markdown, SECTION, render_markdown(report, results_link=link))
 
 
 def main(argv: list[str] | None = None) -> int:
