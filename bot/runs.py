@@ -40,7 +40,10 @@ class ReplyTarget:
     compare: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if data["compare"] is None:
+            del data["compare"]  # most requests are not comparisons: keep their payload lean
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ReplyTarget:
