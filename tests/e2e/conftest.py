@@ -14,19 +14,21 @@ from tests.fakes.slack_api import FakeSlackApi
 
 
 @pytest.fixture(scope="session")
-def e2e_registry(tiny_registry: Path) -> Path:
+def e2e_registry(tiny_registry: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny models plus ``tiny-broken`` (weights missing), ``tiny-slow`` (1 s timeout) and
     ``tiny-crash`` (a classifier only the worker-crash test uses)."""
     data = yaml.safe_load(tiny_registry.read_text())
+    for entry in data["models"]:
+        entry["model"] = str((tiny_registry.parent / entry["model"]).resolve())
     base = dict(data["models"][0])
-    broken_dir = tiny_registry.parent / "broken"
-    broken_dir.mkdir(exist_ok=True)
+    folder = tmp_path_factory.mktemp("e2e-registry")
+    (folder / "broken").mkdir()
     data["models"] += [
-        {**base, "name": "tiny-broken", "model": "./broken", "title": "Broken model"},
+        {**base, "name": "tiny-broken", "model": str(folder / "broken"), "title": "Broken model"},
         {**base, "name": "tiny-slow", "timeout": 1, "title": "Slow model"},
         {**base, "name": "tiny-crash", "title": "Model whose worker gets killed"},
     ]
-    path = tiny_registry.parent / "e2e-models.yaml"
+    path = folder / "models.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
 

@@ -24,6 +24,7 @@ def test_the_tiny_registry_covers_every_task(tiny_registry: Path) -> None:
 def test_builds_are_identical(tiny_registry: Path, tmp_path: Path) -> None:
     again = build_tiny_models(tmp_path).parent
     first = tiny_registry.parent
-    files = sorted(p.relative_to(first) for p in first.rglob("*") if p.is_file())
-    assert files == sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
+    # Other tests may add files beside the session's models (exports, registries): compare what a build writes.
+    files = sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
+    assert files
     assert all((first / f).read_bytes() == (again / f).read_bytes() for f in files)
