@@ -18,6 +18,8 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
+from bot.compare import MAX_MODELS
+from bot.form_feedback import MAX_COMMENT_CHARS
 from inference.registry import Registry
 from inference.tasks import get_task
 
@@ -115,7 +117,9 @@ def render_page(*, catalog: list[dict[str, Any]], locked: bool, nonce: str) -> s
         style=_asset("form.css"),
         script=_asset("form.js"),
         options=_options(shown),
-        data=script_json({"locked": locked, "models": shown}),
+        data=script_json(
+            {"locked": locked, "models": shown, "max_compare": MAX_MODELS, "max_comment_chars": MAX_COMMENT_CHARS}
+        ),
         login_hidden="" if locked else " hidden",
         tool_hidden=" hidden" if locked else "",
     )

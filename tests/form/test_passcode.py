@@ -44,7 +44,8 @@ def test_without_a_cookie_the_form_refuses_to_run(call, invoker, locked_settings
 def test_without_a_cookie_the_page_shows_only_the_login_panel(call, locked_settings):
     html = call(make_request("GET"), settings=locked_settings).body
 
-    assert page_data_of(html) == {"locked": True, "models": []}
+    data = page_data_of(html)
+    assert (data["locked"], data["models"]) == (True, [])
     assert "Tiny sentiment" not in html
     assert '<section id="login" class="card" aria-labelledby="login-title">' in html
     assert '<section id="tool" class="card" aria-labelledby="tool-title" hidden>' in html
