@@ -1,24 +1,27 @@
 """One container-image Lambda per registry entry, all from the one model image.
 
 Each function mounts the EFS cache, runs with its entry's memory and timeout,
-and hands every asynchronous result, success or failure, to the router.
+and hands every asynchronous result, success or failure, to the router. Its
+role may mount and write the cache through the access point only, invoke the
+router only, and manage its network interfaces in the VPC (with the AWS
+managed policy for that, which also covers writing its logs).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import cast
 
-from aws_cdk import CfnResource, Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_ecr_assets as ecr_assets
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from inference.registry import ModelSpec, Registry
 from infra import nag
+from infra.destinations import to_function
 from infra.network import MOUNT_PATH, ModelNetwork
 
 #: One retry covers a cold start that ran out of time; more would only post late.
@@ -26,11 +29,36 @@ RETRY_ATTEMPTS = 1
 #: Slack's response_url stops accepting answers after 30 minutes.
 MAX_EVENT_AGE = Duration.minutes(30)
 DESCRIPTION_LIMIT = 256
+#: Creating, describing and deleting the functions' network interfaces in the VPC, and writing logs.
+VPC_ACCESS_POLICY = "service-role/AWSLambdaVPCAccessExecutionRole"
 
 
 def _description(spec: ModelSpec) -> str:
     pin = f"@{spec.revision}" if spec.revision else ""
     return f"{spec.title}: {spec.task} with {spec.model}{pin}"[:DESCRIPTION_LIMIT]
+
+
+def _cache_mount(network: ModelNetwork) -> lambda_.FileSystem:
+    """The cache mounted through its access point, allowed on the file system only through that access point.
+
+    CDK's ``FileSystem.from_efs_access_point`` allows ``ClientMount`` on every file
+    system (``*``, under the same condition); EFS accepts the file system's ARN.
+    """
+    file_system, access_point = network.file_system, network.access_point
+    return lambda_.FileSystem(
+        arn=access_point.access_point_arn,
+        local_mount_path=MOUNT_PATH,
+        connections=file_system.connections,
+        dependency=[file_system.mount_targets_available],
+        policies=[
+            iam.PolicyStatement(
+                sid="MountCacheThroughAccessPoint",
+                actions=["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"],
+                resources=[file_system.file_system_arn],
+                conditions={"StringEquals": {"elasticfilesystem:AccessPointArn": access_point.access_point_arn}},
+            )
+        ],
+    )
 
 
 class ModelFunctions(Construct):
@@ -59,10 +87,8 @@ class ModelFunctions(Construct):
         # inference/.dockerignore keeps caches out of it.
         image = lambda_.DockerImageCode.from_image_asset(str(image_directory), platform=ecr_assets.Platform.LINUX_AMD64)
         # The whole result event (request context included) goes to the router, which finds the Slack thread in it.
-        to_router = destinations.LambdaDestination(results_to, response_only=False)
-        # How cdk-nag names the grant's "<router ARN>:*" resource, to accept exactly that wildcard.
-        router_id = Stack.of(self).resolve(cast(CfnResource, results_to.node.default_child).logical_id)
-        cache = lambda_.FileSystem.from_efs_access_point(network.access_point, MOUNT_PATH)
+        to_router = to_function(results_to)
+        cache = _cache_mount(network)
         self.functions: dict[str, lambda_.DockerImageFunction] = {}
         for spec in registry:
             model = Construct(self, spec.name)
@@ -73,9 +99,16 @@ class ModelFunctions(Construct):
                 "HF_HUB_OFFLINE": "1" if offline else "0",
                 "POWERTOOLS_SERVICE_NAME": f"model-{spec.name}",
             }
+            role = iam.Role(
+                model,
+                "Role",
+                assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name(VPC_ACCESS_POLICY)],
+            )
             function = lambda_.DockerImageFunction(
                 model,
                 "Function",
+                role=role,
                 function_name=function_name(spec.name),
                 description=_description(spec),
                 code=image,
@@ -97,23 +130,18 @@ class ModelFunctions(Construct):
                 on_failure=to_router,
             )
             nag.suppress(
-                function,
+                role,
                 "IAM4",
-                "The AWS-managed Lambda execution policies only let the function write its own logs and "
-                "create the network interfaces it needs in the VPC.",
-                applies_to=[
-                    "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
-                    "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole",
-                ],
-                children=True,
+                "AWSLambdaVPCAccessExecutionRole is what Lambda needs to create, describe and delete the function's "
+                "network interfaces in the VPC (EC2 allows describing them only on *); it also lets the function "
+                "write its logs.",
+                applies_to=[f"Policy::arn:<AWS::Partition>:iam::aws:policy/{VPC_ACCESS_POLICY}"],
             )
             nag.suppress(
-                function,
+                role,
                 "IAM5",
-                "X-Ray's PutTraceSegments and PutTelemetryRecords have no resource-level permissions; CDK's EFS "
-                "grant puts ClientMount on * under a condition naming the access point; the router's ARN ends "
-                "in :* so results also reach a published version of the router.",
-                applies_to=["Resource::*", f"Resource::<{router_id}.Arn>:*"],
+                "X-Ray's PutTraceSegments and PutTelemetryRecords have no resource-level permissions.",
+                applies_to=["Resource::*"],
                 children=True,
             )
             self.functions[spec.name] = function

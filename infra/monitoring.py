@@ -3,7 +3,9 @@
 A model's answer travels model function -> router (a Lambda destination) ->
 Slack. An error in either function, an answer Lambda could not hand to the
 router, and a router event that exhausted its retries (it lands in the failure
-queue) each raise an alarm, so nothing fails silently.
+queue) each raise an alarm, so nothing fails silently. A model whose answers
+are mostly errors (bad weights, inputs it cannot handle) raises its own alarm,
+from the figures the router records.
 """
 
 from __future__ import annotations
@@ -16,11 +18,16 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from inference.registry import ModelSpec
 from infra import nag
+from infra.metrics import PERIOD, PERIOD_MINUTES, model_metric
 
-PERIOD = Duration.minutes(5)
 #: As long as SQS keeps a message, so there are two weeks to look at a failed event.
 FAILURE_RETENTION = Duration.days(14)
+#: A model alarms when more than this share of its answers in one period are errors...
+ERROR_RATE_PERCENT = 20
+#: ...out of at least this many: one failed request out of two is a person's typo, not a broken model.
+ERROR_RATE_MIN_REQUESTS = 5
 
 
 class Monitoring(Construct):
@@ -74,14 +81,46 @@ class Monitoring(Construct):
             f"The {label} function raised an error, timed out, or its result could not be delivered.",
         )
 
-    def _alarm(self, construct_id: str, metric: cloudwatch.IMetric, description: str) -> cloudwatch.Alarm:
+    def watch_error_rate(self, spec: ModelSpec) -> cloudwatch.Alarm:
+        """Alarm when more than ``ERROR_RATE_PERCENT`` % of a busy period's answers from ``spec``'s model failed.
+
+        Errors here are the failed answers the router saw (the model's typed errors
+        included), not only the function's crashes, which ``watch_function`` covers.
+        """
+        rate = cloudwatch.MathExpression(
+            expression=f"IF(requests >= {ERROR_RATE_MIN_REQUESTS}, 100 * FILL(errors, 0) / requests, 0)",
+            using_metrics={
+                "requests": model_metric(spec, "Requests", statistic="Sum"),
+                "errors": model_metric(spec, "Errors", statistic="Sum"),
+            },
+            label=f"{spec.name} error rate (%)",
+            period=PERIOD,
+        )
+        return self._alarm(
+            f"{spec.name}-error-rate",
+            rate,
+            f"More than {ERROR_RATE_PERCENT}% of the {spec.name} model's answers in {PERIOD_MINUTES} minutes "
+            f"were errors (with at least {ERROR_RATE_MIN_REQUESTS} requests).",
+            threshold=ERROR_RATE_PERCENT,
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        )
+
+    def _alarm(
+        self,
+        construct_id: str,
+        metric: cloudwatch.IMetric,
+        description: str,
+        *,
+        threshold: float = 1,
+        comparison: cloudwatch.ComparisonOperator = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    ) -> cloudwatch.Alarm:
         alarm = cloudwatch.Alarm(
             self,
             construct_id,
             metric=metric,
-            threshold=1,
+            threshold=threshold,
             evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            comparison_operator=comparison,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             alarm_description=description,
         )

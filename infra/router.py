@@ -2,7 +2,9 @@
 
 The router answers Slack and the ``/go`` form, invokes the model functions
 asynchronously, and receives their results back through Lambda destinations.
-It is not in the VPC: it talks only to Slack and to AWS APIs.
+It is not in the VPC: it talks only to Slack and to AWS APIs. Its role holds
+only what it uses, each as a named statement; it writes its logs to its own
+log group only, so it carries no AWS managed policy.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from aws_cdk import ArnFormat, Duration, RemovalPolicy, SecretValue, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
@@ -22,6 +23,8 @@ from constructs import Construct
 
 from infra import nag
 from infra.bundling import REGISTRY_IN_BUNDLE, ROUTER_RUNTIME
+from infra.destinations import to_queue
+from infra.metrics import NAMESPACE as METRICS_NAMESPACE
 
 HANDLER = "bot.handler.handler"
 MEMORY_MB = 512
@@ -35,7 +38,6 @@ SECRET_KEYS = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "DEMO_PASSCODE")
 SECRET_PLACEHOLDERS = ("xoxb-...", "...", "")
 PARTITION_KEY = "pk"
 TTL_ATTRIBUTE = "expires_at"
-METRICS_NAMESPACE = "HfSlackBot"
 TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
 
 
@@ -103,9 +105,19 @@ class Router(Construct):
             time_to_live_attribute=TTL_ATTRIBUTE,
             removal_policy=removal_policy,
         )
+        log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=removal_policy)
+        role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="WriteOwnLogs",
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[log_group.log_group_arn],
+            )
+        )
         self.function = lambda_.Function(
             self,
             "Function",
+            role=role,
             function_name=function_name,
             description="Answers Slack and the /go form, invokes the models and posts their results",
             runtime=ROUTER_RUNTIME,
@@ -115,7 +127,7 @@ class Router(Construct):
             memory_size=MEMORY_MB,
             timeout=TIMEOUT,
             tracing=lambda_.Tracing.ACTIVE,
-            log_group=logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=removal_policy),
+            log_group=log_group,
             environment={
                 "SLACK_SECRET_ID": self.secret.secret_arn,
                 "MODEL_FUNCTION_PREFIX": function_prefix,
@@ -128,7 +140,7 @@ class Router(Construct):
         self.function.configure_async_invoke(
             retry_attempts=RETRY_ATTEMPTS,
             max_event_age=MAX_EVENT_AGE,
-            on_failure=destinations.SqsDestination(failure_queue),
+            on_failure=to_queue(failure_queue),
         )
         # Its own name is included: Bolt's lazy listeners re-invoke the router asynchronously.
         self.function.add_to_role_policy(
@@ -147,14 +159,7 @@ class Router(Construct):
             iam.PolicyStatement(sid="UseStateTable", actions=list(TABLE_ACTIONS), resources=[self.table.table_arn])
         )
         nag.suppress(
-            self.function,
-            "IAM4",
-            "AWSLambdaBasicExecutionRole only lets the function write its own CloudWatch logs.",
-            applies_to=["Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"],
-            children=True,
-        )
-        nag.suppress(
-            self.function,
+            role,
             "IAM5",
             "X-Ray's PutTraceSegments and PutTelemetryRecords have no resource-level permissions.",
             applies_to=["Resource::*"],

@@ -12,6 +12,8 @@ from inference.errors import RegistryError
 from inference.registry import Registry
 from infra.api import FORM_PATH, SLACK_EVENTS_PATH, RouterApi
 from infra.bundling import model_image_context, router_bundle
+from infra.dashboard import Dashboard
+from infra.feedback import FeedbackTable
 from infra.models import ModelFunctions
 from infra.monitoring import Monitoring
 from infra.network import ModelNetwork
@@ -41,7 +43,7 @@ class HfSlackBotStack(Stack):
     """Everything the bot runs on, built from ``registry``.
 
     Attributes:
-        router, models, network, api, monitoring: the constructs, for tests and extensions.
+        router, feedback, models, network, api, monitoring, dashboard: the constructs, for tests and extensions.
     """
 
     def __init__(
@@ -73,6 +75,8 @@ class HfSlackBotStack(Stack):
             failure_queue=self.monitoring.failure_queue,
             **stateful,
         )
+        self.feedback = FeedbackTable(self, "Feedback", removal_policy=settings.removal_policy)
+        self.feedback.use_from(self.router.function)
         self.network = ModelNetwork(
             self, "Network", nat_gateways=settings.nat_gateways, offline=settings.offline, **stateful
         )
@@ -96,8 +100,18 @@ class HfSlackBotStack(Stack):
             **stateful,
         )
         self.monitoring.watch_function(self.router.function, ROUTER)
-        for name, function in self.models.functions.items():
-            self.monitoring.watch_function(function, name)
+        for spec in registry:
+            self.monitoring.watch_function(self.models.functions[spec.name], spec.name)
+            self.monitoring.watch_error_rate(spec)
+        self.dashboard = Dashboard(
+            self,
+            "Dashboard",
+            name=settings.stack_name,
+            registry=registry,
+            router=self.router.function,
+            model_functions=self.models.functions,
+            failure_queue=self.monitoring.failure_queue,
+        )
         self._outputs(settings)
 
     def _outputs(self, settings: Settings) -> None:
@@ -109,6 +123,11 @@ class HfSlackBotStack(Stack):
             "SecretName": (secret.secret_name, "Holds the Slack bot token, signing secret and /go passcode"),
             "FillSecretCommand": (fill_secret_command(secret, Aws.REGION), "Run once with your Slack app's values"),
             "ModelFunctionPrefix": (settings.prefix, "Every function's name starts with this and a '-'"),
+            "FeedbackTableName": (
+                self.feedback.table.table_name,
+                "Votes and comments: FEEDBACK_TABLE=<this> python -m bot feedback export --format csv",
+            ),
+            "DashboardUrl": (self.dashboard.url, "Requests, errors and latency per entry point and per model"),
             "FileSystemId": (self.network.file_system.file_system_id, "The EFS model cache"),
             "AccessPointId": (self.network.access_point.access_point_id, "Mount the cache through this"),
             "ModelSecurityGroupId": (

@@ -83,6 +83,11 @@ class Synthesis:
             for statement in policy["Properties"]["PolicyDocument"]["Statement"]
         ]
 
+    def managed_policies(self, function: Any) -> list[str]:
+        """The AWS managed policies of ``function``'s role, by name (``service-role/...``)."""
+        role = self.raw["Resources"][self.logical_id(function.role)]["Properties"]
+        return [managed_policy_name(arn) for arn in role.get("ManagedPolicyArns", [])]
+
     def invoke_targets(self) -> set[str]:
         """The function names the router may invoke, read from its policy's ARNs."""
         (statement,) = [
@@ -92,6 +97,12 @@ class Synthesis:
 
     def logical_id(self, construct: Any) -> str:
         return self.stack.resolve(construct.node.default_child.logical_id)
+
+
+def managed_policy_name(arn: dict[str, Any]) -> str:
+    """``service-role/X`` from an AWS managed policy's ARN, built with Fn::Join (CDK's roles) or Fn::Sub (its providers)."""
+    text = arn.get("Fn::Sub") or "".join(part for part in arn["Fn::Join"][1] if isinstance(part, str))
+    return text.partition(":iam::aws:policy/")[2]
 
 
 def synthesize(outdir: Path, *, context: Mapping[str, Any] | None = None, models_file: Path | None = None) -> Synthesis:

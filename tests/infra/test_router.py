@@ -1,17 +1,18 @@
-"""The router: its function, its exact permissions, its secret, its state table, its failure path."""
+"""The router: its function, its secret, its state table, its failure path (its permissions: test_permissions)."""
 
 from __future__ import annotations
 
 import json
 
 from infra.bundling import ROUTER_RUNTIME
-from tests.infra.conftest import EXTRA_MODEL, Synthesis
+from tests.infra.conftest import Synthesis
 
 ENVIRONMENT = {
     "SLACK_SECRET_ID",
     "MODEL_FUNCTION_PREFIX",
     "MODELS_FILE",
     "STATE_TABLE",
+    "FEEDBACK_TABLE",
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
 }
@@ -36,33 +37,11 @@ def test_the_router_learns_names_and_resources_from_its_environment(synth: Synth
     assert set(variables) == ENVIRONMENT
     assert variables["SLACK_SECRET_ID"] == {"Ref": synth.logical_id(synth.stack.router.secret)}
     assert variables["STATE_TABLE"] == {"Ref": synth.logical_id(synth.stack.router.table)}
+    assert variables["FEEDBACK_TABLE"] == {"Ref": synth.logical_id(synth.stack.feedback.table)}
     assert variables["MODEL_FUNCTION_PREFIX"] == synth.settings.prefix
     assert variables["MODELS_FILE"] == "/var/task/inference/models.yaml"
     assert variables["POWERTOOLS_SERVICE_NAME"] == "router"
     assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "HfSlackBot"
-
-
-def test_the_router_may_invoke_exactly_the_registrys_functions_and_itself(synth: Synthesis, variant: Synthesis) -> None:
-    prefix = synth.settings.prefix
-    assert synth.invoke_targets() == {f"{prefix}-{name}" for name in [*synth.registry.names, "router"]}
-    assert variant.invoke_targets() == synth.invoke_targets() | {f"{prefix}-{EXTRA_MODEL['name']}"}
-
-
-def test_the_routers_other_permissions_name_only_its_secret_and_table(synth: Synthesis) -> None:
-    statements = synth.role_statements(synth.stack.router.function)
-    by_service: dict[str, list] = {}
-    for statement in statements:
-        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        for action in actions:
-            by_service.setdefault(action.split(":")[0], []).append((action, statement["Resource"]))
-    secret = {"Ref": synth.logical_id(synth.stack.router.secret)}
-    table = {"Fn::GetAtt": [synth.logical_id(synth.stack.router.table), "Arn"]}
-    assert by_service["secretsmanager"] == [("secretsmanager:GetSecretValue", secret)]
-    assert sorted(by_service["dynamodb"]) == sorted(
-        (f"dynamodb:{verb}", table) for verb in ("GetItem", "PutItem", "UpdateItem", "DeleteItem")
-    )
-    assert set(by_service) == {"lambda", "secretsmanager", "dynamodb", "sqs", "xray"}
-    assert {action for action, _ in by_service["lambda"]} == {"lambda:InvokeFunction"}
 
 
 def test_no_function_environment_holds_a_secret_value(synth: Synthesis) -> None:
@@ -88,7 +67,7 @@ def test_the_fill_secret_output_is_one_put_secret_value_command(synth: Synthesis
 
 
 def test_the_state_table_deduplicates_with_expiring_items(synth: Synthesis) -> None:
-    (table,) = synth.resources("AWS::DynamoDB::Table").values()
+    table = synth.raw["Resources"][synth.logical_id(synth.stack.router.table)]
     properties = table["Properties"]
     assert properties["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
     assert properties["AttributeDefinitions"] == [{"AttributeName": "pk", "AttributeType": "S"}]

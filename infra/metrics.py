@@ -1,0 +1,51 @@
+"""The router's own figures as CloudWatch metrics, for the dashboard and the alarms.
+
+The router prints them in CloudWatch's embedded metric format (``bot/metrics.py``):
+per model, with the dimensions ``Model``, ``Task`` and ``service``; per entry
+point, with ``EntryPoint`` and ``service``. A metric is found only under its
+exact set of dimensions, so every query here names all of them.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+
+from bot.metrics import ENTRY_POINTS, SERVICE
+from inference.registry import ModelSpec
+
+#: The router's ``POWERTOOLS_METRICS_NAMESPACE``.
+NAMESPACE = "HfSlackBot"
+PERIOD_MINUTES = 5
+PERIOD = Duration.minutes(PERIOD_MINUTES)
+#: What the router records per model and per entry point.
+MODEL_METRICS = ("Requests", "Errors", "ColdStarts", "LoadTime", "InferenceTime", "InputSize")
+ENTRY_METRICS = ("Requests", "AckLatency")
+
+
+def model_metric(spec: ModelSpec, name: str, *, statistic: str, label: str | None = None) -> cloudwatch.Metric:
+    """``name`` (one of ``MODEL_METRICS``) for the model of ``spec``."""
+    if name not in MODEL_METRICS:
+        raise ValueError(f"the router records no model metric {name!r}")
+    return cloudwatch.Metric(
+        namespace=NAMESPACE,
+        metric_name=name,
+        dimensions_map={"Model": spec.name, "Task": spec.task, "service": SERVICE},
+        statistic=statistic,
+        period=PERIOD,
+        label=label,
+    )
+
+
+def entry_metric(entry: str, name: str, *, statistic: str, label: str | None = None) -> cloudwatch.Metric:
+    """``name`` (one of ``ENTRY_METRICS``) for ``entry`` (one of ``ENTRY_POINTS``)."""
+    if name not in ENTRY_METRICS or entry not in ENTRY_POINTS:
+        raise ValueError(f"the router records no metric {name!r} for entry point {entry!r}")
+    return cloudwatch.Metric(
+        namespace=NAMESPACE,
+        metric_name=name,
+        dimensions_map={"EntryPoint": entry, "service": SERVICE},
+        statistic=statistic,
+        period=PERIOD,
+        label=label,
+    )

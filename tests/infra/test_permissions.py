@@ -1,0 +1,225 @@
+"""Least privilege: each function's role allows exactly what its code uses, read from the synthesized template.
+
+The only ``Resource: *`` left is X-Ray's, whose actions have no resource-level
+permissions. The model functions' AWS managed policy (network interfaces in
+the VPC, whose Describe calls EC2 allows only on ``*``) is named, not inlined.
+What the router's code calls is checked against the granted actions by running
+its DynamoDB stores on a client that records every call.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bot.feedback import Answer, DynamoFeedbackStore, FeedbackStore
+from bot.state import DynamoStateStore, StateStore
+from infra.feedback import ROUTER_ACTIONS
+from infra.router import TABLE_ACTIONS
+from tests.infra.conftest import Synthesis, managed_policy_name
+
+XRAY = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+VPC_ACCESS = "service-role/AWSLambdaVPCAccessExecutionRole"
+#: The only ones left in the template, each on a role CDK or API Gateway needs.
+MANAGED_POLICIES = {
+    VPC_ACCESS,
+    # CDK's provider that empties the VPC's default security group: its own logs.
+    "service-role/AWSLambdaBasicExecutionRole",
+    # API Gateway's account-wide logging role.
+    "service-role/AmazonAPIGatewayPushToCloudWatchLogs",
+}
+#: The feedback store's one method the router never calls: the export runs it with an operator's credentials.
+EXPORT_ONLY = {"votes"}
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def grants(statements: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each statement by its Sid (CDK adds X-Ray's without one: ``xray``), as actions, resources and condition."""
+    found: dict[str, dict[str, Any]] = {}
+    for statement in statements:
+        assert statement["Effect"] == "Allow" and {"NotAction", "NotResource", "Principal"}.isdisjoint(statement)
+        actions = set(as_list(statement["Action"]))
+        key = statement.get("Sid") or ("xray" if actions == XRAY else json.dumps(statement))
+        assert key not in found, key
+        found[key] = {
+            "actions": actions,
+            "resources": as_list(statement["Resource"]),
+            "condition": statement.get("Condition"),
+        }
+    return found
+
+
+def get_att(synth: Synthesis, construct: Any) -> dict[str, Any]:
+    return {"Fn::GetAtt": [synth.logical_id(construct), "Arn"]}
+
+
+def test_the_router_may_do_exactly_what_its_code_does(synth: Synthesis) -> None:
+    router = synth.stack.router
+    found = grants(synth.role_statements(router.function))
+    assert found == {
+        "WriteOwnLogs": {
+            "actions": {"logs:CreateLogStream", "logs:PutLogEvents"},
+            "resources": [get_att(synth, router.node.find_child("Logs"))],
+            "condition": None,
+        },
+        "xray": {"actions": XRAY, "resources": ["*"], "condition": None},
+        "SendResultsToQueue": {
+            "actions": {"sqs:SendMessage"},
+            "resources": [get_att(synth, synth.stack.monitoring.failure_queue)],
+            "condition": None,
+        },
+        "InvokeModelsAndItself": {
+            "actions": {"lambda:InvokeFunction"},
+            "resources": found["InvokeModelsAndItself"]["resources"],
+            "condition": None,
+        },
+        "ReadSlackSecret": {
+            "actions": {"secretsmanager:GetSecretValue"},
+            "resources": [{"Ref": synth.logical_id(router.secret)}],
+            "condition": None,
+        },
+        "UseStateTable": {
+            "actions": set(TABLE_ACTIONS),
+            "resources": [get_att(synth, router.table)],
+            "condition": None,
+        },
+        "UseFeedbackTable": {
+            "actions": set(ROUTER_ACTIONS),
+            "resources": [get_att(synth, synth.stack.feedback.table)],
+            "condition": None,
+        },
+    }
+    assert synth.managed_policies(router.function) == []
+
+
+def test_the_router_may_invoke_exactly_the_registrys_functions_and_itself(synth: Synthesis, variant: Synthesis) -> None:
+    prefix = synth.settings.prefix
+    assert synth.invoke_targets() == {f"{prefix}-{name}" for name in [*synth.registry.names, "router"]}
+    assert variant.invoke_targets() == synth.invoke_targets() | {f"{prefix}-emotion"}
+
+
+def test_the_feedback_actions_are_exactly_what_the_routers_store_calls() -> None:
+    client = RecordingDynamoDB()
+    store = DynamoFeedbackStore("feedback", client=client)
+    answer = Answer(
+        request_id="r1", model="sentiment", revision="0" * 40, task="text-classification", input="hi", output=[]
+    )
+    calls = {
+        "record_answer": lambda: store.record_answer(answer),
+        "vote": lambda: store.vote("r1", "U1", "up"),
+        "comment": lambda: store.comment("r1", "U1", "fine"),
+        "tally": lambda: store.tally("r1"),
+        "model_tallies": lambda: store.model_tallies(["sentiment"]),
+    }
+    assert set(calls) == protocol_methods(FeedbackStore) - EXPORT_ONLY
+    for call in calls.values():
+        call()
+    assert client.actions == set(ROUTER_ACTIONS)
+    store.votes()
+    assert "dynamodb:Scan" in client.actions - set(ROUTER_ACTIONS)
+
+
+def test_the_state_table_actions_are_exactly_what_the_routers_store_calls() -> None:
+    client = RecordingDynamoDB()
+    store = DynamoStateStore("state", client=client)
+    calls = {
+        "claim": lambda: store.claim("event:1"),
+        "complete": lambda: store.complete("event:1"),
+        "release": lambda: store.release("event:1"),
+        "increment": lambda: store.increment("usage", "sentiment"),
+        "counts": lambda: store.counts("usage"),
+        "set_field": lambda: store.set_field("answer:1", "ts", "1.0"),
+        "fields": lambda: store.fields("answer:1"),
+    }
+    assert set(calls) == protocol_methods(StateStore)
+    for call in calls.values():
+        call()
+    assert client.actions == set(TABLE_ACTIONS)
+
+
+def test_each_model_function_may_use_the_cache_answer_the_router_and_nothing_else(synth: Synthesis) -> None:
+    network = synth.stack.network
+    access_point = {"Ref": synth.logical_id(network.access_point)}
+    router = get_att(synth, synth.stack.router.function)
+    for name, function in synth.stack.models.functions.items():
+        found = grants(synth.role_statements(function))
+        assert set(found) == {"MountCacheThroughAccessPoint", "xray", "SendResultsToFunction"}, name
+        mount = found["MountCacheThroughAccessPoint"]
+        assert mount["actions"] == {"elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"}
+        assert mount["resources"] == [get_att(synth, network.file_system)]
+        (condition,) = mount["condition"]["StringEquals"].items()
+        assert condition[0] == "elasticfilesystem:AccessPointArn"
+        assert access_point in condition[1]["Fn::Join"][1]
+        assert found["SendResultsToFunction"] == {
+            "actions": {"lambda:InvokeFunction"},
+            "resources": [router],
+            "condition": None,
+        }
+        assert found["xray"] == {"actions": XRAY, "resources": ["*"], "condition": None}
+        assert synth.managed_policies(function) == [VPC_ACCESS], name
+
+
+def test_every_function_is_assumed_by_lambda_only(synth: Synthesis) -> None:
+    functions = [synth.stack.router.function, *synth.stack.models.functions.values()]
+    for function in functions:
+        role = synth.raw["Resources"][synth.logical_id(function.role)]["Properties"]
+        (statement,) = role["AssumeRolePolicyDocument"]["Statement"]
+        assert statement["Principal"] == {"Service": "lambda.amazonaws.com"}
+        assert statement["Action"] == "sts:AssumeRole"
+
+
+def all_statements(synth: Synthesis) -> list[dict[str, Any]]:
+    """Every identity-policy statement in the template: policies and roles' inline policies."""
+    documents = [p["Properties"]["PolicyDocument"] for p in synth.resources("AWS::IAM::Policy").values()]
+    for role in synth.resources("AWS::IAM::Role").values():
+        documents += [p["PolicyDocument"] for p in role["Properties"].get("Policies", [])]
+    return [statement for document in documents for statement in document["Statement"]]
+
+
+def test_no_action_is_a_wildcard_and_only_x_ray_acts_on_every_resource(synth: Synthesis, variant: Synthesis) -> None:
+    for synthesis in (synth, variant):
+        statements = all_statements(synthesis)
+        assert statements
+        for statement in statements:
+            actions = as_list(statement["Action"])
+            assert not [a for a in actions if "*" in a], statement
+            if "*" in as_list(statement["Resource"]):
+                assert set(actions) == XRAY, statement
+
+
+def test_the_only_managed_policies_are_named_ones(synth: Synthesis) -> None:
+    names = {
+        managed_policy_name(arn)
+        for role in synth.resources("AWS::IAM::Role").values()
+        for arn in role["Properties"].get("ManagedPolicyArns", [])
+    }
+    assert names == MANAGED_POLICIES
+
+
+class RecordingDynamoDB:
+    """A DynamoDB client that answers every call with nothing found and records its IAM action."""
+
+    class exceptions:  # boto3's spelling
+        class ConditionalCheckFailedException(Exception):
+            pass
+
+    def __init__(self) -> None:
+        self.actions: set[str] = set()
+
+    def __getattr__(self, name: str) -> Any:
+        def call(**_: Any) -> dict[str, Any]:
+            self.actions.add("dynamodb:" + name.title().replace("_", ""))
+            return {}
+
+        return call
+
+    def get_paginator(self, name: str) -> Any:
+        self.actions.add("dynamodb:" + name.title())
+        return type("Paginator", (), {"paginate": staticmethod(lambda **_: iter([{}]))})()
+
+
+def protocol_methods(protocol: type) -> set[str]:
+    return {name for name, value in vars(protocol).items() if callable(value) and not name.startswith("_")}
