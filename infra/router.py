@@ -38,6 +38,8 @@ SECRET_KEYS = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "DEMO_PASSCODE")
 SECRET_PLACEHOLDERS = ("xoxb-...", "...", "")
 PARTITION_KEY = "pk"
 TTL_ATTRIBUTE = "expires_at"
+#: Exactly what ``DynamoStateStore`` calls: claim and complete (PutItem), release (DeleteItem), counters and
+#: fields (UpdateItem, GetItem).
 TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
 
 

@@ -133,8 +133,11 @@ def test_the_metric_helpers_refuse_what_the_router_does_not_record() -> None:
         entry_metric("webhook", "Requests", statistic="Sum")
 
 
-def test_the_dashboard_url_opens_it_in_the_stacks_region(synth: Synthesis) -> None:
-    (dashboard,) = synth.resources("AWS::CloudWatch::Dashboard")
+def test_the_dashboard_is_named_after_the_stack_and_region_and_linked(synth: Synthesis) -> None:
+    ((dashboard, resource),) = synth.resources("AWS::CloudWatch::Dashboard").items()
+    # Dashboard names are global to the account: the same stack in two regions needs two.
+    name = resource["Properties"]["DashboardName"]["Fn::Join"][1]
+    assert "".join(resolve(p) for p in name) == f"{synth.settings.stack_name}-Ref:AWS::Region"
     parts = synth.raw["Outputs"]["DashboardUrl"]["Value"]["Fn::Join"][1]
     assert "".join(resolve(p) for p in parts) == (
         "https://Ref:AWS::Region.console.aws.amazon.com/cloudwatch/home?region=Ref:AWS::Region"
