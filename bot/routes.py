@@ -132,9 +132,9 @@ def check_slack_headers(request: Request) -> None:
     Raises:
         BadRequest: 401, the timestamp is not a whole number or the signature is not ASCII.
     """
-    timestamp, signature = request.header("x-slack-request-timestamp"), request.header("x-slack-signature")
+    timestamp, signature = request.headers.get("x-slack-request-timestamp"), request.header("x-slack-signature")
     try:
-        if timestamp:
+        if timestamp is not None:  # a missing one Bolt refuses by itself
             int(timestamp)
     except ValueError as exc:
         raise BadRequest("The Slack request timestamp is invalid.", status=401, type="invalid_signature") from exc

@@ -85,16 +85,11 @@ def bundled_registry() -> Registry:
     return load_registry(ROOT / "inference" / "models.yaml")
 
 
-@pytest.fixture
-def slack() -> Iterator[FakeSlackApi]:
-    with FakeSlackApi(expect_token=BOT_TOKEN) as api:
-        yield api
-
-
-def in_process(slack: FakeSlackApi, data_dir: Path) -> InProcess:
-    """The router as ``bot.handler`` builds it in AWS, over the doubles."""
+def in_process(slack: FakeSlackApi, data_dir: Path, *, passcode: str = "", local: bool = False) -> InProcess:
+    """The router as ``bot.handler`` builds it in AWS (or ``python -m bot serve`` with ``local``), over the doubles."""
     settings = Settings(
-        secrets=Secrets(bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET),
+        secrets=Secrets(bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET, passcode=passcode),
+        local=local,
         slack_api_url=slack.base_url,
         data_dir=data_dir,
     )
@@ -105,9 +100,19 @@ def in_process(slack: FakeSlackApi, data_dir: Path) -> InProcess:
     return InProcess(router=router, lambdas=lambdas, models=models, slack=slack)
 
 
+@pytest.fixture(scope="module")
+def shared_router(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcess]:
+    with FakeSlackApi(expect_token=BOT_TOKEN) as slack:
+        yield in_process(slack, tmp_path_factory.mktemp("router"))
+
+
 @pytest.fixture
-def lambda_router(slack: FakeSlackApi, tmp_path: Path) -> InProcess:
-    return in_process(slack, tmp_path)
+def lambda_router(shared_router: InProcess) -> InProcess:
+    """The module's router with its doubles emptied; every case uses fresh Slack ids, so claims never collide."""
+    shared_router.slack.clear()
+    shared_router.lambdas.invocations.clear()
+    shared_router.models.calls.clear()
+    return shared_router
 
 
 def signed_event(

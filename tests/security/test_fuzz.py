@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import string
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
 
@@ -25,9 +24,8 @@ from hypothesis import strategies as st
 
 from tests.events import load_event
 from tests.fakes.signing import FORM, JSON
-from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.slack_client import LambdaContext, api_gateway_event
-from tests.security.conftest import BOT_TOKEN, EVENTS, InProcess, header, in_process, signed_event
+from tests.security.conftest import EVENTS, InProcess, header, signed_event
 
 FUZZ = settings(
     max_examples=300,
@@ -114,10 +112,9 @@ def mutated_sample(draw: st.DrawFn) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcess]:
-    """One router for every example of the module (hypothesis would share a per-test one anyway)."""
-    with FakeSlackApi(expect_token=BOT_TOKEN) as slack:
-        yield in_process(slack, tmp_path_factory.mktemp("fuzz"))
+def env(shared_router: InProcess) -> InProcess:
+    """One router for every example (hypothesis runs all examples of a test within one fixture call)."""
+    return shared_router
 
 
 def check_answer(result: dict[str, Any]) -> None:
