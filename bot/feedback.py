@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
-import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
+
+from bot.storage import DynamoTable, SqliteFile
 
 UP, DOWN = "up", "down"
 VOTES = (UP, DOWN)
@@ -102,23 +102,13 @@ class SqliteFeedbackStore:
     """The local backend: a SQLite file in the data folder."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._local = threading.local()
-        db = self._db()
-        db.execute("CREATE TABLE IF NOT EXISTS answers (request_id TEXT PRIMARY KEY, data TEXT)")
-        db.execute(
+        self.file = SqliteFile(
+            path,
+            "CREATE TABLE IF NOT EXISTS answers (request_id TEXT PRIMARY KEY, data TEXT)",
             "CREATE TABLE IF NOT EXISTS votes (request_id TEXT, voter TEXT, vote TEXT, comment TEXT DEFAULT '',"
-            " voted_at REAL, PRIMARY KEY (request_id, voter))"
+            " voted_at REAL, PRIMARY KEY (request_id, voter))",
         )
-
-    def _db(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            self._local.db = db
-        return db
+        self._db = self.file.db
 
     def record_answer(self, answer: Answer) -> None:
         self._db().execute(
@@ -189,24 +179,12 @@ class SqliteFeedbackStore:
         return tallies
 
 
-class DynamoFeedbackStore:
+class DynamoFeedbackStore(DynamoTable):
     """The AWS backend: one table keyed by ``pk`` (request id) and ``sk`` (``answer`` or ``vote#<voter>``).
 
     Per-model tallies live in ``pk=model#<name>, sk=tally`` items, adjusted on each
     vote change, so the App Home tab never scans the table.
     """
-
-    def __init__(self, table: str, *, client: Any = None) -> None:
-        self.table = table
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            import boto3
-
-            self._client = boto3.client("dynamodb")
-        return self._client
 
     def record_answer(self, answer: Answer) -> None:
         self.client.put_item(

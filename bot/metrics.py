@@ -14,8 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sqlite3
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +21,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from bot.slack_ui import COMMENT_MODAL_CALLBACK
+from bot.storage import SqliteFile
 
 logger = logging.getLogger(__name__)
 
@@ -100,23 +99,13 @@ class LocalStats:
     """Local mode's figures, kept in a SQLite file for the stats page."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._local = threading.local()
-        db = self._db()
-        db.execute(
+        self.file = SqliteFile(
+            path,
             "CREATE TABLE IF NOT EXISTS model_requests (at REAL, model TEXT, task TEXT, ok INTEGER, cold INTEGER,"
-            " load_ms REAL, inference_ms REAL, input_chars INTEGER)"
+            " load_ms REAL, inference_ms REAL, input_chars INTEGER)",
+            "CREATE TABLE IF NOT EXISTS entry_requests (at REAL, entry TEXT, ack_ms REAL)",
         )
-        db.execute("CREATE TABLE IF NOT EXISTS entry_requests (at REAL, entry TEXT, ack_ms REAL)")
-
-    def _db(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            self._local.db = db
-        return db
+        self._db = self.file.db
 
     def add_model(self, s: ModelSample) -> None:
         self._db().execute(
@@ -187,9 +176,10 @@ class Metrics:
                         ("Requests", "Count", 1),
                         ("Errors", "Count", 0 if sample.ok else 1),
                         ("ColdStarts", "Count", 1 if sample.cold else 0),
-                        ("LoadTime", "Milliseconds", sample.load_ms),
                         ("InferenceTime", "Milliseconds", sample.inference_ms),
                         ("InputSize", "Count", sample.input_chars),
+                        # Only a cold start loads the model: a warm call's 0 would drown the percentiles.
+                        *([("LoadTime", "Milliseconds", sample.load_ms)] if sample.cold else []),
                     ],
                 )
             if self.local is not None:

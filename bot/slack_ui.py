@@ -302,50 +302,47 @@ def home_view(
 
 def model_picker_modal(registry: Registry, *, private_metadata: str) -> dict[str, Any]:
     """The modal a message shortcut opens: which model to run on that message."""
-    options = [{"text": {"type": "plain_text", "text": clip(spec.title, 75)}, "value": spec.name} for spec in registry][
-        :100
+    # Slack allows a static select 100 options.
+    options = [
+        {"text": {"type": "plain_text", "text": clip(s.title, 75)}, "value": s.name} for s in list(registry)[:100]
     ]
-    return {
-        "type": "modal",
-        "callback_id": RUN_MODAL_CALLBACK,
-        "private_metadata": private_metadata,
-        "title": {"type": "plain_text", "text": "Run a model"},
-        "submit": {"type": "plain_text", "text": "Run"},
-        "close": {"type": "plain_text", "text": "Cancel"},
-        "blocks": [
-            {
-                "type": "input",
-                "block_id": MODEL_SELECT_BLOCK,
-                "label": {"type": "plain_text", "text": "Model"},
-                "element": {"type": "static_select", "action_id": MODEL_SELECT_ACTION, "options": options},
-            },
-            context("The answer appears in the message's thread."),
-        ],
-    }
+    blocks = [
+        {
+            "type": "input",
+            "block_id": MODEL_SELECT_BLOCK,
+            "label": {"type": "plain_text", "text": "Model"},
+            "element": {"type": "static_select", "action_id": MODEL_SELECT_ACTION, "options": options},
+        },
+        context("The answer appears in the message's thread."),
+    ]
+    return modal(RUN_MODAL_CALLBACK, "Run a model", "Run", private_metadata=private_metadata, blocks=blocks)
 
 
 def comment_modal(*, private_metadata: str) -> dict[str, Any]:
     """The modal behind "Add a comment"."""
+    blocks = [
+        {
+            "type": "input",
+            "block_id": COMMENT_BLOCK,
+            "label": {"type": "plain_text", "text": "What was right or wrong with it?"},
+            "element": {"type": "plain_text_input", "action_id": COMMENT_INPUT, "multiline": True, "max_length": 2000},
+        }
+    ]
+    return modal(
+        COMMENT_MODAL_CALLBACK, "Comment on the answer", "Save", private_metadata=private_metadata, blocks=blocks
+    )
+
+
+def modal(callback_id: str, title: str, submit: str, *, private_metadata: str, blocks: Blocks) -> dict[str, Any]:
+    """A modal with a submit and a cancel button; ``private_metadata`` comes back on submission."""
     return {
         "type": "modal",
-        "callback_id": COMMENT_MODAL_CALLBACK,
+        "callback_id": callback_id,
         "private_metadata": private_metadata,
-        "title": {"type": "plain_text", "text": "Comment on the answer"},
-        "submit": {"type": "plain_text", "text": "Save"},
+        "title": {"type": "plain_text", "text": title},
+        "submit": {"type": "plain_text", "text": submit},
         "close": {"type": "plain_text", "text": "Cancel"},
-        "blocks": [
-            {
-                "type": "input",
-                "block_id": COMMENT_BLOCK,
-                "label": {"type": "plain_text", "text": "What was right or wrong with it?"},
-                "element": {
-                    "type": "plain_text_input",
-                    "action_id": COMMENT_INPUT,
-                    "multiline": True,
-                    "max_length": 2000,
-                },
-            }
-        ],
+        "blocks": blocks,
     }
 
 

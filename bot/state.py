@@ -13,11 +13,11 @@ SQLite file with the same semantics.
 from __future__ import annotations
 
 import contextlib
-import sqlite3
-import threading
 import time
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
+
+from bot.storage import DynamoTable, SqliteFile
 
 #: How long a completed claim is remembered: longer than Slack's last retry (5 min)
 #: and Lambda's longest async retry window (6 h).
@@ -62,23 +62,13 @@ class SqliteStateStore:
     """The local backend: one SQLite file, shared by the server's threads and processes."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._local = threading.local()
-        with self._db() as db:
-            db.execute("CREATE TABLE IF NOT EXISTS claims (pk TEXT PRIMARY KEY, status TEXT, expires_at REAL)")
-            db.execute("CREATE TABLE IF NOT EXISTS counters (grp TEXT, name TEXT, n INTEGER, PRIMARY KEY (grp, name))")
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS fields (pk TEXT, name TEXT, value TEXT, expires_at REAL, PRIMARY KEY (pk, name))"
-            )
-
-    def _db(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            self._local.db = db
-        return db
+        self.file = SqliteFile(
+            path,
+            "CREATE TABLE IF NOT EXISTS claims (pk TEXT PRIMARY KEY, status TEXT, expires_at REAL)",
+            "CREATE TABLE IF NOT EXISTS counters (grp TEXT, name TEXT, n INTEGER, PRIMARY KEY (grp, name))",
+            "CREATE TABLE IF NOT EXISTS fields (pk TEXT, name TEXT, value TEXT, expires_at REAL, PRIMARY KEY (pk, name))",
+        )
+        self._db = self.file.db
 
     def claim(self, key: str, *, lease: int = LEASE_TTL) -> bool:
         now = time.time()
@@ -128,20 +118,8 @@ class SqliteStateStore:
         return dict(rows)
 
 
-class DynamoStateStore:
+class DynamoStateStore(DynamoTable):
     """The AWS backend: conditional writes on a table keyed by ``pk`` with TTL on ``expires_at``."""
-
-    def __init__(self, table: str, *, client: Any = None) -> None:
-        self.table = table
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            import boto3
-
-            self._client = boto3.client("dynamodb")
-        return self._client
 
     def claim(self, key: str, *, lease: int = LEASE_TTL) -> bool:
         now = int(time.time())

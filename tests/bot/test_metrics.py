@@ -40,6 +40,7 @@ def test_failures_count_as_errors(capsys: pytest.CaptureFixture[str]) -> None:
     Metrics(emit=True).model(model_sample("qa", "question-answering", {"errorMessage": "Task timed out"}, text="x"))
     [doc] = emf_lines(capsys.readouterr().out)
     assert doc["Errors"] == [1.0] and doc["ColdStarts"] == [0.0]
+    assert "LoadTime" not in doc  # warm (or failed before loading): no load time to report
 
 
 def test_entry_figures_as_emf(capsys: pytest.CaptureFixture[str]) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import BotServer
-from tests.fakes.slack_client import FORM, JSON, interaction_body, slash_command_body
+from tests.fakes.slack_client import FORM, JSON, HttpResult, interaction_body, slash_command_body
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 ANSWER_WAIT = 90.0  # generous: the first request of a model starts its worker and loads it
@@ -199,27 +199,10 @@ def test_message_shortcut_opens_modal_and_answers_in_thread(server: BotServer, c
     before = len(server.slack.calls("views.open"))
     assert server.sender.post(interaction_body(shortcut), FORM).status == 200
     assert server.slack.wait_for(lambda: len(server.slack.calls("views.open")) > before, 20)
-    view = server.slack.calls("views.open")[-1].params["view"]
-    view = json.loads(view) if isinstance(view, str) else view
-    submission = {
-        "type": "view_submission",
-        "team": {"id": "T0001"},
-        "user": {"id": "U9"},
-        "view": {
-            "id": "V" + uuid.uuid4().hex[:8],
-            "type": "modal",
-            "callback_id": view["callback_id"],
-            "private_metadata": view["private_metadata"],
-            "state": {
-                "values": {
-                    "model_block": {
-                        "model_select": {"type": "static_select", "selected_option": {"value": "tiny-sentiment"}}
-                    }
-                }
-            },
-        },
+    values = {
+        "model_block": {"model_select": {"type": "static_select", "selected_option": {"value": "tiny-sentiment"}}}
     }
-    response = server.sender.post(interaction_body(submission), FORM)
+    response = submit_last_view(server, user="U9", values=values)
     assert response.status == 200
     replies = wait_for_reply(server, channel, message_ts, count=2)
     assert any("POSITIVE" in flat(m) or "NEGATIVE" in flat(m) for m in replies)
@@ -303,3 +286,22 @@ def test_malformed_bodies_get_4xx(server: BotServer) -> None:
 def test_url_verification(server: BotServer) -> None:
     response = server.sender.post(json.dumps({"type": "url_verification", "challenge": "abc123", "token": "t"}), JSON)
     assert response.status == 200 and "abc123" in response.body
+
+
+def submit_last_view(server: BotServer, *, user: str, values: dict[str, Any]) -> HttpResult:
+    """Submit the modal the bot opened last, with ``values`` as its state, as Slack would."""
+    view = server.slack.calls("views.open")[-1].params["view"]
+    view = json.loads(view) if isinstance(view, str) else view
+    submission = {
+        "type": "view_submission",
+        "team": {"id": "T0001"},
+        "user": {"id": user},
+        "view": {
+            "id": "V" + uuid.uuid4().hex[:8],
+            "type": "modal",
+            "callback_id": view["callback_id"],
+            "private_metadata": view["private_metadata"],
+            "state": {"values": values},
+        },
+    }
+    return server.sender.post(interaction_body(submission), FORM)

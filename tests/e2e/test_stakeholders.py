@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT, BotServer
-from tests.e2e.test_slack import flat, placeholder, wait_for_reply
+from tests.e2e.test_slack import flat, placeholder, submit_last_view, wait_for_reply
 from tests.fakes.slack_client import FORM, interaction_body
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -97,25 +97,8 @@ def test_comment_modal_is_stored_and_exported(server: BotServer, channel: str) -
     before = len(server.slack.calls("views.open"))
     click(server, channel, answer, "feedback_comment", "U3")
     assert server.slack.wait_for(lambda: len(server.slack.calls("views.open")) > before, 20)
-    view = server.slack.calls("views.open")[-1].params["view"]
-    view = json.loads(view) if isinstance(view, str) else view
-    submission = {
-        "type": "view_submission",
-        "team": {"id": "T0001"},
-        "user": {"id": "U3"},
-        "view": {
-            "id": "V" + uuid.uuid4().hex[:8],
-            "type": "modal",
-            "callback_id": view["callback_id"],
-            "private_metadata": view["private_metadata"],
-            "state": {
-                "values": {
-                    "comment_block": {"comment_input": {"type": "plain_text_input", "value": "Too confident <b>"}}
-                }
-            },
-        },
-    }
-    assert server.sender.post(interaction_body(submission), FORM).status == 200
+    values = {"comment_block": {"comment_input": {"type": "plain_text_input", "value": "Too confident <b>"}}}
+    assert submit_last_view(server, user="U3", values=values).status == 200
 
     def stored() -> bool:
         return any(
