@@ -5,10 +5,13 @@ remote code, the same input limit), traced with torch's dynamo exporter
 (``torch.onnx.export(..., dynamo=True)``) with dynamic batch and sequence
 axes, checked against torch on a sample batch, and saved with the tokenizer as
 a ``tokenizer.json`` that the ``tokenizers`` library reads on its own. With
-``parameters: {onnx_quantize: true}`` an int8 copy is made as well, by ONNX
-Runtime's dynamic quantization with per-channel weight scales (per-tensor
-scales move all-MiniLM's embeddings to a cosine of about 0.96 against torch;
-per-channel keeps 0.99).
+``parameters: {onnx_quantize: true}`` an int8 copy is made as well: ONNX
+Runtime's weight-only quantizer stores every MatMul weight as int8 in blocks of
+128 input channels, each with its own scale, and runs it with int8 arithmetic
+(``MatMulNBits``, accuracy level 4). On all-MiniLM its embeddings keep a cosine
+of at least 0.998 with torch's on every test sentence; ``quantize_dynamic`` went
+as low as 0.986 with per-channel scales and 0.946 with per-tensor ones, at about
+the same speed.
 
 The issue asked for Optimum; ``optimum-onnx`` cannot be installed beside
 transformers 5, and torch's older TorchScript exporter fails on transformers 5
@@ -55,6 +58,10 @@ OUTPUTS: dict[str, list[str]] = {
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 #: Graphs past this size keep their weights in a side file (protobuf cannot hold 2 GB).
 EXTERNAL_DATA_BYTES = 1_500_000_000
+#: int8 weights share one scale per this many input channels.
+INT8_BLOCK = 128
+#: ONNX Runtime's MatMulNBits "accuracy level" 4: activations are quantized to int8 too, for int8 arithmetic.
+INT8_ACCURACY_LEVEL = 4
 #: The largest difference from torch an fp32 export may show, relative to the outputs' scale.
 TOLERANCE = 1e-3
 SAMPLE = ["The tower is in Paris.", "A man is eating a piece of bread at the table."]
@@ -158,12 +165,24 @@ def _check(path: Path, feed: dict[str, Any], expected: tuple[Any, ...], spec: Mo
 
 
 def _quantize(source: Path, target: Path) -> None:
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+    """Int8 weights in blocks along the input axis, each block with its own scale; int8 arithmetic."""
+    from onnxruntime.quantization.matmul_nbits_quantizer import DefaultWeightOnlyQuantConfig, MatMulNBitsQuantizer
 
-    external = (source.parent / f"{source.name}.data").exists()
+    config = DefaultWeightOnlyQuantConfig(
+        block_size=INT8_BLOCK, is_symmetric=True, accuracy_level=INT8_ACCURACY_LEVEL, bits=8
+    )
     with _quiet():
-        quantize_dynamic(
-            source, target, per_channel=True, weight_type=QuantType.QInt8, use_external_data_format=external
+        quantizer = MatMulNBitsQuantizer(
+            str(source),
+            bits=8,
+            block_size=INT8_BLOCK,
+            is_symmetric=True,
+            accuracy_level=INT8_ACCURACY_LEVEL,
+            algo_config=config,
+        )
+        quantizer.process()
+        quantizer.model.save_model_to_file(
+            str(target), use_external_data_format=source.with_suffix(".onnx.data").exists()
         )
 
 

@@ -67,7 +67,7 @@ class OnnxManifest:
     #: The most tokens the model reads at once (what the torch runner computes).
     limit: int
     pad_token_id: int
-    #: Whether ``model.int8.onnx`` (dynamic int8 quantization, per channel) was written beside ``model.onnx``.
+    #: Whether ``model.int8.onnx`` (int8 weights in blocks, int8 arithmetic) was written beside ``model.onnx``.
     int8: bool
     #: Class index to label, for classification heads.
     labels: dict[str, str] = field(default_factory=dict)
