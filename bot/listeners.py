@@ -43,6 +43,7 @@ from bot.slack_ui import (
     home_view,
     model_picker_modal,
     usage_message,
+    warning_message,
     with_tally,
 )
 from inference.errors import InferenceError
@@ -69,14 +70,7 @@ def _compare_or_explain(services: Services, rest: str) -> Plan:
     try:
         specs, text = parse_compare(services.registry, rest)
     except CompareError as exc:
-        message = f"⚠️ {exc}"
-        return Plan(
-            reply={
-                "response_type": "ephemeral",
-                "text": message,
-                "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": message}}],
-            }
-        )
+        return Plan(reply=warning_message(str(exc)))
     return Plan(spec=specs[0], text=text, compare=specs)
 
 
@@ -86,13 +80,7 @@ def _run_or_explain(spec: ModelSpec, text: str) -> Plan:
     try:
         return Plan(spec=spec, text=check_input(spec, text))
     except InferenceError as exc:
-        note = usage_message(spec)
-        note["text"] = f"{exc} {note['text']}"
-        note["blocks"] = [
-            {"type": "section", "text": {"type": "mrkdwn", "text": f"⚠️ {escape(str(exc))}"}},
-            *note["blocks"],
-        ]
-        return Plan(reply=note)
+        return Plan(reply=warning_message(str(exc), then=usage_message(spec)))
 
 
 def plan_command(services: Services, command: dict[str, Any]) -> Plan:

@@ -250,6 +250,17 @@ def usage_line(spec: ModelSpec) -> str:
     return f"• `{spec.command}` *{escape(spec.title)}*: {escape(spec.description or task.summary)}{example}"
 
 
+def warning_message(problem: str, *, then: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An ephemeral "⚠️ what went wrong" (escaped), optionally followed by another message's blocks."""
+    text = f"⚠️ {escape(problem)}"
+    follow = then or {}
+    return {
+        "response_type": "ephemeral",
+        "text": clip(" ".join(filter(None, [text, follow.get("text", "")])), 3000),
+        "blocks": [section(text), *follow.get("blocks", [])],
+    }
+
+
 def usage_message(spec: ModelSpec) -> dict[str, Any]:
     """Ephemeral help for one model, built from the registry."""
     task = get_task(spec.task)
