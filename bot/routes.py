@@ -202,6 +202,9 @@ def slack_shape_problem(body: dict[str, Any]) -> str:
     step_view = kind == "view_submission" and isinstance(view, dict) and view.get("type") == "workflow_step"
     if (kind == "workflow_step_edit" or step_view) and "workflow_step" not in body:
         return "a workflow step payload needs its workflow_step"
+    urls = body.get("response_urls")
+    if "response_url" not in body and isinstance(urls, list) and len(urls) > 1:
+        return "this app's modals have one response URL at most"  # Bolt fails to log about several
     pending: list[tuple[str, dict[str, Any], int]] = [("body", body, 0)]
     while pending:
         where, node, depth = pending.pop()

@@ -231,6 +231,7 @@ CASES = [
         Case(slack_payload({"type": "block_actions", "actions": [{"value": "1"}]}), 400), id="block-action-no-id"
     ),
     pytest.param(Case(slack_json({"type": "event_callback", "user": 7}), 400), id="user-a-number"),
+    pytest.param(Case(slack_json({"type": None, "response_urls": [{}, {}]}), 400), id="response-urls-several"),
     pytest.param(Case(slack_json({"command": ["/sentiment"], "text": "hi"}), 400), id="command-not-string"),
     pytest.param(Case(slack_payload({"type": "workflow_step_edit", "callback_id": "x"}), 400), id="workflow-step-bare"),
     # Event and payload types this app does not handle.
