@@ -77,6 +77,10 @@ class FeedbackStore(Protocol):
         """Remember an answer so votes on it can name what was asked and said."""
         ...
 
+    def answer(self, request_id: str) -> Answer | None:
+        """The recorded answer, or None when there is none by that id."""
+        ...
+
     def vote(self, request_id: str, voter: str, vote: str | None) -> str | None:
         """Set ``voter``'s vote (``up``, ``down`` or None to withdraw); returns their previous vote."""
         ...
@@ -116,7 +120,7 @@ class SqliteFeedbackStore:
             (answer.request_id, json.dumps(asdict(answer), ensure_ascii=False)),
         )
 
-    def _answer(self, request_id: str) -> Answer | None:
+    def answer(self, request_id: str) -> Answer | None:
         row = self._db().execute("SELECT data FROM answers WHERE request_id = ?", (request_id,)).fetchone()
         return Answer(**json.loads(row[0])) if row else None
 
@@ -197,7 +201,7 @@ class DynamoFeedbackStore(DynamoTable):
             },
         )
 
-    def _answer(self, request_id: str) -> Answer | None:
+    def answer(self, request_id: str) -> Answer | None:
         item = self.client.get_item(TableName=self.table, Key={"pk": {"S": request_id}, "sk": {"S": "answer"}}).get(
             "Item"
         )
@@ -222,7 +226,7 @@ class DynamoFeedbackStore(DynamoTable):
 
     def vote(self, request_id: str, voter: str, vote: str | None) -> str | None:
         old = self._set(request_id, voter, "vote", vote).get("Attributes", {}).get("vote", {}).get("S")
-        answer = self._answer(request_id)
+        answer = self.answer(request_id)
         if answer is not None and old != vote:
             changes = {name: delta for name, delta in ((old, -1), (vote, 1)) if name in VOTES}
             self.client.update_item(

@@ -123,6 +123,5 @@ def apply_feedback(store: FeedbackStore, data: dict[str, Any], voter: str) -> di
 
 
 def _is_form_answer(store: FeedbackStore, request_id: str) -> bool:
-    # The store protocol has no public single-answer lookup yet; both backends have ``_answer``.
-    answer = store._answer(request_id)  # type: ignore[attr-defined]
+    answer = store.answer(request_id)
     return answer is not None and answer.source == SOURCE

@@ -39,7 +39,10 @@ def entry_point(request: Any, status: int) -> str | None:
     """
     if status >= 400 or request.header("x-slack-bolt-lazy-only") or request.header("x-slack-retry-num"):
         return None
-    if request.path.rstrip("/").endswith("/go"):
+    path = request.path.rstrip("/")
+    if path.endswith("/go/feedback"):
+        return "feedback" if request.method == "POST" else None
+    if path.endswith("/go"):
         return "form" if request.method == "POST" else None
     try:
         return _slack_entry_point(request)

@@ -72,7 +72,7 @@ def _latency_chart(samples: list[ModelSample]) -> str:
     parts = []
     for i, (name, value) in enumerate(rows):
         y = i * 22
-        w = max(1.0, (WIDTH - 150) * value / top)
+        w = max(1.0, (WIDTH - 170) * value / top)  # room for the label after the bar
         parts.append(
             f'<text x="0" y="{y + 14}">{name}</text><rect class="lat" x="90" y="{y + 4}" width="{w:.1f}" height="14"/>'
             f'<text x="{96 + w:.1f}" y="{y + 15}">{value:,.0f} ms</text>'

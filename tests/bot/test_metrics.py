@@ -91,6 +91,8 @@ def request(body: str, content_type: str, path: str = "/slack/events", **headers
             "feedback",
         ),
         (request("{}", "application/json", path="/go"), 200, "form"),
+        (request("{}", "application/json", path="/go/feedback"), 200, "feedback"),
+        (request("{}", "application/json", path="/go/compare-check"), 200, None),
         (request(slash_command_body("/qa", "x"), "application/x-www-form-urlencoded"), 401, None),
         (
             request(

@@ -39,7 +39,7 @@ def test_an_answer_is_remembered_with_what_was_asked_and_said(call, feedback):
     answer = run(call, feedback, text="  I love it. ")
 
     assert answer["feedback"] is True
-    stored = feedback._answer(answer["request_id"])
+    stored = feedback.answer(answer["request_id"])
     assert stored == Answer(
         request_id=answer["request_id"],
         model="tiny-sentiment",
@@ -56,7 +56,7 @@ def test_feedback_store_text_off_keeps_only_a_hash(call, feedback, settings):
     private = Settings(secrets=settings.secrets, feedback_store_text=False)
     answer = run(call, feedback, text="my secret plans", settings=private)
 
-    stored = feedback._answer(answer["request_id"])
+    stored = feedback.answer(answer["request_id"])
     assert stored.input == "sha256:" + hashlib.sha256(b"my secret plans").hexdigest()
     assert stored.input_hashed
 
@@ -72,7 +72,7 @@ def test_a_registry_entry_can_keep_only_a_hash(call, feedback):
     registry = parse_registry({"models": [entry]}, base=Path("."), path=Path("private.yaml"))
     answer = run(call, feedback, text="my secret plans", registry=registry)
 
-    assert feedback._answer(answer["request_id"]).input_hashed
+    assert feedback.answer(answer["request_id"]).input_hashed
 
 
 def test_without_a_store_answers_carry_no_feedback_and_the_route_is_absent(call):
