@@ -49,11 +49,17 @@ def _requests_chart(samples: list[ModelSample], now: float) -> str:
         h = (HEIGHT - 20) * count / top
         h_err = (HEIGHT - 20) * failed / top
         x = i * bar + 1
-        parts.append(f'<rect class="ok" x="{x:.1f}" y="{HEIGHT - 14 - h:.1f}" width="{bar - 2:.1f}" height="{h:.1f}"><title>{count} request(s)</title></rect>')
+        parts.append(
+            f'<rect class="ok" x="{x:.1f}" y="{HEIGHT - 14 - h:.1f}" width="{bar - 2:.1f}" height="{h:.1f}"><title>{count} request(s)</title></rect>'
+        )
         if failed:
-            parts.append(f'<rect class="err" x="{x:.1f}" y="{HEIGHT - 14 - h_err:.1f}" width="{bar - 2:.1f}" height="{h_err:.1f}"><title>{failed} failed</title></rect>')
+            parts.append(
+                f'<rect class="err" x="{x:.1f}" y="{HEIGHT - 14 - h_err:.1f}" width="{bar - 2:.1f}" height="{h_err:.1f}"><title>{failed} failed</title></rect>'
+            )
     label = f"last {span / 60:.0f} min" if span < 7200 else f"last {span / 3600:.1f} h"
-    parts.append(f'<text x="0" y="{HEIGHT - 2}">{html.escape(label)}</text><text x="{WIDTH}" y="{HEIGHT - 2}" text-anchor="end">now · peak {top}</text>')
+    parts.append(
+        f'<text x="0" y="{HEIGHT - 2}">{html.escape(label)}</text><text x="{WIDTH}" y="{HEIGHT - 2}" text-anchor="end">now · peak {top}</text>'
+    )
     return f'<svg role="img" aria-label="Requests over time" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}">{"".join(parts)}</svg>'
 
 
@@ -131,7 +137,9 @@ def render_stats(registry: Registry, stats: LocalStats | None, tallies: dict[str
             f"<tr><td>{html.escape(name)}</td><td>{count}</td><td>{ack:,.1f} ms</td></tr>"
             for name, (count, ack) in sorted(stats.entry_counts().items())
         )
-        entries = f"<table><tr><th>entry point</th><th>requests</th><th>median ack</th></tr>{rows}</table>" if rows else ""
+        entries = (
+            f"<table><tr><th>entry point</th><th>requests</th><th>median ack</th></tr>{rows}</table>" if rows else ""
+        )
     body = (
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">'
         f'<title>Model usage</title><style nonce="{nonce}">{STYLE}</style></head><body>'
