@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,7 +34,14 @@ HTML = "<script>alert('owned')</script><img src=x onerror=alert(1)>"
 UNICODE = "I love it 😀👍🏽 \u202egnp.exe\u202c zero\u200bwidth\u200d\ufeffjoin عربى"
 #: Substrings that would be live markup in Slack or HTML if they came back out.
 LIVE_MARKUP = ("<!channel", "<!here", "<!everyone", "<@UEVIL", "<https://evil", "<script", "<img")
-PATHS = ("../etc/passwd", "sentiment/../x", "%2e%2e%2fetc%2fpasswd", "..\\..\\windows", "/etc/passwd")
+#: Model names that look like paths, by case id.
+PATHS = {
+    "dotdot": "../etc/passwd",
+    "inside-a-name": "sentiment/../x",
+    "percent-encoded": "%2e%2e%2fetc%2fpasswd",
+    "backslashes": "..\\..\\windows",
+    "absolute": "/etc/passwd",
+}
 DEEP = "[" * 100_000 + "]" * 100_000
 
 Event = Callable[[InProcess], dict[str, Any]]
@@ -273,8 +281,8 @@ CASES = [
         Case(command("ok", name="/" + "x" * 200), 200, says="not a command of this app"), id="command-unknown"
     ),
     *[
-        pytest.param(Case(command(f"{path} hi", name="/hf"), 200, says="no model called"), id=f"hf-model-{i}")
-        for i, path in enumerate(PATHS)
+        pytest.param(Case(command(f"{path} hi", name="/hf"), 200, says="no model called"), id=f"hf-model-{key}")
+        for key, path in PATHS.items()
     ],
     pytest.param(Case(mention("../etc/passwd hi"), 200, posts="don't know a model called"), id="mention-model-path"),
     # Methods and paths.
@@ -289,8 +297,8 @@ CASES = [
     # The form.
     pytest.param(Case(form({"model": HTML, "text": "hi"}), 400, says="valid_models"), id="form-model-html"),
     *[
-        pytest.param(Case(form({"model": path, "text": "hi"}), 400, says="sentiment"), id=f"form-model-{i}")
-        for i, path in enumerate(PATHS)
+        pytest.param(Case(form({"model": path, "text": "hi"}), 400, says="sentiment"), id=f"form-model-{key}")
+        for key, path in PATHS.items()
     ],
     pytest.param(Case(form({"model": "sentiment", "text": HTML}), 200, says=HTML, invokes=1), id="form-html-text"),
     pytest.param(Case(form({"model": "sentiment", "text": UNICODE}), 200, says="😀👍🏽", invokes=1), id="form-unicode"),
@@ -442,7 +450,7 @@ def test_a_path_for_a_model_name_is_never_invoked_or_opened(
         return real_open(file, *args, **kwargs)
 
     monkeypatch.setattr("builtins.open", watching_open)
-    for path in PATHS:
+    for path in PATHS.values():
         env.handle(form({"model": path, "text": "hi"})(env))
         env.handle(command(f"{path} hi", name="/hf")(env))
     env.run_lazy()
@@ -461,6 +469,20 @@ def test_a_replayed_fresh_request_runs_once(lambda_router: InProcess) -> None:
     assert len([m for m in env.slack.messages() if "thread_ts" not in m]) == 1
 
 
+def test_a_lazy_run_that_waited_over_five_minutes_is_dropped(
+    lambda_router: InProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In AWS Bolt checks the signature again when the lazy self-invocation runs, against the original
+    timestamp: one that sat in Lambda's queue for over 5 minutes is refused, and nobody is told."""
+    env = lambda_router
+    assert env.handle(command("late")(env))["statusCode"] == 200
+    later = time.time() + 5 * 60 + 1
+    monkeypatch.setattr("slack_sdk.signature.Clock.now", lambda self: later)
+    [lazy] = env.run_lazy()
+    assert lazy["statusCode"] == 401
+    assert env.models.calls == [] and env.slack.messages() == []
+
+
 def test_base64_bodies_are_verified_on_their_bytes(lambda_router: InProcess) -> None:
     """API Gateway may base64-encode a body; the signature still covers the decoded bytes."""
     env = lambda_router
@@ -470,3 +492,12 @@ def test_base64_bodies_are_verified_on_their_bytes(lambda_router: InProcess) -> 
     assert env.handle(event)["statusCode"] == 200
     env.run_lazy()
     assert len(env.models.calls) == 1
+
+
+def test_docs_list_every_case() -> None:
+    """docs/security.md is the table of these cases; a case missing from it is a case nobody reads about."""
+    from tests.security.test_http_layer import CASES as HTTP_CASES
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "security.md").read_text(encoding="utf-8")
+    missing = [p.id for p in [*CASES, *MODAL_CASES, *HTTP_CASES] if f"`{p.id}`" not in doc and f"[{p.id}]" not in doc]
+    assert not missing, missing
