@@ -100,7 +100,7 @@ class LocalServer:
                 self._send(result)
 
             def _refuse_framing(self) -> Response | None:
-                """A body we cannot frame safely: chunked, or a Content-Length that is not one whole number."""
+                """The answer to a body we will not read: chunked, of no clear length, or over the limit."""
                 if "Transfer-Encoding" in self.headers:
                     return Response.error("Send the body with a Content-Length.", status=411, type="length_required")
                 lengths = set(self.headers.get_all("Content-Length") or ["0"])

@@ -7,8 +7,8 @@ signed: random structures built from Slack's own field names and values, or
 real Slack requests mutated from real samples, so the fuzzer reaches Bolt's parsing and the
 listeners. The models are a fake that echoes. The examples are derandomized
 (the same 300 per test on every run, so CI is reproducible) and hypothesis
-keeps no example database (nothing is written to the repository); raise
-``max_examples`` locally to search further.
+keeps no example database (its caches go to the git-ignored ``.hypothesis/``);
+raise ``max_examples`` and drop ``derandomize`` locally to search further.
 """
 
 from __future__ import annotations
