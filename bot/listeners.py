@@ -191,7 +191,7 @@ def register_listeners(app: App, services: Services) -> None:
 
     def ack_modal(ack: Ack, view: dict[str, Any]) -> None:
         choice = _selected_model(view)
-        spec = registry.find(choice or "")
+        spec = registry.find(choice)
         if spec is None:
             ack(response_action="errors", errors={MODEL_SELECT_BLOCK: "Pick a model."})
             return
@@ -206,7 +206,7 @@ def register_listeners(app: App, services: Services) -> None:
         key = f"view:{view.get('id')}"
         if not store.claim(key):
             return
-        spec = registry.find(_selected_model(view) or "")
+        spec = registry.find(_selected_model(view))
         metadata = _modal_metadata(view)
         if spec is None:
             return
@@ -245,9 +245,8 @@ def register_listeners(app: App, services: Services) -> None:
 
     def save_comment(body: dict[str, Any], view: dict[str, Any]) -> None:
         request_id = str(_modal_metadata(view).get("request_id", ""))
-        values = (view.get("state") or {}).get("values") or {}
-        text = str(((values.get(COMMENT_BLOCK) or {}).get(COMMENT_INPUT) or {}).get("value") or "").strip()
-        user = str((body.get("user") or {}).get("id", ""))
+        text = _input_value(view, COMMENT_BLOCK, COMMENT_INPUT, "value").strip()
+        user = str(_dig(body, "user", "id") or "")
         if request_id and user and text:
             services.feedback.comment(request_id, user, text)
 
@@ -280,15 +279,30 @@ def register_listeners(app: App, services: Services) -> None:
     app.view(COMMENT_MODAL_CALLBACK)(ack=ack_only, lazy=[save_comment])
 
 
-def _selected_model(view: dict[str, Any]) -> str | None:
-    values = (view.get("state") or {}).get("values") or {}
-    option = ((values.get(MODEL_SELECT_BLOCK) or {}).get(MODEL_SELECT_ACTION) or {}).get("selected_option") or {}
-    return option.get("value")
+def _dig(data: Any, *keys: str) -> Any:
+    """``data[k1][k2]...``, or None where a level is missing or not a mapping (payloads are untrusted)."""
+    for key in keys:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(key)
+    return data
+
+
+def _input_value(view: dict[str, Any], block: str, action: str, field: str) -> str:
+    value = _dig(view, "state", "values", block, action, *field.split("."))
+    return value if isinstance(value, str) else ""
+
+
+def _selected_model(view: dict[str, Any]) -> str:
+    return _input_value(view, MODEL_SELECT_BLOCK, MODEL_SELECT_ACTION, "selected_option.value")
 
 
 def _modal_metadata(view: dict[str, Any]) -> dict[str, Any]:
+    raw = view.get("private_metadata")
+    if not isinstance(raw, str):
+        return {}
     try:
-        data = json.loads(view.get("private_metadata") or "{}")
-    except json.JSONDecodeError:
+        data = json.loads(raw or "{}")
+    except (json.JSONDecodeError, RecursionError):
         return {}
     return data if isinstance(data, dict) else {}

@@ -38,9 +38,13 @@ def clip(text: str, limit: int) -> str:
 
 
 def quote(text: str, limit: int = QUOTE_LIMIT) -> str:
-    """The person's input, escaped, shortened and shown as a block quote."""
+    """The person's input, escaped, shortened and shown as a block quote.
+
+    It is wrapped in Unicode's first-strong isolate (U+2068 … U+2069), so right-to-left or
+    override characters in it cannot reorder the rest of the message.
+    """
     lines = clip(" ".join(text.split()), limit)
-    return "> " + escape(lines)
+    return "> \u2068" + escape(lines) + "\u2069"
 
 
 def section(text: str) -> dict[str, Any]:

@@ -1,7 +1,10 @@
 """The model Lambda: ``inference.handler.handler``.
 
 The function's environment names the registry entry (``MODEL_NAME``); the model
-is loaded once per container, on the first request, from ``HF_HOME``.
+is loaded once per container, on the first request, from ``HF_HOME``. While
+torch and transformers are imported (seconds of CPU), a background thread
+reads the weights from EFS into memory, so loading them does not wait on the
+network afterwards.
 """
 
 from __future__ import annotations
@@ -23,9 +26,12 @@ def _spec() -> ModelSpec:
 
 @cache
 def _runner() -> Runner:
-    from inference.runners import load_runner  # heavy: torch or onnxruntime
+    from inference.loader import prefetch
+    from inference.runners import load_runner, weight_files
 
-    return load_runner(_spec())
+    spec = _spec()
+    prefetch(lambda: weight_files(spec))
+    return load_runner(spec)  # heavy: imports torch and transformers, or onnxruntime
 
 
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:

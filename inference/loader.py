@@ -11,7 +11,10 @@ snapshot is looked up, so finding an ONNX export costs no import time.
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +23,11 @@ from huggingface_hub import constants
 from inference.errors import ModelLoadError
 from inference.registry import ModelSpec
 
+logger = logging.getLogger(__name__)
+
 OFFLINE_ENV = "HF_HUB_OFFLINE"
+#: Prefetch reads this much at a time (large reads keep the thread off the GIL).
+PREFETCH_CHUNK = 8 << 20
 #: Configs, safetensors weights, and tokenizer files (vocabularies, merges, sentencepiece models, chat templates).
 ALLOW_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "*.spm", "*.jinja"]
 _TRUE = {"1", "on", "yes", "true"}
@@ -45,11 +52,11 @@ def repo_folder(spec: ModelSpec) -> Path:
     return cache_dir() / f"models--{spec.model.replace('/', '--')}"
 
 
-def snapshot_download(repo_id: str, **options: Any) -> str:
-    """huggingface_hub's ``snapshot_download``, imported on first use."""
+def snapshot_download(repo_id: str, *, revision: str | None, **options: Any) -> str:
+    """huggingface_hub's ``snapshot_download`` at a pinned ``revision``, imported on first use."""
     from huggingface_hub import snapshot_download as fetch
 
-    return fetch(repo_id, **options)
+    return fetch(repo_id, revision=revision, **options)
 
 
 def describe(spec: ModelSpec) -> str:
@@ -137,3 +144,28 @@ def weights_path(spec: ModelSpec) -> Path:
             raise _missing(spec) from exc
         return download(spec)
     return _require_safetensors(spec, Path(folder))
+
+
+def prefetch(files: Callable[[], Iterable[Path]]) -> threading.Thread:
+    """Read the files that ``files()`` names into the OS page cache, in a background thread.
+
+    A fresh Lambda reads its weights from EFS while it imports torch and
+    transformers, which takes seconds of CPU but no I/O; reading them
+    meanwhile means the loader later finds them in memory instead of waiting
+    for the network. Best effort: a failure is logged and the load reads the
+    files itself.
+    """
+
+    def read() -> None:
+        buffer = bytearray(PREFETCH_CHUNK)
+        try:
+            for path in files():
+                with path.open("rb", buffering=0) as file:
+                    while file.readinto(buffer):
+                        pass
+        except Exception as exc:  # any failure only means the loader reads the files itself
+            logger.info("prefetching the weights failed: %s", exc)
+
+    thread = threading.Thread(target=read, name="prefetch-weights", daemon=True)
+    thread.start()
+    return thread

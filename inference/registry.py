@@ -207,6 +207,28 @@ def _entry(raw: Any, index: int, defaults: dict[str, Any], base: Path) -> ModelS
     )
 
 
+#: Fields that only make sense per entry, never as a default for all of them.
+PER_ENTRY = frozenset({"name", "model", "revision", "command", "title", "description", "example"})
+
+
+def _defaults(raw: Any, path: Path) -> dict[str, Any]:
+    """The ``defaults:`` section, checked like an entry's fields (it applies to all of them)."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise RegistryError(f"{path}: `defaults` must be a mapping of fields")
+    if "trust_remote_code" in raw:
+        raise RegistryError(
+            f"{path}: `defaults`: trust_remote_code is refused: only models that run with transformers' own code are served"
+        )
+    unknown = sorted(set(raw) - (FIELDS - PER_ENTRY))
+    if unknown:
+        raise RegistryError(
+            f"{path}: `defaults` cannot set {', '.join(unknown)}; it may set {', '.join(sorted(FIELDS - PER_ENTRY))}"
+        )
+    return raw
+
+
 def parse_registry(data: Any, *, base: Path, path: Path) -> Registry:
     """Validate the loaded YAML document and build the registry.
 
@@ -215,7 +237,7 @@ def parse_registry(data: Any, *, base: Path, path: Path) -> Registry:
     """
     if not isinstance(data, dict) or not isinstance(data.get("models"), list) or not data["models"]:
         raise RegistryError(f"{path}: expected a top-level `models:` list with at least one entry")
-    defaults = {**DEFAULTS, **(data.get("defaults") or {})}
+    defaults = {**DEFAULTS, **_defaults(data.get("defaults"), path)}
     specs: list[ModelSpec] = []
     for index, raw in enumerate(data["models"]):
         spec = _entry(raw, index, defaults, base)

@@ -115,6 +115,7 @@ def install_dependencies(requirements: Path, *, cache_dir: Path = DEFAULT_CACHE_
         "--platform", PLATFORM, "--implementation", "cp", "--python-version", PYTHON_VERSION,
         "--only-binary=:all:",
     ]  # fmt: skip
+    # A fixed argument list (no shell) running this interpreter's own pip.
     done = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603  # nosec B603
     if done.returncode != 0:
         shutil.rmtree(temporary, ignore_errors=True)

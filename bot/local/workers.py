@@ -27,16 +27,20 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from bot.config import DEMO_PASSCODE, SLACK_APP_TOKEN, SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET
 from bot.invoker import MAX_ASYNC_PAYLOAD, InvokeError, InvokeTimeout
 from inference.registry import ModelSpec, Registry
 
 logger = logging.getLogger(__name__)
 
 Record = dict[str, Any]
+SECRET_VARIABLES = (SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, DEMO_PASSCODE, SLACK_APP_TOKEN)
 
 
 def _serve(conn: Connection, model: str, models_file: str) -> None:
     """The worker process: answer requests until the pipe closes."""
+    for name in SECRET_VARIABLES:  # a model never needs them, as in AWS where its function has none
+        os.environ.pop(name, None)
     os.environ["MODEL_NAME"] = model
     os.environ["MODELS_FILE"] = models_file
     from inference.handler import handler

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import math
 import os
+from pathlib import Path
 
 from inference.errors import ModelLoadError
 from inference.registry import ModelSpec
@@ -72,6 +73,23 @@ def torch_runner(spec: ModelSpec) -> Runner:
 
     path = weights_path(spec)
     return _runner_class(RUNNERS[spec.task])(spec, path)
+
+
+def weight_files(spec: ModelSpec) -> list[Path]:
+    """The large files loading ``spec`` will read, where they already are on disk (nothing is downloaded).
+
+    The safetensors of the local folder or of the pinned snapshot in the Hub
+    cache, or the ONNX graph's weights; empty when they are not there yet.
+    """
+    from inference.loader import repo_folder
+
+    if spec.backend == "onnx":
+        from inference.runners.onnx_files import export_dir, graph_file
+
+        graph = export_dir(spec) / graph_file(spec)
+        return [path for path in (graph, graph.with_name(f"{graph.name}.data")) if path.is_file()]
+    folder = spec.local_path or repo_folder(spec) / "snapshots" / (spec.revision or "main")
+    return sorted(folder.glob("*.safetensors"))
 
 
 def load_runner(spec: ModelSpec) -> Runner:

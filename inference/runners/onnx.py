@@ -24,7 +24,7 @@ from inference.errors import InvalidInput, ModelLoadError
 from inference.registry import ModelSpec
 from inference.runners import parameters as params
 from inference.runners import vcpus
-from inference.runners.onnx_files import INT8_FILE, MODEL_FILE, TOKENIZER_FILE, OnnxManifest, export_dir, wants_int8
+from inference.runners.onnx_files import TOKENIZER_FILE, OnnxManifest, export_dir, graph_file, wants_int8
 from inference.tasks import parse_input
 
 #: Limits shared with the torch runners (tests keep them equal).
@@ -72,7 +72,7 @@ class OnnxRunner(ABC):
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = vcpus(spec.memory)
         options.inter_op_num_threads = 1
-        graph = folder / (INT8_FILE if wants_int8(spec) else MODEL_FILE)
+        graph = folder / graph_file(spec)
         try:
             self.session = onnxruntime.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
             self.tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))

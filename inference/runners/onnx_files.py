@@ -53,6 +53,11 @@ def wants_int8(spec: ModelSpec) -> bool:
     return value
 
 
+def graph_file(spec: ModelSpec) -> str:
+    """The graph the entry runs: the int8 one when it asks for it."""
+    return INT8_FILE if wants_int8(spec) else MODEL_FILE
+
+
 @dataclass(frozen=True)
 class OnnxManifest:
     """What the exporter knew about the model that the runner needs without transformers."""

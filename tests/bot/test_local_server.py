@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -54,3 +55,18 @@ def test_no_socket_mode_without_app_token(
     monkeypatch.setattr(local_server.LocalServer, "serve", lambda self, host, port, ready=None: None)
     local_server.serve("127.0.0.1", 0)
     assert "Slack requests will be refused" in capsys.readouterr().out
+
+
+def test_model_workers_do_not_keep_the_routers_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    import multiprocessing
+
+    from bot.local.workers import SECRET_VARIABLES, _serve
+
+    for name in SECRET_VARIABLES:
+        monkeypatch.setenv(name, "secret-value-123")
+    monkeypatch.setenv("MODEL_NAME", "x")  # restored after the test, like the secrets
+    monkeypatch.setenv("MODELS_FILE", "x")
+    parent, child = multiprocessing.Pipe()
+    parent.close()  # the worker finds the pipe closed and returns at once
+    _serve(child, "sentiment", "inference/models.yaml")
+    assert not [name for name in SECRET_VARIABLES if name in os.environ]

@@ -103,3 +103,22 @@ def test_a_file_without_a_models_list(tmp_path: Path, text: str) -> None:
 def test_a_missing_file(tmp_path: Path) -> None:
     with pytest.raises(RegistryError, match=r"cannot read registry .*missing\.yaml: No such file or directory"):
         load_registry(tmp_path / "missing.yaml")
+
+
+@pytest.mark.parametrize(
+    ("defaults", "message"),
+    [
+        (["not", "a", "mapping"], "`defaults` must be a mapping"),
+        ({"model": "owner/name"}, "`defaults` cannot set model"),
+        ({"memroy": 512}, "`defaults` cannot set memroy"),
+        ({"trust_remote_code": False}, "trust_remote_code is refused"),
+    ],
+)
+def test_defaults_are_checked_too(tmp_path: Path, defaults: Any, message: str) -> None:
+    import yaml
+
+    path = tmp_path / "models.yaml"
+    entry = {"name": "a", "task": "text-classification", "model": "o/m", "revision": "0" * 40}
+    path.write_text(yaml.safe_dump({"defaults": defaults, "models": [entry]}))
+    with pytest.raises(RegistryError, match=re.escape(message)):
+        load_registry(path)

@@ -323,12 +323,7 @@ def modal(**view: Any) -> Event:
     return slack_payload(data)
 
 
-LISTENER_GAP = pytest.mark.xfail(
-    strict=True,
-    reason="bot/listeners.py reads the modal's state and private_metadata without checking their shape (reported)",
-)
-#: Signed modal submissions whose inner shape the modal's ack function reads unchecked: a 500 until
-#: bot/listeners.py checks it. Each must become Slack's polite modal error.
+#: Signed modal submissions with an inner shape Slack never sends: each gets Slack's polite modal error.
 MODAL_CASES = [
     pytest.param(Case(modal(state="x"), 200, says="response_action"), id="modal-state-not-object"),
     pytest.param(Case(modal(state={"values": ["x"]}), 200, says="response_action"), id="modal-values-not-object"),
@@ -375,7 +370,6 @@ def test_hostile_request_gets_its_answer(case: Case, lambda_router: InProcess) -
     assert len(env.models.calls) == case.invokes
 
 
-@LISTENER_GAP
 @pytest.mark.parametrize("case", MODAL_CASES)
 def test_malformed_modal_gets_a_polite_modal_error(case: Case, lambda_router: InProcess) -> None:
     result = lambda_router.handle(case.event(lambda_router))
