@@ -55,6 +55,14 @@ def proxy_event(method: str, target: str, headers: dict[str, str], body: bytes, 
     }
 
 
+class LocalHTTPServer(ThreadingHTTPServer):
+    """Threads per request, and a listen backlog deep enough for bursts of Slack requests
+    (the standard library's 5 makes the kernel reset connections under load)."""
+
+    daemon_threads = True
+    request_queue_size = 512
+
+
 class LocalServer:
     """The router and the worker pool on one machine."""
 
@@ -131,8 +139,7 @@ class LocalServer:
         return Handler
 
     def serve(self, host: str, port: int, *, ready: threading.Event | None = None) -> None:
-        httpd = ThreadingHTTPServer((host, port), self.handler_class())
-        httpd.daemon_threads = True
+        httpd = LocalHTTPServer((host, port), self.handler_class())
         url = f"http://{httpd.server_address[0]}:{httpd.server_address[1]}"
         print(f"Serving on {url}  (form: {url}/go, Slack: {url}/slack/events)", flush=True)
         if ready is not None:

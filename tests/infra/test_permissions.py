@@ -109,6 +109,7 @@ def test_the_feedback_actions_are_exactly_what_the_routers_store_calls() -> None
     )
     calls = {
         "record_answer": lambda: store.record_answer(answer),
+        "answer": lambda: store.answer("r1"),
         "vote": lambda: store.vote("r1", "U1", "up"),
         "comment": lambda: store.comment("r1", "U1", "fine"),
         "tally": lambda: store.tally("r1"),
