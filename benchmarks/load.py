@@ -14,7 +14,8 @@ commands, ``/hf`` commands and mentions, spread over four models. It waits
 exactly one, how fast the acks and answers came, and the peak memory of the
 server and its model workers. Only loopback; every wait is bounded.
 
-Exit status: 0 when every request was acked and answered exactly once, 1 otherwise.
+Exit status: 0 when every request was acked and answered exactly once and the
+server kept running, 1 otherwise, 2 when the run could not start.
 """
 
 from __future__ import annotations
@@ -97,7 +98,8 @@ def warm_up(server: BotServer, models: Sequence[ModelSpec]) -> float:
     found = wait_for_outcomes(server.slack, requests, timeout=WARM_UP_SECONDS)
     missing = [r.model for r in requests if not found[r.index].delivered]
     if missing:
-        raise RuntimeError(f"no answer from {', '.join(missing)} while warming up; see {server.log_path}")
+        tail = "\n".join(server.logs().splitlines()[-20:])
+        raise RuntimeError(f"no answer from {', '.join(missing)} while warming up; the server's log ends with:\n{tail}")
     return time.monotonic() - started
 
 
@@ -165,6 +167,7 @@ def log(message: str) -> None:
 def run_load(*, mode: str, requests: int, concurrency: int, deadline: float, workdir: Path) -> dict[str, Any]:
     """Build, start, load, measure, stop; the full report as a JSON-ready dict."""
     started_at = datetime.now(UTC)
+    load_before = os.getloadavg()[0]  # other work on the machine skews every figure; say how busy it was
     log(f"building tiny models in {workdir}")
     registry_path = build_tiny_models(workdir / "models")
     registry = load_registry(registry_path)
@@ -189,6 +192,7 @@ def run_load(*, mode: str, requests: int, concurrency: int, deadline: float, wor
             time.sleep(SETTLE_SECONDS)
             outcomes = collect(slack, plan)
             web_api_calls = sum(1 for call in slack.calls() if call.at >= burst_started)
+            server_exit = server.process.poll()  # None: still serving, as it should be
         finally:
             peaks = sampler.stop()
             stop_server(server)
@@ -197,13 +201,14 @@ def run_load(*, mode: str, requests: int, concurrency: int, deadline: float, wor
     figures["burst_seconds"] = round(max(answered, default=burst_started) - burst_started, 1)
     figures["web_api_calls"] = web_api_calls
     figures["warm_up_seconds"] = round(warm_seconds, 1)
-    passed = figures["not_acked"] == 0 and figures["lost"] == 0 and figures["duplicated"] == 0
+    figures["server_exit_code"] = server_exit
+    passed = server_exit is None and not (figures["not_acked"] or figures["lost"] or figures["duplicated"])
     return {
         "mode": mode,
         "passed": passed,
         "generated_at": started_at.isoformat(timespec="seconds"),
         "commit": git_revision(),
-        "machine": describe_machine(),
+        "machine": {**describe_machine(), "load_average_1m_at_start": round(load_before, 2)},
         "settings": {
             "requests": requests,
             "concurrency": concurrency,
@@ -281,12 +286,14 @@ def render_markdown(report: dict[str, Any], *, results_link: str = "../benchmark
         else f"**Result: {r['not_acked']} not acked, {r['lost']} lost, {r['duplicated']} duplicated** "
         "(the first of them are listed under `problems` in the JSON results)."
     )
+    if r["server_exit_code"] is not None:
+        verdict += f" **The server exited during the run, with status {r['server_exit_code']}.**"
     models = ", ".join(f"`{name}`" for name in s["models"])
     command = "python -m benchmarks.load" + (" --quick" if report["mode"] == "quick" else "")
     raw = f" Raw figures: [`{Path(results_link).name}`]({results_link})." if results_link else ""
     return f"""## Load figures
 
-Produced by `{command}` ({report["mode"]} mode) on {report["generated_at"][:10]} at commit `{report["commit"] or "unknown"}`, on {machine["cpus"]} CPUs ({machine["cpu_model"]}) with {memory_text}, {machine["system"]}, Python {machine["python"]}.{raw}
+Produced by `{command}` ({report["mode"]} mode) on {report["generated_at"][:10]} at commit `{report["commit"] or "unknown"}`, on {machine["cpus"]} CPUs ({machine["cpu_model"]}) with {memory_text}, {machine["system"]}, Python {machine["python"]}; the 1-minute load average was {machine["load_average_1m_at_start"]} when it started.{raw}
 
 Setup: `python -m bot serve` with the tiny test models {models}, each worker warmed by one request first (the warm-up took {report["results"]["warm_up_seconds"]:.0f} s and is not counted). The fake Slack Web API on 127.0.0.1 answers every call after {s["slack_latency_seconds"][0]} to {s["slack_latency_seconds"][1]} s, and answers at most one `chat.postMessage` or `chat.update` call in {s["fault_spacing"] + 1} with a 429 (`Retry-After: {s["retry_after_seconds"]}`) or a 500. {s["requests"]} signed requests were sent from {s["concurrency"]} threads at once, each in its own channel (a mention in its own thread), so every message can be traced to its request. Latencies run from the moment a request is sent: the ack until its HTTP response arrives, the placeholder and the answer until the fake Slack API receives the call that posts them.
 
@@ -332,12 +339,16 @@ def main(argv: list[str] | None = None) -> int:
         "concurrency": args.concurrency or min(preset["concurrency"], requests),
         "deadline": args.deadline or preset["deadline"],
     }
-    if args.workdir is not None:
-        args.workdir.mkdir(parents=True, exist_ok=True)
-        report = run_load(**options, workdir=args.workdir)
-    else:
-        with tempfile.TemporaryDirectory(prefix="hf-slack-load-") as tmp:
-            report = run_load(**options, workdir=Path(tmp))
+    try:
+        if args.workdir is not None:
+            args.workdir.mkdir(parents=True, exist_ok=True)
+            report = run_load(**options, workdir=args.workdir)
+        else:
+            with tempfile.TemporaryDirectory(prefix="hf-slack-load-") as tmp:
+                report = run_load(**options, workdir=Path(tmp))
+    except RuntimeError as exc:  # the server did not start, or a model never answered its warm-up
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     write_outputs(report, markdown=args.out, json_path=args.json)
     print(render_table(report))
     for problem in report["problems"]:

@@ -52,6 +52,7 @@ def test_every_request_is_acked_and_answered_exactly_once(quick_run) -> None:
     assert figures["duplicated"] == 0, problems
     assert figures["acked"] == figures["sent"], problems
     assert figures["answered_exactly_once"] == figures["sent"]
+    assert figures["server_exit_code"] is None
     assert report["passed"] is True
     assert done.returncode == 0, done.stderr[-3000:]
     assert "PASS" in done.stdout
