@@ -14,6 +14,7 @@ from typing import Any
 
 from bot.invoker import InvokeError
 from bot.services import Services
+from bot.slack_ops import SlackUnavailable
 from bot.slack_ui import placeholder_message
 from inference.registry import ModelSpec
 
@@ -56,15 +57,21 @@ def start_run(services: Services, spec: ModelSpec, text: str, target: ReplyTarge
 
     A slash command has no thread yet: its placeholder starts one. Where the bot
     cannot post, the placeholder and later the answer go through ``response_url``.
+    If Slack keeps failing, the model runs anyway: delivery tries every route again.
     """
-    from bot.delivery import deliver_outcome
-
     target.started_at = target.started_at or time.time()
     services.store.increment("usage", spec.name)
     placeholder = placeholder_message(spec, user=target.user, text=text)
-    ts = (
-        services.slack.post(target.channel, placeholder, thread_ts=target.thread_ts or None) if target.channel else None
-    )
+    try:
+        ts = (
+            services.slack.post(target.channel, placeholder, thread_ts=target.thread_ts or None)
+            if target.channel
+            else None
+        )
+    except SlackUnavailable:
+        logger.warning("placeholder not posted; running without it", extra={"request_id": target.request_id})
+        _invoke(services, spec, text, target)
+        return
     if ts:
         target.placeholder_ts = ts
         target.thread_ts = target.thread_ts or ts
@@ -74,6 +81,12 @@ def start_run(services: Services, spec: ModelSpec, text: str, target: ReplyTarge
     else:
         logger.warning("no way to reach the requester", extra={"request_id": target.request_id})
         return
+    _invoke(services, spec, text, target)
+
+
+def _invoke(services: Services, spec: ModelSpec, text: str, target: ReplyTarget) -> None:
+    from bot.delivery import deliver_outcome
+
     try:
         services.invoker.invoke_async(spec.name, {"text": text, "reply": target.to_dict()})
     except InvokeError as exc:

@@ -34,6 +34,8 @@ from inference.registry import ModelSpec, Registry
 logger = logging.getLogger(__name__)
 
 Record = dict[str, Any]
+#: Like Lambda's two retries of an asynchronous event (after 1 and 2 minutes), a little sooner.
+DELIVERY_RETRY_DELAYS = (15.0, 60.0)
 SECRET_VARIABLES = (SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, DEMO_PASSCODE, SLACK_APP_TOKEN)
 
 
@@ -174,9 +176,16 @@ class ModelWorker:
 class WorkerPool:
     """The local ``Invoker``: worker processes per model, started on first use."""
 
-    def __init__(self, registry: Registry, *, on_record: Callable[[Record], None]) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        *,
+        on_record: Callable[[Record], None],
+        retry_delays: tuple[float, ...] = DELIVERY_RETRY_DELAYS,
+    ) -> None:
         self.registry = registry
         self.on_record = on_record
+        self.retry_delays = retry_delays
         self.workers: dict[str, ModelWorker] = {}
         self._lock = threading.Lock()
         # Deliveries post to Slack, which may be slow; they must not hold up the next model request.
@@ -197,11 +206,19 @@ class WorkerPool:
         else:
             job.future.set_result(record)
 
-    def _deliver(self, record: Record) -> None:
+    def _deliver(self, record: Record, attempt: int = 0) -> None:
+        """Hand a record to the router; if that fails, try again later, as Lambda retries a destination."""
         try:
             self.on_record(record)
         except Exception:
-            logger.exception("delivering a model result failed")
+            if attempt >= len(self.retry_delays):
+                logger.exception("delivering a model result failed for good after %d tries", attempt + 1)
+                return
+            delay = self.retry_delays[attempt]
+            logger.warning("delivering a model result failed; trying again in %.0f s", delay, exc_info=True)
+            timer = threading.Timer(delay, lambda: self._deliveries.submit(self._deliver, record, attempt + 1))
+            timer.daemon = True
+            timer.start()
 
     def invoke_async(self, model: str, payload: dict[str, Any]) -> None:
         if len(json.dumps(payload)) > MAX_ASYNC_PAYLOAD:

@@ -86,3 +86,22 @@ def test_invoke_cli_calls_the_form_endpoint(server: BotServer) -> None:
     failed = invoke(server, "nope", "text")
     assert failed.returncode == 1
     assert "tiny-sentiment" in json.loads(failed.stdout)["error"]["message"]
+
+
+def test_a_failing_listener_still_answers_with_an_error(server: BotServer, channel: str) -> None:
+    """The thread cannot be read: the lazy listener raises, and the person still gets one clear reply."""
+    server.slack.fail("conversations.replies", error="missing_scope", times=1)
+    parent_ts = f"{int(time.time())}.000700"
+    ts = f"{int(time.time())}.000800"
+    event = {
+        "type": "app_mention",
+        "user": "U7",
+        "text": "<@UBOT> tiny-summarize",
+        "ts": ts,
+        "thread_ts": parent_ts,
+        "channel": channel,
+        "event_ts": ts,
+    }
+    server.sender.event(event)
+    [reply] = wait_for_reply(server, channel, parent_ts)
+    assert "could not be started" in flat(reply) and "request `" in flat(reply)

@@ -202,10 +202,13 @@ def test_message_shortcut_opens_modal_and_answers_in_thread(server: BotServer, c
     values = {
         "model_block": {"model_select": {"type": "static_select", "selected_option": {"value": "tiny-sentiment"}}}
     }
-    response = submit_last_view(server, user="U9", values=values)
-    assert response.status == 200
+    view_id = "V" + uuid.uuid4().hex[:8]
+    assert submit_last_view(server, user="U9", values=values, view_id=view_id).status == 200
+    assert submit_last_view(server, user="U9", values=values, view_id=view_id).status == 200  # submitted twice
     replies = wait_for_reply(server, channel, message_ts, count=2)
     assert any("POSITIVE" in flat(m) or "NEGATIVE" in flat(m) for m in replies)
+    time.sleep(1.0)
+    assert len(thread_replies(server, channel, message_ts)) == 2  # one placeholder, one answer
 
 
 def test_failing_model_reports_in_thread_with_request_id(server: BotServer, channel: str) -> None:
@@ -288,7 +291,7 @@ def test_url_verification(server: BotServer) -> None:
     assert response.status == 200 and "abc123" in response.body
 
 
-def submit_last_view(server: BotServer, *, user: str, values: dict[str, Any]) -> HttpResult:
+def submit_last_view(server: BotServer, *, user: str, values: dict[str, Any], view_id: str = "") -> HttpResult:
     """Submit the modal the bot opened last, with ``values`` as its state, as Slack would."""
     view = server.slack.calls("views.open")[-1].params["view"]
     view = json.loads(view) if isinstance(view, str) else view
@@ -297,7 +300,7 @@ def submit_last_view(server: BotServer, *, user: str, values: dict[str, Any]) ->
         "team": {"id": "T0001"},
         "user": {"id": user},
         "view": {
-            "id": "V" + uuid.uuid4().hex[:8],
+            "id": view_id or "V" + uuid.uuid4().hex[:8],
             "type": "modal",
             "callback_id": view["callback_id"],
             "private_metadata": view["private_metadata"],
