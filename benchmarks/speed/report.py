@@ -1,0 +1,199 @@
+"""Turn the measurements into the goals' verdicts, a table (terminal and Markdown) and a chart."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks.speed.stats import ratio
+
+MINILM = "all-MiniLM-L6-v2"
+SUMMARIZER = "distilbart-cnn-12-6 (shape)"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the table: a measure of ours against its baseline, and the goal when there is one.
+
+    A goal is a bound on the ratio, unless ``limit`` is set: then the goal bounds the
+    measured value itself (the ack latency's 20 ms), and ``value`` holds it.
+    """
+
+    measure: str
+    ours: str
+    baseline: str
+    ratio: float | None
+    goal: float | None = None
+    value: float | None = None
+    limit: str = ""
+
+    @property
+    def score(self) -> float | None:
+        """What the goal bounds: the value for an absolute goal, else the ratio."""
+        return self.value if self.limit else self.ratio
+
+    @property
+    def met(self) -> bool | None:
+        if self.goal is None or self.score is None:
+            return None
+        return self.score <= self.goal
+
+
+def _s(value: float) -> str:
+    return f"{value:.2f} s"
+
+
+def _ms(value: float) -> str:
+    return f"{value:.1f} ms"
+
+
+def _mb(value: float) -> str:
+    return f"{value:.0f} MB"
+
+
+def _model_rows(model: str, label: str, handlers: dict[str, Any], goals: dict[str, dict[str, float]]) -> list[Row]:
+    seed = handlers["seed"]
+    rows = []
+    for backend, result in handlers.items():
+        if backend == "seed":
+            continue
+        wanted = goals.get(backend, {})
+        name = f"{label}, {backend}"
+        rows += [
+            Row(
+                f"{name}: cold start",
+                _s(result["cold_median_s"]),
+                _s(seed["cold_median_s"]),
+                ratio(result["cold_median_s"], seed["cold_median_s"]),
+                wanted.get("cold"),
+            ),
+            Row(
+                f"{name}: warm p50",
+                _ms(result["warm_p50_ms"]),
+                _ms(seed["warm_p50_ms"]),
+                ratio(result["warm_p50_ms"], seed["warm_p50_ms"]),
+                wanted.get("warm"),
+            ),
+            Row(
+                f"{name}: warm p95",
+                _ms(result["warm_p95_ms"]),
+                _ms(seed["warm_p95_ms"]),
+                ratio(result["warm_p95_ms"], seed["warm_p95_ms"]),
+            ),
+            Row(
+                f"{name}: peak RSS",
+                _mb(result["peak_rss_mb"]),
+                _mb(seed["peak_rss_mb"]),
+                ratio(result["peak_rss_mb"], seed["peak_rss_mb"]),
+                wanted.get("rss"),
+            ),
+        ]
+    return rows
+
+
+def rows(results: dict[str, Any]) -> list[Row]:
+    """Every measure as a row, goals attached (the issue's goals, as ratios to the baseline)."""
+    router = results["router_cold_start"]
+    table = [
+        Row(
+            "Router cold start (fresh process, one slash command)",
+            _s(router["ours_median_s"]),
+            f"{_s(router['baseline_median_s'])} (`from transformers import pipeline`)",
+            router["ratio"],
+            0.08,
+        )
+    ]
+    deadline_ms = 3000.0
+    for mode, acks in results["ack_latency"].items():
+        table.append(
+            Row(
+                f"Ack p99, {mode} mode, Slack and model 2 s each ({acks['requests']} commands; p50 {acks['p50_ms']:.1f} ms)",
+                _ms(acks["p99_ms"]),
+                "3000 ms (Slack's deadline)",
+                ratio(acks["p99_ms"], deadline_ms),
+                goal=20.0,
+                value=acks["p99_ms"],
+                limit="≤ 20 ms",
+            )
+        )
+    models = results["models"]
+    table += _model_rows(
+        MINILM,
+        MINILM,
+        models[MINILM],
+        {"torch": {"cold": 0.5}, "onnx": {"cold": 0.25, "warm": 0.5, "rss": 0.5}},
+    )
+    table += _model_rows(SUMMARIZER, SUMMARIZER, models[SUMMARIZER], {"torch": {"cold": 0.5}})
+    footprint = results["footprint"]
+    table.append(
+        Row(
+            "Model image packages on disk, onnx backend",
+            _mb(footprint["onnx"]["total_mb"]),
+            f"{_mb(footprint['torch']['total_mb'])} (torch backend)",
+            ratio(footprint["onnx"]["total_mb"], footprint["torch"]["total_mb"]),
+        )
+    )
+    return table
+
+
+def goals(table: list[Row]) -> list[dict[str, Any]]:
+    return [{**asdict(row), "met": row.met} for row in table if row.goal is not None]
+
+
+def _verdict(row: Row) -> str:
+    if row.met is None or row.score is None or row.goal is None:
+        return ""
+    return "met" if row.met else f"missed by {row.score / row.goal:.1f}x"
+
+
+def _goal(row: Row) -> str:
+    if row.goal is None:
+        return ""
+    return row.limit or f"≤ {row.goal:.3g}x"
+
+
+def markdown(table: list[Row]) -> str:
+    lines = ["| Measure | Ours | Baseline | Ratio | Goal | |", "|---|---:|---:|---:|---:|---|"]
+    for row in table:
+        shown = "" if row.ratio is None else f"{row.ratio:.3f}x"
+        lines.append(f"| {row.measure} | {row.ours} | {row.baseline} | {shown} | {_goal(row)} | {_verdict(row)} |")
+    return "\n".join(lines)
+
+
+def text(table: list[Row]) -> str:
+    header = ("Measure", "Ours", "Baseline", "Ratio", "Goal", "")
+    cells = [header] + [
+        (r.measure, r.ours, r.baseline, "" if r.ratio is None else f"{r.ratio:.3f}x", _goal(r), _verdict(r))
+        for r in table
+    ]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells)
+
+
+def chart(table: list[Row], path: Path) -> None:
+    """One bar per goal: the measured figure divided by its goal (log scale, 1 = the goal), green when met."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    goal_rows = [row for row in table if row.goal is not None and row.score is not None]
+    shares = [row.score / row.goal for row in goal_rows]  # type: ignore[operator]
+    figure, axes = plt.subplots(figsize=(10, 0.5 * len(goal_rows) + 1.5))
+    positions = list(range(len(goal_rows)))
+    axes.barh(positions, shares, color=["#2e7d32" if row.met else "#c62828" for row in goal_rows])
+    for position, row, share in zip(positions, goal_rows, shares, strict=True):
+        shown = f"{row.ours}" if row.limit else f"{row.ratio:.3f}x of baseline"
+        axes.annotate(f"  {shown}", (share, position), va="center", fontsize=8)
+    axes.set_yticks(positions, [re.sub(r" \([^)]*\)$", "", row.measure) for row in goal_rows], fontsize=8)
+    axes.invert_yaxis()
+    axes.set_xscale("log")
+    axes.axvline(1.0, color="black", linewidth=1.5)
+    axes.set_xlabel("measured / goal  (log scale; left of the black line = goal met)")
+    axes.set_title("Speed goals, same-run ratios against the baselines")
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)

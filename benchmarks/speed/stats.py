@@ -1,0 +1,37 @@
+"""Medians, percentiles, and alternating two or more subjects so a noisy machine hurts each alike."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile (0-100) by the nearest-rank method: a value that was actually measured."""
+    if not values:
+        raise ValueError("no values")
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def median(values: Sequence[float]) -> float:
+    return float(statistics.median(values))
+
+
+def alternate(subjects: dict[str, Callable[[], T]], repetitions: int) -> dict[str, list[T]]:
+    """Run every subject once per repetition, reversing the order each time (A B, B A, A B...)."""
+    results: dict[str, list[T]] = {name: [] for name in subjects}
+    names = list(subjects)
+    for repetition in range(repetitions):
+        for name in names if repetition % 2 == 0 else reversed(names):
+            results[name].append(subjects[name]())
+    return results
+
+
+def ratio(value: float, baseline: float) -> float:
+    return value / baseline if baseline else math.inf
