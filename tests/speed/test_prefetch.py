@@ -1,0 +1,74 @@
+"""Reading the weights in the background while torch is imported: which files, and never an error."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from inference.loader import prefetch
+from inference.registry import ModelSpec
+from inference.runners import weight_files
+
+PIN = "0123456789abcdef0123456789abcdef01234567"
+
+
+def spec(**fields: object) -> ModelSpec:
+    values: dict[str, object] = {
+        "name": "m",
+        "task": "text-classification",
+        "model": "owner/model",
+        "revision": PIN,
+        "title": "",
+        "description": "",
+        "example": "",
+        "memory": 1024,
+        "timeout": 60,
+        "command": "/m",
+    }
+    return ModelSpec(**{**values, **fields})  # type: ignore[arg-type]
+
+
+def touch(folder: Path, *names: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        (folder / name).write_bytes(b"x" * 10)
+
+
+def test_torch_reads_the_safetensors_of_the_local_folder_or_the_pinned_snapshot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    touch(tmp_path / "local", "model.safetensors", "config.json")
+    assert weight_files(spec(local_path=tmp_path / "local")) == [tmp_path / "local" / "model.safetensors"]
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    snapshot = tmp_path / "hub" / "models--owner--model" / "snapshots" / PIN
+    touch(snapshot, "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors", "tokenizer.json")
+    assert [p.name for p in weight_files(spec())] == [
+        "model-00001-of-00002.safetensors",
+        "model-00002-of-00002.safetensors",
+    ]
+
+
+def test_nothing_to_read_before_the_cache_is_filled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty"))
+    assert weight_files(spec()) == []
+    assert weight_files(spec(backend="onnx", task="sentence-similarity")) == []
+
+
+def test_onnx_reads_the_graph_the_entry_runs_and_its_weights(tmp_path: Path) -> None:
+    export = tmp_path / "onnx-export" / "sentence-similarity"
+    touch(export, "model.onnx", "model.onnx.data", "model.int8.onnx", "model.int8.onnx.data")
+    fp32 = spec(local_path=tmp_path, backend="onnx", task="sentence-similarity")
+    assert weight_files(fp32) == [export / "model.onnx", export / "model.onnx.data"]
+    int8 = spec(local_path=tmp_path, backend="onnx", task="sentence-similarity", parameters={"onnx_quantize": True})
+    assert weight_files(int8) == [export / "model.int8.onnx", export / "model.int8.onnx.data"]
+
+
+def test_a_prefetch_failure_is_only_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    touch(tmp_path, "a.safetensors")
+    with caplog.at_level(logging.INFO, logger="inference.loader"):
+        thread = prefetch(lambda: [tmp_path / "a.safetensors", tmp_path / "missing.safetensors"])
+        thread.join(timeout=10)
+    assert not thread.is_alive()
+    assert "prefetching the weights failed" in caplog.text and "missing.safetensors" in caplog.text
