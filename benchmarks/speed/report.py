@@ -145,7 +145,10 @@ def goals(table: list[Row]) -> list[dict[str, Any]]:
 def _verdict(row: Row) -> str:
     if row.met is None or row.score is None or row.goal is None:
         return ""
-    return "met" if row.met else f"missed by {row.score / row.goal:.1f}x"
+    if row.met:
+        return "met"
+    over = row.score / row.goal
+    return f"missed by {100 * (over - 1):.0f} %" if over < 1.5 else f"missed: {over:.1f}x the goal"
 
 
 def _goal(row: Row) -> str:
@@ -185,7 +188,7 @@ def chart(table: list[Row], path: Path) -> None:
     positions = list(range(len(goal_rows)))
     axes.barh(positions, shares, color=["#2e7d32" if row.met else "#c62828" for row in goal_rows])
     for position, row, share in zip(positions, goal_rows, shares, strict=True):
-        shown = f"{row.ours}" if row.limit else f"{row.ratio:.3f}x of baseline"
+        shown = f"{row.ours} (goal {row.limit})" if row.limit else f"{row.ratio:.3f}x the baseline (goal {_goal(row)})"
         axes.annotate(f"  {shown}", (share, position), va="center", fontsize=8)
     axes.set_yticks(positions, [re.sub(r" \([^)]*\)$", "", row.measure) for row in goal_rows], fontsize=8)
     axes.invert_yaxis()

@@ -120,7 +120,9 @@ def cold_s(model: Model, memory_mb: int, calibration: Calibration) -> float:
 
 
 def required_mb(model: Model, calibration: Calibration) -> int:
-    return math.ceil((calibration.rss_base_mb + calibration.rss_per_gb_mb * model.weights_gb) * HEADROOM)
+    """The estimated peak RSS with headroom, rounded up to a multiple of 64 MB."""
+    needed = (calibration.rss_base_mb + calibration.rss_per_gb_mb * model.weights_gb) * HEADROOM
+    return math.ceil(needed / 64) * 64
 
 
 def warm_s(model: Model, memory_mb: int, calibration: Calibration) -> float:
@@ -139,32 +141,50 @@ def recommend(model: Model, calibration: Calibration) -> int:
     return max(floor, required_mb(model, calibration))
 
 
-def markdown(results: dict[str, Any]) -> str:
-    calibration = calibrate(results)
-    header = "| Model | Needs | " + " | ".join(f"{m} MB" for m in SETTINGS_MB) + " | Default |"
-    lines = [
-        f"_From the {results['mode']} benchmark run of {results['started_at']}. Each cell: cold start / "
-        "warm request / cost of 1,000 warm requests (USD)._",
-        "",
-        header,
-        "|---|---:|" + "---:|" * len(SETTINGS_MB) + "---:|",
-    ]
+def _grid(title: str, cell: Any, calibration: Calibration) -> list[str]:
+    lines = [title, "", "| Model | " + " | ".join(f"{m} MB" for m in SETTINGS_MB) + " |"]
+    lines.append("|---|" + "---:|" * len(SETTINGS_MB))
     for model in DEFAULT_MODELS:
         needs = required_mb(model, calibration)
-        cells = [
-            "—"
-            if memory < needs
-            else f"{cold_s(model, memory, calibration):.1f} s / {warm_s(model, memory, calibration):.2g} s / "
-            f"${cost_per_1000(model, memory, calibration):.4f}"
-            for memory in SETTINGS_MB
-        ]
-        lines.append(f"| {model.name} | {needs} MB | " + " | ".join(cells) + f" | {recommend(model, calibration)} MB |")
-    lines += [
+        cells = ["—" if memory < needs else cell(model, memory) for memory in SETTINGS_MB]
+        lines.append(f"| {model.name} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The generated part of docs/sizing.md: the defaults, then cost and cold start per memory setting."""
+    calibration = calibrate(results)
+    lines = [
+        f"_Estimated from the {results['mode']} benchmark run of {results['started_at']} "
+        f"(revision {results['revision'] or 'unknown'}). A dash: the model does not fit._",
         "",
+        "| Model | Needs (peak RSS + 20%) | One request at 1 vCPU | Default memory | Cold start there | "
+        "1,000 warm requests there |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for model in DEFAULT_MODELS:
+        memory = recommend(model, calibration)
+        lines.append(
+            f"| {model.name} | {required_mb(model, calibration)} MB | {request_s(model, calibration):.2g} s | "
+            f"{memory} MB | {cold_s(model, memory, calibration):.1f} s | "
+            f"${cost_per_1000(model, memory, calibration):.4f} |"
+        )
+    lines.append("")
+    lines += _grid(
+        "Cost of 1,000 warm requests (USD):",
+        lambda model, memory: f"${cost_per_1000(model, memory, calibration):.4f}",
+        calibration,
+    )
+    lines += _grid(
+        "Cold start, from the container's start to the first answer (seconds):",
+        lambda model, memory: f"{cold_s(model, memory, calibration):.1f}",
+        calibration,
+    )
+    lines.append(
         f"Calibration: cold start {calibration.cold_base_s:.2f} s + {calibration.cold_per_gb_s:.2f} s per GB of "
         f"weights; peak RSS {calibration.rss_base_mb:.0f} MB + {calibration.rss_per_gb_mb:.0f} MB per GB; "
         f"{calibration.encoder_s_per_m_token * 1e6:.1f} µs per million parameters per token read, "
         f"{calibration.generator_s_per_m_token * 1e6:.1f} µs per million parameters per token and beam written; "
-        f"two vCPUs run a request {calibration.two_vcpu_speedup:.2f} times as fast as one.",
-    ]
+        f"two vCPUs run a request {calibration.two_vcpu_speedup:.2f} times as fast as one."
+    )
     return "\n".join(lines)

@@ -128,7 +128,8 @@ def test_goals_are_judged_on_ratios_and_the_ack_on_its_20_ms() -> None:
     assert verdicts["all-MiniLM-L6-v2, onnx: peak RSS"] is True
     assert verdicts["all-MiniLM-L6-v2, torch: cold start"] is False  # 0.75x against 0.5x
     markdown = report.markdown(report.rows(_results(0.2, 25.0, 2.0)))
-    assert "| ≤ 20 ms | missed by 1.2x |" in markdown
+    assert "| ≤ 20 ms | missed by 25 % |" in markdown
+    assert "| ≤ 0.25x | missed: 2.0x the goal |" in markdown
 
 
 def test_sizing_gives_one_vcpu_unless_the_model_needs_more_memory_or_is_slow() -> None:
