@@ -26,6 +26,7 @@ models, so the dynamo exporter is used directly.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import logging
 import os
 import shutil
@@ -59,6 +60,8 @@ OUTPUTS: dict[str, list[str]] = {
     "zero-shot-classification": ["logits"],
     "question-answering": ["start_logits", "end_logits"],
 }
+#: What torch's dynamo exporter needs besides torch (in requirements.txt, not in the model image).
+EXPORTER_PACKAGES = ("onnx", "onnxscript")
 #: Inputs a graph may take; which of them a model takes is the tokenizer's ``model_input_names``.
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 #: int8 weights share one scale per this many input channels.
@@ -87,14 +90,21 @@ def export_model(spec: ModelSpec, *, force: bool = False) -> Path:
     a half-written export.
 
     Raises:
-        ModelLoadError: the task has no ONNX runner, the weights cannot be found or
-            loaded, or the exported graph does not reproduce torch's outputs.
+        ModelLoadError: the task has no ONNX runner, the exporter's packages are not
+            installed, the weights cannot be found or loaded, or the exported graph
+            does not reproduce torch's outputs.
     """
     if spec.task not in ONNX_RUNNERS:
         raise unsupported_onnx_task(spec)
     folder = export_dir(spec)
     if not force and is_current(spec, folder):
         return folder
+    missing = [package for package in EXPORTER_PACKAGES if importlib.util.find_spec(package) is None]
+    if missing:
+        raise ModelLoadError(
+            f"{spec.name}: exporting to ONNX needs {' and '.join(missing)}, which the model image does not "
+            f"include: `pip install {' '.join(missing)}` where you run `python -m inference warm`."
+        )
     runner: Any = torch_runner(dataclasses.replace(spec, backend="torch"))
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from inference import cli
+from inference import cli, onnx_export
 from inference.errors import ModelLoadError
 from inference.onnx_export import export_model, is_current
 from inference.registry import ModelSpec, Registry
@@ -128,3 +128,14 @@ def test_an_export_for_another_task_or_format_is_not_used(onnx_registry: Registr
     (folder / MANIFEST).write_text(json.dumps({**manifest, "format": 99}))
     with pytest.raises(ModelLoadError, match="cannot be read"):
         load_runner(spec)
+
+
+def test_without_the_exporters_packages_warm_says_what_to_install(
+    onnx_registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = onnx_export.importlib.util.find_spec
+    monkeypatch.setattr(
+        onnx_export.importlib.util, "find_spec", lambda name: None if name == "onnxscript" else real(name)
+    )
+    with pytest.raises(ModelLoadError, match=r"needs onnxscript, .* `pip install onnxscript`"):
+        export_model(onnx_registry.get("onnx-similarity"), force=True)
