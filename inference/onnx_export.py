@@ -58,6 +58,7 @@ OUTPUTS: dict[str, list[str]] = {
     "sentence-similarity": ["last_hidden_state"],
     "text-classification": ["logits"],
     "zero-shot-classification": ["logits"],
+    "token-classification": ["logits"],
     "question-answering": ["start_logits", "end_logits"],
 }
 #: What torch's dynamo exporter needs besides torch (in requirements.txt, not in the model image).
@@ -230,6 +231,7 @@ def _manifest(spec: ModelSpec, runner: Any, inputs: list[str], outputs: list[str
         score_function=_score_function(config),
         entailment_id=entailment,
         contradiction_id=-1 if entailment == 0 else 0,
+        unk_token_id=runner.tokenizer.unk_token_id if runner.tokenizer.unk_token_id is not None else -1,
         exported_with={
             package: version(package) for package in ("torch", "transformers", "onnx", "onnxruntime", "tokenizers")
         },

@@ -38,6 +38,7 @@ ONNX_RUNNERS: dict[str, str] = {
     "sentence-similarity": "inference.runners.onnx:SentenceSimilarityOnnx",
     "text-classification": "inference.runners.onnx:TextClassificationOnnx",
     "zero-shot-classification": "inference.runners.onnx:ZeroShotOnnx",
+    "token-classification": "inference.runners.onnx:TokenClassificationOnnx",
     "question-answering": "inference.runners.onnx:QuestionAnsweringOnnx",
 }
 

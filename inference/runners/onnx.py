@@ -32,8 +32,11 @@ MAX_SENTENCES = 64
 MAX_LABELS = 20
 QA_DOC_STRIDE = 128
 QA_MAX_WINDOWS = 64
-QA_BATCH = 8
 QA_MIN_CONTEXT = 16
+#: Token classification reads long texts in windows that share a quarter of the limit.
+WINDOW_OVERLAP = 4
+#: Windows per forward pass (token classification and question answering).
+BATCH = 8
 
 
 def load_export(spec: ModelSpec) -> tuple[Path, OnnxManifest]:
@@ -227,6 +230,90 @@ class ZeroShotOnnx(OnnxRunner):
         }
 
 
+class TokenClassificationOnnx(OnnxRunner):
+    """Entities over the whole text, grouped as transformers' pipeline does with ``aggregation_strategy="simple"``.
+
+    Long texts are read in windows overlapping by a quarter of the limit; where
+    two windows found overlapping entities, the longer one (else the surer one) stays.
+    """
+
+    def predict(self, inputs: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
+        text = inputs["text"]
+        [first] = self.encode([text], max_length=self.limit, stride=self.limit // WINDOW_OVERLAP)
+        windows = [first, *first.overflowing]
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(windows), BATCH):
+            batch = windows[start : start + BATCH]
+            (logits,), _ = self.forward(batch)
+            for row, window in enumerate(batch):
+                found += self._entities(text, window, softmax(logits[row, : len(window.ids)]))
+        if len(windows) > 1:
+            found = _without_overlaps(found)
+        return {"entities": found}
+
+    def _entities(self, text: str, window: Encoding, scores: np.ndarray) -> list[dict[str, Any]]:
+        """One window's tokens labelled, then runs of the same entity grouped (``B-`` starts a new one)."""
+        tokens = []
+        for index, token_scores in enumerate(scores):
+            if window.special_tokens_mask[index]:
+                continue
+            start, end = window.offsets[index]
+            token_id = window.ids[index]
+            best = int(token_scores.argmax())
+            tokens.append(
+                {
+                    "label": self.manifest.labels[str(best)],
+                    "score": float(token_scores[best]),
+                    "word": text[start:end]
+                    if token_id == self.manifest.unk_token_id
+                    else self.tokenizer.id_to_token(token_id),
+                    "start": int(start),
+                    "end": int(end),
+                }
+            )
+        groups: list[list[dict[str, Any]]] = []
+        for token in tokens:
+            begins, tag = _tag(token["label"])
+            if groups and not begins and _tag(groups[-1][-1]["label"])[1] == tag:
+                groups[-1].append(token)
+            else:
+                groups.append([token])
+        entities = [self._group(group) for group in groups]
+        return [entity for entity in entities if entity["label"] != "O"]
+
+    def _group(self, tokens: list[dict[str, Any]]) -> dict[str, Any]:
+        words = [token["word"] for token in tokens]
+        decoder = self.tokenizer.decoder
+        return {
+            "label": _tag(tokens[0]["label"])[1],
+            "word": decoder.decode(words) if decoder is not None else " ".join(words),
+            "start": tokens[0]["start"],
+            "end": tokens[-1]["end"],
+            "score": float(np.mean([token["score"] for token in tokens])),
+        }
+
+
+def _tag(label: str) -> tuple[bool, str]:
+    """(starts an entity, entity type) of a ``B-PER``, ``I-PER`` or plain label."""
+    if label.startswith(("B-", "I-")):
+        return label.startswith("B-"), label[2:]
+    return False, label
+
+
+def _without_overlaps(entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Where entities from overlapping windows overlap, keep the longer one, or the surer of two as long."""
+    kept: list[dict[str, Any]] = []
+    for entity in sorted(entities, key=lambda e: e["start"]):
+        last = kept[-1] if kept else None
+        if last is None or not last["start"] <= entity["start"] < last["end"]:
+            kept.append(entity)
+            continue
+        length, last_length = entity["end"] - entity["start"], last["end"] - last["start"]
+        if length > last_length or (length == last_length and entity["score"] > last["score"]):
+            kept[-1] = entity
+    return kept
+
+
 class QuestionAnsweringOnnx(OnnxRunner):
     """``{"answer", "score", "start", "end", "truncated"}``: the torch runner's sliding windows, in numpy."""
 
@@ -246,8 +333,8 @@ class QuestionAnsweringOnnx(OnnxRunner):
         windows = [first, *first.overflowing]
         read = windows[:QA_MAX_WINDOWS]
         best: tuple[float, int, int] = (-1.0, 0, 0)
-        for start in range(0, len(read), QA_BATCH):
-            batch = read[start : start + QA_BATCH]
+        for start in range(0, len(read), BATCH):
+            batch = read[start : start + BATCH]
             (starts, ends), mask = self.forward(batch)
             for row, window in enumerate(batch):
                 in_context = np.zeros(mask.shape[1], dtype=bool)

@@ -81,6 +81,8 @@ class OnnxManifest:
     #: Zero-shot: the NLI head's entailment and contradiction classes.
     entailment_id: int = -1
     contradiction_id: int = 0
+    #: Token classification shows an unknown token as the text it covers.
+    unk_token_id: int = -1
     #: Versions of the tools that made the export, for people reading the folder.
     exported_with: dict[str, str] = field(default_factory=dict)
     format: int = FORMAT

@@ -39,6 +39,7 @@ def onnx_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
             _entry("onnx-similarity", "sentence-similarity", root / "encoder"),
             _entry("onnx-features", "feature-extraction", root / "encoder", parameters={"onnx_quantize": True}),
             _entry("onnx-qa", "question-answering", root / "qa"),
+            _entry("onnx-ner", "token-classification", root / "ner"),
             _entry("onnx-summarize", "summarization", root / "summarizer"),
             _entry("onnx-not-exported", "feature-extraction", root / "masked-lm"),
         ],
