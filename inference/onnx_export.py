@@ -83,6 +83,13 @@ def is_current(spec: ModelSpec, folder: Path) -> bool:
     return manifest.task == spec.task and (manifest.int8 or not wants_int8(spec))
 
 
+def _has_int8(folder: Path) -> bool:
+    try:
+        return OnnxManifest.read(folder).int8
+    except (OSError, ValueError):
+        return False
+
+
 def export_model(spec: ModelSpec, *, force: bool = False) -> Path:
     """Export ``spec`` to ONNX beside its weights (see :func:`export_dir`) and return the folder.
 
@@ -118,7 +125,8 @@ def export_model(spec: ModelSpec, *, force: bool = False) -> Path:
             expected = _outputs(runner.model(**{name: sample[name] for name in inputs}), outputs)
         _export(spec, runner.model, [sample[name] for name in inputs], inputs, outputs, staging / MODEL_FILE)
         _check(staging / MODEL_FILE, {name: sample[name].numpy() for name in inputs}, expected, spec)
-        int8 = wants_int8(spec)
+        # Another entry on the same model and task may run the int8 graph: never drop it.
+        int8 = wants_int8(spec) or _has_int8(folder)
         if int8:
             _quantize(staging / MODEL_FILE, staging / INT8_FILE)
         runner.tokenizer.backend_tokenizer.save(str(staging / TOKENIZER_FILE))

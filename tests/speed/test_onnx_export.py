@@ -139,3 +139,11 @@ def test_without_the_exporters_packages_warm_says_what_to_install(
     )
     with pytest.raises(ModelLoadError, match=r"needs onnxscript, .* `pip install onnxscript`"):
         export_model(onnx_registry.get("onnx-similarity"), force=True)
+
+
+def test_exporting_again_for_an_fp32_entry_keeps_the_int8_graph_another_entry_runs(onnx_registry: Registry) -> None:
+    int8_entry = onnx_registry.get("onnx-features")
+    fp32_twin = dataclasses.replace(int8_entry, name="features-fp32", parameters={})
+    folder = export_model(fp32_twin, force=True)
+    assert (folder / INT8_FILE).is_file() and OnnxManifest.read(folder).int8
+    assert load_runner(int8_entry).run("A man is eating food.", {})["dimensions"] == 32
