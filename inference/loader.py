@@ -59,6 +59,17 @@ def snapshot_download(repo_id: str, *, revision: str | None, **options: Any) -> 
     return fetch(repo_id, revision=revision, **options)
 
 
+def _snapshot(spec: ModelSpec, *, local_only: bool) -> str:
+    """The pinned snapshot of a Hub entry, only what loading needs, from the cache (or the Hub)."""
+    return snapshot_download(
+        spec.model,
+        revision=spec.revision,
+        cache_dir=cache_dir(),
+        allow_patterns=ALLOW_PATTERNS,
+        local_files_only=local_only,
+    )
+
+
 def describe(spec: ModelSpec) -> str:
     """``owner/name@1234567`` for a Hub entry, the folder for a local one."""
     if spec.local_path:
@@ -100,13 +111,7 @@ def download(spec: ModelSpec) -> Path:
 
     offline = is_offline()
     try:
-        folder = snapshot_download(
-            spec.model,
-            revision=spec.revision,
-            cache_dir=cache_dir(),
-            allow_patterns=ALLOW_PATTERNS,
-            local_files_only=offline,
-        )
+        folder = _snapshot(spec, local_only=offline)
     except LocalEntryNotFoundError as exc:
         if offline:
             raise _missing(spec) from exc
@@ -132,13 +137,7 @@ def weights_path(spec: ModelSpec) -> Path:
     from huggingface_hub.errors import LocalEntryNotFoundError
 
     try:
-        folder = snapshot_download(
-            spec.model,
-            revision=spec.revision,
-            cache_dir=cache_dir(),
-            allow_patterns=ALLOW_PATTERNS,
-            local_files_only=True,
-        )
+        folder = _snapshot(spec, local_only=True)
     except LocalEntryNotFoundError as exc:
         if is_offline():
             raise _missing(spec) from exc

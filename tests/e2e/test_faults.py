@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, BotServer
-from tests.e2e.test_slack import flat, placeholder, wait_for_reply
+from tests.e2e.test_slack import flat, mention, placeholder, wait_for_reply
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -93,15 +93,7 @@ def test_a_failing_listener_still_answers_with_an_error(server: BotServer, chann
     server.slack.fail("conversations.replies", error="missing_scope", times=1)
     parent_ts = f"{int(time.time())}.000700"
     ts = f"{int(time.time())}.000800"
-    event = {
-        "type": "app_mention",
-        "user": "U7",
-        "text": "<@UBOT> tiny-summarize",
-        "ts": ts,
-        "thread_ts": parent_ts,
-        "channel": channel,
-        "event_ts": ts,
-    }
+    event = mention(channel, "tiny-summarize", ts=ts, thread_ts=parent_ts)
     server.sender.event(event)
     [reply] = wait_for_reply(server, channel, parent_ts)
     assert "could not be started" in flat(reply) and "request `" in flat(reply)

@@ -30,6 +30,21 @@ def wait_for_reply(server: BotServer, channel: str, thread_ts: str, count: int =
     return thread_replies(server, channel, thread_ts)
 
 
+def mention(channel: str, text: str, *, ts: str, thread_ts: str | None = None, user: str = "U7") -> dict[str, Any]:
+    """An app_mention event as Slack sends it: ``text`` after the bot's mention, in ``thread_ts`` if given."""
+    event = {
+        "type": "app_mention",
+        "user": user,
+        "text": f"<@UBOT> {text}",
+        "ts": ts,
+        "channel": channel,
+        "event_ts": ts,
+    }
+    if thread_ts:
+        event["thread_ts"] = thread_ts
+    return event
+
+
 def placeholder(server: BotServer, channel: str) -> dict[str, Any]:
     assert server.slack.wait_for(lambda: any("thread_ts" not in m for m in server.slack.messages(channel)), 20)
     return next(m for m in server.slack.messages(channel) if "thread_ts" not in m)
@@ -98,14 +113,7 @@ def test_ack_is_fast_while_slack_is_slow(server: BotServer, channel: str) -> Non
 
 def test_mention_answers_in_its_thread(server: BotServer, channel: str) -> None:
     ts = f"{int(time.time())}.000200"
-    event = {
-        "type": "app_mention",
-        "user": "U7",
-        "text": "<@UBOT> tiny-sentiment what a day",
-        "ts": ts,
-        "channel": channel,
-        "event_ts": ts,
-    }
+    event = mention(channel, "tiny-sentiment what a day", ts=ts)
     assert server.sender.event(event).status == 200
     replies = wait_for_reply(server, channel, ts, count=2)
     assert any("POSITIVE" in flat(m) or "NEGATIVE" in flat(m) for m in replies)
@@ -113,14 +121,7 @@ def test_mention_answers_in_its_thread(server: BotServer, channel: str) -> None:
 
 def test_retried_event_answers_once(server: BotServer, channel: str) -> None:
     ts = f"{int(time.time())}.000300"
-    event = {
-        "type": "app_mention",
-        "user": "U7",
-        "text": "<@UBOT> tiny-sentiment once only",
-        "ts": ts,
-        "channel": channel,
-        "event_ts": ts,
-    }
+    event = mention(channel, "tiny-sentiment once only", ts=ts)
     event_id = "Ev" + uuid.uuid4().hex[:10].upper()
     assert server.sender.event(event, event_id=event_id).status == 200
     for retry in (1, 2, 3):
@@ -150,15 +151,7 @@ def test_mention_in_thread_without_text_runs_on_the_thread(server: BotServer, ch
         [{"user": "U1", "text": "The tower is tall."}, {"user": "U2", "text": "It is in Paris."}],
     )
     ts = f"{int(time.time())}.000900"
-    event = {
-        "type": "app_mention",
-        "user": "U7",
-        "text": "<@UBOT> tiny-summarize",
-        "ts": ts,
-        "thread_ts": parent_ts,
-        "channel": channel,
-        "event_ts": ts,
-    }
+    event = mention(channel, "tiny-summarize", ts=ts, thread_ts=parent_ts)
     server.sender.event(event)
     assert server.slack.wait_for(lambda: server.slack.calls("conversations.replies"), 20)
     replies = wait_for_reply(server, channel, parent_ts, count=2)
@@ -169,16 +162,7 @@ def test_mention_in_thread_without_text_runs_on_the_thread(server: BotServer, ch
 
 def test_mention_help_and_unknown_model(server: BotServer, channel: str) -> None:
     ts = f"{int(time.time())}.000500"
-    server.sender.event(
-        {
-            "type": "app_mention",
-            "user": "U7",
-            "text": "<@UBOT> frobnicate this",
-            "ts": ts,
-            "channel": channel,
-            "event_ts": ts,
-        }
-    )
+    server.sender.event(mention(channel, "frobnicate this", ts=ts))
     [reply] = wait_for_reply(server, channel, ts)
     assert "don't know a model called `frobnicate`" in flat(reply)
     assert "/tiny-sentiment" in flat(reply)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT, BotServer
-from tests.e2e.test_slack import flat, placeholder, submit_last_view, wait_for_reply
+from tests.e2e.test_slack import flat, mention, placeholder, submit_last_view, wait_for_reply
 from tests.fakes.slack_client import FORM, interaction_body
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -157,16 +157,7 @@ def test_compare_explains_what_cannot_run(server: BotServer, text: str, expected
 
 def test_mention_compare(server: BotServer, channel: str) -> None:
     ts = "1700001234.000100"
-    server.sender.event(
-        {
-            "type": "app_mention",
-            "user": "U7",
-            "text": "<@UBOT> compare tiny-sentiment,tiny-zero-shot great news | good, bad",
-            "ts": ts,
-            "channel": channel,
-            "event_ts": ts,
-        }
-    )
+    server.sender.event(mention(channel, "compare tiny-sentiment,tiny-zero-shot great news | good, bad", ts=ts))
     replies = wait_for_reply(server, channel, ts, count=2)
     comparison = replies[1]
     assert server.slack.wait_for(lambda: "2 of 2 answered" in flat(current(server, channel, comparison["ts"])), 90)
