@@ -181,6 +181,7 @@ def chart(table: list[Row], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
     goal_rows = [row for row in table if row.goal is not None and row.score is not None]
     shares = [row.score / row.goal for row in goal_rows]  # type: ignore[operator]
@@ -193,6 +194,10 @@ def chart(table: list[Row], path: Path) -> None:
     axes.set_yticks(positions, [re.sub(r" \([^)]*\)$", "", row.measure) for row in goal_rows], fontsize=8)
     axes.invert_yaxis()
     axes.set_xscale("log")
+    axes.set_xlim(min(shares) / 2, max(shares) * 4)  # room for the labels on the right
+    ticks = [t for t in (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0) if min(shares) / 2 <= t <= max(shares) * 4]
+    axes.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    axes.xaxis.set_minor_formatter(NullFormatter())
     axes.axvline(1.0, color="black", linewidth=1.5)
     axes.set_xlabel("measured / goal  (log scale; left of the black line = goal met)")
     axes.set_title("Speed goals, same-run ratios against the baselines")
