@@ -16,6 +16,11 @@ from typing import Any
 
 import yaml
 
+try:  # libyaml's loader when PyYAML has it: parsing is on every cold start's path
+    from yaml import CSafeLoader as SafeLoader
+except ImportError:  # pragma: no cover - PyYAML without libyaml
+    from yaml import SafeLoader  # type: ignore[assignment]
+
 from inference.errors import RegistryError, UnknownModel
 from inference.tasks import ALIASES, TASKS
 
@@ -267,7 +272,7 @@ def load_registry(path: str | os.PathLike[str] | None = None) -> Registry:
     """
     file = registry_path(path)
     try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+        data = yaml.load(file.read_text(encoding="utf-8"), Loader=SafeLoader)
     except OSError as exc:
         raise RegistryError(f"cannot read registry {file}: {exc.strerror or exc}") from exc
     except yaml.YAMLError as exc:

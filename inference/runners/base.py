@@ -8,8 +8,6 @@ Weights are used as float32, the type Lambda's CPUs run fastest (few have bf16 u
 
 from __future__ import annotations
 
-import math
-import os
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar
@@ -19,19 +17,13 @@ from transformers import AutoTokenizer
 
 from inference.errors import ModelLoadError
 from inference.registry import ModelSpec
+from inference.runners import vcpus
 from inference.tasks import parse_input
 
-#: Lambda gives a function one vCPU per 1,769 MB of memory.
-MB_PER_VCPU = 1769
 #: transformers writes about 1e30 for "no limit"; anything above this is not a real model limit.
 UNBOUNDED = 1_000_000
 #: The input limit when neither the tokenizer nor the config states one.
 DEFAULT_LIMIT = 512
-
-
-def vcpus(memory_mb: int) -> int:
-    """The vCPUs Lambda gives a function of ``memory_mb``, never more than this machine has."""
-    return max(1, min(os.cpu_count() or 1, math.ceil(memory_mb / MB_PER_VCPU)))
 
 
 def input_limit(tokenizer: Any, config: Any) -> int:

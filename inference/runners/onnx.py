@@ -27,12 +27,6 @@ from inference.runners import vcpus
 from inference.runners.onnx_files import TOKENIZER_FILE, OnnxManifest, export_dir, graph_file, wants_int8
 from inference.tasks import parse_input
 
-#: Limits shared with the torch runners (tests keep them equal).
-MAX_SENTENCES = 64
-MAX_LABELS = 20
-QA_DOC_STRIDE = 128
-QA_MAX_WINDOWS = 64
-QA_MIN_CONTEXT = 16
 #: Token classification reads long texts in windows that share a quarter of the limit.
 WINDOW_OVERLAP = 4
 #: Windows per forward pass (token classification and question answering).
@@ -141,17 +135,12 @@ class SentenceSimilarityOnnx(OnnxRunner):
 
     def predict(self, inputs: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
         source, sentences = inputs["source"], inputs["sentences"]
-        if len(sentences) > MAX_SENTENCES:
-            raise InvalidInput(f"Compare at most {MAX_SENTENCES} sentences at once, not {len(sentences)}.")
+        params.check_sentences(sentences)
         texts = [source, *sentences]
         vectors = self.embed(texts)
         scores = (vectors[1:] @ vectors[0]).tolist()
-        ranked = sorted(zip(sentences, scores, strict=True), key=lambda pair: pair[1], reverse=True)
-        return {
-            "source": source,
-            "scores": [{"sentence": sentence, "score": float(score)} for sentence, score in ranked],
-            "truncated": any(self.token_count(text) > self.limit for text in texts),
-        }
+        truncated = any(self.token_count(text) > self.limit for text in texts)
+        return params.similarity_result(source, sentences, scores, truncated=truncated)
 
 
 class FeatureExtractionOnnx(OnnxRunner):
@@ -204,12 +193,7 @@ class ZeroShotOnnx(OnnxRunner):
 
     def predict(self, inputs: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
         text, labels = inputs["text"], inputs["candidate_labels"]
-        if len(labels) > MAX_LABELS:
-            raise InvalidInput(f"Give at most {MAX_LABELS} labels, not {len(labels)}.")
-        template = params.text(parameters, "hypothesis_template") or "This example is {}."
-        if "{}" not in template:
-            raise InvalidInput("`hypothesis_template` must contain `{}` where the label goes.")
-        multi_label = params.flag(parameters, "multi_label", False)
+        template, multi_label = params.zero_shot(labels, parameters)
         pairs = [(text, template.format(label)) for label in labels]
         try:
             encodings = self.encode(pairs, max_length=self.limit, strategy="only_first")
@@ -323,15 +307,18 @@ class QuestionAnsweringOnnx(OnnxRunner):
         self.tokenizer.no_truncation()
         asked = len(self.tokenizer.encode(question, add_special_tokens=False).ids)
         room = self.limit - asked - self.tokenizer.num_special_tokens_to_add(True)
-        if room < QA_MIN_CONTEXT:
+        if room < params.QA_MIN_CONTEXT:
             raise InvalidInput(
                 f"The question is {asked} tokens long; this model needs it much shorter than {self.limit}."
             )
         [first] = self.encode(
-            [(question, context)], max_length=self.limit, strategy="only_second", stride=min(QA_DOC_STRIDE, room // 2)
+            [(question, context)],
+            max_length=self.limit,
+            strategy="only_second",
+            stride=min(params.QA_DOC_STRIDE, room // 2),
         )
         windows = [first, *first.overflowing]
-        read = windows[:QA_MAX_WINDOWS]
+        read = windows[: params.QA_MAX_WINDOWS]
         best: tuple[float, int, int] = (-1.0, 0, 0)
         for start in range(0, len(read), BATCH):
             batch = read[start : start + BATCH]

@@ -13,6 +13,16 @@ from inference.errors import InvalidInput
 
 #: The most tokens any generating task produces per chunk of input.
 MAX_NEW_TOKENS = 512
+#: Bounds on one request's work, the same for every backend.
+MAX_LABELS = 20
+MAX_SENTENCES = 64
+#: Question answering: tokens shared by consecutive windows, so an answer across a window edge is seen whole.
+QA_DOC_STRIDE = 128
+#: Question answering: windows read per request at most (``truncated`` says when the context went further).
+QA_MAX_WINDOWS = 64
+#: Question answering: the context needs at least this many tokens of each window.
+QA_MIN_CONTEXT = 16
+DEFAULT_HYPOTHESIS = "This example is {}."
 
 #: Generation settings a request may change, with their type and allowed range.
 GENERATION: dict[str, tuple[type, float, float]] = {
@@ -95,3 +105,33 @@ def generation(parameters: dict[str, Any]) -> dict[str, Any]:
         else:
             settings[key] = number(parameters, key, 0.0, low=low, high=high)
     return settings
+
+
+def zero_shot(labels: list[str], parameters: dict[str, Any]) -> tuple[str, bool]:
+    """The hypothesis template and ``multi_label`` of a zero-shot request, checked.
+
+    Raises:
+        InvalidInput: too many labels, or a template without ``{}``.
+    """
+    if len(labels) > MAX_LABELS:
+        raise InvalidInput(f"Give at most {MAX_LABELS} labels, not {len(labels)}.")
+    template = text(parameters, "hypothesis_template") or DEFAULT_HYPOTHESIS
+    if "{}" not in template:
+        raise InvalidInput("`hypothesis_template` must contain `{}` where the label goes.")
+    return template, flag(parameters, "multi_label", False)
+
+
+def check_sentences(sentences: list[str]) -> None:
+    """Raises InvalidInput when a similarity request ranks more sentences than one request may."""
+    if len(sentences) > MAX_SENTENCES:
+        raise InvalidInput(f"Compare at most {MAX_SENTENCES} sentences at once, not {len(sentences)}.")
+
+
+def similarity_result(source: str, sentences: list[str], scores: list[float], *, truncated: bool) -> dict[str, Any]:
+    """The sentence-similarity result: the sentences ranked by cosine with ``source``, highest first."""
+    ranked = sorted(zip(sentences, scores, strict=True), key=lambda pair: pair[1], reverse=True)
+    return {
+        "source": source,
+        "scores": [{"sentence": sentence, "score": float(score)} for sentence, score in ranked],
+        "truncated": truncated,
+    }

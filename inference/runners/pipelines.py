@@ -25,8 +25,6 @@ from inference.registry import ModelSpec
 from inference.runners import parameters as params
 from inference.runners.base import TorchRunner
 
-#: Zero-shot runs the model once per label, so a request may not ask for more than this.
-MAX_LABELS = 20
 #: Without a ``max_new_tokens`` setting, a chat answer is at most this long.
 DEFAULT_MAX_NEW_TOKENS = 256
 MASK_MARKERS = ("[MASK]", "<mask>")
@@ -102,16 +100,12 @@ class ZeroShotRunner(PipelineRunner):
 
     def predict(self, inputs: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
         text, labels = inputs["text"], inputs["candidate_labels"]
-        if len(labels) > MAX_LABELS:
-            raise InvalidInput(f"Give at most {MAX_LABELS} labels, not {len(labels)}.")
-        template = params.text(parameters, "hypothesis_template") or "This example is {}."
-        if "{}" not in template:
-            raise InvalidInput("`hypothesis_template` must contain `{}` where the label goes.")
+        template, multi_label = params.zero_shot(labels, parameters)
         result = self.pipe(
             text,
             candidate_labels=labels,
             hypothesis_template=template,
-            multi_label=params.flag(parameters, "multi_label", False),
+            multi_label=multi_label,
         )
         scored = [
             {"label": label, "score": score} for label, score in zip(result["labels"], result["scores"], strict=True)

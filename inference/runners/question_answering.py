@@ -20,14 +20,8 @@ from inference.registry import ModelSpec
 from inference.runners import parameters as params
 from inference.runners.base import TorchRunner
 
-#: Tokens shared by consecutive windows, so an answer across a window edge is still seen whole.
-DOC_STRIDE = 128
-#: Windows read per request at most (``truncated`` says when the context went further).
-MAX_WINDOWS = 64
 #: Windows per forward pass.
 BATCH = 8
-#: The context needs at least this many tokens of each window.
-MIN_CONTEXT = 16
 
 
 class QuestionAnsweringRunner(TorchRunner):
@@ -45,7 +39,7 @@ class QuestionAnsweringRunner(TorchRunner):
         max_answer = params.integer(parameters, "max_answer_len", 30, low=1, high=self.limit)
         asked = len(self.tokenizer(question, add_special_tokens=False)["input_ids"])
         room = self.limit - asked - self.tokenizer.num_special_tokens_to_add(pair=True)
-        if room < MIN_CONTEXT:
+        if room < params.QA_MIN_CONTEXT:
             raise InvalidInput(
                 f"The question is {asked} tokens long; this model needs it much shorter than {self.limit}."
             )
@@ -54,14 +48,14 @@ class QuestionAnsweringRunner(TorchRunner):
             context,
             truncation="only_second",
             max_length=self.limit,
-            stride=min(DOC_STRIDE, room // 2),
+            stride=min(params.QA_DOC_STRIDE, room // 2),
             return_overflowing_tokens=True,
             return_offsets_mapping=True,
             padding="longest",
             return_tensors="pt",
         )
         windows = len(encoded["input_ids"])
-        read = min(windows, MAX_WINDOWS)
+        read = min(windows, params.QA_MAX_WINDOWS)
         model_inputs = {k: v for k, v in encoded.items() if k in self.tokenizer.model_input_names}
         best: tuple[float, int, int] = (-1.0, 0, 0)
         for first in range(0, read, BATCH):

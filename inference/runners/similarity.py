@@ -15,12 +15,9 @@ from typing import Any
 import torch
 from transformers import AutoModel
 
-from inference.errors import InvalidInput
 from inference.registry import ModelSpec
+from inference.runners import parameters as params
 from inference.runners.base import TorchRunner
-
-#: Sentences compared against the source per request at most (they are embedded in one batch).
-MAX_SENTENCES = 64
 
 
 class SentenceSimilarityRunner(TorchRunner):
@@ -46,14 +43,9 @@ class SentenceSimilarityRunner(TorchRunner):
 
     def predict(self, inputs: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
         source, sentences = inputs["source"], inputs["sentences"]
-        if len(sentences) > MAX_SENTENCES:
-            raise InvalidInput(f"Compare at most {MAX_SENTENCES} sentences at once, not {len(sentences)}.")
+        params.check_sentences(sentences)
         texts = [source, *sentences]
         vectors = self.embed(texts)
         scores = (vectors[1:] @ vectors[0]).tolist()
-        ranked = sorted(zip(sentences, scores, strict=True), key=lambda pair: pair[1], reverse=True)
-        return {
-            "source": source,
-            "scores": [{"sentence": sentence, "score": float(score)} for sentence, score in ranked],
-            "truncated": any(self.token_count(text) > self.limit for text in texts),
-        }
+        truncated = any(self.token_count(text) > self.limit for text in texts)
+        return params.similarity_result(source, sentences, scores, truncated=truncated)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+import inference.runners as runners
 from inference.errors import InvalidInput
-from inference.runners import base, parameters
+from inference.runners import parameters
 
 
 def test_numbers_are_clamped_to_their_range() -> None:
@@ -42,5 +43,5 @@ def test_generation_settings_keep_only_known_keys_and_clamp_lengths() -> None:
     [(128, 8, 1), (1769, 8, 1), (1770, 8, 2), (3008, 8, 2), (10240, 8, 6), (10240, 2, 2), (512, None, 1)],
 )
 def test_threads_follow_lambda_vcpus(memory: int, cpus: int | None, expected: int, monkeypatch) -> None:
-    monkeypatch.setattr(base.os, "cpu_count", lambda: cpus)
-    assert base.vcpus(memory) == expected
+    monkeypatch.setattr(runners.os, "cpu_count", lambda: cpus)
+    assert runners.vcpus(memory) == expected

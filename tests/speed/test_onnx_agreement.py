@@ -14,9 +14,8 @@ import numpy as np
 import pytest
 
 from inference.registry import ModelSpec, Registry
-from inference.runners import load_runner, question_answering, similarity
-from inference.runners import onnx as onnx_runners
-from inference.runners.pipelines import MAX_LABELS
+from inference.runners import load_runner
+from inference.runners.parameters import MAX_LABELS
 from inference.service import handle
 
 pytestmark = pytest.mark.slow
@@ -101,16 +100,6 @@ def test_errors_are_the_same_typed_errors(onnx_registry: Registry) -> None:
             handle({"text": line}, spec=s, get_runner=lambda s=s: load_runner(s)) for s in (spec, _torch_twin(spec))
         ]
         assert responses[0]["error"] == responses[1]["error"]
-
-
-def test_limits_are_the_torch_runners_limits() -> None:
-    assert onnx_runners.MAX_SENTENCES == similarity.MAX_SENTENCES
-    assert onnx_runners.MAX_LABELS == MAX_LABELS
-    assert (onnx_runners.QA_DOC_STRIDE, onnx_runners.QA_MAX_WINDOWS, onnx_runners.QA_MIN_CONTEXT) == (
-        question_answering.DOC_STRIDE,
-        question_answering.MAX_WINDOWS,
-        question_answering.MIN_CONTEXT,
-    )
 
 
 @pytest.mark.parametrize("name", ["minilm", "minilm-int8"])
