@@ -134,13 +134,7 @@ class SentenceSimilarityOnnx(OnnxRunner):
         return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
 
     def predict(self, inputs: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
-        source, sentences = inputs["source"], inputs["sentences"]
-        params.check_sentences(sentences)
-        texts = [source, *sentences]
-        vectors = self.embed(texts)
-        scores = (vectors[1:] @ vectors[0]).tolist()
-        truncated = any(self.token_count(text) > self.limit for text in texts)
-        return params.similarity_result(source, sentences, scores, truncated=truncated)
+        return params.rank_similar(inputs, embed=self.embed, too_long=lambda text: self.token_count(text) > self.limit)
 
 
 class FeatureExtractionOnnx(OnnxRunner):

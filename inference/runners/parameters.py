@@ -7,6 +7,7 @@ request from asking a Lambda for more work than its timeout allows.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from inference.errors import InvalidInput
@@ -121,17 +122,25 @@ def zero_shot(labels: list[str], parameters: dict[str, Any]) -> tuple[str, bool]
     return template, flag(parameters, "multi_label", False)
 
 
-def check_sentences(sentences: list[str]) -> None:
-    """Raises InvalidInput when a similarity request ranks more sentences than one request may."""
+def rank_similar(
+    inputs: dict[str, Any], *, embed: Callable[[list[str]], Any], too_long: Callable[[str], bool]
+) -> dict[str, Any]:
+    """The sentence-similarity result, whatever the backend: cosine of each sentence with the source.
+
+    ``embed`` returns L2-normalised vectors (a torch tensor or a numpy array), one row per text.
+
+    Raises:
+        InvalidInput: more sentences than one request may rank.
+    """
+    source, sentences = inputs["source"], inputs["sentences"]
     if len(sentences) > MAX_SENTENCES:
         raise InvalidInput(f"Compare at most {MAX_SENTENCES} sentences at once, not {len(sentences)}.")
-
-
-def similarity_result(source: str, sentences: list[str], scores: list[float], *, truncated: bool) -> dict[str, Any]:
-    """The sentence-similarity result: the sentences ranked by cosine with ``source``, highest first."""
+    texts = [source, *sentences]
+    vectors = embed(texts)
+    scores = (vectors[1:] @ vectors[0]).tolist()
     ranked = sorted(zip(sentences, scores, strict=True), key=lambda pair: pair[1], reverse=True)
     return {
         "source": source,
         "scores": [{"sentence": sentence, "score": float(score)} for sentence, score in ranked],
-        "truncated": truncated,
+        "truncated": any(too_long(text) for text in texts),
     }

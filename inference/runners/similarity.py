@@ -42,10 +42,4 @@ class SentenceSimilarityRunner(TorchRunner):
         return torch.nn.functional.normalize(pooled, dim=1)
 
     def predict(self, inputs: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
-        source, sentences = inputs["source"], inputs["sentences"]
-        params.check_sentences(sentences)
-        texts = [source, *sentences]
-        vectors = self.embed(texts)
-        scores = (vectors[1:] @ vectors[0]).tolist()
-        truncated = any(self.token_count(text) > self.limit for text in texts)
-        return params.similarity_result(source, sentences, scores, truncated=truncated)
+        return params.rank_similar(inputs, embed=self.embed, too_long=lambda text: self.token_count(text) > self.limit)
