@@ -137,11 +137,5 @@ class ModelFunctions(Construct):
                 "write its logs.",
                 applies_to=[f"Policy::arn:<AWS::Partition>:iam::aws:policy/{VPC_ACCESS_POLICY}"],
             )
-            nag.suppress(
-                role,
-                "IAM5",
-                "X-Ray's PutTraceSegments and PutTelemetryRecords have no resource-level permissions.",
-                applies_to=["Resource::*"],
-                children=True,
-            )
+            nag.accept_xray_wildcard(role)
             self.functions[spec.name] = function

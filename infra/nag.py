@@ -41,3 +41,14 @@ def suppress(
         ],
         apply_to_children=children,
     )
+
+
+def accept_xray_wildcard(role: IConstruct) -> None:
+    """Tracing's grant: X-Ray's write actions have no resource-level permissions, so they name ``*``."""
+    suppress(
+        role,
+        "IAM5",
+        "X-Ray's PutTraceSegments and PutTelemetryRecords have no resource-level permissions.",
+        applies_to=["Resource::*"],
+        children=True,
+    )

@@ -160,13 +160,7 @@ class Router(Construct):
         self.function.add_to_role_policy(
             iam.PolicyStatement(sid="UseStateTable", actions=list(TABLE_ACTIONS), resources=[self.table.table_arn])
         )
-        nag.suppress(
-            role,
-            "IAM5",
-            "X-Ray's PutTraceSegments and PutTelemetryRecords have no resource-level permissions.",
-            applies_to=["Resource::*"],
-            children=True,
-        )
+        nag.accept_xray_wildcard(role)
 
 
 def fill_secret_command(secret: secretsmanager.ISecret, region: str) -> str:

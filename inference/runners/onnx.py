@@ -180,10 +180,7 @@ class ZeroShotOnnx(OnnxRunner):
     def __init__(self, spec: ModelSpec, folder: Path, manifest: OnnxManifest) -> None:
         super().__init__(spec, folder, manifest)
         if manifest.entailment_id < 0:
-            raise ModelLoadError(
-                f"{spec.name}: zero-shot classification needs an NLI model with an 'entailment' label; "
-                f"this one has {', '.join(manifest.labels.values())}."
-            )
+            raise params.not_nli(spec.name, manifest.labels.values())
 
     def predict(self, inputs: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
         text, labels = inputs["text"], inputs["candidate_labels"]

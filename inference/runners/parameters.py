@@ -7,10 +7,10 @@ request from asking a Lambda for more work than its timeout allows.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from inference.errors import InvalidInput
+from inference.errors import InvalidInput, ModelLoadError
 
 #: The most tokens any generating task produces per chunk of input.
 MAX_NEW_TOKENS = 512
@@ -144,3 +144,10 @@ def rank_similar(
         "scores": [{"sentence": sentence, "score": float(score)} for sentence, score in ranked],
         "truncated": any(too_long(text) for text in texts),
     }
+
+
+def not_nli(name: str, labels: Iterable[str]) -> ModelLoadError:
+    """The error for a zero-shot entry whose model has no 'entailment' class to score labels with."""
+    return ModelLoadError(
+        f"{name}: zero-shot classification needs an NLI model with an 'entailment' label; this one has {', '.join(labels)}."
+    )

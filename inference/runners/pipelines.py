@@ -93,10 +93,7 @@ class ZeroShotRunner(PipelineRunner):
     def __init__(self, spec: ModelSpec, path: Path) -> None:
         super().__init__(spec, path)
         if not any(label.lower().startswith("entail") for label in self.model.config.label2id):
-            raise ModelLoadError(
-                f"{spec.name}: zero-shot classification needs an NLI model with an 'entailment' label; "
-                f"this one has {', '.join(self.model.config.label2id)}."
-            )
+            raise params.not_nli(spec.name, self.model.config.label2id)
 
     def predict(self, inputs: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
         text, labels = inputs["text"], inputs["candidate_labels"]
