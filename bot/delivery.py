@@ -66,14 +66,15 @@ def deliver_record(services: Services, record: dict[str, Any]) -> None:
     model = response.get("model") if isinstance(response, dict) else None
     spec = services.registry.find(model or "") or _spec_from_arn(services, record)
     success = record["requestContext"].get("condition") == "Success" and isinstance(response, dict)
+    text = str(payload.get("text", ""))
     if spec is not None and services.store.claim(f"metrics:{target.request_id}", lease=DONE_TTL):
-        services.metrics.model(model_sample(spec.name, spec.task, response, text=str(payload.get("text", ""))))
+        services.metrics.model(model_sample(spec.name, spec.task, response, text=text))
     if success and "result" in response:
-        deliver_outcome(services, spec, target, text=payload.get("text", ""), result=response["result"])
+        deliver_outcome(services, spec, target, text=text, result=response["result"])
     elif success and isinstance(response.get("error"), dict):
-        deliver_outcome(services, spec, target, text=payload.get("text", ""), error=response["error"])
+        deliver_outcome(services, spec, target, text=text, error=response["error"])
     else:
-        deliver_outcome(services, spec, target, text=payload.get("text", ""), error=failure_from_record(record))
+        deliver_outcome(services, spec, target, text=text, error=failure_from_record(record))
 
 
 def _spec_from_arn(services: Services, record: dict[str, Any]) -> ModelSpec | None:

@@ -53,44 +53,29 @@ def _mb(value: float) -> str:
     return f"{value:.0f} MB"
 
 
+#: A model handler's measures: (title, result key, format, goal key or None).
+MODEL_MEASURES = (
+    ("cold start", "cold_median_s", _s, "cold"),
+    ("warm p50", "warm_p50_ms", _ms, "warm"),
+    ("warm p95", "warm_p95_ms", _ms, None),
+    ("peak RSS", "peak_rss_mb", _mb, "rss"),
+)
+
+
 def _model_rows(model: str, label: str, handlers: dict[str, Any], goals: dict[str, dict[str, float]]) -> list[Row]:
     seed = handlers["seed"]
-    rows = []
-    for backend, result in handlers.items():
-        if backend == "seed":
-            continue
-        wanted = goals.get(backend, {})
-        name = f"{label}, {backend}"
-        rows += [
-            Row(
-                f"{name}: cold start",
-                _s(result["cold_median_s"]),
-                _s(seed["cold_median_s"]),
-                ratio(result["cold_median_s"], seed["cold_median_s"]),
-                wanted.get("cold"),
-            ),
-            Row(
-                f"{name}: warm p50",
-                _ms(result["warm_p50_ms"]),
-                _ms(seed["warm_p50_ms"]),
-                ratio(result["warm_p50_ms"], seed["warm_p50_ms"]),
-                wanted.get("warm"),
-            ),
-            Row(
-                f"{name}: warm p95",
-                _ms(result["warm_p95_ms"]),
-                _ms(seed["warm_p95_ms"]),
-                ratio(result["warm_p95_ms"], seed["warm_p95_ms"]),
-            ),
-            Row(
-                f"{name}: peak RSS",
-                _mb(result["peak_rss_mb"]),
-                _mb(seed["peak_rss_mb"]),
-                ratio(result["peak_rss_mb"], seed["peak_rss_mb"]),
-                wanted.get("rss"),
-            ),
-        ]
-    return rows
+    return [
+        Row(
+            f"{label}, {backend}: {title}",
+            show(result[key]),
+            show(seed[key]),
+            ratio(result[key], seed[key]),
+            goals.get(backend, {}).get(goal) if goal else None,
+        )
+        for backend, result in handlers.items()
+        if backend != "seed"
+        for title, key, show, goal in MODEL_MEASURES
+    ]
 
 
 def rows(results: dict[str, Any]) -> list[Row]:

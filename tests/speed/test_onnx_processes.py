@@ -31,15 +31,22 @@ def _env(registry: Path, **extra: str) -> dict[str, str]:
     return {**os.environ, "MODELS_FILE": str(registry), "HF_HUB_OFFLINE": "1", **extra}
 
 
-def test_the_handler_serves_onnx_without_importing_torch_or_transformers(onnx_models: Path) -> None:
-    completed = subprocess.run(
-        [sys.executable, "-c", HANDLER_PROBE, "I love how quickly this team ships."],
+def _python(registry: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """A fresh ``python *args`` against ``registry``, offline."""
+    return subprocess.run(
+        [sys.executable, *args],
         cwd=ROOT,
-        env=_env(onnx_models, MODEL_NAME="onnx-sentiment"),
+        env=_env(registry, **env),
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
+    )
+
+
+def test_the_handler_serves_onnx_without_importing_torch_or_transformers(onnx_models: Path) -> None:
+    completed = _python(
+        onnx_models, "-c", HANDLER_PROBE, "I love how quickly this team ships.", MODEL_NAME="onnx-sentiment"
     )
     assert completed.returncode == 0, completed.stderr
     report = json.loads(completed.stdout)
@@ -48,14 +55,8 @@ def test_the_handler_serves_onnx_without_importing_torch_or_transformers(onnx_mo
 
 
 def test_python_m_inference_run_answers_with_an_onnx_entry(onnx_models: Path) -> None:
-    completed = subprocess.run(
-        [sys.executable, "-m", "inference", "run", "onnx-similarity", "A man is eating food. | A man is eating bread."],
-        cwd=ROOT,
-        env=_env(onnx_models),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    completed = _python(
+        onnx_models, "-m", "inference", "run", "onnx-similarity", "A man is eating food. | A man is eating bread."
     )
     assert completed.returncode == 0, completed.stderr
     response = json.loads(completed.stdout)
@@ -65,15 +66,7 @@ def test_python_m_inference_run_answers_with_an_onnx_entry(onnx_models: Path) ->
 
 
 def test_python_m_inference_run_explains_a_missing_export(onnx_models: Path) -> None:
-    completed = subprocess.run(
-        [sys.executable, "-m", "inference", "run", "onnx-not-exported", "hello"],
-        cwd=ROOT,
-        env=_env(onnx_models),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    completed = _python(onnx_models, "-m", "inference", "run", "onnx-not-exported", "hello")
     assert completed.returncode == 1
     error = json.loads(completed.stdout)["error"]
     assert error["type"] == "model_load_failed"
