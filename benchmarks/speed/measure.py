@@ -84,8 +84,10 @@ def ack_latency(plan: Plan) -> dict[str, Any]:
             capture_output=True,
             text=True,
             timeout=600,
-            check=True,
+            check=False,
         )
+        if done.returncode != 0:
+            raise RuntimeError(f"the {mode} ack run failed (exit {done.returncode}):\n{done.stderr[-2000:]}")
         results[mode] = json.loads(done.stdout.strip().splitlines()[-1])
     return results
 
