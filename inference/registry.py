@@ -36,9 +36,12 @@ SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$")
 COMMAND = re.compile(r"^/[a-z0-9_-]{1,31}$")
 COMMIT = re.compile(r"^[0-9a-f]{40}$")
 MEMORY_RANGE = (128, 10240)
+#: Lambda gives a function one vCPU per 1,769 MB of memory. One full vCPU is the default size: the
+#: cheapest setting with the fastest cold start for a CPU-bound model (docs/sizing.md says why).
+MB_PER_VCPU = 1769
 TIMEOUT_RANGE = (1, 900)
 DEFAULTS: dict[str, Any] = {
-    "memory": 3008,
+    "memory": MB_PER_VCPU,
     "timeout": 120,
     "backend": "torch",
     "max_chars": 20000,

@@ -13,11 +13,12 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from inference.registry import MB_PER_VCPU
+
 SECTION = "sizing-table"
 #: AWS Lambda, x86, us-east-1, first pricing tier (aws.amazon.com/lambda/pricing, unchanged since Dec 2020).
 PRICE_PER_GB_SECOND = 0.0000166667
 PRICE_PER_REQUEST = 0.20 / 1_000_000
-MB_PER_VCPU = 1769
 SETTINGS_MB = (1024, 1769, 2048, 3008, 3538, 4096, 6144, 10240)
 #: Lambda's memory must hold the process's peak RSS plus the runtime and some slack.
 HEADROOM = 1.2

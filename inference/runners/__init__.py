@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 
 from inference.errors import ModelLoadError
-from inference.registry import ModelSpec
+from inference.registry import MB_PER_VCPU, ModelSpec
 from inference.service import Runner
 
 #: The torch runner class of each task, as ``module:Class``.
@@ -41,9 +41,6 @@ ONNX_RUNNERS: dict[str, str] = {
     "token-classification": "inference.runners.onnx:TokenClassificationOnnx",
     "question-answering": "inference.runners.onnx:QuestionAnsweringOnnx",
 }
-
-#: Lambda gives a function one vCPU per 1,769 MB of memory.
-MB_PER_VCPU = 1769
 
 
 def vcpus(memory_mb: int) -> int:

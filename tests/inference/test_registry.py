@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from inference.errors import RegistryError
-from inference.registry import DEFAULT_MODELS_FILE, load_registry
+from inference.registry import DEFAULT_MODELS_FILE, MB_PER_VCPU, load_registry
 from tests.tiny_models import write_registry
 
 PIN = "0123456789abcdef0123456789abcdef01234567"
@@ -41,6 +41,20 @@ def test_models_file_env_points_at_another_registry(tmp_path: Path, monkeypatch:
 def test_a_valid_entry_gets_defaults_and_an_alias_resolves(tmp_path: Path) -> None:
     spec = load(tmp_path, hub_entry(task="ner")).get("good")
     assert (spec.task, spec.command, spec.title, spec.backend) == ("token-classification", "/good", "good", "torch")
+
+
+def test_the_default_memory_is_one_full_vcpu_wherever_it_is_written(tmp_path: Path) -> None:
+    """One source for the default size: the code, and every document that states it agrees with it."""
+    spec = load(tmp_path, hub_entry()).get("good")
+    assert (spec.memory, MB_PER_VCPU) == (1769, 1769)
+    root = DEFAULT_MODELS_FILE.parent.parent
+    registry_text = DEFAULT_MODELS_FILE.read_text(encoding="utf-8")
+    assert "\ndefaults:" not in registry_text, "the default registry must not restate the code's defaults"
+    assert f"one full vCPU ({MB_PER_VCPU} MB)" in registry_text
+    assert f"the default, {MB_PER_VCPU}, is one full vCPU" in (root / "README.md").read_text(encoding="utf-8")
+    sizing = (root / "docs" / "sizing.md").read_text(encoding="utf-8")
+    assert f"One full vCPU ({MB_PER_VCPU:,} MB) is therefore the cheapest setting" in sizing
+    assert "and that is the default" in sizing
 
 
 def test_a_local_folder_needs_no_revision(tmp_path: Path) -> None:
