@@ -66,7 +66,11 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=3000)
     manifest = commands.add_parser("manifest", help="print the Slack app manifest for the registry")
-    manifest.add_argument("--url", default=None, help="the API's base URL (the stack's ApiUrl output)")
+    manifest_for = manifest.add_mutually_exclusive_group()
+    manifest_for.add_argument("--url", default=None, help="the API's https:// base URL (the stack's ApiUrl output)")
+    manifest_for.add_argument(
+        "--socket-mode", action="store_true", help="no request URLs, for `serve` with SLACK_APP_TOKEN (see the README)"
+    )
     call = commands.add_parser("invoke", help="run a model through a running server, as the form does")
     call.add_argument("model")
     call.add_argument("text")
@@ -85,10 +89,16 @@ def main(argv: list[str] | None = None) -> int:
             run(args.host, args.port)
             return 0
         if args.command == "manifest":
-            from bot.manifest import PLACEHOLDER_URL, render_manifest
+            from bot.manifest import PLACEHOLDER_URL, ManifestError, render_manifest
             from inference.registry import load_registry
 
-            sys.stdout.write(render_manifest(load_registry(), args.url or PLACEHOLDER_URL))
+            try:
+                url = None if args.socket_mode else PLACEHOLDER_URL if args.url is None else args.url
+                text = render_manifest(load_registry(), url)
+            except ManifestError as exc:
+                print(f"error: --url: {exc}", file=sys.stderr)
+                return 2
+            sys.stdout.write(text)
             return 0
         if args.command == "feedback":
             from bot.feedback_export import export_feedback
