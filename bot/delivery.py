@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from bot.feedback import Answer
+from bot.invoker import function_failure
 from bot.messages import describe_error
 from bot.metrics import model_sample
 from bot.runs import RESPONSE_URL, ReplyTarget
@@ -35,19 +36,8 @@ def is_destination_record(event: Any) -> bool:
 
 
 def failure_from_record(record: dict[str, Any]) -> dict[str, str]:
-    """Word a failed invocation: a timeout, a crash, or an event too old to run."""
-    condition = record["requestContext"].get("condition", "")
-    response = record.get("responsePayload")
-    message = str(response.get("errorMessage", "")) if isinstance(response, dict) else ""
-    if "timed out" in message.lower():
-        return {
-            "type": "timeout",
-            "message": "it did not finish within its time limit (a cold start can take long; try again).",
-        }
-    if condition == "EventAgeExceeded":
-        return {"type": "timeout", "message": "the request waited too long in the queue to be run."}
-    kind = response.get("errorType", "") if isinstance(response, dict) else ""
-    return {"type": "model_failed", "message": f"it stopped with an error ({kind or condition or 'unknown'})."}
+    """Word a failed invocation record: a timeout, a crash, or an event too old to run."""
+    return function_failure(record.get("responsePayload"), condition=str(record["requestContext"].get("condition", "")))
 
 
 def deliver_record(services: Services, record: dict[str, Any]) -> None:

@@ -18,7 +18,7 @@ from bot.form_compare import check_compare_request
 from bot.form_feedback import apply_feedback, new_voter, record_form_answer, voter_of
 from bot.form_page import json_headers, model_catalog, new_nonce, page_headers, render_page
 from bot.http import BadRequest, Request, Response
-from bot.invoker import InvokeError, Invoker, InvokeTimeout
+from bot.invoker import InvokeError, Invoker, InvokeTimeout, ModelFailure
 from bot.messages import describe_error
 from bot.model_requests import check_input, new_request_id
 from bot.passcode import (
@@ -169,6 +169,12 @@ def _invoke(
             {"status": "warming_up", "retry_after": RETRY_AFTER_SECONDS, "message": message, "request_id": request_id},
             status=202,
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    except ModelFailure as exc:
+        logger.warning("form request %s: %s failed: %s", request_id, spec.name, exc)
+        status = 504 if exc.error["type"] == "timeout" else 502
+        return _error(
+            status, exc.error["type"], describe_error(exc.error, request_id=request_id), request_id=request_id
         )
     except InvokeError as exc:
         logger.warning("form request %s: invoking %s failed: %s", request_id, spec.name, exc)

@@ -23,6 +23,44 @@ class InvokeTimeout(InvokeError):
     """The model did not answer in time; it is probably still loading (cold start)."""
 
 
+class ModelFailure(InvokeError):
+    """The model's function ran and failed: Lambda's own error (time limit, memory, crash), worded.
+
+    ``error`` is ``{"type", "message"}`` as :func:`function_failure` words it.
+    """
+
+    def __init__(self, error: dict[str, str]) -> None:
+        super().__init__(error["message"])
+        self.error = error
+
+
+#: Lambda's ``errorType`` for a function that ran out of time, and the words every runtime puts in ``errorMessage``
+#: (``Task timed out after 60.00 seconds``, with or without a ``RequestId: ... Error:`` prefix).
+TIMEOUT_ERROR_TYPE, TIMEOUT_WORDS = "Sandbox.Timedout", "task timed out after"
+OUT_OF_MEMORY_ERROR_TYPE = "Runtime.OutOfMemory"
+
+
+def function_failure(payload: Any, *, condition: str = "") -> dict[str, str]:
+    """Word a failed invocation from Lambda's error payload: the one classification of model failures.
+
+    ``payload`` is what Lambda returns for a function error (``{"errorType", "errorMessage"}``): the
+    synchronous response's body, or a destination record's ``responsePayload``; ``condition`` is the
+    record's (``RetriesExhausted``, ``EventAgeExceeded``).
+    """
+    error = payload if isinstance(payload, dict) else {}
+    kind, message = str(error.get("errorType") or ""), str(error.get("errorMessage") or "")
+    if kind == TIMEOUT_ERROR_TYPE or TIMEOUT_WORDS in message.lower():
+        return {
+            "type": "timeout",
+            "message": "it did not finish within its time limit (a cold start can take long; try again).",
+        }
+    if condition == "EventAgeExceeded":
+        return {"type": "timeout", "message": "the request waited too long in the queue to be run."}
+    if kind == OUT_OF_MEMORY_ERROR_TYPE:
+        return {"type": "model_failed", "message": "it ran out of memory (its registry entry needs more `memory`)."}
+    return {"type": "model_failed", "message": f"it stopped with an error ({kind or condition or 'unknown'})."}
+
+
 class Invoker(Protocol):
     """Starts model invocations; ``model`` is a registry name."""
 
@@ -49,7 +87,8 @@ class LambdaInvoker:
 
     def __init__(self, prefix: str, *, client: Any = None) -> None:
         self.prefix = prefix
-        self._client = client
+        self._injected = client  # tests pass one client for both kinds of call
+        self._async_client: Any = None
         self._sync_clients: dict[float, Any] = {}
 
     def function_name(self, model: str) -> str:
@@ -58,11 +97,14 @@ class LambdaInvoker:
 
     @property
     def client(self) -> Any:
-        if self._client is None:
+        """The client for asynchronous calls: boto3's defaults (its retries help an ``Event`` invoke)."""
+        if self._injected is not None:
+            return self._injected
+        if self._async_client is None:
             import boto3
 
-            self._client = boto3.client("lambda")
-        return self._client
+            self._async_client = boto3.client("lambda")
+        return self._async_client
 
     def invoke_async(self, model: str, payload: dict[str, Any]) -> None:
         body = json.dumps(payload).encode()
@@ -74,8 +116,9 @@ class LambdaInvoker:
             raise InvokeError(f"Could not start {model}: {type(exc).__name__}") from exc
 
     def _sync_client(self, timeout: float) -> Any:
-        if self._client is not None and not self._sync_clients:
-            return self._client  # an injected client (tests)
+        """A client that waits at most ``timeout`` for the answer and never retries (a retry would run it twice)."""
+        if self._injected is not None:
+            return self._injected
         if timeout not in self._sync_clients:
             import boto3
             from botocore.config import Config
@@ -97,8 +140,5 @@ class LambdaInvoker:
             raise InvokeError(f"Could not invoke {model}: {type(exc).__name__}") from exc
         result = json.loads(answer["Payload"].read() or b"null")
         if answer.get("FunctionError"):
-            message = (result or {}).get("errorType", "error") if isinstance(result, dict) else "error"
-            if "Timeout" in str((result or {}).get("errorMessage", "")):
-                raise InvokeTimeout(f"{model} timed out.")
-            raise InvokeError(f"{model} failed ({message}).")
+            raise ModelFailure(function_failure(result))
         return result

@@ -28,7 +28,14 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import DEMO_PASSCODE, SLACK_APP_TOKEN, SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET
-from bot.invoker import MAX_ASYNC_PAYLOAD, InvokeError, InvokeTimeout
+from bot.invoker import (
+    MAX_ASYNC_PAYLOAD,
+    TIMEOUT_ERROR_TYPE,
+    InvokeError,
+    InvokeTimeout,
+    ModelFailure,
+    function_failure,
+)
 from inference.registry import ModelSpec, Registry
 
 logger = logging.getLogger(__name__)
@@ -157,7 +164,7 @@ class ModelWorker:
                 self.conn.send(job.payload)
                 if not self.conn.poll(self.spec.timeout):
                     self._kill()
-                    self._fail(job, "Sandbox.Timedout", f"Task timed out after {self.spec.timeout:.2f} seconds")
+                    self._fail(job, TIMEOUT_ERROR_TYPE, f"Task timed out after {self.spec.timeout:.2f} seconds")
                     continue
                 status, body = self.conn.recv()
             except (EOFError, OSError):
@@ -234,9 +241,7 @@ class WorkerPool:
             raise InvokeTimeout(f"{model} is still warming up.") from exc
         response = record["responsePayload"]
         if record["requestContext"]["condition"] != "Success":
-            if "timed out" in str(response.get("errorMessage", "")):
-                raise InvokeTimeout(f"{model} timed out.")
-            raise InvokeError(f"{model} failed ({response.get('errorType', 'error')}).")
+            raise ModelFailure(function_failure(response))
         return response
 
     def close(self) -> None:
