@@ -160,10 +160,11 @@ def _invoke(
     payload = {"text": text, "reply": {"request_id": request_id, "source": "form"}}
     try:
         answer = invoker.invoke_sync(spec.name, payload, timeout=settings.form_wait_seconds)
-    except InvokeTimeout:
-        logger.info("form request %s: %s is warming up", request_id, spec.name)
+    except InvokeTimeout as exc:
+        logger.info("form request %s: %s is warming up %s", request_id, spec.name, exc.progress)
+        doing = f" ({exc.progress})" if exc.progress else ""
         message = describe_error(
-            {"type": "warming_up", "message": f"{spec.title} is loading. This page keeps trying by itself."}
+            {"type": "warming_up", "message": f"{spec.title} is loading{doing}. This page keeps trying by itself."}
         )
         return _json(
             {"status": "warming_up", "retry_after": RETRY_AFTER_SECONDS, "message": message, "request_id": request_id},

@@ -9,14 +9,19 @@ network afterwards.
 
 from __future__ import annotations
 
+import logging
 import os
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from inference.registry import ModelSpec, load_registry
-from inference.service import Runner, handle
+from inference.service import LoadOnce, Runner, handle
+
+if TYPE_CHECKING:
+    from inference.loader import DownloadProgress, ProgressListener
 
 MODEL_NAME_ENV = "MODEL_NAME"
+logger = logging.getLogger(__name__)
 
 
 @cache
@@ -24,14 +29,34 @@ def _spec() -> ModelSpec:
     return load_registry().get(os.environ[MODEL_NAME_ENV])
 
 
-@cache
-def _runner() -> Runner:
+def _log_progress(progress: DownloadProgress) -> None:
+    logger.info("%s: %s", _spec().name, progress.describe())
+
+
+_progress_listeners: list[ProgressListener] = [_log_progress]
+
+
+def report_progress_to(listener: ProgressListener) -> None:
+    """Tell ``listener`` too how a download of the weights is going (local mode's workers pass it on)."""
+    _progress_listeners.append(listener)
+
+
+def _report(progress: DownloadProgress) -> None:
+    for listener in _progress_listeners:
+        listener(progress)
+
+
+def _load() -> Runner:
     from inference.loader import prefetch
     from inference.runners import load_runner, weight_files
 
     spec = _spec()
     prefetch(lambda: weight_files(spec))
-    return load_runner(spec)  # heavy: imports torch and transformers, or onnxruntime
+    return load_runner(spec, progress=_report)  # heavy: imports torch and transformers, or onnxruntime
+
+
+#: The container's model: loaded on the first request; a failed load is retried after a short backoff.
+_runner = LoadOnce(_load)
 
 
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:

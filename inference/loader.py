@@ -11,10 +11,12 @@ snapshot is looked up, so finding an ONNX export costs no import time.
 
 from __future__ import annotations
 
+import fnmatch
 import logging
 import os
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +32,49 @@ OFFLINE_ENV = "HF_HUB_OFFLINE"
 PREFETCH_CHUNK = 8 << 20
 #: Configs, safetensors weights, and tokenizer files (vocabularies, merges, sentencepiece models, chat templates).
 ALLOW_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "*.spm", "*.jinja"]
+#: How long asking the Hub what a snapshot holds may take. It is one request, not retried: when the Hub
+#: cannot be reached a load fails in seconds with that reason, instead of after huggingface_hub's
+#: 23 s of download retries (longer than the form waits).
+HUB_TIMEOUT_SECONDS = 10.0
+#: How often a download in progress is reported.
+PROGRESS_INTERVAL_SECONDS = 1.0
 _TRUE = {"1", "on", "yes", "true"}
+
+
+@dataclass(frozen=True)
+class HubFile:
+    """One file of a snapshot, as the Hub lists it: its path, size and the name of its blob in the cache."""
+
+    path: str
+    size: int
+    blob: str
+
+
+@dataclass(frozen=True)
+class DownloadProgress:
+    """How far a snapshot's download has come, measured from the cache folder."""
+
+    files_done: int
+    files_total: int
+    bytes_done: int
+    bytes_total: int
+
+    def describe(self) -> str:
+        """``downloading 120 MB of 480 MB (3 of 7 files)``."""
+        return (
+            f"downloading {_megabytes(self.bytes_done)} of {_megabytes(self.bytes_total)} "
+            f"({self.files_done} of {self.files_total} files)"
+        )
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+ProgressListener = Callable[[DownloadProgress], None]
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:,.0f} MB" if size >= 10e6 else f"{size / 1e6:,.1f} MB"
 
 
 def is_offline() -> bool:
@@ -77,12 +121,16 @@ def describe(spec: ModelSpec) -> str:
     return f"{spec.model}@{(spec.revision or 'main')[:7]}"
 
 
+def _no_safetensors(spec: ModelSpec) -> ModelLoadError:
+    return ModelLoadError(
+        f"{spec.name}: {describe(spec)} has no safetensors weights. Only safetensors are loaded, because "
+        "pickled weights can run code; pick a revision that has model.safetensors."
+    )
+
+
 def _require_safetensors(spec: ModelSpec, folder: Path) -> Path:
     if not any(folder.glob("*.safetensors")):
-        raise ModelLoadError(
-            f"{spec.name}: {describe(spec)} has no safetensors weights. Only safetensors are loaded, because "
-            "pickled weights can run code; pick a revision that has model.safetensors."
-        )
+        raise _no_safetensors(spec)
     return folder
 
 
@@ -93,11 +141,91 @@ def _missing(spec: ModelSpec) -> ModelLoadError:
     )
 
 
-def download(spec: ModelSpec) -> Path:
+def _hub_error(spec: ModelSpec, exc: Exception) -> ModelLoadError:
+    """Word what the Hub answered (or that it did not) for a person who can fix it."""
+    from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
+
+    where = describe(spec)
+    if isinstance(exc, GatedRepoError):
+        reason = "the repository is gated: accept its terms on the Hub and set HF_TOKEN to a token that may read it"
+    elif isinstance(exc, RevisionNotFoundError):
+        reason = f"the Hub has no revision {spec.revision} for {spec.model}; pin a commit from its history"
+    elif isinstance(exc, RepositoryNotFoundError):
+        reason = f"the Hub has no repository {spec.model} (or it is private: set HF_TOKEN)"
+    elif isinstance(exc, HfHubHTTPError):
+        status = exc.response.status_code if exc.response is not None else "no"
+        reason = f"the Hub answered HTTP {status}; try again later"
+    else:
+        reason = (
+            f"cannot reach the Hugging Face Hub at {constants.ENDPOINT} ({type(exc).__name__}: {exc}). "
+            f"Check the network (or HF_ENDPOINT), or fill the cache with `python -m inference warm {spec.name}` "
+            "on a machine that reaches the Hub, with the same HF_HOME"
+        )
+    return ModelLoadError(f"{spec.name}: cannot download {where}: {reason}.")
+
+
+def hub_files(spec: ModelSpec) -> list[HubFile]:
+    """The files of ``spec``'s pinned snapshot that loading needs, asked of the Hub in one short request.
+
+    Raises:
+        ModelLoadError: the Hub cannot be reached, or has no such repository or revision.
+    """
+    from huggingface_hub import HfApi
+
+    try:
+        info = HfApi().model_info(spec.model, revision=spec.revision, files_metadata=True, timeout=HUB_TIMEOUT_SECONDS)
+    except Exception as exc:  # HTTP errors are typed; anything else means the Hub was not reached
+        raise _hub_error(spec, exc) from exc
+    files = []
+    for sibling in info.siblings or []:
+        if any(fnmatch.fnmatch(sibling.rfilename, pattern) for pattern in ALLOW_PATTERNS):
+            lfs = sibling.lfs
+            blob = (lfs.sha256 if lfs is not None else sibling.blob_id) or ""
+            files.append(HubFile(path=sibling.rfilename, size=int(sibling.size or 0), blob=blob))
+    return files
+
+
+def measure_progress(spec: ModelSpec, files: list[HubFile]) -> DownloadProgress:
+    """What of ``files`` is in the cache: whole blobs, and the partial ones huggingface_hub is writing."""
+    blobs = repo_folder(spec) / "blobs"
+    done = size = 0
+    for file in files:
+        blob = blobs / file.blob
+        if file.blob and blob.is_file():
+            done, size = done + 1, size + file.size
+        elif file.blob and (partial := blob.with_name(f"{blob.name}.incomplete")).is_file():
+            size += min(file.size, partial.stat().st_size)
+    return DownloadProgress(
+        files_done=done, files_total=len(files), bytes_done=size, bytes_total=sum(f.size for f in files)
+    )
+
+
+def _report_while(
+    spec: ModelSpec, files: list[HubFile], listener: ProgressListener, stop: threading.Event
+) -> threading.Thread:
+    """Report the download's progress every second until ``stop`` is set (in a background thread)."""
+
+    def report() -> None:
+        while not stop.wait(PROGRESS_INTERVAL_SECONDS):
+            try:
+                listener(measure_progress(spec, files))
+            except Exception as exc:  # progress is a courtesy: never let it break the download
+                logger.info("reporting download progress failed: %s", exc)
+                return
+
+    thread = threading.Thread(target=report, name="download-progress", daemon=True)
+    thread.start()
+    return thread
+
+
+def download(spec: ModelSpec, *, progress: ProgressListener | None = None) -> Path:
     """Fetch the pinned snapshot of a Hub entry into the cache (with progress bars) and return its folder.
 
-    Files already cached are not fetched again. With ``HF_HUB_OFFLINE=1`` this
-    only checks that the snapshot is cached.
+    The Hub is first asked, in one short request, what the snapshot holds: an
+    unreachable Hub or a snapshot without safetensors is refused in seconds,
+    before anything is downloaded. Files already cached are not fetched again.
+    ``progress`` hears how far the download has come, every second. With
+    ``HF_HUB_OFFLINE=1`` this only checks that the snapshot is cached.
 
     Raises:
         ModelLoadError: the entry is a local folder, the snapshot cannot be fetched,
@@ -110,7 +238,14 @@ def download(spec: ModelSpec) -> Path:
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
     offline = is_offline()
+    stop = threading.Event()
     try:
+        if not offline:
+            files = hub_files(spec)
+            if not any(file.path.endswith(".safetensors") for file in files):
+                raise _no_safetensors(spec)
+            if progress is not None:
+                _report_while(spec, files, progress, stop)
         folder = _snapshot(spec, local_only=offline)
     except LocalEntryNotFoundError as exc:
         if offline:
@@ -118,10 +253,12 @@ def download(spec: ModelSpec) -> Path:
         raise ModelLoadError(f"{spec.name}: cannot download {describe(spec)}: {exc}") from exc
     except (HfHubHTTPError, ValueError, OSError) as exc:
         raise ModelLoadError(f"{spec.name}: cannot download {describe(spec)}: {exc}") from exc
+    finally:
+        stop.set()
     return _require_safetensors(spec, Path(folder))
 
 
-def weights_path(spec: ModelSpec) -> Path:
+def weights_path(spec: ModelSpec, *, progress: ProgressListener | None = None) -> Path:
     """The folder to load ``spec`` from: its local folder, else its cached snapshot, else a fresh download.
 
     The cache is tried first, so a warm cache never touches the network.
@@ -141,7 +278,7 @@ def weights_path(spec: ModelSpec) -> Path:
     except LocalEntryNotFoundError as exc:
         if is_offline():
             raise _missing(spec) from exc
-        return download(spec)
+        return download(spec, progress=progress)
     return _require_safetensors(spec, Path(folder))
 
 

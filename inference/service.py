@@ -8,11 +8,12 @@ raises for a caller's mistake or a model failure, it reports them as
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from inference.errors import InferenceError, InputTooLong, InvalidInput
+from inference.errors import InferenceError, InputTooLong, InvalidInput, ModelLoadError
 from inference.registry import ModelSpec
 
 logger = logging.getLogger(__name__)
@@ -24,6 +25,50 @@ class Runner(Protocol):
     def run(self, text: str, parameters: dict[str, Any]) -> dict[str, Any]:
         """Run the task on one line of text; the result is JSON-able."""
         ...
+
+
+#: After a failed load, requests get the same error at once for this long; then loading is tried again.
+#: An unreachable Hub or a missing cache then costs one attempt per half minute, not every request.
+LOAD_RETRY_SECONDS = 30.0
+
+
+class LoadOnce:
+    """Loads a model on first use and keeps it; a failure is remembered, with its reason, for a short backoff.
+
+    Calls from several threads wait for one load. Any exception while loading
+    is a :class:`ModelLoadError` to the caller, so a person sees why the model
+    could not be loaded, and not a generic failure.
+    """
+
+    def __init__(
+        self,
+        load: Callable[[], Runner],
+        *,
+        retry_after: float = LOAD_RETRY_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._load, self._retry_after, self._clock = load, retry_after, clock
+        self._lock = threading.Lock()
+        self._runner: Runner | None = None
+        self._failure: ModelLoadError | None = None
+        self._failed_at = 0.0
+
+    def __call__(self) -> Runner:
+        with self._lock:
+            if self._runner is not None:
+                return self._runner
+            if self._failure is not None:
+                wait = self._failed_at + self._retry_after - self._clock()
+                if wait > 0:
+                    raise ModelLoadError(f"{self._failure} (the next attempt to load it is in {wait:.0f} s)")
+            try:
+                self._runner = self._load()
+            except Exception as exc:
+                failure = exc if isinstance(exc, ModelLoadError) else ModelLoadError(f"{type(exc).__name__}: {exc}")
+                self._failure, self._failed_at = failure, self._clock()
+                raise failure from exc
+            self._failure = None
+            return self._runner
 
 
 def parse_event(event: Any) -> tuple[str, dict[str, Any]]:
@@ -66,12 +111,13 @@ def handle(event: Any, *, spec: ModelSpec, get_runner: Callable[[], Runner]) -> 
                 f"The text is {len(text):,} characters long; {spec.name} accepts at most {spec.max_chars:,}."
             )
         started = time.perf_counter()
-        runner = get_runner()
-        loaded = time.perf_counter()
+        try:
+            runner = get_runner()
+        finally:
+            loaded = time.perf_counter()
+            timings["load_ms"] = round((loaded - started) * 1000, 1)
         result = runner.run(text, {**spec.parameters, **parameters})
-        done = time.perf_counter()
-        timings["load_ms"] = round((loaded - started) * 1000, 1)
-        timings["inference_ms"] = round((done - loaded) * 1000, 1)
+        timings["inference_ms"] = round((time.perf_counter() - loaded) * 1000, 1)
         response["result"] = result
     except InferenceError as exc:
         response.update(exc.to_result())

@@ -17,6 +17,7 @@ import multiprocessing
 import os
 import queue
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -52,8 +53,15 @@ def _serve(conn: Connection, model: str, models_file: str) -> None:
         os.environ.pop(name, None)
     os.environ["MODEL_NAME"] = model
     os.environ["MODELS_FILE"] = models_file
-    from inference.handler import handler
+    from inference.handler import handler, report_progress_to
 
+    sending = threading.Lock()  # progress comes from the download's thread, answers from this one
+
+    def send(message: tuple[str, Any]) -> None:
+        with sending:
+            conn.send(message)
+
+    report_progress_to(lambda progress: send(("progress", progress.describe())))
     while True:
         try:
             payload = conn.recv()
@@ -61,9 +69,9 @@ def _serve(conn: Connection, model: str, models_file: str) -> None:
             return
         response = handler(payload, None)
         try:
-            conn.send(("ok", json.dumps(response)))  # the Lambda runtime serialises too; fail the same way
+            send(("ok", json.dumps(response)))  # the Lambda runtime serialises too; fail the same way
         except TypeError as exc:
-            conn.send(("error", {"errorType": "Runtime.MarshalError", "errorMessage": str(exc)}))
+            send(("error", {"errorType": "Runtime.MarshalError", "errorMessage": str(exc)}))
 
 
 @dataclass
@@ -107,6 +115,8 @@ class ModelWorker:
         self.process: multiprocessing.process.BaseProcess | None = None
         self.conn: Connection | None = None
         self.restarts = 0
+        #: What the model's process last said it is doing (``downloading 120 MB of 480 MB ...``), while it does.
+        self.progress = ""
         self._thread = threading.Thread(target=self._loop, name=f"worker-{spec.name}", daemon=True)
         self._thread.start()
 
@@ -153,8 +163,21 @@ class ModelWorker:
         )
         self.finish(job, record)
 
+    def _receive(self, deadline: float) -> tuple[str, Any] | None:
+        """The job's answer, keeping the progress reports that come before it; ``None`` past the deadline."""
+        while (remaining := deadline - time.monotonic()) > 0:
+            if not self.conn.poll(remaining):
+                return None
+            kind, body = self.conn.recv()
+            if kind != "progress":
+                return kind, body
+            self.progress = str(body)
+        return None
+
     def _loop(self) -> None:
         while (job := self.jobs.get()) is not None:
+            if not job.future.set_running_or_notify_cancel():
+                continue  # its caller stopped waiting before it started (a form poll while the model loads)
             if self.process is None or not self.process.is_alive():
                 if self.process is not None:
                     self.restarts += 1
@@ -162,15 +185,18 @@ class ModelWorker:
                 self._start()
             try:
                 self.conn.send(job.payload)
-                if not self.conn.poll(self.spec.timeout):
-                    self._kill()
-                    self._fail(job, TIMEOUT_ERROR_TYPE, f"Task timed out after {self.spec.timeout:.2f} seconds")
-                    continue
-                status, body = self.conn.recv()
+                answer = self._receive(time.monotonic() + self.spec.timeout)
             except (EOFError, OSError):
+                self.progress = ""
                 self._kill()
                 self._fail(job, "Runtime.ExitError", "The model's process exited unexpectedly.")
                 continue
+            self.progress = ""
+            if answer is None:
+                self._kill()
+                self._fail(job, TIMEOUT_ERROR_TYPE, f"Task timed out after {self.spec.timeout:.2f} seconds")
+                continue
+            status, body = answer
             if status != "ok":
                 self._fail(job, body["errorType"], body["errorMessage"])
                 continue
@@ -234,11 +260,13 @@ class WorkerPool:
 
     def invoke_sync(self, model: str, payload: dict[str, Any], *, timeout: float) -> dict[str, Any]:
         job = Job(payload=payload, asynchronous=False)
-        self._worker(model).submit(job)
+        worker = self._worker(model)
+        worker.submit(job)
         try:
             record = job.future.result(timeout=timeout)
         except FutureTimeout as exc:
-            raise InvokeTimeout(f"{model} is still warming up.") from exc
+            job.future.cancel()  # if it has not started, it never will: nobody waits for its answer
+            raise InvokeTimeout(f"{model} is still warming up.", progress=worker.progress) from exc
         response = record["responsePayload"]
         if record["requestContext"]["condition"] != "Success":
             raise ModelFailure(function_failure(response))

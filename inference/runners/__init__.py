@@ -13,10 +13,14 @@ import importlib
 import math
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from inference.errors import ModelLoadError
 from inference.registry import MB_PER_VCPU, ModelSpec
 from inference.service import Runner
+
+if TYPE_CHECKING:
+    from inference.loader import ProgressListener
 
 #: The torch runner class of each task, as ``module:Class``.
 RUNNERS: dict[str, str] = {
@@ -61,15 +65,17 @@ def _runner_class(path: str) -> type:
     return getattr(importlib.import_module(module_name), class_name)
 
 
-def torch_runner(spec: ModelSpec) -> Runner:
+def torch_runner(spec: ModelSpec, *, progress: ProgressListener | None = None) -> Runner:
     """Load ``spec`` with transformers and torch, whatever its ``backend`` says (the ONNX exporter starts here).
+
+    ``progress`` hears how a download of the weights is going, if they must be downloaded.
 
     Raises:
         ModelLoadError: the weights are missing or cannot be loaded.
     """
     from inference.loader import weights_path
 
-    path = weights_path(spec)
+    path = weights_path(spec, progress=progress)
     return _runner_class(RUNNERS[spec.task])(spec, path)
 
 
@@ -90,8 +96,8 @@ def weight_files(spec: ModelSpec) -> list[Path]:
     return sorted(folder.glob("*.safetensors"))
 
 
-def load_runner(spec: ModelSpec) -> Runner:
-    """Load ``spec``'s model with its backend's runner for its task.
+def load_runner(spec: ModelSpec, *, progress: ProgressListener | None = None) -> Runner:
+    """Load ``spec``'s model with its backend's runner for its task (``progress``: see :func:`torch_runner`).
 
     Raises:
         ModelLoadError: the weights (or the ONNX export) are missing or cannot be
@@ -105,4 +111,4 @@ def load_runner(spec: ModelSpec) -> Runner:
         return _runner_class(ONNX_RUNNERS[spec.task])(spec, *load_export(spec))
     if spec.backend != "torch":
         raise ModelLoadError(f"{spec.name}: the {spec.backend!r} backend is not available in this build.")
-    return torch_runner(spec)
+    return torch_runner(spec, progress=progress)

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from inference import handler
+from inference.service import LoadOnce
 from tests.tiny_models import minilm_dir, write_registry
 
 Invoke = Callable[..., dict[str, Any]]
@@ -23,7 +24,7 @@ Invoke = Callable[..., dict[str, Any]]
 
 def _cold_container() -> None:
     handler._spec.cache_clear()
-    handler._runner.cache_clear()
+    handler._runner = LoadOnce(handler._load)
 
 
 @pytest.fixture

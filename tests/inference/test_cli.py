@@ -116,6 +116,7 @@ def test_warm_downloads_pinned_snapshots_and_skips_local_folders(
         return str(snapshot)
 
     monkeypatch.setattr(loader, "snapshot_download", fake_snapshot_download)
+    monkeypatch.setattr(loader, "hub_files", lambda spec: [loader.HubFile("model.safetensors", 0, "blob")])
     assert cli.main(["warm"]) == 0
     [call] = calls
     assert (call["repo_id"], call["revision"], call["local_files_only"]) == ("owner/model", PIN, False)

@@ -61,6 +61,12 @@ class FakeSnapshots:
 
 
 @pytest.fixture
+def listed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Hub lists a snapshot with safetensors (what ``download`` asks before fetching it)."""
+    monkeypatch.setattr(loader, "hub_files", lambda spec: [loader.HubFile("model.safetensors", 8, "blob")])
+
+
+@pytest.fixture
 def hf_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "hf-home"
     monkeypatch.setenv("HF_HOME", str(home))
@@ -70,7 +76,7 @@ def hf_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_download_asks_for_the_pinned_revision_and_only_safe_files(
-    tmp_path: Path, hf_home: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, hf_home: Path, monkeypatch: pytest.MonkeyPatch, listed: None
 ) -> None:
     fake = FakeSnapshots(cached=None, fetched=snapshot(tmp_path / "snap", "config.json", "model.safetensors"))
     monkeypatch.setattr(loader, "snapshot_download", fake)
@@ -93,7 +99,9 @@ def test_a_warm_cache_never_reaches_for_the_network(
     assert [call["local_files_only"] for call in fake.calls] == [True]
 
 
-def test_a_cold_cache_downloads_when_online(tmp_path: Path, hf_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_cold_cache_downloads_when_online(
+    tmp_path: Path, hf_home: Path, monkeypatch: pytest.MonkeyPatch, listed: None
+) -> None:
     fake = FakeSnapshots(cached=None, fetched=snapshot(tmp_path / "snap", "model.safetensors"))
     monkeypatch.setattr(loader, "snapshot_download", fake)
     assert loader.weights_path(hub_spec()) == tmp_path / "snap"
