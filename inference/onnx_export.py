@@ -4,7 +4,10 @@ The model is loaded exactly as the torch runner loads it (safetensors only, no
 remote code, the same input limit), traced with torch's dynamo exporter
 (``torch.onnx.export(..., dynamo=True)``) with dynamic batch and sequence
 axes, checked against torch on a sample batch, and saved with the tokenizer as
-a ``tokenizer.json`` that the ``tokenizers`` library reads on its own.
+a ``tokenizer.json`` that the ``tokenizers`` library reads on its own. The
+graph ends at the token vectors: for the embedding tasks the runner pools them
+in numpy, following the ``pooling.json`` written beside the graph from the
+model's sentence-transformers config (an export without it is made again).
 
 Weights are written as external data (``model.onnx.data`` beside the graph):
 ONNX Runtime then maps them from the file instead of parsing them out of one
@@ -51,6 +54,7 @@ from inference.runners.onnx_files import (
     export_dir,
     wants_int8,
 )
+from inference.runners.pooling import POOLED_TASKS, POOLING_FILE
 
 #: The model outputs each task reads, by name.
 OUTPUTS: dict[str, list[str]] = {
@@ -80,7 +84,8 @@ def is_current(spec: ModelSpec, folder: Path) -> bool:
         manifest = OnnxManifest.read(folder)
     except (OSError, ValueError):
         return False
-    return manifest.task == spec.task and (manifest.int8 or not wants_int8(spec))
+    pooled = spec.task not in POOLED_TASKS or (folder / POOLING_FILE).is_file()
+    return manifest.task == spec.task and (manifest.int8 or not wants_int8(spec)) and pooled
 
 
 def _has_int8(folder: Path) -> bool:
@@ -130,6 +135,8 @@ def export_model(spec: ModelSpec, *, force: bool = False) -> Path:
         if int8:
             _quantize(staging / MODEL_FILE, staging / INT8_FILE)
         runner.tokenizer.backend_tokenizer.save(str(staging / TOKENIZER_FILE))
+        if spec.task in POOLED_TASKS:  # the runner pools in numpy, as the torch runner read the model's config
+            runner.pooling.save(staging)
         _manifest(spec, runner, inputs, outputs, int8=int8).write(staging)
         for file in staging.iterdir():
             file.chmod(0o644)  # the writers make some files private; the function may read as another user

@@ -2,8 +2,9 @@
 
 A runner reads what ``python -m inference warm`` exported (see
 :mod:`inference.runners.onnx_files`): the graph, a ``tokenizer.json`` for the
-``tokenizers`` library, and the manifest with the facts transformers would
-otherwise supply (labels, input limit, padding id). Each task repeats its torch
+``tokenizers`` library, the manifest with the facts transformers would
+otherwise supply (labels, input limit, padding id) and, for the embedding tasks,
+the model's pooling (:mod:`inference.runners.pooling`). Each task repeats its torch
 runner's arithmetic in numpy, so both backends return the same result shapes and,
 up to float rounding, the same numbers. Importing this module costs a fraction
 of a second and about 50 MB, against seconds and hundreds of MB for torch and
@@ -25,6 +26,7 @@ from inference.registry import ModelSpec
 from inference.runners import parameters as params
 from inference.runners import vcpus
 from inference.runners.onnx_files import TOKENIZER_FILE, OnnxManifest, export_dir, graph_file, wants_int8
+from inference.runners.pooling import Pooling
 from inference.tasks import parse_input
 
 #: Token classification reads long texts in windows that share a quarter of the limit.
@@ -123,29 +125,65 @@ class OnnxRunner(ABC):
         return len(self.tokenizer.encode(text, pair).ids)
 
 
-class SentenceSimilarityOnnx(OnnxRunner):
+def pool(hidden: np.ndarray, mask: np.ndarray, modes: tuple[str, ...]) -> np.ndarray:
+    """The torch runners' :func:`~inference.runners.similarity.pool` in numpy: one vector per mode, concatenated."""
+    return np.concatenate([_pooled(mode, hidden, mask) for mode in modes], axis=-1)
+
+
+def _pooled(mode: str, hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    weights = mask[..., None].astype(hidden.dtype)
+    rows = np.arange(hidden.shape[0])
+    first = mask.argmax(axis=1)  # the first real token (left padding puts pads before it)
+    if mode == "cls":
+        return hidden[rows, first]
+    if mode == "lasttoken":
+        return hidden[rows, mask.shape[1] - 1 - mask[:, ::-1].argmax(axis=1)]
+    if mode == "max":
+        return np.where(weights == 0, -np.inf, hidden).max(axis=1)
+    if mode == "weightedmean":  # token i of the text weighs i (from 1), wherever the text starts
+        positions = np.arange(1, mask.shape[1] + 1, dtype=hidden.dtype) - first[:, None].astype(hidden.dtype)
+        weights = weights * positions[..., None]
+    total, count = (hidden * weights).sum(axis=1), np.clip(weights.sum(axis=1), 1e-9, None)
+    return total / (np.sqrt(count) if mode == "mean_sqrt_len_tokens" else count)
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    """L2-normalised along the last axis, as ``torch.nn.functional.normalize``."""
+    return vectors / np.clip(np.linalg.norm(vectors, axis=-1, keepdims=True), 1e-12, None)
+
+
+class EmbeddingOnnx(OnnxRunner):
+    """A runner whose answer is a pooled embedding, pooled as the exporter read the model's config."""
+
+    def __init__(self, spec: ModelSpec, folder: Path, manifest: OnnxManifest) -> None:
+        super().__init__(spec, folder, manifest)
+        self.pooling = Pooling.load(folder, spec.name)
+
+    def pooled(self, texts: list[str]) -> np.ndarray:
+        """One pooled vector per text (not normalised)."""
+        (hidden,), mask = self.forward(self.encode(texts, max_length=self.limit))
+        return pool(hidden, mask, self.pooling.modes)
+
+
+class SentenceSimilarityOnnx(EmbeddingOnnx):
     """``{"source", "scores": [{"sentence", "score"}], "truncated"}``, as the torch runner."""
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        """One unit vector per text: token embeddings averaged over the attention mask."""
-        (hidden,), mask = self.forward(self.encode(texts, max_length=self.limit))
-        weights = mask[..., None].astype(hidden.dtype)
-        pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
-        return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+        """One unit vector per text."""
+        return _unit(self.pooled(texts))
 
     def predict(self, inputs: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
         return params.rank_similar(inputs, embed=self.embed, too_long=lambda text: self.token_count(text) > self.limit)
 
 
-class FeatureExtractionOnnx(OnnxRunner):
-    """One vector for the text: the mean of its token embeddings (L2-normalised with ``normalize: true``)."""
+class FeatureExtractionOnnx(EmbeddingOnnx):
+    """One vector for the text: its tokens pooled as the model's config says, as the torch runner."""
 
     def predict(self, inputs: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
         text = inputs["text"]
-        (hidden,), _ = self.forward(self.encode([text], max_length=self.limit))
-        vector = hidden[0].mean(axis=0)
-        if params.flag(parameters, "normalize", False):
-            vector = vector / max(float(np.linalg.norm(vector)), 1e-12)
+        [vector] = self.pooled([text])
+        if self.pooling.normalizes(parameters):
+            vector = _unit(vector)
         return {
             "dimensions": int(vector.shape[0]),
             "embedding": [float(x) for x in vector.tolist()],

@@ -24,6 +24,8 @@ from inference.errors import InvalidInput, ModelLoadError
 from inference.registry import ModelSpec
 from inference.runners import parameters as params
 from inference.runners.base import TorchRunner
+from inference.runners.pooling import read_pooling
+from inference.runners.similarity import pool
 
 #: Without a ``max_new_tokens`` setting, a chat answer is at most this long.
 DEFAULT_MAX_NEW_TOKENS = 256
@@ -176,16 +178,20 @@ class TextGenerationRunner(PipelineRunner):
 
 
 class FeatureExtractionRunner(PipelineRunner):
-    """One vector for the text: the mean of its token embeddings (L2-normalised with ``normalize: true``)."""
+    """One vector for the text: its tokens pooled as the model's config says (see :mod:`inference.runners.pooling`)."""
 
     auto_class = AutoModel
     pipeline_task = "feature-extraction"
 
+    def __init__(self, spec: ModelSpec, path: Path) -> None:
+        super().__init__(spec, path)
+        self.pooling = read_pooling(path, spec.name)
+
     def predict(self, inputs: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
         text = inputs["text"]
         hidden = self.pipe(text, return_tensors=True, tokenize_kwargs={"truncation": True})
-        vector = hidden[0].mean(dim=0)
-        if params.flag(parameters, "normalize", False):
+        vector = pool(hidden, torch.ones(hidden.shape[:2], dtype=torch.long), self.pooling.modes)[0]
+        if self.pooling.normalizes(parameters):
             vector = torch.nn.functional.normalize(vector, dim=0)
         return {
             "dimensions": int(vector.shape[0]),
