@@ -162,7 +162,7 @@ def _invoke(
         answer = invoker.invoke_sync(spec.name, payload, timeout=settings.form_wait_seconds)
     except InvokeTimeout as exc:
         logger.info("form request %s: %s is warming up %s", request_id, spec.name, exc.progress)
-        doing = f" ({exc.progress})" if exc.progress else ""
+        doing = f": {exc.progress}" if exc.progress else ""
         message = describe_error(
             {"type": "warming_up", "message": f"{spec.title} is loading{doing}. This page keeps trying by itself."}
         )

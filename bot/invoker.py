@@ -22,7 +22,7 @@ class InvokeError(Exception):
 class InvokeTimeout(InvokeError):
     """The model did not answer in time; it is probably still loading (cold start).
 
-    ``progress`` says how the load is going when the invoker knows (``downloading 120 MB of 480 MB ...``).
+    ``progress`` says how the load is going when the invoker knows (``downloading 3 of 7 files, 120 MB of 480 MB``).
     """
 
     def __init__(self, message: str, *, progress: str = "") -> None:

@@ -60,10 +60,10 @@ class DownloadProgress:
     bytes_total: int
 
     def describe(self) -> str:
-        """``downloading 120 MB of 480 MB (3 of 7 files)``."""
+        """``downloading 3 of 7 files, 120 MB of 480 MB``."""
         return (
-            f"downloading {_megabytes(self.bytes_done)} of {_megabytes(self.bytes_total)} "
-            f"({self.files_done} of {self.files_total} files)"
+            f"downloading {self.files_done} of {self.files_total} files, "
+            f"{_megabytes(self.bytes_done)} of {_megabytes(self.bytes_total)}"
         )
 
     def to_dict(self) -> dict[str, int]:

@@ -146,7 +146,7 @@ TASKS: dict[str, Task] = {
         ),
         Task(
             "sentence-similarity",
-            "Scores how close in meaning sentences are (cosine of mean-pooled embeddings).",
+            "Scores how close in meaning sentences are (cosine of the embeddings, pooled as the model says).",
             "`sentence A | sentence B` (more `| sentence` ranks several against A)",
             '{"source": str, "scores": [{"sentence", "score"}] (highest score first), "truncated": bool}',
             parse=_similarity,

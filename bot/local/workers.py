@@ -115,7 +115,7 @@ class ModelWorker:
         self.process: multiprocessing.process.BaseProcess | None = None
         self.conn: Connection | None = None
         self.restarts = 0
-        #: What the model's process last said it is doing (``downloading 120 MB of 480 MB ...``), while it does.
+        #: What the model's process last said it is doing (``downloading 3 of 7 files, 120 MB of 480 MB``), while it does.
         self.progress = ""
         self._thread = threading.Thread(target=self._loop, name=f"worker-{spec.name}", daemon=True)
         self._thread.start()

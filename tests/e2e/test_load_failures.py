@@ -1,12 +1,15 @@
-"""A model that cannot be loaded says why, on the form, in Slack and at the terminal, within one form wait.
+"""A model that cannot be loaded says why, on the form, in Slack and at the terminal, within one form wait;
+one that is downloading says how far it has come.
 
-The server runs a registry entry pinned to a Hub model, with ``HF_ENDPOINT`` pointing at a closed
-loopback port and an empty ``HF_HOME``: the Hub cannot be reached, as on this machine.
+The first server runs a registry entry pinned to a Hub model, with ``HF_ENDPOINT`` pointing at a closed
+loopback port and an empty ``HF_HOME``: the Hub cannot be reached, as on this machine. The last test
+serves a tiny model from the fake Hub, slowly.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -21,6 +24,7 @@ import pytest
 
 from tests.conftest import ROOT, BotServer, start_server, stop_server
 from tests.e2e.test_slack import flat, placeholder, wait_for_reply
+from tests.fakes.hub import FakeHub
 from tests.fakes.slack_api import FakeSlackApi
 from tests.tiny_models import write_registry
 
@@ -127,3 +131,38 @@ def test_inference_run_fails_in_seconds_with_one_message(tmp_path: Path) -> None
     response = json.loads(result.stdout)
     assert "cannot reach the Hugging Face Hub" in response["error"]["message"]
     assert response["timings"]["load_ms"] > 0
+
+
+def test_a_download_in_progress_reports_how_far_it_has_come(tiny_registry: Path, tmp_path: Path) -> None:
+    folder = tiny_registry.parent / "classifier"
+    size = sum(path.stat().st_size for path in folder.iterdir() if path.is_file())
+    with FakeHub(bytes_per_second=max(1, size // 6)) as hub:  # about six seconds for the whole snapshot
+        revision = hub.add_repo("owner/tiny-sentiment", folder)
+        entry = {"name": "hub-tiny", "task": "text-classification", "model": "owner/tiny-sentiment"}
+        registry = write_registry(tmp_path / "models.yaml", [{**entry, "revision": revision}])
+        env = {
+            "HF_ENDPOINT": hub.url,
+            "HF_HUB_OFFLINE": "0",
+            "HF_HOME": str(tmp_path / "hf-home"),
+            "FORM_WAIT_SECONDS": "1",
+        }
+        with FakeSlackApi(expect_token="xoxb-test-token-0123456789") as slack:
+            server = start_server(registry=registry, slack=slack, workdir=tmp_path, extra_env=env)
+            try:
+                waits: list[str] = []
+                deadline = time.monotonic() + 90
+                while time.monotonic() < deadline:
+                    status, body, _ = post_go(server, {"model": "hub-tiny", "text": "I love it"})
+                    if status != 202:
+                        break
+                    waits.append(body["message"])
+                    time.sleep(0.5)
+            finally:
+                stop_server(server)
+    assert status == 200, body
+    assert body["result"]["labels"]
+    progress = [message for message in waits if "downloading" in message]
+    assert progress, f"no progress among the warming-up messages: {waits}"
+    assert re.search(r"is loading: downloading \d+ of \d+ files, [\d.,]+ MB of [\d.,]+ MB\. ", progress[-1]), progress[
+        -1
+    ]
