@@ -9,6 +9,7 @@ from typing import Any
 from slack_bolt import App
 from slack_bolt.authorization import AuthorizeResult
 
+from bot.cloudwatch_stats import CloudWatchStats
 from bot.config import Settings
 from bot.feedback import FeedbackStore, SqliteFeedbackStore
 from bot.invoker import Invoker
@@ -35,7 +36,8 @@ def build_services(
 ) -> Services:
     """Everything the listeners, the form and delivery share.
 
-    Feedback and figures default to local mode's: SQLite files in the data folder.
+    Feedback and figures default to local mode's: SQLite files in the data folder. Without local
+    figures (in AWS), /go/stats reads the emitted ones back from CloudWatch.
     """
     client = make_client(settings.secrets.bot_token, settings.slack_api_url)
     metrics = metrics or Metrics(emit=False, local=LocalStats(settings.data_dir / "stats.sqlite"))
@@ -47,6 +49,7 @@ def build_services(
         slack=SlackOps(client, api_url=settings.slack_api_url),
         feedback=feedback or SqliteFeedbackStore(settings.data_dir / "feedback.sqlite"),
         metrics=metrics,
+        stats=metrics.local if metrics.local is not None else CloudWatchStats(),
     )
 
 

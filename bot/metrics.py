@@ -6,29 +6,58 @@ inference time, input size — recorded by the router from every model
 response it receives (destination records and the form's synchronous calls),
 so the figures are the same in AWS and locally. In AWS they are printed as
 EMF lines (Powertools Metrics) that CloudWatch turns into metrics; locally
-they are kept in ``stats.sqlite`` for the ``/go/stats`` page.
+they are kept in ``stats.sqlite``. Either way the ``/go/stats`` page reads
+them as ``UsageFigures`` from a ``UsageSource``: ``LocalStats`` here,
+``bot.cloudwatch_stats.CloudWatchStats`` in AWS.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs
 
 from bot.slack_ui import COMMENT_MODAL_CALLBACK
 from bot.storage import SqliteFile
+from inference.registry import Registry
 
 logger = logging.getLogger(__name__)
 
-NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "HfSlackBot")
+NAMESPACE_ENV = "POWERTOOLS_METRICS_NAMESPACE"
+DEFAULT_NAMESPACE = "HfSlackBot"
+NAMESPACE = os.environ.get(NAMESPACE_ENV, DEFAULT_NAMESPACE)
 #: The ``service`` dimension Powertools adds to every metric; the dashboard queries it.
 SERVICE = "router"
 ENTRY_POINTS = ("slash_command", "mention", "shortcut", "form", "feedback")
+
+#: Every metric name, written once: the router emits them, the dashboard, the alarms and /go/stats read them.
+REQUESTS = "Requests"
+ERRORS = "Errors"
+COLD_STARTS = "ColdStarts"
+LOAD_TIME = "LoadTime"
+INFERENCE_TIME = "InferenceTime"
+INPUT_SIZE = "InputSize"
+ACK_LATENCY = "AckLatency"
+#: What the router records per model and per entry point.
+MODEL_METRICS = (REQUESTS, ERRORS, COLD_STARTS, LOAD_TIME, INFERENCE_TIME, INPUT_SIZE)
+ENTRY_METRICS = (REQUESTS, ACK_LATENCY)
+
+
+def model_dimensions(model: str, task: str) -> dict[str, str]:
+    """Every dimension of a model's metrics: CloudWatch finds a metric only under its exact set."""
+    return {"Model": model, "Task": task, "service": SERVICE}
+
+
+def entry_dimensions(entry: str) -> dict[str, str]:
+    """Every dimension of an entry point's metrics."""
+    return {"EntryPoint": entry, "service": SERVICE}
 
 
 def entry_point(request: Any, status: int) -> str | None:
@@ -98,8 +127,125 @@ def model_sample(model: str, task: str, response: Any, *, text: str) -> ModelSam
     )
 
 
+#: The periods the stats page can cover, shortest first, as (bucket width in seconds, buckets):
+#: the last hour, 6 hours, 24 hours and 7 days. Widths are whole minutes, as CloudWatch periods must be.
+WINDOW_SHAPES = ((120, 30), (900, 24), (3600, 24), (6 * 3600, 28))
+
+
+@dataclass(frozen=True)
+class Window:
+    """The time the figures cover, cut into equal buckets for the requests chart."""
+
+    end: float
+    bucket_seconds: int
+    buckets: int
+
+    @classmethod
+    def ending(cls, now: float, shape: tuple[int, int]) -> Window:
+        """The window whose last bucket holds ``now``; edges fall on multiples of the width, as CloudWatch's do."""
+        bucket_seconds, buckets = shape
+        return cls(
+            end=(math.floor(now / bucket_seconds) + 1) * bucket_seconds, bucket_seconds=bucket_seconds, buckets=buckets
+        )
+
+    @property
+    def seconds(self) -> int:
+        return self.bucket_seconds * self.buckets
+
+    @property
+    def start(self) -> float:
+        return self.end - self.seconds
+
+    def bucket_of(self, at: float) -> int | None:
+        """The index of the bucket holding ``at``, or None outside the window."""
+        if not self.start <= at < self.end:
+            return None
+        return int((at - self.start) // self.bucket_seconds)
+
+
+@dataclass(frozen=True)
+class Spread:
+    """How long something took: the median and the 95th percentile, in milliseconds."""
+
+    p50: float
+    p95: float
+
+
+@dataclass(frozen=True)
+class ModelFigures:
+    """One model's figures over a window."""
+
+    #: Requests and failed requests per bucket, oldest first.
+    requests: tuple[int, ...]
+    errors: tuple[int, ...]
+    cold_starts: int
+    #: The model's own time per successful answer (None: no answer in the window).
+    answer_ms: Spread | None
+    #: Loading time of the requests that found the model cold (None: no cold start).
+    load_ms: Spread | None
+
+    @classmethod
+    def nothing(cls, window: Window) -> ModelFigures:
+        return cls((0,) * window.buckets, (0,) * window.buckets, 0, None, None)
+
+    @property
+    def total(self) -> int:
+        return sum(self.requests)
+
+    @property
+    def failed(self) -> int:
+        return sum(self.errors)
+
+
+@dataclass(frozen=True)
+class EntryFigures:
+    """How often people came in through one entry point, and the median time to acknowledge them."""
+
+    requests: int
+    ack_p50_ms: float | None
+
+
+@dataclass(frozen=True)
+class UsageFigures:
+    """Everything the stats page shows apart from votes."""
+
+    window: Window
+    #: Where the figures come from, in words for people ("recorded on this computer").
+    source: str
+    #: Per registry name; a model without requests has ``ModelFigures.nothing``.
+    models: dict[str, ModelFigures]
+    #: Per entry point with at least one request.
+    entries: dict[str, EntryFigures]
+
+
+class StatsUnavailable(Exception):
+    """The figures could not be read just now; the message says why, in words for people."""
+
+
+class UsageSource(Protocol):
+    def figures(self, registry: Registry) -> UsageFigures:
+        """The figures of every registry model and entry point.
+
+        Raises:
+            StatsUnavailable: the figures cannot be read just now.
+        """
+        ...
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile of at least one value: always a value that was measured."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
+
+
+def spread(values: Sequence[float]) -> Spread | None:
+    return Spread(percentile(values, 50), percentile(values, 95)) if values else None
+
+
 class LocalStats:
     """Local mode's figures, kept in a SQLite file for the stats page."""
+
+    SOURCE = "recorded on this computer"
 
     def __init__(self, path: Path) -> None:
         self.file = SqliteFile(
@@ -119,27 +265,56 @@ class LocalStats:
     def add_entry(self, entry: str, ack_ms: float) -> None:
         self._db().execute("INSERT INTO entry_requests VALUES (?, ?, ?)", (time.time(), entry, ack_ms))
 
-    def model_samples(self, model: str) -> list[ModelSample]:
-        rows = (
+    def _window(self, now: float) -> Window:
+        """The shortest window that holds every request of the last 7 days (local runs are often short)."""
+        windows = [Window.ending(now, shape) for shape in WINDOW_SHAPES]
+        (first,) = (
             self._db()
             .execute(
-                "SELECT model, task, ok, cold, load_ms, inference_ms, input_chars, at FROM model_requests"
-                " WHERE model = ? ORDER BY at",
-                (model,),
+                "SELECT MIN(at) FROM (SELECT at FROM model_requests UNION ALL SELECT at FROM entry_requests)"
+                " WHERE at >= ?",
+                (windows[-1].start,),
             )
-            .fetchall()
+            .fetchone()
         )
-        return [ModelSample(m, t, bool(ok), bool(c), lm, im, ic, at) for m, t, ok, c, lm, im, ic, at in rows]
+        return next((w for w in windows if first is None or w.start <= first), windows[-1])
 
-    def entry_counts(self) -> dict[str, tuple[int, float]]:
-        """Per entry point: requests and median ack latency (ms)."""
-        result = {}
-        for (entry,) in self._db().execute("SELECT DISTINCT entry FROM entry_requests").fetchall():
-            acks = sorted(
-                a for (a,) in self._db().execute("SELECT ack_ms FROM entry_requests WHERE entry = ?", (entry,))
-            )
-            result[entry] = (len(acks), acks[len(acks) // 2] if acks else 0.0)
-        return result
+    def figures(self, registry: Registry, *, now: float | None = None) -> UsageFigures:
+        window = self._window(time.time() if now is None else now)
+        span = (window.start, window.end)
+        by_model: dict[str, list[tuple[float, bool, bool, float, float]]] = {}
+        for model, at, ok, cold, load_ms, inference_ms in self._db().execute(
+            "SELECT model, at, ok, cold, load_ms, inference_ms FROM model_requests WHERE at >= ? AND at < ?", span
+        ):
+            by_model.setdefault(model, []).append((at, bool(ok), bool(cold), load_ms, inference_ms))
+        acks: dict[str, list[float]] = {}
+        for entry, ack_ms in self._db().execute(
+            "SELECT entry, ack_ms FROM entry_requests WHERE at >= ? AND at < ?", span
+        ):
+            acks.setdefault(entry, []).append(ack_ms)
+        return UsageFigures(
+            window=window,
+            source=self.SOURCE,
+            models={spec.name: _model_figures(window, by_model.get(spec.name, [])) for spec in registry},
+            entries={entry: EntryFigures(len(values), percentile(values, 50)) for entry, values in acks.items()},
+        )
+
+
+def _model_figures(window: Window, samples: list[tuple[float, bool, bool, float, float]]) -> ModelFigures:
+    """Samples of (at, ok, cold, load_ms, inference_ms) as the figures CloudWatch would give for them."""
+    requests, errors = [0] * window.buckets, [0] * window.buckets
+    for at, ok, *_ in samples:
+        index = window.bucket_of(at)
+        if index is not None:
+            requests[index] += 1
+            errors[index] += 0 if ok else 1
+    return ModelFigures(
+        requests=tuple(requests),
+        errors=tuple(errors),
+        cold_starts=sum(1 for _, _, cold, _, _ in samples if cold),
+        answer_ms=spread([inference_ms for _, ok, _, _, inference_ms in samples if ok]),
+        load_ms=spread([load_ms for _, _, cold, load_ms, _ in samples if cold]),
+    )
 
 
 class Metrics:
@@ -163,7 +338,7 @@ class Metrics:
         """One request at an entry point, and how long its ack took."""
         try:
             if self.emit:
-                self._flush({"EntryPoint": entry}, [("Requests", "Count", 1), ("AckLatency", "Milliseconds", ack_ms)])
+                self._flush(entry_dimensions(entry), [(REQUESTS, "Count", 1), (ACK_LATENCY, "Milliseconds", ack_ms)])
             if self.local is not None:
                 self.local.add_entry(entry, ack_ms)
         except Exception:
@@ -174,15 +349,16 @@ class Metrics:
         try:
             if self.emit:
                 self._flush(
-                    {"Model": sample.model, "Task": sample.task},
+                    model_dimensions(sample.model, sample.task),
                     [
-                        ("Requests", "Count", 1),
-                        ("Errors", "Count", 0 if sample.ok else 1),
-                        ("ColdStarts", "Count", 1 if sample.cold else 0),
-                        ("InferenceTime", "Milliseconds", sample.inference_ms),
-                        ("InputSize", "Count", sample.input_chars),
-                        # Only a cold start loads the model: a warm call's 0 would drown the percentiles.
-                        *([("LoadTime", "Milliseconds", sample.load_ms)] if sample.cold else []),
+                        (REQUESTS, "Count", 1),
+                        (ERRORS, "Count", 0 if sample.ok else 1),
+                        (COLD_STARTS, "Count", 1 if sample.cold else 0),
+                        (INPUT_SIZE, "Count", sample.input_chars),
+                        # Only an answer has an inference time, and only a cold start loads the model:
+                        # a failure's or a warm call's 0 would drown the percentiles.
+                        *([(INFERENCE_TIME, "Milliseconds", sample.inference_ms)] if sample.ok else []),
+                        *([(LOAD_TIME, "Milliseconds", sample.load_ms)] if sample.cold else []),
                     ],
                 )
             if self.local is not None:

@@ -91,7 +91,7 @@ class Router:
             return Response(status=405, headers={"Allow": "GET"})
         if s.settings.secrets.passcode and not has_valid_session(request, s.settings):
             return Response(status=303, headers={"Location": "../go"})
-        return render_stats(s.registry, s.metrics.local, s.feedback.model_tallies(s.registry.names))
+        return render_stats(s.registry, s.stats, s.feedback.model_tallies(s.registry.names))
 
     def _timed(self, request: Request, respond: Callable[[], Response]) -> Response:
         """Answer, then record the entry point's request and how long the answer took."""

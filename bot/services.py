@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from bot.config import Settings
 from bot.feedback import FeedbackStore
 from bot.invoker import Invoker
-from bot.metrics import Metrics
+from bot.metrics import Metrics, UsageSource
 from bot.slack_ops import SlackOps
 from bot.state import StateStore
 from inference.registry import Registry
@@ -22,3 +22,5 @@ class Services:
     slack: SlackOps
     feedback: FeedbackStore
     metrics: Metrics
+    #: Where /go/stats reads its figures: local mode's file, or CloudWatch in AWS.
+    stats: UsageSource

@@ -17,7 +17,15 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from bot.metrics import ENTRY_POINTS
+from bot.metrics import (
+    ACK_LATENCY,
+    COLD_STARTS,
+    ENTRY_POINTS,
+    ERRORS,
+    INFERENCE_TIME,
+    LOAD_TIME,
+    REQUESTS,
+)
 from inference.registry import ModelSpec, Registry
 from infra.metrics import PERIOD, entry_metric, model_metric
 
@@ -52,7 +60,7 @@ def _router_row(router: lambda_.IFunction, failure_queue: sqs.IQueue) -> list[cl
             width=ROUTER_WIDTH,
             height=HEIGHT,
             stacked=True,
-            left=[entry_metric(entry, "Requests", statistic="Sum", label=entry) for entry in ENTRY_POINTS],
+            left=[entry_metric(entry, REQUESTS, statistic="Sum", label=entry) for entry in ENTRY_POINTS],
             left_y_axis=cloudwatch.YAxisProps(show_units=False, min=0),
         ),
         cloudwatch.GraphWidget(
@@ -60,7 +68,7 @@ def _router_row(router: lambda_.IFunction, failure_queue: sqs.IQueue) -> list[cl
             width=ROUTER_WIDTH,
             height=HEIGHT,
             left=[
-                entry_metric(entry, "AckLatency", statistic=p, label=f"{entry} {p}")
+                entry_metric(entry, ACK_LATENCY, statistic=p, label=f"{entry} {p}")
                 for entry in ENTRY_POINTS
                 for p in ACK_PERCENTILES
             ],
@@ -89,7 +97,7 @@ def _model_row(spec: ModelSpec, function: lambda_.IFunction) -> list[cloudwatch.
             height=HEIGHT,
             left=[
                 model_metric(spec, name, statistic="Sum", label=name.lower())
-                for name in ("Requests", "Errors", "ColdStarts")
+                for name in (REQUESTS, ERRORS, COLD_STARTS)
             ],
             left_y_axis=cloudwatch.YAxisProps(show_units=False, min=0),
         ),
@@ -99,7 +107,7 @@ def _model_row(spec: ModelSpec, function: lambda_.IFunction) -> list[cloudwatch.
             height=HEIGHT,
             left=[
                 model_metric(spec, name, statistic=p, label=f"{label} {p}")
-                for name, label in (("LoadTime", "load"), ("InferenceTime", "inference"))
+                for name, label in ((LOAD_TIME, "load"), (INFERENCE_TIME, "inference"))
                 for p in LATENCY_PERCENTILES
             ],
             left_y_axis=cloudwatch.YAxisProps(label="ms", show_units=False, min=0),

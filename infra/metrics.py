@@ -3,7 +3,9 @@
 The router prints them in CloudWatch's embedded metric format (``bot/metrics.py``):
 per model, with the dimensions ``Model``, ``Task`` and ``service``; per entry
 point, with ``EntryPoint`` and ``service``. A metric is found only under its
-exact set of dimensions, so every query here names all of them.
+exact set of dimensions, so every query here names all of them. The names, the
+dimensions and the namespace are defined there, once, for the router, these
+queries and the ``/go/stats`` page alike.
 """
 
 from __future__ import annotations
@@ -11,16 +13,20 @@ from __future__ import annotations
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 
-from bot.metrics import ENTRY_POINTS, SERVICE
+from bot.metrics import (
+    DEFAULT_NAMESPACE,
+    ENTRY_METRICS,
+    ENTRY_POINTS,
+    MODEL_METRICS,
+    entry_dimensions,
+    model_dimensions,
+)
 from inference.registry import ModelSpec
 
 #: The router's ``POWERTOOLS_METRICS_NAMESPACE``.
-NAMESPACE = "HfSlackBot"
+NAMESPACE = DEFAULT_NAMESPACE
 PERIOD_MINUTES = 5
 PERIOD = Duration.minutes(PERIOD_MINUTES)
-#: What the router records per model and per entry point.
-MODEL_METRICS = ("Requests", "Errors", "ColdStarts", "LoadTime", "InferenceTime", "InputSize")
-ENTRY_METRICS = ("Requests", "AckLatency")
 
 
 def model_metric(spec: ModelSpec, name: str, *, statistic: str, label: str | None = None) -> cloudwatch.Metric:
@@ -30,7 +36,7 @@ def model_metric(spec: ModelSpec, name: str, *, statistic: str, label: str | Non
     return cloudwatch.Metric(
         namespace=NAMESPACE,
         metric_name=name,
-        dimensions_map={"Model": spec.name, "Task": spec.task, "service": SERVICE},
+        dimensions_map=model_dimensions(spec.name, spec.task),
         statistic=statistic,
         period=PERIOD,
         label=label,
@@ -44,7 +50,7 @@ def entry_metric(entry: str, name: str, *, statistic: str, label: str | None = N
     return cloudwatch.Metric(
         namespace=NAMESPACE,
         metric_name=name,
-        dimensions_map={"EntryPoint": entry, "service": SERVICE},
+        dimensions_map=entry_dimensions(entry),
         statistic=statistic,
         period=PERIOD,
         label=label,

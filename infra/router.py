@@ -1,4 +1,4 @@
-"""The router function with what only it uses: the Slack secret and the state table.
+"""The router function with what only it uses: the Slack secret, the state table, its figures in CloudWatch.
 
 The router answers Slack and the ``/go`` form, invokes the model functions
 asynchronously, and receives their results back through Lambda destinations.
@@ -41,6 +41,8 @@ TTL_ATTRIBUTE = "expires_at"
 #: Exactly what ``DynamoStateStore`` calls: claim and complete (PutItem), release (DeleteItem), counters and
 #: fields (UpdateItem, GetItem).
 TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+#: Exactly what ``CloudWatchStats`` calls to fill /go/stats.
+METRICS_ACTIONS = ("cloudwatch:GetMetricData",)
 
 
 def function_arn(scope: Construct, function_name: str) -> str:
@@ -161,6 +163,37 @@ class Router(Construct):
             iam.PolicyStatement(sid="UseStateTable", actions=list(TABLE_ACTIONS), resources=[self.table.table_arn])
         )
         nag.accept_xray_wildcard(role)
+        self._read_usage_metrics(role)
+
+    def _read_usage_metrics(self, role: iam.IRole) -> None:
+        """/go/stats reads the router's own figures back from CloudWatch.
+
+        GetMetricData has no resource-level permissions, and CloudWatch's only metric condition key
+        (``cloudwatch:namespace``) applies to PutMetricData alone, so the statement names ``*``; the
+        global ``aws:RequestedRegion`` keeps it to the stack's region. Its own policy, so that its
+        suppression (and not X-Ray's) is the one that accepts that ``*``.
+        """
+        policy = iam.Policy(
+            self,
+            "ReadUsageMetrics",
+            roles=[role],
+            statements=[
+                iam.PolicyStatement(
+                    sid="ReadUsageMetrics",
+                    actions=list(METRICS_ACTIONS),
+                    resources=["*"],
+                    conditions={"StringEquals": {"aws:RequestedRegion": Stack.of(self).region}},
+                )
+            ],
+        )
+        self.function.node.add_dependency(policy)
+        nag.suppress(
+            policy,
+            "IAM5",
+            "CloudWatch's GetMetricData has no resource-level permissions and no condition key that names a "
+            "namespace; this statement allows only that read, in the stack's own region, for the /go/stats page.",
+            applies_to=["Resource::*"],
+        )
 
 
 def fill_secret_command(secret: secretsmanager.ISecret, region: str) -> str:

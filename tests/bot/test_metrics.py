@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from bot.http import Request
-from bot.metrics import LocalStats, Metrics, entry_point, model_sample
+from bot.metrics import EntryFigures, LocalStats, Metrics, ModelFigures, Spread, entry_point, model_sample
+from inference.registry import load_registry
 from tests.fakes.slack_client import event_callback_body, interaction_body, slash_command_body
 
 
@@ -41,6 +42,7 @@ def test_failures_count_as_errors(capsys: pytest.CaptureFixture[str]) -> None:
     [doc] = emf_lines(capsys.readouterr().out)
     assert doc["Errors"] == [1.0] and doc["ColdStarts"] == [0.0]
     assert "LoadTime" not in doc  # warm (or failed before loading): no load time to report
+    assert "InferenceTime" not in doc  # no answer: a 0 would drag the percentiles down
 
 
 def test_entry_figures_as_emf(capsys: pytest.CaptureFixture[str]) -> None:
@@ -55,12 +57,17 @@ def test_entry_figures_as_emf(capsys: pytest.CaptureFixture[str]) -> None:
 def test_local_stats_without_emf(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     stats = LocalStats(tmp_path / "stats.sqlite")
     metrics = Metrics(emit=False, local=stats)
-    metrics.model(model_sample("a", "t", {"result": {}, "timings": {"load_ms": 0, "inference_ms": 10}}, text="hi"))
+    ok = {"result": {}, "timings": {"load_ms": 0, "inference_ms": 10}}
+    metrics.model(model_sample("sentiment", "text-classification", ok, text="hi"))
+    metrics.model(model_sample("sentiment", "text-classification", {"errorMessage": "boom"}, text="hi"))
     metrics.entry("form", 3.0)
     assert capsys.readouterr().out == ""
-    [sample] = stats.model_samples("a")
-    assert sample.ok and not sample.cold and sample.inference_ms == 10
-    assert stats.entry_counts() == {"form": (1, 3.0)}
+    figures = stats.figures(load_registry())
+    sentiment = figures.models["sentiment"]
+    assert (sentiment.total, sentiment.failed, sentiment.cold_starts, sentiment.load_ms) == (2, 1, 0, None)
+    assert sentiment.answer_ms == Spread(10.0, 10.0)  # the failure's missing time is not a 0 ms answer
+    assert figures.models["summarize"] == ModelFigures.nothing(figures.window)
+    assert figures.entries == {"form": EntryFigures(1, 3.0)}
 
 
 def request(body: str, content_type: str, path: str = "/slack/events", **headers: str) -> Request:

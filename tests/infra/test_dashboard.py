@@ -105,7 +105,7 @@ def test_the_dashboard_queries_exactly_what_the_router_emits(
     recorder = Metrics(emit=True)
     for spec in synth.registry:
         recorder.model(
-            ModelSample(spec.name, spec.task, ok=False, cold=True, load_ms=1, inference_ms=1, input_chars=1, at=0)
+            ModelSample(spec.name, spec.task, ok=True, cold=True, load_ms=1, inference_ms=1, input_chars=1, at=0)
         )
     for entry in ENTRY_POINTS:
         recorder.entry(entry, 1.0)

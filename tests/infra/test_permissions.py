@@ -1,10 +1,11 @@
 """Least privilege: each function's role allows exactly what its code uses, read from the synthesized template.
 
-The only ``Resource: *`` left is X-Ray's, whose actions have no resource-level
+The only ``Resource: *`` left are X-Ray's and CloudWatch's GetMetricData (for
+/go/stats, held to the stack's region), whose actions have no resource-level
 permissions. The model functions' AWS managed policy (network interfaces in
 the VPC, whose Describe calls EC2 allows only on ``*``) is named, not inlined.
 What the router's code calls is checked against the granted actions by running
-its DynamoDB stores on a client that records every call.
+its DynamoDB stores and its CloudWatch reader on clients that record every call.
 """
 
 from __future__ import annotations
@@ -12,13 +13,20 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import boto3
+from botocore.stub import Stubber
+
+from bot.cloudwatch_stats import CloudWatchStats
 from bot.feedback import Answer, DynamoFeedbackStore, FeedbackStore
 from bot.state import DynamoStateStore, StateStore
+from inference.registry import load_registry
 from infra.feedback import ROUTER_ACTIONS
-from infra.router import TABLE_ACTIONS
+from infra.router import METRICS_ACTIONS, TABLE_ACTIONS
 from tests.infra.conftest import Synthesis, managed_policy_name
 
 XRAY = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+#: GetMetricData names no resource; the router may call it in its own region only.
+IN_OWN_REGION = {"StringEquals": {"aws:RequestedRegion": {"Ref": "AWS::Region"}}}
 VPC_ACCESS = "service-role/AWSLambdaVPCAccessExecutionRole"
 #: The only ones left in the template, each on a role CDK or API Gateway needs.
 MANAGED_POLICIES = {
@@ -91,6 +99,7 @@ def test_the_router_may_do_exactly_what_its_code_does(synth: Synthesis) -> None:
             "resources": [get_att(synth, synth.stack.feedback.table)],
             "condition": None,
         },
+        "ReadUsageMetrics": {"actions": set(METRICS_ACTIONS), "resources": ["*"], "condition": IN_OWN_REGION},
     }
     assert synth.managed_policies(router.function) == []
 
@@ -141,6 +150,29 @@ def test_the_state_table_actions_are_exactly_what_the_routers_store_calls() -> N
     assert client.actions == set(TABLE_ACTIONS)
 
 
+def test_the_metrics_actions_are_exactly_what_the_stats_page_calls() -> None:
+    client = boto3.client("cloudwatch", region_name="eu-west-1", aws_access_key_id="a", aws_secret_access_key="b")
+    called: set[str] = set()
+    client.meta.events.register(
+        "provide-client-params.cloudwatch", lambda model, **_: called.add("cloudwatch:" + model.name)
+    )
+    with Stubber(client) as stubber:
+        stubber.add_response("get_metric_data", {"MetricDataResults": []})
+        CloudWatchStats(client=client).figures(load_registry())
+    assert called == set(METRICS_ACTIONS)
+
+
+def test_the_metric_read_is_accepted_by_its_own_nag_suppression(synth: Synthesis) -> None:
+    policy = synth.stack.router.node.find_child("ReadUsageMetrics")
+    resource = synth.raw["Resources"][synth.logical_id(policy)]
+    (rule,) = resource["Metadata"]["cdk_nag"]["rules_to_suppress"]
+    assert (rule["id"], rule["applies_to"]) == ("AwsSolutions-IAM5", ["Resource::*"])
+    assert "GetMetricData" in rule["reason"]
+    assert synth.logical_id(synth.stack.router.function) in {
+        key for key, r in synth.raw["Resources"].items() if synth.logical_id(policy) in r.get("DependsOn", [])
+    }
+
+
 def test_each_model_function_may_use_the_cache_answer_the_router_and_nothing_else(synth: Synthesis) -> None:
     network = synth.stack.network
     access_point = {"Ref": synth.logical_id(network.access_point)}
@@ -180,7 +212,9 @@ def all_statements(synth: Synthesis) -> list[dict[str, Any]]:
     return [statement for document in documents for statement in document["Statement"]]
 
 
-def test_no_action_is_a_wildcard_and_only_x_ray_acts_on_every_resource(synth: Synthesis, variant: Synthesis) -> None:
+def test_no_action_is_a_wildcard_and_only_x_ray_and_metric_reads_act_on_every_resource(
+    synth: Synthesis, variant: Synthesis
+) -> None:
     for synthesis in (synth, variant):
         statements = all_statements(synthesis)
         assert statements
@@ -188,7 +222,9 @@ def test_no_action_is_a_wildcard_and_only_x_ray_acts_on_every_resource(synth: Sy
             actions = as_list(statement["Action"])
             assert not [a for a in actions if "*" in a], statement
             if "*" in as_list(statement["Resource"]):
-                assert set(actions) == XRAY, statement
+                assert set(actions) == XRAY or (
+                    set(actions) == set(METRICS_ACTIONS) and statement["Condition"] == IN_OWN_REGION
+                ), statement
 
 
 def test_the_only_managed_policies_are_named_ones(synth: Synthesis) -> None:
