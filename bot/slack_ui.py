@@ -14,6 +14,10 @@ from inference.tasks import get_task
 
 #: Slack rejects section text longer than 3,000 characters.
 SECTION_LIMIT = 3000
+#: A message's own ``text`` (its notification, and what clients without blocks show): one section's worth.
+TEXT_LIMIT = 3000
+#: Slack takes at most 50 blocks in a message and 100 in a view.
+MESSAGE_BLOCKS, VIEW_BLOCKS = 50, 100
 QUOTE_LIMIT = 280
 RUN_MODAL_CALLBACK = "run_model_modal"
 SHORTCUT_CALLBACK = "run_model_on_message"
@@ -198,7 +202,7 @@ def answer_message(
     """The thread reply carrying a model's answer."""
     body = answer_text(spec.task, result, source)
     blocks = answer_blocks(spec, result, source=source, elapsed_ms=elapsed_ms, request_id=request_id)
-    return {"text": clip(f"{spec.title}: {body}", 3000), "blocks": blocks}
+    return {"text": clip(f"{spec.title}: {body}", TEXT_LIMIT), "blocks": blocks}
 
 
 def error_message(spec: ModelSpec | None, description: str, *, request_id: str) -> dict[str, Any]:
@@ -208,7 +212,7 @@ def error_message(spec: ModelSpec | None, description: str, *, request_id: str) 
     blocks: Blocks = [section(text)]
     if request_id:
         blocks.append(context(f"If this keeps happening, quote request `{escape(request_id)}`."))
-    return {"text": clip(text, 3000), "blocks": blocks}
+    return {"text": clip(text, TEXT_LIMIT), "blocks": blocks}
 
 
 # --- placeholders -----------------------------------------------------------------------
@@ -226,7 +230,10 @@ def placeholder_message(
     """Posted right after the ack: who asked, which model (or models), what they asked."""
     who = f"<@{escape(user)}>" if user else "Someone"
     head = f"⏳ {who} asked {_asked(spec, compare)}"
-    return {"text": f"{head}…", "blocks": [section(f"{head}\n{quote(text)}"), context("Working on it…")]}
+    return {
+        "text": clip(f"{head}…", TEXT_LIMIT),
+        "blocks": [section(f"{head}\n{quote(text)}"), context("Working on it…")],
+    }
 
 
 def placeholder_done(
@@ -237,7 +244,7 @@ def placeholder_done(
     icon, status = ("⚠️", "failed") if failed else ("✅", "answered")
     head = f"{icon} {who} asked {_asked(spec, compare)}"
     return {
-        "text": f"{head}: {status}",
+        "text": clip(f"{head}: {status}", TEXT_LIMIT),
         "blocks": [
             section(f"{head}\n{quote(text)}"),
             context(f"{status.capitalize()} in {seconds(elapsed_ms)} · see the thread"),
@@ -260,7 +267,7 @@ def warning_message(problem: str, *, then: dict[str, Any] | None = None) -> dict
     follow = then or {}
     return {
         "response_type": "ephemeral",
-        "text": clip(" ".join(filter(None, [text, follow.get("text", "")])), 3000),
+        "text": clip(" ".join(filter(None, [text, follow.get("text", "")])), TEXT_LIMIT),
         "blocks": [section(text), *follow.get("blocks", [])],
     }
 
@@ -273,7 +280,7 @@ def usage_message(spec: ModelSpec) -> dict[str, Any]:
         f"*Input:* {task.input_format}\n"
         + (f"*Example:* `{spec.command} {escape(spec.example)}`" if spec.example else "")
     )
-    return {"response_type": "ephemeral", "text": clip(text, 3000), "blocks": [section(text)]}
+    return {"response_type": "ephemeral", "text": clip(text, TEXT_LIMIT), "blocks": [section(text)]}
 
 
 def help_message(registry: Registry, *, note: str = "") -> dict[str, Any]:
@@ -284,13 +291,13 @@ def help_message(registry: Registry, *, note: str = "") -> dict[str, Any]:
     blocks: Blocks = [section(head)]
     chunk: list[str] = []
     for line in lines:
-        if sum(len(x) + 1 for x in chunk) + len(line) > SECTION_LIMIT - 50:
+        if chunk and sum(len(x) + 1 for x in chunk) + len(line) > SECTION_LIMIT - 50:
             blocks.append(section("\n".join(chunk)))
             chunk = []
         chunk.append(line)
     if chunk:
         blocks.append(section("\n".join(chunk)))
-    return {"response_type": "ephemeral", "text": clip(head, 3000), "blocks": blocks[:50]}
+    return {"response_type": "ephemeral", "text": clip(head, TEXT_LIMIT), "blocks": blocks[:MESSAGE_BLOCKS]}
 
 
 def home_view(
@@ -312,7 +319,7 @@ def home_view(
                 f" · 👍 {votes.get('up', 0)} · 👎 {votes.get('down', 0)}"
             )
         )
-    return {"type": "home", "blocks": blocks[:100]}
+    return {"type": "home", "blocks": blocks[:VIEW_BLOCKS]}
 
 
 def model_picker_modal(registry: Registry, *, private_metadata: str) -> dict[str, Any]:
@@ -387,4 +394,4 @@ def compare_message(specs: list[ModelSpec], text: str, columns: dict[str, dict[s
                 )
             )
     summary = f"Comparison of {', '.join(s.title for s in specs)}: {done} of {len(specs)} answered"
-    return {"text": clip(summary, 3000), "blocks": blocks[:50]}
+    return {"text": clip(summary, TEXT_LIMIT), "blocks": blocks[:MESSAGE_BLOCKS]}

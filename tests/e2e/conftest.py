@@ -1,4 +1,9 @@
-"""A server whose registry adds two models that fail on purpose, for the end-to-end tests."""
+"""A server whose registry adds models that fail on purpose, for the end-to-end tests.
+
+Every message, blocks array and view the bot sends (Web API calls, ``response_url``
+posts, acks) is checked against Block Kit's limits as it goes; a test fails on
+teardown if anything it (or the test before it, still finishing) sent broke one.
+"""
 
 from __future__ import annotations
 
@@ -39,18 +44,26 @@ def server(e2e_registry: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
         running = start_server(registry=e2e_registry, slack=slack, workdir=tmp_path_factory.mktemp("e2e"))
         yield running
         stop_server(running)
+        assert_within_limits(running)
 
 
 @pytest.fixture(autouse=True)
 def healthy_slack(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Every test starts and ends with a Slack that answers at once."""
+    """Every test starts and ends with a Slack that answers at once, and fails if it broke a Block Kit limit."""
     if "server" not in request.fixturenames:
         yield
         return
-    slack: FakeSlackApi = request.getfixturevalue("server").slack
-    slack.heal()
+    server: BotServer = request.getfixturevalue("server")
+    server.slack.heal()
     yield
-    slack.heal()
+    server.slack.heal()
+    assert_within_limits(server)
+
+
+def assert_within_limits(server: BotServer) -> None:
+    """Fail on whatever the bot sent since the last check that Slack would refuse or cut."""
+    found = server.slack.take_violations() + server.sender.take_violations()
+    assert not found, "Block Kit limits broken:\n" + "\n".join(map(str, found))
 
 
 @pytest.fixture

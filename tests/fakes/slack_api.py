@@ -4,8 +4,11 @@ Point ``WebClient(base_url=fake.base_url)`` (or the router's ``SLACK_API_URL``)
 at it. It records every call, keeps the messages the bot posted (updates
 included), serves ``response_url`` endpoints, and injects the faults the router
 must survive: latency, 429 with ``Retry-After``, 5xx, ``{"ok": false}`` errors
-and dropped connections. Everything is guarded by one lock, so tests can read
-and reconfigure it while the bot's threads are calling it.
+and dropped connections. Every message, blocks array and view it receives is
+checked against Block Kit's limits (:mod:`tests.fakes.block_kit`); what breaks
+them is kept for :meth:`FakeSlackApi.take_violations`, and answered as usual.
+Everything is guarded by one lock, so tests can read and reconfigure it while
+the bot's threads are calling it.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.fakes.block_kit import Violation, Violations, message_problems, view_problems
+
 BOT_USER_ID = "UBOT"
 BOT_ID = "BBOT"
 TEAM_ID = "T0001"
@@ -35,6 +40,13 @@ _FIRST_TS = 1_700_000_000_000_000  # microseconds: ts "1700000000.000100" is the
 _POLL_SECONDS = 0.02
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
+#: The Web API methods that carry a message or a view, and how each is checked.
+_CHECKS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
+    **dict.fromkeys(("chat.postMessage", "chat.update", "chat.postEphemeral"), message_problems),
+    **dict.fromkeys(
+        ("views.open", "views.push", "views.update", "views.publish"), lambda params: view_problems(params.get("view"))
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -129,6 +141,7 @@ class FakeSlackApi:
         self._threads: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self._home_views: dict[str, str] = {}
         self._faults: list[_Fault] = []
+        self._violations = Violations()
         self._latency: dict[str | None, float] = {}
         self._ts = itertools.count(1)
         self._view_ids = itertools.count(1)
@@ -218,6 +231,10 @@ class FakeSlackApi:
         """POSTs received on response URLs (all, or one URL's), oldest first."""
         with self._lock:
             return [p for p in self._response_posts if url is None or p.url == url]
+
+    def take_violations(self) -> list[Violation]:
+        """What broke Block Kit's limits since the last call (each call is checked as it arrives)."""
+        return self._violations.take()
 
     def clear(self) -> None:
         """Forget calls, messages, threads, views and response posts (faults and latency stay)."""
@@ -318,6 +335,9 @@ class FakeSlackApi:
             fault = self._take_fault(method)
             delay = self._latency_for(method)
             self._calls.append(Call(method, params, headers, time.monotonic(), fault.label if fault else None))
+        check = _CHECKS.get(method)
+        if check is not None:
+            self._violations.record(method, check(params))
         if delay:
             self._closing.wait(delay)
         if fault is not None:
@@ -340,6 +360,9 @@ class FakeSlackApi:
             self._response_posts.append(
                 ResponsePost(url, body, headers, time.monotonic(), fault.label if fault else None)
             )
+        self._violations.record(
+            RESPONSE_URL, message_problems(body) if isinstance(body, dict) else ["the body is not a JSON object"]
+        )
         if delay:
             self._closing.wait(delay)
         return _fault_answer(fault) if fault is not None else _Answer()

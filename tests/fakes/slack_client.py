@@ -2,7 +2,8 @@
 
 Body builders produce exactly what Slack posts to ``POST /slack/events``
 (form-encoded slash commands and interactions, JSON event callbacks);
-:class:`SlackSender` signs and posts them to a running server; and
+:class:`SlackSender` signs and posts them to a running server, and checks
+the bot's JSON answers (acks) against Block Kit's limits; and
 :func:`api_gateway_event` wraps any request in the REST API (v1) proxy event
 that reaches the Lambda handler. Standard library only.
 """
@@ -20,6 +21,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from tests.events import load_event
+from tests.fakes.block_kit import Violation, Violations, ack_problems
 from tests.fakes.signing import FORM, JSON, signed_headers
 
 EVENTS_PATH = "/slack/events"
@@ -117,7 +119,9 @@ class SlackSender:
     ``response_urls`` (e.g. ``fake.new_response_url``) makes a fresh response URL
     for each :meth:`command`, so the fake Slack API records what the bot sends there.
     Requests go through :mod:`http.client`, which keeps header names exactly as
-    given (urllib would rewrite their case).
+    given (urllib would rewrite their case). Every JSON answer is an ack Slack
+    would render (a message, a view, errors): what breaks Block Kit's limits is
+    kept for :meth:`take_violations`.
     """
 
     def __init__(
@@ -138,6 +142,11 @@ class SlackSender:
         self.signing_secret = signing_secret
         self.response_urls = response_urls
         self.timeout = timeout
+        self._violations = Violations()
+
+    def take_violations(self) -> list[Violation]:
+        """What the bot's acks broke of Block Kit's limits since the last call."""
+        return self._violations.take()
 
     def post(
         self,
@@ -176,9 +185,16 @@ class SlackSender:
             text = response.read().decode("utf-8", "replace")
             elapsed = time.perf_counter() - started
             answer = {k.lower(): v for k, v in response.getheaders()}
-            return HttpResult(status=response.status, headers=answer, body=text, elapsed=elapsed)
         finally:
             connection.close()
+        result = HttpResult(status=response.status, headers=answer, body=text, elapsed=elapsed)
+        if result.status == 200 and answer.get("content-type", "").startswith("application/json"):
+            try:
+                problems = ack_problems(result.json())
+            except ValueError:
+                problems = ["the JSON answer does not parse"]
+            self._violations.record("ack", problems)
+        return result
 
     def command(self, command: str, text: str, **fields: Any) -> HttpResult:
         """Post a slash command (see :func:`slash_command_body` for ``fields``)."""
