@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -52,8 +53,15 @@ from inference.registry import ModelSpec
 logger = logging.getLogger(__name__)
 
 HF_COMMAND = "/hf"
-#: Slack's private_metadata holds 3,000 characters; the message text shares it with ids.
-SHORTCUT_TEXT_LIMIT = 2500
+#: The state-store record holding a shortcut's message text while its modal is open.
+#: The text stays server-side: Slack's private_metadata holds 3,000 characters, which
+#: JSON-escaped non-Latin text (six characters per kana) or a long message would overflow.
+SHORTCUT_TEXT_KEY = "shortcut#"
+SHORTCUT_TEXT_FIELD = "text"
+#: Long enough for a modal left open all day, and no longer: the text is someone's message.
+SHORTCUT_TEXT_TTL = 24 * 3600
+#: Shown in the modal when the stored text has expired or is missing.
+SHORTCUT_TEXT_GONE = "This message's text is no longer available. Close this and run the shortcut on the message again."
 
 
 @dataclass
@@ -181,35 +189,50 @@ def register_listeners(app: App, services: Services) -> None:
 
     def open_picker(body: dict[str, Any]) -> None:
         message = body.get("message") or {}
+        text_key = uuid.uuid4().hex
         text = to_plain(str(message.get("text", "")))
+        store.set_field(SHORTCUT_TEXT_KEY + text_key, SHORTCUT_TEXT_FIELD, text, ttl=SHORTCUT_TEXT_TTL)
         metadata = {
-            "channel": (body.get("channel") or {}).get("id", ""),
-            "thread_ts": message.get("thread_ts") or message.get("ts", ""),
-            "text": text[:SHORTCUT_TEXT_LIMIT],
+            "channel": str((body.get("channel") or {}).get("id", "")),
+            "thread_ts": str(message.get("thread_ts") or message.get("ts", "")),
+            "text_key": text_key,
         }
         slack.open_view(body["trigger_id"], model_picker_modal(registry, private_metadata=json.dumps(metadata)))
 
-    def ack_modal(ack: Ack, view: dict[str, Any]) -> None:
-        choice = _selected_model(view)
-        spec = registry.find(choice)
+    def shortcut_text(view: dict[str, Any]) -> str | None:
+        """The message text kept when the modal opened; None once it expired (or never was)."""
+        text_key = _modal_metadata(view).get("text_key")
+        if not isinstance(text_key, str) or not text_key:
+            return None
+        return store.fields(SHORTCUT_TEXT_KEY + text_key).get(SHORTCUT_TEXT_FIELD)
+
+    def check_modal(view: dict[str, Any]) -> tuple[ModelSpec, str] | str:
+        """The model picked and the text it reads, or why the modal cannot be submitted (for the person)."""
+        spec = registry.find(_selected_model(view))
         if spec is None:
-            ack(response_action="errors", errors={MODEL_SELECT_BLOCK: "Pick a model."})
-            return
+            return "Pick a model."
+        text = shortcut_text(view)
+        if text is None:
+            return SHORTCUT_TEXT_GONE
         try:
-            check_input(spec, _modal_metadata(view).get("text", ""))
+            return spec, check_input(spec, text)
         except InferenceError as exc:
-            ack(response_action="errors", errors={MODEL_SELECT_BLOCK: clip(str(exc), 150)})
-            return
-        ack()
+            return clip(str(exc), 150)
+
+    def ack_modal(ack: Ack, view: dict[str, Any]) -> None:
+        checked = check_modal(view)
+        if isinstance(checked, str):
+            ack(response_action="errors", errors={MODEL_SELECT_BLOCK: checked})
+        else:
+            ack()
 
     def run_modal(view: dict[str, Any], body: dict[str, Any]) -> None:
+        checked = check_modal(view)
         key = f"view:{view.get('id')}"
-        if not store.claim(key):
-            return
-        spec = registry.find(_selected_model(view))
+        if isinstance(checked, str) or not store.claim(key):
+            return  # refused: the ack said why, in the modal
+        spec, text = checked
         metadata = _modal_metadata(view)
-        if spec is None:
-            return
         target = ReplyTarget(
             request_id=new_request_id(),
             source="shortcut",
@@ -217,9 +240,7 @@ def register_listeners(app: App, services: Services) -> None:
             channel=str(metadata.get("channel", "")),
             thread_ts=str(metadata.get("thread_ts", "")),
         )
-        _attempt(
-            key, spec, target, lambda: start_run(services, spec, check_input(spec, metadata.get("text", "")), target)
-        )
+        _attempt(key, spec, target, lambda: start_run(services, spec, text, target))
 
     def publish_home(event: dict[str, Any]) -> None:
         if event.get("tab", "home") == "home":

@@ -17,7 +17,7 @@ from inference.service import handle
 from tests.bot.conftest import SIGNING_SECRET
 from tests.fakes.signing import FORM, signed_headers
 from tests.fakes.slack_api import FakeSlackApi
-from tests.fakes.slack_client import LambdaContext, api_gateway_event, slash_command_body
+from tests.fakes.slack_client import LambdaContext, api_gateway_event, interaction_body, slash_command_body
 
 
 class FakeLambdaClient:
@@ -42,9 +42,12 @@ def aws(services: Services) -> tuple[Router, FakeLambdaClient]:
     return router, client
 
 
-def signed_command(text: str) -> dict[str, Any]:
-    body = slash_command_body("/sentiment", text, channel_id="C777")
+def signed(body: str) -> dict[str, Any]:
     return api_gateway_event("POST", "/slack/events", body, signed_headers(body, SIGNING_SECRET, content_type=FORM))
+
+
+def signed_command(text: str) -> dict[str, Any]:
+    return signed(slash_command_body("/sentiment", text, channel_id="C777"))
 
 
 def test_command_round_trip_through_lambda(aws: tuple[Router, FakeLambdaClient], slack: FakeSlackApi) -> None:
@@ -111,3 +114,45 @@ def test_bad_base64_body_is_a_400(aws: tuple[Router, FakeLambdaClient]) -> None:
     event = api_gateway_event("POST", "/slack/events", "x", {})
     event.update(body="%%%not-base64", isBase64Encoded=True)
     assert router.handle(event, LambdaContext())["statusCode"] == 400
+
+
+def test_shortcut_modal_round_trip_through_lambda_keeps_the_whole_text(
+    aws: tuple[Router, FakeLambdaClient], slack: FakeSlackApi
+) -> None:
+    """The ack and the lazy run are separate invocations: both find the text the shortcut kept."""
+    router, lambdas = aws
+    text = "今日のデモは素晴らしかった。" * 360  # 5,040 characters, JSON-escaped six times longer
+    shortcut = {
+        "type": "message_action",
+        "callback_id": "run_model_on_message",
+        "trigger_id": "trig-lambda",
+        "team": {"id": "T0001"},
+        "user": {"id": "U9"},
+        "channel": {"id": "C778"},
+        "message": {"type": "message", "user": "U1", "ts": "1700000000.000900", "text": text},
+    }
+    assert router.handle(signed(interaction_body(shortcut)), LambdaContext())["statusCode"] == 200
+    router.handle(lambdas.invocations.pop()["Payload"], LambdaContext())  # the lazy run opens the modal
+    [opened] = slack.calls("views.open")
+    view = opened.params["view"]
+    assert len(view["private_metadata"]) < 200
+    submission = {
+        "type": "view_submission",
+        "team": {"id": "T0001"},
+        "user": {"id": "U9"},
+        "view": {
+            "id": "VLAMBDA1",
+            "type": "modal",
+            "callback_id": view["callback_id"],
+            "private_metadata": view["private_metadata"],
+            "state": {"values": {"model_block": {"model_select": {"selected_option": {"value": "sentiment"}}}}},
+        },
+    }
+    ack = router.handle(signed(interaction_body(submission)), LambdaContext())
+    assert ack["statusCode"] == 200 and not ack.get("body")  # the modal closes
+    router.handle(lambdas.invocations.pop()["Payload"], LambdaContext())
+    [model_call] = lambdas.invocations
+    assert model_call["FunctionName"] == "hf-test-sentiment"
+    assert model_call["Payload"]["text"] == text
+    assert model_call["Payload"]["reply"]["thread_ts"] == "1700000000.000900"
+    assert slack.take_violations() == []

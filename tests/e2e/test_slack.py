@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 import uuid
 from typing import Any
 
 import pytest
 
+from bot.feedback import SqliteFeedbackStore
+from bot.listeners import SHORTCUT_TEXT_GONE, SHORTCUT_TEXT_KEY
 from tests.conftest import BotServer
 from tests.fakes.slack_client import FORM, JSON, HttpResult, interaction_body, slash_command_body
 
@@ -168,8 +171,9 @@ def test_mention_help_and_unknown_model(server: BotServer, channel: str) -> None
     assert "/tiny-sentiment" in flat(reply)
 
 
-def test_message_shortcut_opens_modal_and_answers_in_thread(server: BotServer, channel: str) -> None:
-    message_ts = f"{int(time.time())}.000600"
+def run_shortcut(server: BotServer, channel: str, text: str) -> tuple[str, dict[str, Any]]:
+    """Run the message shortcut on a message saying ``text``: the message's ts and the modal opened."""
+    message_ts = f"{int(time.time())}.{uuid.uuid4().int % 1_000_000:06d}"
     shortcut = {
         "type": "message_action",
         "callback_id": "run_model_on_message",
@@ -177,22 +181,80 @@ def test_message_shortcut_opens_modal_and_answers_in_thread(server: BotServer, c
         "team": {"id": "T0001"},
         "user": {"id": "U9"},
         "channel": {"id": channel},
-        "message": {"type": "message", "user": "U1", "ts": message_ts, "text": "I really enjoyed the demo"},
+        "message": {"type": "message", "user": "U1", "ts": message_ts, "text": text},
         "response_url": server.slack.new_response_url(),
     }
     before = len(server.slack.calls("views.open"))
     assert server.sender.post(interaction_body(shortcut), FORM).status == 200
     assert server.slack.wait_for(lambda: len(server.slack.calls("views.open")) > before, 20)
-    values = {
-        "model_block": {"model_select": {"type": "static_select", "selected_option": {"value": "tiny-sentiment"}}}
-    }
+    return message_ts, server.slack.calls("views.open")[-1].params["view"]
+
+
+SENTIMENT_PICKED = {
+    "model_block": {"model_select": {"type": "static_select", "selected_option": {"value": "tiny-sentiment"}}}
+}
+JAPANESE = ("今日のデモはとても良かったです。チームの皆さん、ありがとう。" * 30)[:598]
+QUOTED = '"Ship it?" "Yes, the \\tests\\ pass."\n"Sure?" "Sure."\n' * 120
+EMOJI = "🎉🚀 great 👍🏽 demo 👩‍💻\n" * 200
+
+
+def test_message_shortcut_opens_modal_and_answers_in_thread(server: BotServer, channel: str) -> None:
+    message_ts, _ = run_shortcut(server, channel, "I really enjoyed the demo")
     view_id = "V" + uuid.uuid4().hex[:8]
-    assert submit_last_view(server, user="U9", values=values, view_id=view_id).status == 200
-    assert submit_last_view(server, user="U9", values=values, view_id=view_id).status == 200  # submitted twice
+    assert submit_last_view(server, user="U9", values=SENTIMENT_PICKED, view_id=view_id).status == 200
+    assert submit_last_view(server, user="U9", values=SENTIMENT_PICKED, view_id=view_id).status == 200  # twice
     replies = wait_for_reply(server, channel, message_ts, count=2)
     assert any("POSITIVE" in flat(m) or "NEGATIVE" in flat(m) for m in replies)
     time.sleep(1.0)
     assert len(thread_replies(server, channel, message_ts)) == 2  # one placeholder, one answer
+
+
+@pytest.mark.parametrize("text", [JAPANESE, QUOTED, EMOJI], ids=["japanese-598", "quotes-newlines", "emoji"])
+def test_message_shortcut_runs_the_model_on_the_whole_message(server: BotServer, channel: str, text: str) -> None:
+    """Whatever the text, the modal opens within Slack's limits and the model reads all of it."""
+    message_ts, view = run_shortcut(server, channel, text)
+    assert len(view["private_metadata"]) < 200  # only ids: the text stays with the router
+    assert submit_last_view(server, user="U9", values=SENTIMENT_PICKED).status == 200
+    replies = wait_for_reply(server, channel, message_ts, count=2)
+    [request_id] = [
+        b["block_id"].removeprefix("feedback:")
+        for m in replies
+        for b in m.get("blocks", [])
+        if b.get("block_id", "").startswith("feedback:")
+    ]
+    answers = SqliteFeedbackStore(server.data_dir / "feedback.sqlite")
+    assert server.slack.wait_for(lambda: answers.answer(request_id) is not None, 10)
+    assert answers.answer(request_id).input == text.strip()
+
+
+def test_message_shortcut_on_a_message_longer_than_the_model_takes_says_so(server: BotServer, channel: str) -> None:
+    message_ts, view = run_shortcut(server, channel, "word " * 8000)  # 40,000 characters
+    assert len(view["private_metadata"]) < 200
+    response = submit_last_view(server, user="U9", values=SENTIMENT_PICKED)
+    assert response.status == 200
+    body = response.json()
+    assert body["response_action"] == "errors"
+    assert "39,999 characters long; tiny-sentiment accepts at most 20,000" in body["errors"]["model_block"]
+    time.sleep(0.5)
+    assert thread_replies(server, channel, message_ts) == []
+
+
+@pytest.mark.parametrize("how", ["expired", "missing"])
+def test_message_shortcut_whose_text_is_gone_asks_to_run_it_again(server: BotServer, channel: str, how: str) -> None:
+    message_ts, view = run_shortcut(server, channel, "Keep this for a while")
+    metadata = json.loads(view["private_metadata"])
+    if how == "expired":
+        db = sqlite3.connect(server.data_dir / "state.sqlite")
+        with db:
+            db.execute("UPDATE fields SET expires_at = 0 WHERE pk = ?", (SHORTCUT_TEXT_KEY + metadata["text_key"],))
+        db.close()
+    else:
+        del metadata["text_key"]
+        view["private_metadata"] = json.dumps(metadata)
+    response = submit_last_view(server, user="U9", values=SENTIMENT_PICKED, view=view)
+    assert response.json() == {"response_action": "errors", "errors": {"model_block": SHORTCUT_TEXT_GONE}}
+    time.sleep(0.5)
+    assert thread_replies(server, channel, message_ts) == []
 
 
 def test_failing_model_reports_in_thread_with_request_id(server: BotServer, channel: str) -> None:
@@ -275,10 +337,11 @@ def test_url_verification(server: BotServer) -> None:
     assert response.status == 200 and "abc123" in response.body
 
 
-def submit_last_view(server: BotServer, *, user: str, values: dict[str, Any], view_id: str = "") -> HttpResult:
-    """Submit the modal the bot opened last, with ``values`` as its state, as Slack would."""
-    view = server.slack.calls("views.open")[-1].params["view"]
-    view = json.loads(view) if isinstance(view, str) else view
+def submit_last_view(
+    server: BotServer, *, user: str, values: dict[str, Any], view_id: str = "", view: dict[str, Any] | None = None
+) -> HttpResult:
+    """Submit the modal the bot opened last (or ``view``), with ``values`` as its state, as Slack would."""
+    view = view or server.slack.calls("views.open")[-1].params["view"]
     submission = {
         "type": "view_submission",
         "team": {"id": "T0001"},
