@@ -180,4 +180,6 @@ class DynamoStateStore(DynamoTable):
             )
             or {}
         )
+        if float(item.get("expires_at", {}).get("N", "inf")) < time.time():
+            return {}  # DynamoDB deletes expired items only eventually (within days): expired is gone
         return {k[2:]: v["S"] for k, v in item.items() if k.startswith("f_") and "S" in v}

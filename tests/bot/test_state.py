@@ -104,3 +104,22 @@ def test_dynamo_counters(dynamo: tuple[DynamoStateStore, Stubber]) -> None:
     stubber.add_response("get_item", {"Item": {"pk": {"S": "count#usage"}, "qa": {"N": "4"}}})
     store.increment("usage", "qa")
     assert store.counts("usage") == {"qa": 4}
+
+
+def test_dynamo_fields_past_their_expiry_are_gone(dynamo: tuple[DynamoStateStore, Stubber]) -> None:
+    """DynamoDB's TTL deletes late, so a read checks ``expires_at`` itself, as the SQLite store does."""
+    store, stubber = dynamo
+    now = int(time.time())
+    for expires_at in (now - 5, now + 3600):
+        item = {"pk": {"S": "fields#k"}, "f_text": {"S": "hello"}, "expires_at": {"N": str(expires_at)}}
+        stubber.add_response("get_item", {"Item": item})
+    assert store.fields("k") == {}
+    assert store.fields("k") == {"text": "hello"}
+    stubber.assert_no_pending_responses()
+
+
+def test_sqlite_fields_expire(tmp_path: Path) -> None:
+    store = SqliteStateStore(tmp_path / "state.sqlite3")
+    store.set_field("k", "text", "hello", ttl=-1)
+    store.set_field("j", "text", "kept", ttl=60)
+    assert (store.fields("k"), store.fields("j")) == ({}, {"text": "kept"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -128,5 +129,6 @@ def test_samples_match_what_the_router_reads() -> None:
     assert success["revision"] == registry.find(success["model"]).revision
     view = load_event("view_submission")["view"]
     assert view["callback_id"] == RUN_MODAL_CALLBACK
+    assert set(json.loads(view["private_metadata"])) == {"channel", "thread_ts", "text_key"}, "as open_picker sends it"
     assert view["state"]["values"][MODEL_SELECT_BLOCK][MODEL_SELECT_ACTION]["selected_option"]["value"] == "summarize"
     assert load_event("message_shortcut")["callback_id"] == SHORTCUT_CALLBACK
