@@ -39,8 +39,11 @@ class RecordingInvoker:
 
 @pytest.fixture
 def slack() -> Iterator[FakeSlackApi]:
+    """The fake Web API; a test fails if the bot sent it anything Slack would refuse or cut."""
     with FakeSlackApi(expect_token=BOT_TOKEN) as api:
         yield api
+        found = api.take_violations()
+        assert not found, "Block Kit limits broken:\n" + "\n".join(map(str, found))
 
 
 @pytest.fixture
