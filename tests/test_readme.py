@@ -1,10 +1,11 @@
-"""The README's promises stay true: its example entry loads, its task table matches the code."""
+"""The README's promises stay true: its example entry loads, its task table matches the code, its installs take CPU torch."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 
 from inference.registry import parse_registry
@@ -12,6 +13,15 @@ from inference.tasks import TASKS
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+TORCH_PIN = re.search(r"^torch==\S+$", (ROOT / "inference" / "requirements.txt").read_text(encoding="utf-8"), re.M)
+#: PyPI's Linux torch is the CUDA build: the CPU one, alone, from PyTorch's index, before anything needs torch.
+CPU_TORCH_FIRST = f"--no-deps {TORCH_PIN.group(0)} --index-url https://download.pytorch.org/whl/cpu"
+#: An install that brings the model side: a requirements file, or the package's `model` extra.
+MODEL_SIDE_INSTALL = re.compile(r"pip install [^\n&]*?(-r \S*requirements\.txt|\.\[[\w,]*model)")
+
+
+def bash_block(heading: str) -> str:
+    return re.search(r"```bash\n(.*?)```", README.split(heading, 1)[1], re.S).group(1)
 
 
 def test_example_registry_entry_is_valid() -> None:
@@ -32,3 +42,20 @@ def test_task_table_lists_every_task() -> None:
 def test_the_two_commands_are_there() -> None:
     assert "python -m bot serve" in README
     assert "bash .ci/run" in README
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        bash_block("## Two commands"),
+        bash_block("## Installing it as a package"),
+        (ROOT / ".ci" / "run").read_text(encoding="utf-8"),
+        (ROOT / "inference" / "Dockerfile").read_text(encoding="utf-8"),
+    ],
+    ids=["README run locally", "README model extra", ".ci/run", "Dockerfile"],
+)
+def test_every_install_of_the_model_side_takes_the_cpu_torch_first(text: str) -> None:
+    installs = list(MODEL_SIDE_INSTALL.finditer(text))
+    assert installs
+    for install in installs:
+        assert CPU_TORCH_FIRST in text[: install.start()], f"{install.group(0)!r} must follow `{CPU_TORCH_FIRST}`"
