@@ -17,7 +17,7 @@ TORCH_PIN = re.search(r"^torch==\S+$", (ROOT / "inference" / "requirements.txt")
 #: PyPI's Linux torch is the CUDA build: the CPU one, alone, from PyTorch's index, before anything needs torch.
 CPU_TORCH_FIRST = f"--no-deps {TORCH_PIN.group(0)} --index-url https://download.pytorch.org/whl/cpu"
 #: An install that brings the model side: a requirements file, or the package's `model` extra.
-MODEL_SIDE_INSTALL = re.compile(r"pip install [^\n&]*?(-r \S*requirements\.txt|\.\[[\w,]*model)")
+MODEL_SIDE_INSTALL = re.compile(r"pip install [^\n&]*?(-r (?!infra/)\S*requirements\.txt|\.\[[\w,]*model)")
 
 
 def bash_block(heading: str) -> str:
@@ -51,8 +51,9 @@ def test_the_two_commands_are_there() -> None:
         bash_block("## Installing it as a package"),
         (ROOT / ".ci" / "run").read_text(encoding="utf-8"),
         (ROOT / "inference" / "Dockerfile").read_text(encoding="utf-8"),
+        (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8"),
     ],
-    ids=["README run locally", "README model extra", ".ci/run", "Dockerfile"],
+    ids=["README run locally", "README model extra", ".ci/run", "Dockerfile", "deploy guide"],
 )
 def test_every_install_of_the_model_side_takes_the_cpu_torch_first(text: str) -> None:
     installs = list(MODEL_SIDE_INSTALL.finditer(text))
