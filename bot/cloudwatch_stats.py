@@ -46,7 +46,8 @@ CACHE_SECONDS = 60.0
 FAILURE_CACHE_SECONDS = 10.0
 #: GetMetricData takes at most 500 queries per call.
 MAX_QUERIES = 500
-#: The last 7 days in 6-hour buckets: deployed demos are used now and then, not every hour.
+#: The last 7 days in 6-hour buckets: deployed demos are used now and then, not every hour
+#: (and CloudWatch's periods are whole minutes, as only the longer shapes' buckets are).
 SHAPE = WINDOW_SHAPES[-1]
 #: The page must answer well within API Gateway's 29 s even when CloudWatch does not.
 CLIENT_CONFIG = {"connect_timeout": 3, "read_timeout": 5, "retries": {"max_attempts": 2, "mode": "standard"}}

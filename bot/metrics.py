@@ -110,6 +110,11 @@ class ModelSample:
     at: float
 
 
+#: The model side times fetching its runner on every call: a warm one comes back in a tenth of a
+#: millisecond or so, while loading any model takes far longer than this.
+COLD_LOAD_MS = 1.0
+
+
 def model_sample(model: str, task: str, response: Any, *, text: str) -> ModelSample:
     """Figures from a model response (or a failure payload, which has no timings)."""
     response = response if isinstance(response, dict) else {}
@@ -119,7 +124,7 @@ def model_sample(model: str, task: str, response: Any, *, text: str) -> ModelSam
         model=model,
         task=task,
         ok="result" in response,
-        cold=load_ms > 0,
+        cold=load_ms >= COLD_LOAD_MS,
         load_ms=load_ms,
         inference_ms=float(timings.get("inference_ms") or 0.0),
         input_chars=len(text or ""),
@@ -128,8 +133,8 @@ def model_sample(model: str, task: str, response: Any, *, text: str) -> ModelSam
 
 
 #: The periods the stats page can cover, shortest first, as (bucket width in seconds, buckets):
-#: the last hour, 6 hours, 24 hours and 7 days. Widths are whole minutes, as CloudWatch periods must be.
-WINDOW_SHAPES = ((120, 30), (900, 24), (3600, 24), (6 * 3600, 28))
+#: the last 5 minutes, 15 minutes, hour, 6 hours, 24 hours and 7 days.
+WINDOW_SHAPES = ((10, 30), (30, 30), (120, 30), (900, 24), (3600, 24), (6 * 3600, 28))
 
 
 @dataclass(frozen=True)

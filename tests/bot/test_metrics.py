@@ -37,6 +37,13 @@ def test_model_figures_as_emf(capsys: pytest.CaptureFixture[str]) -> None:
     assert doc["Errors"] == [0.0] and doc["ColdStarts"] == [1.0] and doc["InputSize"] == [5.0]
 
 
+def test_a_warm_call_is_not_a_cold_start() -> None:
+    # The model side times fetching its (cached) runner on every call: 0.1 ms is not a load.
+    warm = model_sample("qa", "question-answering", {"result": {}, "timings": {"load_ms": 0.1}}, text="q | c")
+    cold = model_sample("qa", "question-answering", {"result": {}, "timings": {"load_ms": 850.0}}, text="q | c")
+    assert (warm.cold, cold.cold) == (False, True)
+
+
 def test_failures_count_as_errors(capsys: pytest.CaptureFixture[str]) -> None:
     Metrics(emit=True).model(model_sample("qa", "question-answering", {"errorMessage": "Task timed out"}, text="x"))
     [doc] = emf_lines(capsys.readouterr().out)

@@ -121,10 +121,10 @@ def test_request_columns_share_one_count_axis(registry: Registry, stats: LocalSt
     assert columns("summarize")["ok"] == columns("summarize")["err"] == pytest.approx(columns("sentiment")["ok"] / 6)
     for name in ("sentiment", "summarize"):
         html = card(page, name)
-        assert "<h3>Requests per 2 minutes</h3>" in html
+        assert "<h3>Requests per 10 seconds</h3>" in html
         assert re.findall(r'text-anchor="end">(\d+)</text>', html) == ["0", "3", "6"]
-        assert ">1 hour ago</text>" in html and ">30 minutes ago</text>" in html and ">now</text>" in html
-    assert "2 requests in the last hour: 1 answered, 1 failed." in card(page, "summarize")
+        assert ">5 minutes ago</text>" in html and ">2.5 minutes ago</text>" in html and ">now</text>" in html
+    assert "2 requests in the last 5 minutes: 1 answered, 1 failed." in card(page, "summarize")
 
 
 def test_the_vote_bar_says_what_it_shows(registry: Registry, stats: LocalStats) -> None:
