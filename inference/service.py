@@ -75,7 +75,8 @@ def parse_event(event: Any) -> tuple[str, dict[str, Any]]:
     """Accept ``{"text": ...}`` (the seed's shape) or ``{"inputs": ..., "parameters": {...}}``.
 
     Raises:
-        InvalidInput: for anything else.
+        InvalidInput: for anything else, and for text that is not Unicode (a lone surrogate, which
+            JSON can carry and tokenizers fail on with a TypeError).
     """
     if not isinstance(event, dict):
         raise InvalidInput("The request must be a JSON object with a `text` or `inputs` field.")
@@ -87,6 +88,10 @@ def parse_event(event: Any) -> tuple[str, dict[str, Any]]:
         raise InvalidInput("The request has no `text` (or `inputs`) field.")
     if not isinstance(text, str):
         raise InvalidInput(f"The text must be a string, not {type(text).__name__}.")
+    try:  # the router refuses lone surrogates first (bot.model_requests); a direct invocation may not
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInput(f"The text is not valid Unicode: character {exc.start + 1:,} is a lone surrogate.") from exc
     parameters = event.get("parameters") or {}
     if not isinstance(parameters, dict):
         raise InvalidInput("`parameters` must be a JSON object.")
