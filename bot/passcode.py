@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import math
+import re
 import threading
 import time
 from collections import OrderedDict, deque
@@ -30,6 +31,9 @@ MAX_TRACKED_CLIENTS = 10_000
 
 _VERSION = "v1"
 _KEY_LABEL = b"go-form-session-cookie"
+#: The only shape a session cookie has: version, expiry in Unix seconds (ASCII digits, few enough
+#: for ``int()``, which refuses over 4,300), base64url HMAC-SHA256. Anything else is not a session.
+_SESSION_VALUE = re.compile(rf"{_VERSION}\.(?P<expires>[0-9]{{1,12}})\.(?P<signature>[A-Za-z0-9_-]{{43}})")
 
 
 def _key(settings: Settings) -> bytes:
@@ -63,17 +67,14 @@ def session_cookie(settings: Settings, *, now: float | None = None) -> str:
 
 def has_valid_session(request: Request, settings: Settings, *, now: float | None = None) -> bool:
     """True if the request carries an unexpired cookie signed with the current key."""
-    value = request.cookies.get(COOKIE_NAME, "")
-    version, _, rest = value.partition(".")
-    expires_text, _, signature = rest.partition(".")
-    if version != _VERSION or not expires_text.isdigit() or not signature:
+    match = _SESSION_VALUE.fullmatch(request.cookies.get(COOKIE_NAME, ""))
+    if match is None:
         return False
-    expires = int(expires_text)
+    expires = int(match["expires"])
     current = time.time() if now is None else now
     if expires <= current:
         return False
-    expected = _signature(_key(settings), expires)
-    return hmac.compare_digest(signature.encode("ascii", "replace"), expected.encode("ascii"))
+    return hmac.compare_digest(match["signature"], _signature(_key(settings), expires))
 
 
 def client_address(request: Request) -> str:
