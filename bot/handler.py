@@ -14,7 +14,7 @@ from bot.app import build_bolt_app, build_services
 from bot.config import load_settings
 from bot.feedback import DynamoFeedbackStore
 from bot.invoker import LambdaInvoker
-from bot.logs import set_correlation_id, setup_logging
+from bot.logs import set_correlation_id, set_request, setup_logging
 from bot.metrics import Metrics
 from bot.routes import Router
 from bot.state import DynamoStateStore
@@ -41,6 +41,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Lambda entry point: API Gateway proxy events and Lambda Destinations records."""
     setup_logging()
     set_correlation_id(correlation_id(event))
+    set_request(event)
     current = router()
     if not current.services.settings.secrets.signing_secret:
         router.cache_clear()  # the secret is not filled in yet: read it again on the next request

@@ -20,7 +20,7 @@ from bot.app import build_bolt_app, build_services
 from bot.config import LOCAL_MODE, Settings, load_settings
 from bot.http import Response
 from bot.local.workers import WorkerPool
-from bot.logs import set_correlation_id, setup_logging
+from bot.logs import set_correlation_id, set_request, setup_logging
 from bot.routes import MAX_BODY_BYTES, Router
 from bot.state import SqliteStateStore
 from inference.registry import Registry, load_registry
@@ -99,6 +99,7 @@ class LocalServer:
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 event = proxy_event(self.command, self.path, headers, body, source_ip=self.client_address[0])
                 set_correlation_id(event["requestContext"]["requestId"])
+                set_request(event)
                 try:
                     result = router.handle(event)
                 except Exception:
