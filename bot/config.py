@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,12 +26,16 @@ FEEDBACK_TABLE = "FEEDBACK_TABLE"
 FEEDBACK_STORE_TEXT = "FEEDBACK_STORE_TEXT"
 DATA_DIR = "DATA_DIR"
 FORM_WAIT_SECONDS = "FORM_WAIT_SECONDS"
+FORM_RUNS_PER_CLIENT = "FORM_RUNS_PER_CLIENT"
 LOCAL_MODE = "LOCAL_MODE"
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_DATA_DIR = ".local"
 #: API Gateway gives up after 29 s; the form answers "warming up" before that.
 DEFAULT_FORM_WAIT_SECONDS = 22.0
+#: Form runs one client address may have going at once: enough for one comparison of three models
+#: (``bot.compare.MAX_MODELS``), too few for one client to take a model's whole queue.
+DEFAULT_FORM_RUNS_PER_CLIENT = 3
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,7 @@ class Settings:
     feedback_store_text: bool = True
     data_dir: Path = Path(DEFAULT_DATA_DIR)
     form_wait_seconds: float = DEFAULT_FORM_WAIT_SECONDS
+    form_runs_per_client: int = DEFAULT_FORM_RUNS_PER_CLIENT
     #: True under ``python -m bot serve``: cookies are not marked Secure (plain HTTP on localhost).
     local: bool = False
 
@@ -69,6 +75,18 @@ def _secrets_from_manager(secret_id: str) -> Secrets:
         signing_secret=values.get(SLACK_SIGNING_SECRET, ""),
         passcode=values.get(DEMO_PASSCODE, ""),
     )
+
+
+def _at_least_one(env: Mapping[str, str], name: str, default: int) -> int:
+    """A whole-number setting of at least 1 (0 would refuse everything).
+
+    Raises:
+        ValueError: naming the variable and what it holds.
+    """
+    raw = env.get(name) or str(default)
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
+        raise ValueError(f"{name} must be a whole number of at least 1, got {raw!r}")
+    return int(raw)
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
@@ -92,5 +110,6 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         feedback_store_text=env.get(FEEDBACK_STORE_TEXT, "true").strip().lower() not in ("0", "false", "no", "off"),
         data_dir=Path(env.get(DATA_DIR) or DEFAULT_DATA_DIR),
         form_wait_seconds=float(env.get(FORM_WAIT_SECONDS) or DEFAULT_FORM_WAIT_SECONDS),
+        form_runs_per_client=_at_least_one(env, FORM_RUNS_PER_CLIENT, DEFAULT_FORM_RUNS_PER_CLIENT),
         local=env.get(LOCAL_MODE, "") == "1",
     )

@@ -37,6 +37,8 @@ class Answer:
     thread_ts: str = ""
     created_at: float = field(default_factory=time.time)
     input_hashed: bool = False
+    #: The voter who asked, for a form answer (``form:<id>``): the only one who may give feedback on it.
+    asked_by: str = ""
 
     @classmethod
     def make(cls, *, store_text: bool, text: str, **fields: Any) -> Answer:

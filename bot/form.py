@@ -5,20 +5,29 @@ path is ``/go`` or under ``/go/``. What to invoke is always the registry entry
 named by ``model``: no other field of the request (an ARN, a function name) is
 ever read. Compare mode is the page's: it checks at ``/go/compare-check``, then
 posts one ordinary run per model.
+
+Runs are limited twice, each with a 429 and ``Retry-After`` that the page waits out
+by itself: per client address (``FORM_RUNS_PER_CLIENT`` at once, in the state store, so
+every router process shares the count: :mod:`bot.form_limits`), and per model by the
+invoker (``InvokeBusy``: local mode's small queue per worker; in AWS the model
+function's reserved concurrency, over which Lambda throttles the call). A model that
+is busy says so; only one that is loading answers 202 "warming up".
 """
 
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from typing import Any
 
 from bot.config import Settings
 from bot.feedback import FeedbackStore
 from bot.form_compare import check_compare_request
-from bot.form_feedback import apply_feedback, new_voter, record_form_answer, voter_of
+from bot.form_feedback import FeedbackLimits, apply_feedback, record_form_answer, voter_for, voter_of
+from bot.form_limits import RunSlots
 from bot.form_page import json_headers, model_catalog, new_nonce, page_headers, render_page
 from bot.http import BadRequest, Request, Response
-from bot.invoker import InvokeError, Invoker, InvokeTimeout, ModelFailure
+from bot.invoker import InvokeBusy, InvokeError, Invoker, InvokeTimeout, ModelFailure
 from bot.messages import describe_error
 from bot.model_requests import check_input, new_request_id
 from bot.passcode import (
@@ -28,6 +37,7 @@ from bot.passcode import (
     passcode_matches,
     session_cookie,
 )
+from bot.state import StateStore
 from inference.errors import InputTooLong, InvalidInput
 from inference.registry import ModelSpec, Registry
 
@@ -37,11 +47,15 @@ PREFIX = "/go"
 MAX_BODY_BYTES = 64 * 1024
 #: Seconds the page waits before asking again while a model warms up.
 RETRY_AFTER_SECONDS = 3
+#: Seconds the page waits before asking again when the model is busy or the client has too many runs going.
+BUSY_RETRY_AFTER_SECONDS = 5
 #: Model error types that are the person's to fix (422); anything else is ours (502).
 INPUT_ERRORS = frozenset({"invalid_input", "input_too_long"})
 
 #: Wrong-passcode counts for this process; tests pass their own limiter.
 LOGIN_LIMITER = FailureLimiter()
+#: Feedback counts per voter and per address for this process; tests pass their own.
+FEEDBACK_LIMITS = FeedbackLimits()
 
 
 def handle_form(
@@ -52,10 +66,13 @@ def handle_form(
     settings: Settings,
     limiter: FailureLimiter | None = None,
     feedback: FeedbackStore | None = None,
+    feedback_limits: FeedbackLimits | None = None,
+    store: StateStore | None = None,
 ) -> Response:
     """Answer one request under /go: the page, a model run, feedback, a compare check, or a passcode login.
 
     Without a ``feedback`` store, answers carry no feedback buttons and ``/go/feedback`` does not exist.
+    Without a state ``store`` (tests of other routes), runs are not limited per client.
     """
     if request.path != PREFIX and not request.path.startswith(PREFIX + "/"):
         return _error(404, "not_found", "There is nothing at this address.")
@@ -65,11 +82,11 @@ def handle_form(
             if request.method == "GET":
                 return _page(request, registry, settings)
             if request.method == "POST":
-                return _run(request, registry, invoker, settings, feedback)
+                return _run(request, registry, invoker, settings, feedback, store)
             return _not_allowed("GET, POST")
         if route == "feedback" and feedback is not None:
             if request.method == "POST":
-                return _feedback(request, feedback, settings)
+                return _feedback(request, feedback, settings, feedback_limits or FEEDBACK_LIMITS)
             return _not_allowed("POST")
         if route == "compare-check":
             if request.method == "POST":
@@ -90,6 +107,13 @@ def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -
 
 def _error(status: int, type: str, message: str, **extra: Any) -> Response:
     return _json({"error": {"type": type, "message": message}, **extra}, status=status)
+
+
+def _try_again(type: str, message: str, wait: int, **extra: Any) -> Response:
+    """A 429 that says when to ask again, in ``Retry-After`` and in the body (as the 202 "warming up" does)."""
+    response = _error(429, type, message, retry_after=wait, **extra)
+    response.headers["Retry-After"] = str(wait)
+    return response
 
 
 def _not_allowed(allow: str) -> Response:
@@ -120,9 +144,11 @@ def _json_object(request: Request) -> dict[str, Any]:
 
 
 def _page(request: Request, registry: Registry, settings: Settings) -> Response:
+    """The page, issuing this browser's voter cookie if it has none (before the runs of a comparison race to)."""
     nonce = new_nonce()
     body = render_page(catalog=model_catalog(registry), locked=_locked(request, settings), nonce=nonce)
-    return Response(status=200, body=body, headers=page_headers(nonce))
+    _, cookie = voter_for(request, settings)
+    return Response(status=200, body=body, headers=page_headers(nonce), cookies=[cookie] if cookie else [])
 
 
 def _passcode_required() -> Response:
@@ -130,7 +156,12 @@ def _passcode_required() -> Response:
 
 
 def _run(
-    request: Request, registry: Registry, invoker: Invoker, settings: Settings, feedback: FeedbackStore | None
+    request: Request,
+    registry: Registry,
+    invoker: Invoker,
+    settings: Settings,
+    feedback: FeedbackStore | None,
+    store: StateStore | None,
 ) -> Response:
     if _locked(request, settings):
         return _passcode_required()
@@ -150,11 +181,28 @@ def _run(
         return _error(413, exc.type, describe_error(exc.to_result()["error"]))
     except InvalidInput as exc:
         return _error(400, exc.type, describe_error(exc.to_result()["error"]))
-    return _invoke(spec, text, invoker, settings, feedback)
+    voter, cookie = voter_for(request, settings)
+    limit = settings.form_runs_per_client
+    slot = (
+        nullcontext(True)
+        if store is None
+        else RunSlots(store, limit=limit, wait_seconds=settings.form_wait_seconds).hold(client_address(request))
+    )
+    with slot as free:
+        if not free:
+            detail = (
+                f"one address may have {limit} at a time; this page asks again in {BUSY_RETRY_AFTER_SECONDS} seconds."
+            )
+            message = describe_error({"type": "too_many_runs", "message": detail})
+            return _try_again("too_many_runs", message, BUSY_RETRY_AFTER_SECONDS)
+        response = _invoke(spec, text, invoker, settings, feedback, voter)
+    if cookie:
+        response.cookies.append(cookie)
+    return response
 
 
 def _invoke(
-    spec: ModelSpec, text: str, invoker: Invoker, settings: Settings, feedback: FeedbackStore | None
+    spec: ModelSpec, text: str, invoker: Invoker, settings: Settings, feedback: FeedbackStore | None, voter: str
 ) -> Response:
     request_id = new_request_id()
     payload = {"text": text, "reply": {"request_id": request_id, "source": "form"}}
@@ -171,6 +219,13 @@ def _invoke(
             status=202,
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
+    except InvokeBusy as exc:
+        logger.info("form request %s: %s", request_id, exc)
+        detail = (
+            f"{spec.title} takes yours as soon as it can; this page asks again in {BUSY_RETRY_AFTER_SECONDS} seconds."
+        )
+        message = describe_error({"type": "busy", "message": detail})
+        return _try_again("busy", message, BUSY_RETRY_AFTER_SECONDS, request_id=request_id)
     except ModelFailure as exc:
         logger.warning("form request %s: %s failed: %s", request_id, spec.name, exc)
         status = 504 if exc.error["type"] == "timeout" else 502
@@ -181,11 +236,18 @@ def _invoke(
         logger.warning("form request %s: invoking %s failed: %s", request_id, spec.name, exc)
         error = {"type": "invoke_failed", "message": str(exc)}
         return _error(502, "invoke_failed", describe_error(error, request_id=request_id), request_id=request_id)
-    return _answer(spec, answer, request_id, text=text, settings=settings, feedback=feedback)
+    return _answer(spec, answer, request_id, text=text, settings=settings, feedback=feedback, voter=voter)
 
 
 def _answer(
-    spec: ModelSpec, answer: Any, request_id: str, *, text: str, settings: Settings, feedback: FeedbackStore | None
+    spec: ModelSpec,
+    answer: Any,
+    request_id: str,
+    *,
+    text: str,
+    settings: Settings,
+    feedback: FeedbackStore | None,
+    voter: str,
 ) -> Response:
     """Turn the model's response into the page's JSON: a result (remembered for feedback), or an error in plain words."""
     error = answer.get("error") if isinstance(answer, dict) else None
@@ -200,7 +262,7 @@ def _answer(
         return _error(status, kind, describe_error(error, request_id=request_id), request_id=request_id)
     logger.info("form request %s: %s answered", request_id, spec.name)
     votable = feedback is not None and record_form_answer(
-        feedback, spec, settings=settings, request_id=request_id, text=text, result=result
+        feedback, spec, settings=settings, request_id=request_id, text=text, result=result, voter=voter
     )
     return _json(
         {
@@ -215,19 +277,20 @@ def _answer(
     )
 
 
-def _feedback(request: Request, feedback: FeedbackStore, settings: Settings) -> Response:
-    """A vote or comment by this browser's voter id, which is set on its first vote."""
+def _feedback(request: Request, feedback: FeedbackStore, settings: Settings, limits: FeedbackLimits) -> Response:
+    """A vote or comment by the voter this server issued to the browser, on an answer it asked for."""
     if _locked(request, settings):
         return _passcode_required()
     data = _json_object(request)
-    voter, cookie = voter_of(request), None
+    voter = voter_of(request, settings)
     if voter is None:
-        voter, cookie = new_voter(settings)
-    tally = apply_feedback(feedback, data, voter)
-    response = _json({"tally": tally})
-    if cookie:
-        response.cookies.append(cookie)
-    return response
+        return _error(403, "no_voter", "Feedback comes from the page that got the answer: reload it and try again.")
+    wait = limits.take(voter, client_address(request))
+    if wait is not None:
+        minutes = max(1, round(wait / 60))
+        message = f"That is a lot of feedback from here in one hour. Try again in about {minutes} minute(s)."
+        return _try_again("too_much_feedback", message, wait)
+    return _json({"tally": apply_feedback(feedback, data, voter)})
 
 
 def _compare_check(request: Request, registry: Registry, settings: Settings) -> Response:

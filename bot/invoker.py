@@ -16,7 +16,7 @@ logger = logging.getLogger(__name__)
 
 
 class InvokeError(Exception):
-    """The model could not be invoked (throttled, missing function, bad payload)."""
+    """The model could not be invoked (missing function, bad payload, AWS unreachable)."""
 
 
 class InvokeTimeout(InvokeError):
@@ -28,6 +28,14 @@ class InvokeTimeout(InvokeError):
     def __init__(self, message: str, *, progress: str = "") -> None:
         super().__init__(message)
         self.progress = progress
+
+
+class InvokeBusy(InvokeError):
+    """The model is taken by other requests: its local queue is full, or Lambda throttled the call.
+
+    Not a failure of the model and not a cold start: nothing ran, and the same request can simply be
+    sent again in a few seconds. (Asynchronous calls never raise it: Lambda and the local worker queue them.)
+    """
 
 
 class ModelFailure(InvokeError):
@@ -80,10 +88,15 @@ class Invoker(Protocol):
 
         Raises:
             InvokeTimeout: no answer in time (the model keeps loading in the background).
+            InvokeBusy: the model is taken by other requests; nothing ran.
             InvokeError: the invocation failed.
         """
         ...
 
+
+#: The error code of a synchronous invoke that Lambda throttled (the function's reserved concurrency,
+#: or the account's, is in use).
+THROTTLED_ERROR_CODE = "TooManyRequestsException"
 
 #: Lambda rejects asynchronous payloads over 1 MB (256 KB on older accounts); stay well below.
 MAX_ASYNC_PAYLOAD = 240_000
@@ -135,7 +148,7 @@ class LambdaInvoker:
         return self._sync_clients[timeout]
 
     def invoke_sync(self, model: str, payload: dict[str, Any], *, timeout: float) -> dict[str, Any]:
-        from botocore.exceptions import ReadTimeoutError
+        from botocore.exceptions import ClientError, ReadTimeoutError
 
         try:
             answer = self._sync_client(timeout).invoke(
@@ -144,6 +157,8 @@ class LambdaInvoker:
         except ReadTimeoutError as exc:
             raise InvokeTimeout(f"{model} is still warming up.") from exc
         except Exception as exc:
+            if isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") == THROTTLED_ERROR_CODE:
+                raise InvokeBusy(f"{model} is busy: Lambda throttled the call.") from exc
             raise InvokeError(f"Could not invoke {model}: {type(exc).__name__}") from exc
         result = json.loads(answer["Payload"].read() or b"null")
         if answer.get("FunctionError"):

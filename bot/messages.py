@@ -14,6 +14,8 @@ PLAIN_WORDS = {
     "timeout": "The model ran out of time",
     "invoke_failed": "The model could not be started",
     "warming_up": "The model is still warming up",
+    "busy": "The model is busy with other requests",
+    "too_many_runs": "You have too many runs going at once",
     "internal_error": "Something went wrong on our side",
 }
 

@@ -384,7 +384,7 @@ class MeteredInvoker:
         self.inner.invoke_async(model, payload)
 
     def invoke_sync(self, model: str, payload: dict[str, Any], *, timeout: float) -> dict[str, Any]:
-        from bot.invoker import InvokeError, InvokeTimeout
+        from bot.invoker import InvokeBusy, InvokeError, InvokeTimeout
 
         spec = self.registry.find(model)
         task = spec.task if spec else ""
@@ -392,6 +392,8 @@ class MeteredInvoker:
             response = self.inner.invoke_sync(model, payload, timeout=timeout)
         except InvokeTimeout:
             raise  # still loading: its figures come with the answer that follows
+        except InvokeBusy:
+            raise  # nothing ran: not a request the model failed
         except InvokeError:
             self.metrics.model(model_sample(model, task, None, text=str(payload.get("text", ""))))
             raise

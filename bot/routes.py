@@ -68,7 +68,12 @@ class Router:
                 return self._timed(
                     request,
                     lambda: handle_form(
-                        request, registry=s.registry, invoker=s.invoker, settings=s.settings, feedback=s.feedback
+                        request,
+                        registry=s.registry,
+                        invoker=s.invoker,
+                        settings=s.settings,
+                        feedback=s.feedback,
+                        store=s.store,
                     ),
                 )
             if request.path == "/" and request.method == "GET":

@@ -7,6 +7,14 @@ the worker (as Lambda does), and so does a crash; either way the request ends
 in a failure record and the next request starts a fresh worker. Results of
 asynchronous requests come back as Lambda Destinations records, so the router
 delivers them through the same code path as in AWS.
+
+Asynchronous (Slack) jobs always queue, as Lambda's asynchronous queue takes
+every event. A synchronous (form) call is refused with ``InvokeBusy`` when
+``queue_limit`` jobs already wait, or when its wait ends before the loaded
+model got to it (the model is busy, not warming up); ``InvokeTimeout`` means
+the model is loading, or is still working on this very call. This is local
+mode's counterpart of a model function's reserved concurrency in AWS, over
+which Lambda throttles synchronous calls.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ from bot.config import DEMO_PASSCODE, SLACK_APP_TOKEN, SLACK_BOT_TOKEN, SLACK_SI
 from bot.invoker import (
     MAX_ASYNC_PAYLOAD,
     TIMEOUT_ERROR_TYPE,
+    InvokeBusy,
     InvokeError,
     InvokeTimeout,
     ModelFailure,
@@ -45,6 +54,9 @@ Record = dict[str, Any]
 #: Like Lambda's two retries of an asynchronous event (after 1 and 2 minutes), a little sooner.
 DELIVERY_RETRY_DELAYS = (15.0, 60.0)
 SECRET_VARIABLES = (SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, DEMO_PASSCODE, SLACK_APP_TOKEN)
+#: How many jobs may wait for a model's one worker before a form run is refused as busy: a small queue,
+#: so a run that is let in starts within a few answers, not after everyone else's.
+QUEUE_LIMIT = 2
 
 
 def _serve(conn: Connection, model: str, models_file: str) -> None:
@@ -117,6 +129,8 @@ class ModelWorker:
         self.restarts = 0
         #: What the model's process last said it is doing (``downloading 3 of 7 files, 120 MB of 480 MB``), while it does.
         self.progress = ""
+        #: True once the current process has answered a job: the model is loaded (or its failure to load is known).
+        self.loaded = False
         self._thread = threading.Thread(target=self._loop, name=f"worker-{spec.name}", daemon=True)
         self._thread.start()
 
@@ -126,6 +140,11 @@ class ModelWorker:
 
     def submit(self, job: Job) -> None:
         self.jobs.put(job)
+
+    def waiting(self) -> int:
+        """Jobs queued and not yet started whose caller still wants them (a form run that gave up is skipped)."""
+        with self.jobs.mutex:
+            return sum(1 for job in self.jobs.queue if job is not None and not job.future.cancelled())
 
     def stop(self) -> None:
         self.jobs.put(None)
@@ -151,6 +170,7 @@ class ModelWorker:
         if self.conn is not None:
             self.conn.close()
         self.process, self.conn = None, None
+        self.loaded = False
 
     def _fail(self, job: Job, error_type: str, message: str) -> None:
         error = {"errorType": error_type, "errorMessage": message}
@@ -196,6 +216,7 @@ class ModelWorker:
                 self._kill()
                 self._fail(job, TIMEOUT_ERROR_TYPE, f"Task timed out after {self.spec.timeout:.2f} seconds")
                 continue
+            self.loaded = True
             status, body = answer
             if status != "ok":
                 self._fail(job, body["errorType"], body["errorMessage"])
@@ -215,10 +236,12 @@ class WorkerPool:
         *,
         on_record: Callable[[Record], None],
         retry_delays: tuple[float, ...] = DELIVERY_RETRY_DELAYS,
+        queue_limit: int = QUEUE_LIMIT,
     ) -> None:
         self.registry = registry
         self.on_record = on_record
         self.retry_delays = retry_delays
+        self.queue_limit = queue_limit
         self.workers: dict[str, ModelWorker] = {}
         self._lock = threading.Lock()
         # Deliveries post to Slack, which may be slow; they must not hold up the next model request.
@@ -261,11 +284,15 @@ class WorkerPool:
     def invoke_sync(self, model: str, payload: dict[str, Any], *, timeout: float) -> dict[str, Any]:
         job = Job(payload=payload, asynchronous=False)
         worker = self._worker(model)
+        if worker.waiting() >= self.queue_limit:
+            raise InvokeBusy(f"{model} is busy: {self.queue_limit} requests are already waiting for it.")
         worker.submit(job)
         try:
             record = job.future.result(timeout=timeout)
         except FutureTimeout as exc:
-            job.future.cancel()  # if it has not started, it never will: nobody waits for its answer
+            # Cancelled before it started, it never will: nobody waits for its answer.
+            if job.future.cancel() and worker.loaded:
+                raise InvokeBusy(f"{model} is busy: other requests kept it for {timeout:.0f} s.") from exc
             raise InvokeTimeout(f"{model} is still warming up.", progress=worker.progress) from exc
         response = record["responsePayload"]
         if record["requestContext"]["condition"] != "Success":

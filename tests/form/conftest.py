@@ -12,6 +12,7 @@ import pytest
 from bot.config import Secrets, Settings
 from bot.feedback import SqliteFeedbackStore
 from bot.form import handle_form
+from bot.form_feedback import FeedbackLimits
 from bot.http import Request, Response
 from bot.passcode import FailureLimiter
 from inference.registry import Registry, parse_registry
@@ -136,11 +137,30 @@ def feedback(tmp_path: Path) -> SqliteFeedbackStore:
 
 
 @pytest.fixture
-def call(registry: Registry, invoker: FakeInvoker, settings: Settings, limiter: FailureLimiter):
+def feedback_limits(clock: ManualClock) -> FeedbackLimits:
+    """This test's own feedback counts, on the test's clock."""
+    return FeedbackLimits(clock=clock)
+
+
+@pytest.fixture
+def call(
+    registry: Registry,
+    invoker: FakeInvoker,
+    settings: Settings,
+    limiter: FailureLimiter,
+    feedback_limits: FeedbackLimits,
+):
     """``call(request, **overrides)``: run ``handle_form`` with the test's fixtures."""
 
     def run(request: Request, **overrides: Any) -> Response:
-        kwargs = {"registry": registry, "invoker": invoker, "settings": settings, "limiter": limiter, **overrides}
+        kwargs = {
+            "registry": registry,
+            "invoker": invoker,
+            "settings": settings,
+            "limiter": limiter,
+            "feedback_limits": feedback_limits,
+            **overrides,
+        }
         return handle_form(request, **kwargs)
 
     return run
