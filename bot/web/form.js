@@ -41,6 +41,13 @@
     return { status: response.status, ok: response.ok, body: payload, headers: response.headers };
   }
 
+  /** Seconds to wait before asking again: the Retry-After header, else the body's retry_after. */
+  function retryAfter(answer) {
+    const header = Number(answer.headers.get("Retry-After"));
+    if (Number.isFinite(header) && header > 0) return header;
+    return Number((answer.body && answer.body.retry_after) || DEFAULT_RETRY_S);
+  }
+
   function errorMessage(answer) {
     const error = answer.body && answer.body.error;
     if (error && error.message) return error.message;
@@ -251,20 +258,26 @@
     && answer.body.error.type === "passcode_required";
 
   /**
-   * One ordinary run of ``model``, asking again while it warms up (``onWait`` gets the note).
+   * One ordinary run of ``model``, asking again while it warms up, while it is busy and while this
+   * address has too many runs going (a 429: after its Retry-After); ``onWait`` gets the note.
    * Resolves to {body, ms}, {error} or {passcode}; a cancel or a network failure throws.
    */
   async function runModel(model, text, signal, onWait) {
     const started = performance.now();
     for (;;) {
       const answer = await postJson(base, { model: model.name, text }, signal);
-      if (answer.status === 202 || answer.status === 504) {
-        const retry = Number((answer.body && answer.body.retry_after) || DEFAULT_RETRY_S);
+      const refused = answer.status === 429;
+      if (refused || answer.status === 202 || answer.status === 504) {
+        const retry = retryAfter(answer);
         if (performance.now() - started + retry * 1000 > MAX_WAIT_MS) {
-          return { error: `${model.title} is still warming up after ${Math.round(MAX_WAIT_MS / 60000)} minutes. `
-            + "Large models can take a while the first time; please try again in a minute." };
+          const minutes = Math.round(MAX_WAIT_MS / 60000);
+          return { error: refused
+            ? `${model.title} stayed busy for ${minutes} minutes. Please try again in a while.`
+            : `${model.title} is still warming up after ${minutes} minutes. `
+              + "Large models can take a while the first time; please try again in a minute." };
         }
-        onWait((answer.body && answer.body.message) || `${model.title} is warming up; this page keeps trying.`);
+        onWait(refused ? errorMessage(answer)
+          : (answer.body && answer.body.message) || `${model.title} is warming up; this page keeps trying.`);
         await sleep(retry * 1000, signal);
         continue;
       }
