@@ -1,27 +1,59 @@
-"""``python -m inference``: run a model, fill the model cache, list the registry.
+"""``python -m inference``: run a model, fill the model cache, check the registry against the Hub, list it.
 
 A thin layer over the library. ``run`` goes through :func:`inference.service.handle`,
 the function the Lambda calls, so what it prints is what the router receives;
 ``warm`` is :func:`inference.loader.download` per entry, then
-:func:`inference.onnx_export.export_model` for ``backend: onnx`` entries.
+:func:`inference.convert.convert` for pickle-only snapshots and
+:func:`inference.onnx_export.export_model` for ``backend: onnx`` entries;
+``check`` is :func:`inference.check.check`.
 ``MODELS_FILE`` (env) points every command at another registry.
 
 Exit codes: 0 success, 1 the model answered with an error or a download or export failed,
-2 the registry or the command line is wrong.
+2 the registry or the command line is wrong, 130 Ctrl-C (one line, no traceback).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from types import FrameType
 from typing import Any
 
 from inference.errors import ModelLoadError, RegistryError, UnknownModel
 from inference.registry import ModelSpec, Registry, load_registry
 
-USAGE_ERROR = 2
+#: Exit statuses, which ``python -m bot`` shares: a failure, a wrong command line or registry, Ctrl-C (128 + SIGINT).
+FAILURE, USAGE_ERROR, INTERRUPTED = 1, 2, 130
+
+
+def interrupted(hint: str = "") -> int:
+    """Ctrl-C: one line on stderr instead of a traceback, and the status shells give it."""
+    print(f"interrupted{hint}", file=sys.stderr, flush=True)
+    return INTERRUPTED
+
+
+@contextmanager
+def _ctrl_c_exits_now() -> Iterator[None]:
+    """While a download runs, Ctrl-C ends the process there and then.
+
+    Unwinding would wait: huggingface_hub's thread pool finishes every file in flight first.
+    Nothing needs unwinding either, since the next ``warm`` resumes each ``.incomplete`` file.
+    """
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        sys.stdout.flush()
+        os._exit(interrupted(": `python -m inference warm` resumes the download where it stopped"))
+
+    previous = signal.signal(signal.SIGINT, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _parameter(item: str) -> tuple[str, Any]:
@@ -47,7 +79,7 @@ def _run(registry: Registry, args: argparse.Namespace) -> int:
 
 
 def _warm(registry: Registry, args: argparse.Namespace) -> int:
-    from inference.loader import describe, download
+    from inference.loader import describe, download, is_pickle_only
     from inference.runners import ONNX_RUNNERS, unsupported_onnx_task
 
     specs = [registry.get(name) for name in args.names] if args.names else list(registry)
@@ -62,7 +94,14 @@ def _warm(registry: Registry, args: argparse.Namespace) -> int:
                     continue
             else:
                 print(f"{spec.name}: fetching {describe(spec)}", flush=True)
-                print(f"{spec.name}: ready in {download(spec)}")
+                with _ctrl_c_exits_now():
+                    folder = download(spec, for_conversion=True)
+                if is_pickle_only(folder):
+                    from inference.convert import convert
+
+                    print(f"{spec.name}: converting its pickled weights to safetensors", flush=True)
+                    folder = convert(spec, folder, force=args.force)
+                print(f"{spec.name}: ready in {folder}")
             if spec.backend == "onnx":
                 from inference.onnx_export import export_model
 
@@ -72,6 +111,12 @@ def _warm(registry: Registry, args: argparse.Namespace) -> int:
             print(f"error: {exc}", file=sys.stderr)
             failures += 1
     return 1 if failures else 0
+
+
+def _check(registry: Registry, args: argparse.Namespace) -> int:
+    from inference.check import check
+
+    return check([registry.get(name) for name in args.names] if args.names else list(registry))
 
 
 def _model_label(spec: ModelSpec) -> str:
@@ -119,8 +164,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="download the pinned snapshots into HF_HOME and export `backend: onnx` entries (default: every entry)",
     )
     warm.add_argument("names", nargs="*", metavar="NAME", help="registry entry names")
-    warm.add_argument("--force", action="store_true", help="export ONNX entries again even when an export exists")
+    warm.add_argument(
+        "--force", action="store_true", help="export ONNX entries and convert pickled weights again even when done"
+    )
     warm.set_defaults(handler=_warm)
+    checking = commands.add_parser(
+        "check", help="ask the Hub whether each pinned snapshot exists and will load as configured (default: all)"
+    )
+    checking.add_argument("names", nargs="*", metavar="NAME", help="registry entry names")
+    checking.set_defaults(handler=_check)
     listing = commands.add_parser("list", help="show the registry as a table")
     listing.set_defaults(handler=_list)
     return parser
@@ -135,3 +187,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (RegistryError, UnknownModel) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return USAGE_ERROR
+    except KeyboardInterrupt:
+        return interrupted()

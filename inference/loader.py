@@ -3,7 +3,14 @@
 On Lambda the Hub cache is the EFS mount (``HF_HOME``), filled ahead of time by
 ``python -m inference warm``, and ``HF_HUB_OFFLINE=1`` keeps the function from
 reaching for the network. Only configs, safetensors weights and tokenizer files
-are downloaded: pickled weights (``*.bin``, ``*.pt``) are never fetched or loaded.
+are downloaded to serve, and only safetensors are ever loaded to serve: a pickle can run code.
+
+A snapshot that has no safetensors but PyTorch's pickled ``pytorch_model.bin``
+(opus-mt, distilbart at their pins) is converted once by ``warm``
+(:mod:`inference.convert`, with torch's weights-only loader): only then is the
+pickle downloaded, and the safetensors go in a folder of their own beside the
+snapshot (:func:`conversion_dir`), with a manifest of the source's and the
+result's sha256 that serving checks before it loads them.
 
 huggingface_hub's download code (with its HTTP clients) is imported only when a
 snapshot is looked up, so finding an ONNX export costs no import time.
@@ -12,11 +19,15 @@ snapshot is looked up, so finding an ONNX export costs no import time.
 from __future__ import annotations
 
 import fnmatch
+import hashlib
+import json
 import logging
 import os
+import re
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +43,14 @@ OFFLINE_ENV = "HF_HUB_OFFLINE"
 PREFETCH_CHUNK = 8 << 20
 #: Configs, safetensors weights, and tokenizer files (vocabularies, merges, sentencepiece models, chat templates).
 ALLOW_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "*.spm", "*.jinja"]
+#: PyTorch's pickled weights, one file or shards, that ``warm`` converts when a snapshot has no safetensors.
+PICKLE_PATTERNS = ["pytorch_model.bin", "pytorch_model-*-of-*.bin"]
+#: Where ``warm`` puts converted weights: ``<hub cache>/models--owner--name/safetensors-conversion/<revision>/``.
+CONVERSION_FOLDER = "safetensors-conversion"
+CONVERSION_MANIFEST = "conversion.json"
+#: Bumped when the manifest changes in a way older readers cannot follow.
+CONVERSION_FORMAT = 1
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 #: How long asking the Hub what a snapshot holds may take. It is one request, not retried: when the Hub
 #: cannot be reached a load fails in seconds with that reason, instead of after huggingface_hub's
 #: 23 s of download retries (longer than the form waits).
@@ -73,6 +92,25 @@ class DownloadProgress:
 ProgressListener = Callable[[DownloadProgress], None]
 
 
+@dataclass(frozen=True)
+class HubSnapshot:
+    """What the Hub says a pinned revision holds: every file, and the architecture its config.json names."""
+
+    revision: str
+    files: list[HubFile]
+    architectures: list[str] = field(default_factory=list)
+    model_type: str | None = None
+
+
+class HubUnreachable(ModelLoadError):
+    """The Hub did not answer at all (network, DNS, HF_ENDPOINT), as opposed to answering with an error."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        #: ``cannot reach the Hugging Face Hub at URL (ConnectError: ...)``, naming no entry.
+        self.reason = reason
+
+
 def _megabytes(size: int) -> str:
     return f"{size / 1e6:,.0f} MB" if size >= 10e6 else f"{size / 1e6:,.1f} MB"
 
@@ -103,15 +141,91 @@ def snapshot_download(repo_id: str, *, revision: str | None, **options: Any) -> 
     return fetch(repo_id, revision=revision, **options)
 
 
-def _snapshot(spec: ModelSpec, *, local_only: bool) -> str:
-    """The pinned snapshot of a Hub entry, only what loading needs, from the cache (or the Hub)."""
+def _snapshot(spec: ModelSpec, *, local_only: bool, patterns: list[str] = ALLOW_PATTERNS) -> str:
+    """The pinned snapshot of a Hub entry, only the files ``patterns`` match, from the cache (or the Hub)."""
     return snapshot_download(
         spec.model,
         revision=spec.revision,
         cache_dir=cache_dir(),
-        allow_patterns=ALLOW_PATTERNS,
+        allow_patterns=patterns,
         local_files_only=local_only,
     )
+
+
+def _root(paths: Iterable[str]) -> list[str]:
+    return [path for path in paths if "/" not in path]
+
+
+def has_safetensors(paths: Iterable[str]) -> bool:
+    """Whether a snapshot with these files (paths relative to it) has safetensors weights at its root."""
+    return any(path.endswith(".safetensors") for path in _root(paths))
+
+
+def pickle_files(paths: Iterable[str]) -> list[str]:
+    """The pickled PyTorch weights among ``paths`` that ``warm`` can convert (``pytorch_model.bin`` or its shards)."""
+    return sorted(path for path in _root(paths) if any(fnmatch.fnmatch(path, p) for p in PICKLE_PATTERNS))
+
+
+def _folder_paths(folder: Path) -> list[str]:
+    return [path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file()]
+
+
+def is_pickle_only(folder: Path) -> bool:
+    """Whether a snapshot folder holds pickled PyTorch weights and no safetensors (``warm`` converts it)."""
+    paths = _folder_paths(folder)
+    return not has_safetensors(paths) and bool(pickle_files(paths))
+
+
+def conversion_dir(spec: ModelSpec) -> Path:
+    """Where ``warm`` writes the safetensors conversion of a pickle-only Hub snapshot: beside it, keyed by revision.
+
+    Not inside the snapshot, which is huggingface_hub's to manage: like the ONNX
+    exports (:mod:`inference.runners.onnx_files`), it sits in the repository's
+    folder of the cache, so on Lambda it is on the same EFS mount.
+    """
+    return repo_folder(spec) / CONVERSION_FOLDER / (spec.revision or "main")
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file's bytes, as the Hub lists it for LFS files (and as the cache names their blobs)."""
+    with path.open("rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
+
+
+@dataclass(frozen=True)
+class ConversionManifest:
+    """What ``warm`` converted, from which bytes, into which bytes: serving refuses a folder that disagrees."""
+
+    #: ``owner/name@revision``.
+    source: str
+    #: Each pickled source file and its sha256 (which the Hub lists for it).
+    pickles: dict[str, str]
+    #: Each safetensors file written and its sha256.
+    converted: dict[str, str]
+    #: The config's architecture, the transformers class the weights were loaded into.
+    architecture: str
+    #: Versions of the tools that converted, for people reading the folder.
+    converted_with: dict[str, str] = field(default_factory=dict)
+    format: int = CONVERSION_FORMAT
+
+    def write(self, folder: Path) -> None:
+        (folder / CONVERSION_MANIFEST).write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def read(cls, folder: Path) -> ConversionManifest:
+        """Read ``folder``'s manifest.
+
+        Raises:
+            FileNotFoundError: there is no complete conversion in ``folder``.
+            ValueError: the manifest is unreadable or from another format.
+        """
+        data: Any = json.loads((folder / CONVERSION_MANIFEST).read_text(encoding="utf-8"))
+        if not isinstance(data, dict) or data.get("format") != CONVERSION_FORMAT:
+            raise ValueError(f"{folder / CONVERSION_MANIFEST} is not a format-{CONVERSION_FORMAT} conversion manifest")
+        try:
+            return cls(**data)
+        except TypeError as exc:
+            raise ValueError(f"{folder / CONVERSION_MANIFEST} does not match this version: {exc}") from exc
 
 
 def describe(spec: ModelSpec) -> str:
@@ -123,15 +237,122 @@ def describe(spec: ModelSpec) -> str:
 
 def _no_safetensors(spec: ModelSpec) -> ModelLoadError:
     return ModelLoadError(
-        f"{spec.name}: {describe(spec)} has no safetensors weights. Only safetensors are loaded, because "
-        "pickled weights can run code; pick a revision that has model.safetensors."
+        f"{spec.name}: {describe(spec)} has no safetensors weights, and no PyTorch weights (pytorch_model.bin) "
+        "to convert. Only safetensors are loaded, because pickled weights can run code; pick a revision that "
+        "has model.safetensors."
     )
 
 
-def _require_safetensors(spec: ModelSpec, folder: Path) -> Path:
-    if not any(folder.glob("*.safetensors")):
+def pickle_only_error(spec: ModelSpec, pickles: list[str]) -> ModelLoadError:
+    """The error for a pickle-only Hub snapshot that ``warm`` has not converted yet."""
+    return ModelLoadError(
+        f"{spec.name}: {describe(spec)} has only pickled weights ({', '.join(pickles)}), and only safetensors are "
+        f"loaded, because a pickle can run code. Run `python -m inference warm {spec.name}` to convert them once "
+        "to safetensors (with the same HF_HOME)."
+    )
+
+
+def _local_pickles(spec: ModelSpec, pickles: list[str]) -> ModelLoadError:
+    return ModelLoadError(
+        f"{spec.name}: the folder {spec.local_path} has only pickled weights ({', '.join(pickles)}), and only "
+        "safetensors are loaded, because a pickle can run code. `warm` converts pinned Hub snapshots only (the Hub "
+        "states the sha256 of what it converts); save this model with safetensors (transformers' save_pretrained "
+        "writes model.safetensors), or serve its Hub id at a pinned revision."
+    )
+
+
+def _bad_conversion(spec: ModelSpec, folder: Path, reason: str) -> ModelLoadError:
+    return ModelLoadError(
+        f"{spec.name}: the converted weights in {folder} do not match their manifest ({reason}). Run "
+        f"`python -m inference warm --force {spec.name}` to convert them again."
+    )
+
+
+def download_patterns(spec: ModelSpec, paths: Iterable[str], *, for_conversion: bool) -> list[str]:
+    """What to download of a Hub snapshot that holds ``paths``: the one place that decides what is fetched.
+
+    Safetensors, configs and tokenizer files; the pickled weights too, but only
+    for ``warm`` to convert them (``for_conversion``) and only when there are no safetensors.
+
+    Raises:
+        ModelLoadError: the snapshot has no weights that can be served: no
+            safetensors, and no pickle (or not converting one).
+    """
+    paths = list(paths)
+    if has_safetensors(paths):
+        return ALLOW_PATTERNS
+    pickles = pickle_files(paths)
+    if not pickles:
         raise _no_safetensors(spec)
+    if not for_conversion:
+        raise pickle_only_error(spec, pickles)
+    return [*ALLOW_PATTERNS, *pickles]
+
+
+def serving_folder(spec: ModelSpec, snapshot: Path) -> Path:
+    """The folder to serve a Hub snapshot from: itself when it has safetensors, else its checked conversion."""
+    paths = _folder_paths(snapshot)
+    if has_safetensors(paths):
+        return snapshot
+    pickles = pickle_files(paths)
+    folder = conversion_dir(spec)
+    if not pickles and not folder.is_dir():
+        raise _no_safetensors(spec)
+    try:
+        manifest = ConversionManifest.read(folder)
+    except FileNotFoundError:
+        raise pickle_only_error(spec, pickles or ["pytorch_model.bin"]) from None
+    except ValueError as exc:
+        raise _bad_conversion(spec, folder, str(exc)) from exc
+    if manifest.source != f"{spec.model}@{spec.revision}":
+        raise _bad_conversion(spec, folder, f"it was converted from {manifest.source}")
+    for name, sha256 in manifest.pickles.items():
+        source = snapshot / name
+        # The cache names an LFS file's blob after its sha256: comparing names costs no read.
+        if source.is_symlink() and _SHA256.fullmatch(blob := Path(os.readlink(source)).name) and blob != sha256:
+            raise _bad_conversion(spec, folder, f"the snapshot's {name} is not the file it was converted from")
+    absent = [name for name in manifest.converted if not (folder / name).is_file()]
+    if absent:
+        raise _bad_conversion(spec, folder, f"{', '.join(absent)} missing")
     return folder
+
+
+def verify_conversion(spec: ModelSpec, folder: Path) -> None:
+    """Check that a converted folder's safetensors have the sha256 its manifest recorded (reads every byte).
+
+    Raises:
+        ModelLoadError: a file differs, is missing, or the manifest is unreadable.
+    """
+    try:
+        manifest = ConversionManifest.read(folder)
+        for name, sha256 in manifest.converted.items():
+            if file_sha256(folder / name) != sha256:
+                raise _bad_conversion(spec, folder, f"{name} has changed since it was converted")
+    except (OSError, ValueError) as exc:
+        raise _bad_conversion(spec, folder, str(exc)) from exc
+
+
+def verify_in_background(spec: ModelSpec, folder: Path) -> Callable[[], None]:
+    """Start :func:`verify_conversion` on a converted folder; the returned call waits for it and raises its error.
+
+    The caller imports torch and transformers meanwhile (seconds of CPU), so a
+    fresh Lambda reads and hashes the weights from EFS in that time instead of
+    after it. A folder that is not a conversion needs no check.
+    """
+    if not (folder / CONVERSION_MANIFEST).is_file():
+        return lambda: None
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="verify-conversion")
+    future = executor.submit(verify_conversion, spec, folder)
+    executor.shutdown(wait=False)
+    return future.result
+
+
+def _require_local_safetensors(spec: ModelSpec, folder: Path) -> Path:
+    paths = _folder_paths(folder)
+    if has_safetensors(paths):
+        return folder
+    pickles = pickle_files(paths)
+    raise _local_pickles(spec, pickles) if pickles else _no_safetensors(spec)
 
 
 def _missing(spec: ModelSpec) -> ModelLoadError:
@@ -156,19 +377,22 @@ def _hub_error(spec: ModelSpec, exc: Exception) -> ModelLoadError:
         status = exc.response.status_code if exc.response is not None else "no"
         reason = f"the Hub answered HTTP {status}; try again later"
     else:
-        reason = (
-            f"cannot reach the Hugging Face Hub at {constants.ENDPOINT} ({type(exc).__name__}: {exc}). "
-            f"Check the network (or HF_ENDPOINT), or fill the cache with `python -m inference warm {spec.name}` "
-            "on a machine that reaches the Hub, with the same HF_HOME"
+        unreachable = f"cannot reach the Hugging Face Hub at {constants.ENDPOINT} ({type(exc).__name__}: {exc})"
+        return HubUnreachable(
+            f"{spec.name}: cannot download {where}: {unreachable}. Check the network (or HF_ENDPOINT), or fill the "
+            f"cache with `python -m inference warm {spec.name}` on a machine that reaches the Hub, with the same "
+            "HF_HOME.",
+            reason=unreachable,
         )
     return ModelLoadError(f"{spec.name}: cannot download {where}: {reason}.")
 
 
-def hub_files(spec: ModelSpec) -> list[HubFile]:
-    """The files of ``spec``'s pinned snapshot that loading needs, asked of the Hub in one short request.
+def hub_snapshot(spec: ModelSpec) -> HubSnapshot:
+    """Every file of ``spec``'s pinned snapshot, and its config's architecture, asked of the Hub in one short request.
 
     Raises:
-        ModelLoadError: the Hub cannot be reached, or has no such repository or revision.
+        ModelLoadError: the Hub cannot be reached (:class:`HubUnreachable`), or
+            has no such repository or revision.
     """
     from huggingface_hub import HfApi
 
@@ -178,11 +402,22 @@ def hub_files(spec: ModelSpec) -> list[HubFile]:
         raise _hub_error(spec, exc) from exc
     files = []
     for sibling in info.siblings or []:
-        if any(fnmatch.fnmatch(sibling.rfilename, pattern) for pattern in ALLOW_PATTERNS):
-            lfs = sibling.lfs
-            blob = (lfs.sha256 if lfs is not None else sibling.blob_id) or ""
-            files.append(HubFile(path=sibling.rfilename, size=int(sibling.size or 0), blob=blob))
-    return files
+        lfs = sibling.lfs
+        blob = (lfs.sha256 if lfs is not None else sibling.blob_id) or ""
+        files.append(HubFile(path=sibling.rfilename, size=int(sibling.size or 0), blob=blob))
+    config = info.config if isinstance(info.config, dict) else {}
+    architectures = config.get("architectures")
+    return HubSnapshot(
+        revision=info.sha or spec.revision or "",
+        files=files,
+        architectures=[str(a) for a in architectures] if isinstance(architectures, list) else [],
+        model_type=str(config["model_type"]) if config.get("model_type") else None,
+    )
+
+
+def hub_files(spec: ModelSpec) -> list[HubFile]:
+    """Every file of ``spec``'s pinned snapshot, as the Hub lists it (see :func:`hub_snapshot`)."""
+    return hub_snapshot(spec).files
 
 
 def measure_progress(spec: ModelSpec, files: list[HubFile]) -> DownloadProgress:
@@ -218,8 +453,8 @@ def _report_while(
     return thread
 
 
-def download(spec: ModelSpec, *, progress: ProgressListener | None = None) -> Path:
-    """Fetch the pinned snapshot of a Hub entry into the cache (with progress bars) and return its folder.
+def download(spec: ModelSpec, *, progress: ProgressListener | None = None, for_conversion: bool = False) -> Path:
+    """Fetch the pinned snapshot of a Hub entry into the cache (with progress bars) and return the folder to serve.
 
     The Hub is first asked, in one short request, what the snapshot holds: an
     unreachable Hub or a snapshot without safetensors is refused in seconds,
@@ -227,9 +462,14 @@ def download(spec: ModelSpec, *, progress: ProgressListener | None = None) -> Pa
     ``progress`` hears how far the download has come, every second. With
     ``HF_HUB_OFFLINE=1`` this only checks that the snapshot is cached.
 
+    ``for_conversion`` (``warm``) also fetches the pickled weights of a snapshot
+    without safetensors, and returns the snapshot itself for
+    :func:`inference.convert.convert`; otherwise a pickle-only snapshot is served
+    from its conversion, or refused with what to run.
+
     Raises:
         ModelLoadError: the entry is a local folder, the snapshot cannot be fetched,
-            or it has no safetensors weights.
+            or it has no safetensors weights (nor, for conversion, a pickle).
     """
     if spec.local_path:
         raise ModelLoadError(
@@ -240,13 +480,15 @@ def download(spec: ModelSpec, *, progress: ProgressListener | None = None) -> Pa
     offline = is_offline()
     stop = threading.Event()
     try:
-        if not offline:
+        if offline:
+            patterns = [*ALLOW_PATTERNS, *(PICKLE_PATTERNS if for_conversion else [])]
+        else:
             files = hub_files(spec)
-            if not any(file.path.endswith(".safetensors") for file in files):
-                raise _no_safetensors(spec)
+            patterns = download_patterns(spec, [file.path for file in files], for_conversion=for_conversion)
             if progress is not None:
-                _report_while(spec, files, progress, stop)
-        folder = _snapshot(spec, local_only=offline)
+                wanted = [file for file in files if any(fnmatch.fnmatch(file.path, p) for p in patterns)]
+                _report_while(spec, wanted, progress, stop)
+        folder = _snapshot(spec, local_only=offline, patterns=patterns)
     except LocalEntryNotFoundError as exc:
         if offline:
             raise _missing(spec) from exc
@@ -255,22 +497,24 @@ def download(spec: ModelSpec, *, progress: ProgressListener | None = None) -> Pa
         raise ModelLoadError(f"{spec.name}: cannot download {describe(spec)}: {exc}") from exc
     finally:
         stop.set()
-    return _require_safetensors(spec, Path(folder))
+    return Path(folder) if for_conversion else serving_folder(spec, Path(folder))
 
 
 def weights_path(spec: ModelSpec, *, progress: ProgressListener | None = None) -> Path:
-    """The folder to load ``spec`` from: its local folder, else its cached snapshot, else a fresh download.
+    """The folder to load ``spec`` from: its local folder, else its cached snapshot (or the snapshot's
+    conversion to safetensors), else a fresh download.
 
     The cache is tried first, so a warm cache never touches the network.
 
     Raises:
         ModelLoadError: the folder or snapshot is missing (offline, with a hint to run
-            ``python -m inference warm NAME``), or it has no safetensors weights.
+            ``python -m inference warm NAME``), it has no safetensors weights, or a
+            conversion is missing or disagrees with its manifest.
     """
     if spec.local_path:
         if not spec.local_path.is_dir():
             raise ModelLoadError(f"{spec.name}: the model folder {spec.local_path} does not exist.")
-        return _require_safetensors(spec, spec.local_path)
+        return _require_local_safetensors(spec, spec.local_path)
     from huggingface_hub.errors import LocalEntryNotFoundError
 
     try:
@@ -279,7 +523,7 @@ def weights_path(spec: ModelSpec, *, progress: ProgressListener | None = None) -
         if is_offline():
             raise _missing(spec) from exc
         return download(spec, progress=progress)
-    return _require_safetensors(spec, Path(folder))
+    return serving_folder(spec, Path(folder))
 
 
 def prefetch(files: Callable[[], Iterable[Path]]) -> threading.Thread:

@@ -73,27 +73,33 @@ def torch_runner(spec: ModelSpec, *, progress: ProgressListener | None = None) -
     Raises:
         ModelLoadError: the weights are missing or cannot be loaded.
     """
-    from inference.loader import weights_path
+    from inference.loader import verify_in_background, weights_path
 
     path = weights_path(spec, progress=progress)
-    return _runner_class(RUNNERS[spec.task])(spec, path)
+    verified = verify_in_background(spec, path)  # converted weights: their sha256, checked while torch imports
+    runner_class = _runner_class(RUNNERS[spec.task])
+    verified()
+    return runner_class(spec, path)
 
 
 def weight_files(spec: ModelSpec) -> list[Path]:
     """The large files loading ``spec`` will read, where they already are on disk (nothing is downloaded).
 
     The safetensors of the local folder or of the pinned snapshot in the Hub
-    cache, or the ONNX graph's weights; empty when they are not there yet.
+    cache (or of the snapshot's conversion, for a pickle-only one), or the ONNX
+    graph's weights; empty when they are not there yet.
     """
-    from inference.loader import repo_folder
+    from inference.loader import conversion_dir, repo_folder
 
     if spec.backend == "onnx":
         from inference.runners.onnx_files import export_dir, graph_file
 
         graph = export_dir(spec) / graph_file(spec)
         return [path for path in (graph, graph.with_name(f"{graph.name}.data")) if path.is_file()]
-    folder = spec.local_path or repo_folder(spec) / "snapshots" / (spec.revision or "main")
-    return sorted(folder.glob("*.safetensors"))
+    if spec.local_path:
+        return sorted(spec.local_path.glob("*.safetensors"))
+    snapshot = repo_folder(spec) / "snapshots" / (spec.revision or "main")
+    return sorted(snapshot.glob("*.safetensors")) or sorted(conversion_dir(spec).glob("*.safetensors"))
 
 
 def load_runner(spec: ModelSpec, *, progress: ProgressListener | None = None) -> Runner:

@@ -121,10 +121,21 @@ def test_offline_and_not_cached_says_to_warm(hf_home: Path, monkeypatch: pytest.
 def test_a_snapshot_without_safetensors_is_refused(
     tmp_path: Path, hf_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    fake = FakeSnapshots(cached=snapshot(tmp_path / "snap", "config.json", "tf_model.h5"))
+    monkeypatch.setattr(loader, "snapshot_download", fake)
+    with pytest.raises(ModelLoadError, match="owner/model@0123456 has no safetensors weights, and no PyTorch"):
+        loader.weights_path(hub_spec())
+
+
+def test_a_pickle_only_snapshot_not_yet_converted_says_to_warm(
+    tmp_path: Path, hf_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fake = FakeSnapshots(cached=snapshot(tmp_path / "snap", "config.json", "pytorch_model.bin"))
     monkeypatch.setattr(loader, "snapshot_download", fake)
-    with pytest.raises(ModelLoadError, match="owner/model@0123456 has no safetensors weights"):
+    with pytest.raises(ModelLoadError) as caught:
         loader.weights_path(hub_spec())
+    assert "owner/model@0123456 has only pickled weights (pytorch_model.bin)" in str(caught.value)
+    assert "Run `python -m inference warm sentiment` to convert them" in str(caught.value)
 
 
 def test_a_local_folder_is_used_as_is(tmp_path: Path) -> None:

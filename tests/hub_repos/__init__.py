@@ -1,0 +1,337 @@
+"""What the default models' Hub repositories really hold at their pins, and tiny models with exactly those files.
+
+Each ``<entry>.yaml`` here records one default registry entry's repository at
+the revision ``inference/models.yaml`` pins: its files (with sizes where known),
+the weights' format, the tokenizer's kind, the architecture its config names,
+where those facts come from, and what could not be confirmed. The Hub is not
+reachable from here, so :func:`build_repo` makes a tiny random-weight model with
+exactly that file set: the weights as the repository stores them (a pickled
+``pytorch_model.bin`` where it has nothing else), the tokenizer as it ships
+(Marian's ``source.spm``/``target.spm``/``vocab.json`` built with the
+sentencepiece trainer, a bare ``vocab.txt``, ``vocab.json`` + ``merges.txt``,
+or a ``tokenizer.json``), and a placeholder for every file this project never
+downloads (other frameworks' weights, READMEs), so a download of one shows up.
+The fake Hub (tests/fakes/hub.py) then serves the folder at the real pin.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.tiny_models import BART_SPECIALS, BERT_SPECIALS, CHAT_SPECIALS, CHAT_TEMPLATE, PUNCTUATION, SEED, WORDS
+
+RECORDS = Path(__file__).resolve().parent
+#: Sentences the tokenizers are trained on: the registry's examples and the tiny models' words.
+TEXT = [
+    "I love how quickly this team ships.",
+    "The tower is 324 metres (1,063 ft) tall, about the same height as an 81-storey building.",
+    "The meeting has been moved to Thursday afternoon.",
+    "La réunion a été déplacée à jeudi après-midi.",
+    "A man is eating food. A man is eating a piece of bread.",
+    "The new release cut our cloud bill in half.",
+    "Ada Lovelace worked with Charles Babbage in London.",
+    "Where is the Eiffel Tower? The Eiffel Tower is a wrought-iron lattice tower in Paris, France.",
+    "Explain in two sentences what a Lambda cold start is.",
+    "Paris is the capital of France.",
+    " ".join(WORDS),
+]
+#: Cased vocabularies also know these words whole.
+CASED = ["The", "Ada", "Lovelace", "Charles", "Babbage", "London", "Paris", "France", "Eiffel", "Tower", "Where"]
+#: Tiny sizes per model type, so every architecture builds in well under a second.
+TINY: dict[str, dict[str, Any]] = {
+    "distilbert": {"dim": 32, "n_layers": 1, "n_heads": 2, "hidden_dim": 64, "max_position_embeddings": 512},
+    "bert": {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64},
+    "roberta": {
+        "hidden_size": 32,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 2,
+        "intermediate_size": 64,
+        "max_position_embeddings": 514,
+    },
+    "bart": {
+        "d_model": 32,
+        "encoder_layers": 1,
+        "decoder_layers": 1,
+        "encoder_attention_heads": 2,
+        "decoder_attention_heads": 2,
+        "encoder_ffn_dim": 64,
+        "decoder_ffn_dim": 64,
+        "max_position_embeddings": 1024,
+    },
+    "marian": {
+        "d_model": 32,
+        "encoder_layers": 1,
+        "decoder_layers": 1,
+        "encoder_attention_heads": 2,
+        "decoder_attention_heads": 2,
+        "encoder_ffn_dim": 64,
+        "decoder_ffn_dim": 64,
+        "max_position_embeddings": 512,
+    },
+    "qwen2": {
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 2,
+        "num_key_value_heads": 1,
+        "max_position_embeddings": 512,
+        "tie_word_embeddings": True,
+    },
+}
+#: Files a sentence-transformers repository reads besides the transformer's own.
+SENTENCE_TRANSFORMERS = {
+    "modules.json": [
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+        {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
+    ],
+    "1_Pooling/config.json": {"word_embedding_dimension": 32, "pooling_mode_mean_tokens": True},
+    "sentence_bert_config.json": {"max_seq_length": 256, "do_lower_case": False},
+    "config_sentence_transformers.json": {"__version__": {"sentence_transformers": "2.0.0"}},
+}
+
+
+@dataclass(frozen=True)
+class RepoRecord:
+    """One ``<entry>.yaml``: a default entry's repository at its pin."""
+
+    entry: str
+    repo: str
+    revision: str
+    architecture: str
+    model_type: str
+    weights: str
+    tokenizer: str
+    files: dict[str, int | None]
+    sources: list[str]
+    unconfirmed: list[str]
+    lowercase: bool = True
+    labels: list[str] = field(default_factory=list)
+    chat: bool = False
+
+
+def records() -> list[RepoRecord]:
+    """Every record, in file-name order."""
+    return [RepoRecord(**yaml.safe_load(path.read_text(encoding="utf-8"))) for path in sorted(RECORDS.glob("*.yaml"))]
+
+
+def record(entry: str) -> RepoRecord:
+    """The record of one default registry entry."""
+    return RepoRecord(**yaml.safe_load((RECORDS / f"{entry}.yaml").read_text(encoding="utf-8")))
+
+
+def build_repo(repo: RepoRecord, folder: Path) -> Path:
+    """Write a tiny model with exactly ``repo``'s file set into ``folder`` and return it."""
+    import torch
+    import transformers
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tokens = TOKENIZERS[repo.tokenizer](repo, folder)
+    config = transformers.AutoConfig.for_model(
+        repo.model_type,
+        architectures=[repo.architecture],
+        vocab_size=tokens["vocab_size"],
+        **_labels(repo.labels),
+        **{k: v for k, v in tokens.items() if k != "vocab_size"},
+        **TINY[repo.model_type],
+    )
+    torch.manual_seed(SEED)
+    model = getattr(transformers, repo.architecture)(config).eval()
+    if repo.weights == "pickle":
+        # As transformers wrote them before safetensors: torch.save of the state dict, shared tensors stored once.
+        config.save_pretrained(folder)
+        if model.can_generate():
+            model.generation_config.save_pretrained(folder)
+        torch.save(model.state_dict(), folder / "pytorch_model.bin")
+    else:
+        model.save_pretrained(folder)
+    for name, content in SENTENCE_TRANSFORMERS.items():
+        if name in repo.files:
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_text(json.dumps(content, indent=2), encoding="utf-8")
+    written = {path.relative_to(folder).as_posix(): path for path in folder.rglob("*") if path.is_file()}
+    for name, path in written.items():
+        if name not in repo.files:
+            path.unlink()  # what save_pretrained writes but the repository does not have
+    for name in repo.files:
+        if name not in written:
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_bytes(f"placeholder for {name}: this project never downloads it\n".encode())
+    return folder
+
+
+def _labels(labels: list[str]) -> dict[str, Any]:
+    if not labels:
+        return {}
+    return {"id2label": dict(enumerate(labels)), "label2id": {label: i for i, label in enumerate(labels)}}
+
+
+def _wordpiece_vocab(lowercase: bool) -> list[str]:
+    letters = [chr(c) for c in range(ord("a"), ord("z") + 1)] + [str(d) for d in range(10)]
+    if not lowercase:
+        letters += [chr(c) for c in range(ord("A"), ord("Z") + 1)]
+    words = WORDS if lowercase else [*WORDS, *CASED]
+    tokens = [*BERT_SPECIALS, *letters, *(f"##{piece}" for piece in letters), *PUNCTUATION, *words]
+    return list(dict.fromkeys(tokens))
+
+
+def _bert_ids(vocab: list[str]) -> dict[str, Any]:
+    return {"pad_token_id": vocab.index("[PAD]")}
+
+
+def wordpiece_vocab(repo: RepoRecord, folder: Path) -> dict[str, Any]:
+    """A bare ``vocab.txt`` (and the small configs beside it): transformers builds the fast tokenizer from it."""
+    vocab = _wordpiece_vocab(repo.lowercase)
+    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    settings = {"do_lower_case": repo.lowercase, "model_max_length": 512}
+    (folder / "tokenizer_config.json").write_text(json.dumps(settings), encoding="utf-8")
+    specials = {"unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]", "cls_token": "[CLS]"}
+    (folder / "special_tokens_map.json").write_text(json.dumps({**specials, "mask_token": "[MASK]"}), encoding="utf-8")
+    (folder / "added_tokens.json").write_text("{}", encoding="utf-8")
+    return {"vocab_size": len(vocab), **_bert_ids(vocab)}
+
+
+def wordpiece_json(repo: RepoRecord, folder: Path) -> dict[str, Any]:
+    """``tokenizer.json`` for a word-piece model, with its ``vocab.txt`` beside it."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    ids = wordpiece_vocab(repo, folder)
+    vocab = {token: i for i, token in enumerate(_wordpiece_vocab(repo.lowercase))}
+    backend = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]", max_input_chars_per_word=100))
+    backend.normalizer = normalizers.BertNormalizer(lowercase=repo.lowercase)
+    backend.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    backend.decoder = decoders.WordPiece()
+    backend.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])],
+    )
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        model_max_length=512,
+        **{name: token for name, token in json.loads((folder / "special_tokens_map.json").read_text()).items()},
+    )
+    tokenizer.save_pretrained(folder)
+    return ids
+
+
+def _byte_level_bpe(specials: tuple[str, ...]) -> Any:
+    from tokenizers import ByteLevelBPETokenizer
+
+    tokenizer = ByteLevelBPETokenizer()
+    tokenizer.train_from_iterator(TEXT, vocab_size=400, min_frequency=1, special_tokens=list(specials))
+    return tokenizer
+
+
+def bpe_vocab_merges(repo: RepoRecord, folder: Path) -> dict[str, Any]:
+    """BART's ``vocab.json`` + ``merges.txt`` and no ``tokenizer.json``: the fast tokenizer is built from them."""
+    tokenizer = _byte_level_bpe(BART_SPECIALS)
+    tokenizer.save_model(str(folder))
+    (folder / "tokenizer_config.json").write_text(json.dumps({"model_max_length": 1024}), encoding="utf-8")
+    return _bart_ids(tokenizer)
+
+
+def _bart_ids(tokenizer: Any) -> dict[str, Any]:
+    ids = {name: tokenizer.token_to_id(token) for name, token in zip(("bos", "pad", "eos"), BART_SPECIALS, strict=False)}
+    return {
+        "vocab_size": tokenizer.get_vocab_size(),
+        "bos_token_id": ids["bos"],
+        "pad_token_id": ids["pad"],
+        "eos_token_id": ids["eos"],
+        "decoder_start_token_id": ids["eos"],
+        "forced_eos_token_id": ids["eos"],
+    }
+
+
+def bpe_json(repo: RepoRecord, folder: Path) -> dict[str, Any]:
+    """``tokenizer.json`` for a byte-level BPE model (RoBERTa, BART, Qwen), with ``vocab.json`` + ``merges.txt``."""
+    from tokenizers import processors
+    from transformers import PreTrainedTokenizerFast
+
+    specials = CHAT_SPECIALS if repo.chat else BART_SPECIALS
+    tokenizer = _byte_level_bpe(specials)
+    tokenizer.save_model(str(folder))
+    if repo.chat:
+        wrapped = PreTrainedTokenizerFast(
+            tokenizer_object=tokenizer._tokenizer,
+            model_max_length=512,
+            eos_token="<|im_end|>",
+            pad_token="<|endoftext|>",
+            additional_special_tokens=["<|im_start|>"],
+        )
+        wrapped.chat_template = CHAT_TEMPLATE
+        wrapped.save_pretrained(folder)
+        eos, pad = tokenizer.token_to_id("<|im_end|>"), tokenizer.token_to_id("<|endoftext|>")
+        return {"vocab_size": tokenizer.get_vocab_size(), "eos_token_id": eos, "pad_token_id": pad, "bos_token_id": None}
+    tokenizer._tokenizer.post_processor = processors.RobertaProcessing(
+        ("</s>", tokenizer.token_to_id("</s>")), ("<s>", tokenizer.token_to_id("<s>"))
+    )
+    wrapped = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer._tokenizer,
+        model_max_length=512,
+        bos_token="<s>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        sep_token="</s>",
+        cls_token="<s>",
+        pad_token="<pad>",
+        mask_token="<mask>",
+    )
+    wrapped.save_pretrained(folder)
+    return _bart_ids(tokenizer)
+
+
+def marian_sentencepiece(repo: RepoRecord, folder: Path) -> dict[str, Any]:
+    """Marian's two sentencepiece models (trained here with the sentencepiece trainer) and their shared vocab."""
+    import sentencepiece
+
+    pieces: list[str] = []
+    for name in ("source.spm", "target.spm"):
+        model = io.BytesIO()
+        sentencepiece.SentencePieceTrainer.train(
+            sentence_iterator=iter(TEXT * 4),
+            model_writer=model,
+            vocab_size=120,
+            model_type="unigram",
+            character_coverage=1.0,
+            hard_vocab_limit=False,
+            unk_id=0,
+            bos_id=-1,
+            eos_id=-1,
+            pad_id=-1,
+            minloglevel=2,
+        )
+        (folder / name).write_bytes(model.getvalue())
+        processor = sentencepiece.SentencePieceProcessor(model_proto=model.getvalue())
+        pieces += [processor.id_to_piece(i) for i in range(processor.get_piece_size())]
+    vocab = {"</s>": 0, "<unk>": 1}
+    for piece in pieces:
+        vocab.setdefault(piece, len(vocab))
+    vocab["<pad>"] = len(vocab)
+    (folder / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    (folder / "tokenizer_config.json").write_text(json.dumps({"target_lang": "fr", "source_lang": "en"}))
+    pad = vocab["<pad>"]
+    return {
+        "vocab_size": len(vocab),
+        "decoder_vocab_size": len(vocab),
+        "pad_token_id": pad,
+        "eos_token_id": 0,
+        "decoder_start_token_id": pad,
+    }
+
+
+#: How each tokenizer kind a record names is built.
+TOKENIZERS = {
+    "wordpiece-vocab": wordpiece_vocab,
+    "wordpiece-json": wordpiece_json,
+    "bpe-vocab-merges": bpe_vocab_merges,
+    "bpe-json": bpe_json,
+    "marian-sentencepiece": marian_sentencepiece,
+}
