@@ -47,8 +47,9 @@ from bot.slack_ui import (
     warning_message,
     with_tally,
 )
-from inference.errors import InferenceError
+from inference.errors import InferenceError, InvalidInput
 from inference.registry import ModelSpec
+from inference.tasks import check_unicode
 
 logger = logging.getLogger(__name__)
 
@@ -189,14 +190,18 @@ def register_listeners(app: App, services: Services) -> None:
 
     def open_picker(body: dict[str, Any]) -> None:
         message = body.get("message") or {}
-        text_key = uuid.uuid4().hex
         text = to_plain(str(message.get("text", "")))
-        store.set_field(SHORTCUT_TEXT_KEY + text_key, SHORTCUT_TEXT_FIELD, text, ttl=SHORTCUT_TEXT_TTL)
         metadata = {
             "channel": str((body.get("channel") or {}).get("id", "")),
             "thread_ts": str(message.get("thread_ts") or message.get("ts", "")),
-            "text_key": text_key,
         }
+        try:
+            check_unicode(text)
+        except InvalidInput as exc:
+            metadata["refused"] = str(exc)  # no store takes it: the modal says why when submitted
+        else:
+            metadata["text_key"] = uuid.uuid4().hex
+            store.set_field(SHORTCUT_TEXT_KEY + metadata["text_key"], SHORTCUT_TEXT_FIELD, text, ttl=SHORTCUT_TEXT_TTL)
         slack.open_view(body["trigger_id"], model_picker_modal(registry, private_metadata=json.dumps(metadata)))
 
     def shortcut_text(view: dict[str, Any]) -> str | None:
@@ -211,6 +216,9 @@ def register_listeners(app: App, services: Services) -> None:
         spec = registry.find(_selected_model(view))
         if spec is None:
             return "Pick a model."
+        refused = _modal_metadata(view).get("refused")
+        if isinstance(refused, str) and refused:
+            return clip(refused, 150)
         text = shortcut_text(view)
         if text is None:
             return SHORTCUT_TEXT_GONE

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from inference.errors import InferenceError, InputTooLong, InvalidInput, ModelLoadError
 from inference.registry import ModelSpec
+from inference.tasks import check_unicode
 
 logger = logging.getLogger(__name__)
 
@@ -88,10 +89,7 @@ def parse_event(event: Any) -> tuple[str, dict[str, Any]]:
         raise InvalidInput("The request has no `text` (or `inputs`) field.")
     if not isinstance(text, str):
         raise InvalidInput(f"The text must be a string, not {type(text).__name__}.")
-    try:  # the router refuses lone surrogates first (bot.model_requests); a direct invocation may not
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise InvalidInput(f"The text is not valid Unicode: character {exc.start + 1:,} is a lone surrogate.") from exc
+    check_unicode(text)
     parameters = event.get("parameters") or {}
     if not isinstance(parameters, dict):
         raise InvalidInput("`parameters` must be a JSON object.")

@@ -16,6 +16,23 @@ from inference.errors import InvalidInput
 SEPARATOR = "|"
 
 
+def check_unicode(text: str) -> None:
+    """Refuse text that is not Unicode characters: JSON's ``"\\ud800"`` decodes to a lone surrogate,
+    which no tokenizer reads and no UTF-8 store, log or Slack message can hold. The router checks
+    where text enters; the model side again, for a direct invocation.
+
+    Raises:
+        InvalidInput: the text holds a lone surrogate, named with its position.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInput(
+            f"The text is not valid Unicode: character {exc.start + 1:,} is U+{ord(text[exc.start]):04X}, "
+            "half of a surrogate pair without its other half. Remove it and try again."
+        ) from exc
+
+
 def _split(text: str, *, parts: int, names: tuple[str, ...]) -> list[str]:
     pieces = [p.strip() for p in text.split(SEPARATOR, parts - 1)]
     if len(pieces) != parts or not all(pieces):

@@ -116,13 +116,9 @@ def test_bad_base64_body_is_a_400(aws: tuple[Router, FakeLambdaClient]) -> None:
     assert router.handle(event, LambdaContext())["statusCode"] == 400
 
 
-def test_shortcut_modal_round_trip_through_lambda_keeps_the_whole_text(
-    aws: tuple[Router, FakeLambdaClient], slack: FakeSlackApi
-) -> None:
-    """The ack and the lazy run are separate invocations: both find the text the shortcut kept."""
-    router, lambdas = aws
-    text = "今日のデモは素晴らしかった。" * 360  # 5,040 characters, JSON-escaped six times longer
-    shortcut = {
+def message_shortcut(text: str) -> dict[str, Any]:
+    """The message shortcut's payload on a message holding ``text``."""
+    return {
         "type": "message_action",
         "callback_id": "run_model_on_message",
         "trigger_id": "trig-lambda",
@@ -131,12 +127,11 @@ def test_shortcut_modal_round_trip_through_lambda_keeps_the_whole_text(
         "channel": {"id": "C778"},
         "message": {"type": "message", "user": "U1", "ts": "1700000000.000900", "text": text},
     }
-    assert router.handle(signed(interaction_body(shortcut)), LambdaContext())["statusCode"] == 200
-    router.handle(lambdas.invocations.pop()["Payload"], LambdaContext())  # the lazy run opens the modal
-    [opened] = slack.calls("views.open")
-    view = opened.params["view"]
-    assert len(view["private_metadata"]) < 200
-    submission = {
+
+
+def submitted(view: dict[str, Any], model: str) -> dict[str, Any]:
+    """The submission of the opened modal ``view`` with ``model`` picked."""
+    return {
         "type": "view_submission",
         "team": {"id": "T0001"},
         "user": {"id": "U9"},
@@ -145,10 +140,29 @@ def test_shortcut_modal_round_trip_through_lambda_keeps_the_whole_text(
             "type": "modal",
             "callback_id": view["callback_id"],
             "private_metadata": view["private_metadata"],
-            "state": {"values": {"model_block": {"model_select": {"selected_option": {"value": "sentiment"}}}}},
+            "state": {"values": {"model_block": {"model_select": {"selected_option": {"value": model}}}}},
         },
     }
-    ack = router.handle(signed(interaction_body(submission)), LambdaContext())
+
+
+def open_modal(aws: tuple[Router, FakeLambdaClient], slack: FakeSlackApi, text: str) -> dict[str, Any]:
+    """Run the shortcut on a message holding ``text`` (ack, then the lazy run); the modal it opened."""
+    router, lambdas = aws
+    assert router.handle(signed(interaction_body(message_shortcut(text))), LambdaContext())["statusCode"] == 200
+    router.handle(lambdas.invocations.pop()["Payload"], LambdaContext())  # the lazy run opens the modal
+    [opened] = slack.calls("views.open")
+    return opened.params["view"]
+
+
+def test_shortcut_modal_round_trip_through_lambda_keeps_the_whole_text(
+    aws: tuple[Router, FakeLambdaClient], slack: FakeSlackApi
+) -> None:
+    """The ack and the lazy run are separate invocations: both find the text the shortcut kept."""
+    router, lambdas = aws
+    text = "今日のデモは素晴らしかった。" * 360  # 5,040 characters, JSON-escaped six times longer
+    view = open_modal(aws, slack, text)
+    assert len(view["private_metadata"]) < 200
+    ack = router.handle(signed(interaction_body(submitted(view, "sentiment"))), LambdaContext())
     assert ack["statusCode"] == 200 and not ack.get("body")  # the modal closes
     router.handle(lambdas.invocations.pop()["Payload"], LambdaContext())
     [model_call] = lambdas.invocations
@@ -156,3 +170,15 @@ def test_shortcut_modal_round_trip_through_lambda_keeps_the_whole_text(
     assert model_call["Payload"]["text"] == text
     assert model_call["Payload"]["reply"]["thread_ts"] == "1700000000.000900"
     assert slack.take_violations() == []
+
+
+def test_a_message_holding_a_lone_surrogate_gets_the_modal_and_is_told_why(
+    aws: tuple[Router, FakeLambdaClient], slack: FakeSlackApi
+) -> None:
+    """No store takes a lone surrogate (it is not UTF-8): the picker still opens, and submitting it says why."""
+    router, lambdas = aws
+    view = open_modal(aws, slack, "the plan \udc00 is late")
+    ack = router.handle(signed(interaction_body(submitted(view, "sentiment"))), LambdaContext())
+    errors = json.loads(ack["body"])["errors"]
+    assert "not valid Unicode" in errors["model_block"]
+    assert all(call["FunctionName"] != "hf-test-sentiment" for call in lambdas.invocations)
