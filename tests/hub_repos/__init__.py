@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from tests.fakes.hub import FakeHub
 from tests.tiny_models import BART_SPECIALS, BERT_SPECIALS, CHAT_SPECIALS, CHAT_TEMPLATE, PUNCTUATION, SEED, WORDS
 
 RECORDS = Path(__file__).resolve().parent
@@ -239,7 +240,9 @@ def bpe_vocab_merges(repo: RepoRecord, folder: Path) -> dict[str, Any]:
 
 
 def _bart_ids(tokenizer: Any) -> dict[str, Any]:
-    ids = {name: tokenizer.token_to_id(token) for name, token in zip(("bos", "pad", "eos"), BART_SPECIALS, strict=False)}
+    ids = {
+        name: tokenizer.token_to_id(token) for name, token in zip(("bos", "pad", "eos"), BART_SPECIALS, strict=False)
+    }
     return {
         "vocab_size": tokenizer.get_vocab_size(),
         "bos_token_id": ids["bos"],
@@ -269,7 +272,12 @@ def bpe_json(repo: RepoRecord, folder: Path) -> dict[str, Any]:
         wrapped.chat_template = CHAT_TEMPLATE
         wrapped.save_pretrained(folder)
         eos, pad = tokenizer.token_to_id("<|im_end|>"), tokenizer.token_to_id("<|endoftext|>")
-        return {"vocab_size": tokenizer.get_vocab_size(), "eos_token_id": eos, "pad_token_id": pad, "bos_token_id": None}
+        return {
+            "vocab_size": tokenizer.get_vocab_size(),
+            "eos_token_id": eos,
+            "pad_token_id": pad,
+            "bos_token_id": None,
+        }
     tokenizer._tokenizer.post_processor = processors.RobertaProcessing(
         ("</s>", tokenizer.token_to_id("</s>")), ("<s>", tokenizer.token_to_id("<s>"))
     )
@@ -335,3 +343,13 @@ TOKENIZERS = {
     "bpe-json": bpe_json,
     "marian-sentencepiece": marian_sentencepiece,
 }
+
+
+def publish(hub: FakeHub, root: Path, entries: list[str] | None = None) -> dict[str, Path]:
+    """Build the named records' tiny models under ``root`` and serve each on ``hub`` at its real pin."""
+    folders = {}
+    for repo in records():
+        if entries is None or repo.entry in entries:
+            folders[repo.entry] = build_repo(repo, root / repo.entry)
+            hub.add_repo(repo.repo, folders[repo.entry], revision=repo.revision)
+    return folders
