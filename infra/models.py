@@ -2,7 +2,14 @@
 
 Each function mounts the EFS cache, runs with its entry's memory and timeout,
 and hands every asynchronous result, success or failure, to the router. Its
-role may mount and write the cache through the access point only, invoke the
+reserved concurrency is how many requests the model runs at once: a synchronous
+(form) call over it is throttled (``TooManyRequestsException``, which the router
+answers as 429 "busy"), while an asynchronous (Slack) one waits in Lambda's
+queue and is retried there (up to ``MAX_EVENT_AGE``), so Slack is answered late
+rather than refused. We chose it over API Gateway's limits because those cannot
+tell models apart (every model is one ``POST /go``) or clients apart (usage plans
+need API keys, which neither Slack nor a browser sends); the router limits runs
+per client itself. Its role may mount and write the cache through the access point only, invoke the
 router only, and manage its network interfaces in the VPC (with the AWS
 managed policy for that, which also covers writing its logs).
 """
@@ -79,6 +86,7 @@ class ModelFunctions(Construct):
         network: ModelNetwork,
         results_to: lambda_.IFunction,
         offline: bool,
+        reserved_concurrency: int,
         removal_policy: RemovalPolicy,
         log_retention: logs.RetentionDays,
     ) -> None:
@@ -115,6 +123,7 @@ class ModelFunctions(Construct):
                 architecture=lambda_.Architecture.X86_64,
                 memory_size=spec.memory,
                 timeout=Duration.seconds(spec.timeout),
+                reserved_concurrent_executions=reserved_concurrency,
                 vpc=network.vpc,
                 vpc_subnets=network.subnets,
                 security_groups=[network.function_security_group],

@@ -22,12 +22,19 @@ NAT_GATEWAYS = "nat_gateways"
 OFFLINE = "offline"
 THROTTLE_RATE = "throttle_rate"
 THROTTLE_BURST = "throttle_burst"
+MODEL_CONCURRENCY = "model_concurrency"
 ALARM_TOPIC_ARN = "alarm_topic_arn"
 
 DEFAULT_STACK_NAME = "HfSlackBot"
 #: Slack retries after 3 s and a team rarely sends more than a few commands a second.
 DEFAULT_THROTTLE_RATE = 10.0
 DEFAULT_THROTTLE_BURST = 20
+#: Each model function's reserved concurrency: what one model may run at once. It caps a flood of form
+#: runs (Lambda throttles the synchronous call: the form's 429 "busy") and what a model costs, and keeps
+#: one model from taking the account's pool from the router and the others; Slack's asynchronous calls
+#: over it wait in Lambda's queue, so they are answered late, never refused. Lambda keeps 100 of the
+#: account's concurrency unreserved, so the account needs 100 + this times the number of models.
+DEFAULT_MODEL_CONCURRENCY = 5
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 REMOVAL_POLICIES = {"retain": RemovalPolicy.RETAIN, "destroy": RemovalPolicy.DESTROY}
 #: Lambda allows 64 characters; model names take up to 32 of them and "-" one more.
@@ -85,6 +92,7 @@ class Settings:
     offline: bool = False
     throttle_rate: float = DEFAULT_THROTTLE_RATE
     throttle_burst: int = DEFAULT_THROTTLE_BURST
+    model_concurrency: int = DEFAULT_MODEL_CONCURRENCY
     alarm_topic_arn: str | None = None
 
     @property
@@ -138,5 +146,6 @@ class Settings:
             offline=offline,
             throttle_rate=_number(get(THROTTLE_RATE, DEFAULT_THROTTLE_RATE), THROTTLE_RATE, float, 1),
             throttle_burst=_number(get(THROTTLE_BURST, DEFAULT_THROTTLE_BURST), THROTTLE_BURST, int, 1),
+            model_concurrency=_number(get(MODEL_CONCURRENCY, DEFAULT_MODEL_CONCURRENCY), MODEL_CONCURRENCY, int, 1),
             alarm_topic_arn=str(topic) if topic else None,
         )

@@ -89,6 +89,7 @@ class HfSlackBotStack(Stack):
             network=self.network,
             results_to=self.router.function,
             offline=settings.offline,
+            reserved_concurrency=settings.model_concurrency,
             **stateful,
         )
         self.api = RouterApi(
