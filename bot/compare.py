@@ -21,7 +21,7 @@ from bot.model_requests import check_input
 from bot.runs import ReplyTarget
 from bot.services import Services
 from bot.slack_ops import SlackUnavailable
-from bot.slack_ui import compare_message, placeholder_done, placeholder_message
+from bot.slack_ui import compare_message, inline_code, placeholder_done, placeholder_message
 from inference.errors import InferenceError
 from inference.registry import ModelSpec, Registry
 
@@ -65,7 +65,7 @@ def check_compare(registry: Registry, names: list[str], text: str, *, usage: str
         raise CompareError(f"Compare two or three different models.{hint}")
     unknown = [n for n in names if registry.find(n) is None]
     if unknown:
-        raise CompareError(f"No model called {', '.join(f'`{n[:40]}`' for n in unknown)}.{hint}")
+        raise CompareError(f"No model called {', '.join(inline_code(n[:40]) for n in unknown)}.{hint}")
     specs = [registry.get(n) for n in names]
     if not text.strip():
         raise CompareError(f"There is no text to compare on.{hint}")

@@ -1,12 +1,25 @@
 """Block Kit builders: pure functions from data to Slack message payloads.
 
-Everything a person typed goes through :func:`escape` before it is placed in
-a message, so nobody can make the bot ping ``@channel`` or forge a link.
+A message mixes two kinds of text. The bot's own words and formatting (titles,
+bars, scores, bold labels) are mrkdwn or styled runs of rich text. Everything
+the bot did not write, a person's input and a model's output alike, is *echoed*
+(:func:`echo`): a ``rich_text`` text element, which Slack shows as it is and
+never parses, so it cannot format, ping ``@channel`` or forge a link, and it
+keeps every character the person typed. mrkdwn could not do this: it has no
+escape for ``*``, ``_``, ``~`` or a backtick, only entities for ``&``, ``<``,
+``>``. An echo stays on one line (a line break would let it start a line that
+looks like the bot's) unless it sits in a quote, and it is wrapped in a Unicode
+isolate (:func:`isolate`), so right-to-left or override characters in it cannot
+reorder the bot's words. Registry text (titles, descriptions) is the operator's:
+it is mrkdwn, through :func:`escape`.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from inference.registry import ModelSpec, Registry
@@ -14,11 +27,15 @@ from inference.tasks import get_task
 
 #: Slack rejects section text longer than 3,000 characters.
 SECTION_LIMIT = 3000
+#: Slack documents no length for a ``rich_text`` block; the bot holds one to a section's.
+RICH_TEXT_LIMIT = SECTION_LIMIT
 #: A message's own ``text`` (its notification, and what clients without blocks show): one section's worth.
 TEXT_LIMIT = 3000
 #: Slack takes at most 50 blocks in a message and 100 in a view.
 MESSAGE_BLOCKS, VIEW_BLOCKS = 50, 100
 QUOTE_LIMIT = 280
+#: A label, token, sentence or short answer a model gives back, as shown.
+ECHO_LIMIT = 200
 RUN_MODAL_CALLBACK = "run_model_modal"
 SHORTCUT_CALLBACK = "run_model_on_message"
 MODEL_SELECT_BLOCK = "model_block"
@@ -27,6 +44,15 @@ FEEDBACK_BLOCK = "feedback:"
 VOTE_UP, VOTE_DOWN, COMMENT_ACTION = "feedback_up", "feedback_down", "feedback_comment"
 COMMENT_MODAL_CALLBACK = "feedback_comment_modal"
 COMMENT_BLOCK, COMMENT_INPUT = "comment_block", "comment_input"
+#: Unicode's first-strong isolate and its closing pop (U+2068, U+2069), and the other two openers.
+FSI, PDI = "\u2068", "\u2069"
+_OPENERS = frozenset("\u2066\u2067\u2068")
+#: The mrkdwn entities Slack decodes; :func:`clip` never cuts one in half.
+_ENTITIES = ("&amp;", "&lt;", "&gt;")
+#: What :meth:`str.splitlines` breaks lines at (CR LF counts once).
+_LINE_BREAK = re.compile("\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+#: The containers of a rich_text block: a paragraph (runs follow on, ``\n`` breaks the line), a quote, code.
+SECTION, QUOTE, PREFORMATTED = "rich_text_section", "rich_text_quote", "rich_text_preformatted"
 
 Blocks = list[dict[str, Any]]
 
@@ -37,18 +63,137 @@ def escape(text: str) -> str:
 
 
 def clip(text: str, limit: int) -> str:
-    """Shorten to ``limit`` characters with an ellipsis, for Slack's size limits."""
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+    """Shorten to ``limit`` characters with an ellipsis, for Slack's size limits.
 
-
-def quote(text: str, limit: int = QUOTE_LIMIT) -> str:
-    """The person's input, escaped, shortened and shown as a block quote.
-
-    It is wrapped in Unicode's first-strong isolate (U+2068 … U+2069), so right-to-left or
-    override characters in it cannot reorder the rest of the message.
+    The cut never falls inside an entity of escaped text: Slack would show half an ``&amp;`` literally.
     """
-    lines = clip(" ".join(text.split()), limit)
-    return "> \u2068" + escape(lines) + "\u2069"
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    start = cut.rfind("&", max(0, len(cut) - max(map(len, _ENTITIES)) + 1))
+    if start != -1 and any(text.startswith(e, start) and start + len(e) > len(cut) for e in _ENTITIES):
+        cut = cut[:start]
+    return cut.rstrip() + "…"
+
+
+def one_line(text: str) -> str:
+    """Every kind of line break Unicode has, as a space: an echo cannot start a line of its own."""
+    return _LINE_BREAK.sub(" ", text)
+
+
+def isolate(text: str) -> str:
+    """``text`` inside a first-strong isolate (U+2068 … U+2069) that nothing in it can close or leave open.
+
+    An isolate keeps right-to-left and override characters from reordering what is around it.
+    A pop (U+2069) in the text with no opener before it would end the isolate early, so each gets
+    an opener of its own; an opener left unclosed gets its pop.
+    """
+    depth = unopened = 0
+    for char in text:
+        if char in _OPENERS:
+            depth += 1
+        elif char == PDI:
+            if depth:
+                depth -= 1
+            else:
+                unopened += 1
+    return FSI * (1 + unopened) + text + PDI * (1 + depth)
+
+
+@dataclass(frozen=True)
+class Run:
+    """A stretch of rich text: the bot's own words with its styling, or an echo of someone else's."""
+
+    text: str
+    style: tuple[str, ...] = ()
+    echoed: bool = False
+
+
+Part = tuple[str, Sequence[Run]]
+
+
+def own(text: str, *style: str) -> Run:
+    """The bot's own words, styled ``bold``, ``italic`` or ``code``."""
+    return Run(text, style)
+
+
+def echo(text: str, *style: str, limit: int = RICH_TEXT_LIMIT) -> Run:
+    """Text the bot did not write, on one line and shortened: shown as it is, in the bot's ``style``."""
+    return Run(clip(one_line(text), limit), style, echoed=True)
+
+
+def echo_lines(text: str) -> list[Run]:
+    """A longer text the bot did not write, line by line (each its own echo), for a quote."""
+    runs: list[Run] = []
+    for number, line in enumerate(clip(text, RICH_TEXT_LIMIT).splitlines()):
+        runs += [own("\n")] * bool(number) + [echo(line)]
+    return runs
+
+
+def _fit(run: Run, room: int) -> tuple[str, bool]:
+    """The run as shown within ``room`` characters, and whether it is whole (an echo keeps its isolate)."""
+    whole = isolate(run.text) if run.echoed and run.text else run.text
+    if len(whole) <= room:
+        return whole, True
+    if not run.echoed:
+        return (clip(run.text, room) if room > 0 else ""), False
+    size = room - 2
+    while size > 0:
+        shown = isolate(clip(run.text, size))
+        if len(shown) <= room:
+            return shown, False
+        size -= len(shown) - room
+    return "", False
+
+
+def _fitted(parts: Iterable[Part], limit: int) -> list[tuple[str, list[tuple[str, Run]]]]:
+    """Each part's runs as shown, dropping what does not fit in ``limit`` characters in all."""
+    fitted, room = [], limit
+    for kind, runs in parts:
+        shown: list[tuple[str, Run]] = []
+        whole = True
+        for run in runs:
+            text, whole = _fit(run, room)
+            if text:
+                shown.append((text, run))
+                room -= len(text)
+            if not whole:
+                break
+        if shown:
+            fitted.append((kind, shown))
+        if not whole:
+            break
+    return fitted
+
+
+def rich_text(*parts: Part, limit: int = RICH_TEXT_LIMIT) -> dict[str, Any]:
+    """A ``rich_text`` block of paragraphs, quotes and code (:data:`SECTION`, ...), within ``limit`` characters."""
+
+    def element(text: str, run: Run) -> dict[str, Any]:
+        return {"type": "text", "text": text, **({"style": dict.fromkeys(run.style, True)} if run.style else {})}
+
+    return {
+        "type": "rich_text",
+        "elements": [
+            {"type": kind, "elements": [element(text, run) for text, run in shown]}
+            for kind, shown in _fitted(parts, limit)
+        ],
+    }
+
+
+def plain(*parts: Part) -> str:
+    """The same words for a message's ``text`` (notifications): one line, escaped, echoes still isolated."""
+    flat = [Run(escape(one_line(run.text)), echoed=run.echoed) for _, runs in parts for run in runs]
+    return "".join(text for _, shown in _fitted([(SECTION, flat)], TEXT_LIMIT) for text, _ in shown)
+
+
+def inline_code(text: str) -> str:
+    """Text the bot did not write as mrkdwn inline code, before :func:`escape`.
+
+    Inside a code span ``*``, ``_`` and ``~`` show literally, but a backtick or a line break
+    would end it and mrkdwn has no escape for either: they become U+02CB (a lookalike) and a space.
+    """
+    return "`" + one_line(text).replace("`", "\u02cb") + "`"
 
 
 def section(text: str) -> dict[str, Any]:
@@ -57,6 +202,11 @@ def section(text: str) -> dict[str, Any]:
 
 def context(*parts: str) -> dict[str, Any]:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(p, 300)} for p in parts if p]}
+
+
+def quote(text: str) -> Blocks:
+    """The person's input, shortened, as a quote of rich text (no block at all for no text)."""
+    return [rich_text((QUOTE, [echo(text, limit=QUOTE_LIMIT)]))] if text else []
 
 
 def bar(score: float, width: int = 10) -> str:
@@ -75,61 +225,94 @@ def seconds(ms: float) -> str:
 # --- answers per task -----------------------------------------------------------------
 
 
-def _ranked(labels: list[dict[str, Any]], limit: int = 5) -> str:
-    return "\n".join(
-        f"`{bar(float(item.get('score', 0)))}` *{escape(str(item.get('label', '?')))}* {percent(float(item.get('score', 0)))}"
-        for item in labels[:limit]
-    )
+def _lines(lines: Iterable[list[Run]]) -> list[Run]:
+    """Several lines as the runs of one paragraph, a line break between each."""
+    runs: list[Run] = []
+    for number, line in enumerate(lines):
+        runs += [own("\n")] * bool(number) + line
+    return runs
 
 
-def _entities(source: str, entities: list[dict[str, Any]]) -> str:
-    """The input with each entity in bold and its label after it, escaped piece by piece."""
-    pieces: list[str] = []
+def _scored(bar_score: float, label: Run, *after: Run) -> list[Run]:
+    """One ranked line: the bot's bar in code, then the label and what follows it."""
+    return [own(bar(bar_score), "code"), own(" "), label, *after]
+
+
+def _label(item: dict[str, Any]) -> list[Run]:
+    score = float(item.get("score", 0))
+    return _scored(score, echo(str(item.get("label", "?")), "bold", limit=ECHO_LIMIT), own(f" {percent(score)}"))
+
+
+def _similar(item: dict[str, Any]) -> list[Run]:
+    score = float(item.get("score", 0))
+    sentence = echo(str(item.get("sentence", "")), limit=ECHO_LIMIT)
+    return _scored(max(0.0, score), own(f"{score:.2f}", "bold"), own("  "), sentence)
+
+
+def _prediction(item: dict[str, Any]) -> list[Run]:
+    score = float(item.get("score", 0))
+    token = echo(str(item.get("token", "")).strip(), "bold", limit=ECHO_LIMIT)
+    return _scored(score, token, own(f" {percent(score)}: "), echo(str(item.get("sequence", "")), limit=ECHO_LIMIT))
+
+
+def _entities(source: str, entities: list[dict[str, Any]]) -> list[Run]:
+    """The input with each entity in bold and its label after it, every piece of it echoed."""
+    runs: list[Run] = []
     cursor = 0
     for entity in sorted(entities, key=lambda e: int(e.get("start", 0))):
         start, end = int(entity.get("start", 0)), int(entity.get("end", 0))
         if start < cursor or end <= start or end > len(source):
             continue
-        pieces.append(escape(source[cursor:start]))
-        pieces.append(f"*{escape(source[start:end])}* `{escape(str(entity.get('label', '?')))}`")
+        label = echo(str(entity.get("label", "?")), "code", limit=ECHO_LIMIT)
+        runs += [echo(source[cursor:start]), echo(source[start:end], "bold"), own(" "), label]
         cursor = end
-    pieces.append(escape(source[cursor:]))
-    return "".join(pieces)
+    return [*runs, echo(source[cursor:])]
 
 
-def answer_text(task: str, result: dict[str, Any], source: str) -> str:
-    """The answer in mrkdwn, formatted for its task."""
+def _paragraph(runs: list[Run], empty: str) -> Part:
+    """The runs as a paragraph, or the note ``empty`` in italics when the model gave nothing to show."""
+    return (SECTION, runs or [own(empty, "italic")])
+
+
+def _prose(text: str, empty: str) -> Part:
+    """A model's own writing (a summary, a translation, a reply) as a quote, its lines kept."""
+    return (QUOTE, echo_lines(text)) if text.strip() else _paragraph([], empty)
+
+
+def answer_parts(task: str, result: dict[str, Any], source: str) -> list[Part]:
+    """The answer as rich text for its task: the bot's bars and scores, the model's words echoed."""
     if task in ("text-classification", "zero-shot-classification"):
-        return _ranked(result.get("labels") or []) or "_No labels._"
+        return [_paragraph(_lines(map(_label, (result.get("labels") or [])[:5])), "No labels.")]
     if task == "token-classification":
         entities = result.get("entities") or []
-        if not entities:
-            return "_No entities found._"
-        return _entities(source, entities)
+        return [_paragraph(_entities(source, entities) if entities else [], "No entities found.")]
     if task == "summarization":
-        return escape(str(result.get("summary", "")))
+        return [_prose(str(result.get("summary", "")), "(no summary)")]
     if task == "translation":
-        return escape(str(result.get("translation", "")))
+        return [_prose(str(result.get("translation", "")), "(no translation)")]
     if task == "text-generation":
-        return escape(str(result.get("text", ""))) or "_(no text)_"
+        return [_prose(str(result.get("text", "")), "(no text)")]
     if task == "question-answering":
-        answer = escape(str(result.get("answer", ""))) or "_(no answer found)_"
-        return f"*{answer}*  ({percent(float(result.get('score', 0)))} confident)"
+        answer = str(result.get("answer", ""))
+        shown = echo(answer, "bold", limit=ECHO_LIMIT) if answer else own("(no answer found)", "italic")
+        return [(SECTION, [shown, own(f"  ({percent(float(result.get('score', 0)))} confident)")])]
     if task == "sentence-similarity":
-        return "\n".join(
-            f"`{bar(max(0.0, float(s.get('score', 0))))}` *{float(s.get('score', 0)):.2f}*  {escape(clip(str(s.get('sentence', '')), 200))}"
-            for s in result.get("scores") or []
-        )
+        return [_paragraph(_lines(map(_similar, result.get("scores") or [])), "No scores.")]
     if task == "fill-mask":
-        return "\n".join(
-            f"`{bar(float(p.get('score', 0)))}` *{escape(str(p.get('token', '')).strip())}* "
-            f"{percent(float(p.get('score', 0)))}: {escape(str(p.get('sequence', '')))}"
-            for p in (result.get("predictions") or [])[:5]
-        )
+        return [_paragraph(_lines(map(_prediction, (result.get("predictions") or [])[:5])), "No predictions.")]
     if task == "feature-extraction":
         values = ", ".join(f"{float(v):.3f}" for v in (result.get("embedding") or [])[:6])
-        return f"A vector of *{result.get('dimensions', '?')}* dimensions: `[{values}, …]`"
-    return f"```{escape(clip(json.dumps(result, ensure_ascii=False), 2500))}```"
+        size = echo(str(result.get("dimensions", "?")), "bold", limit=ECHO_LIMIT)
+        return [(SECTION, [own("A vector of "), size, own(" dimensions: "), own(f"[{values}, …]", "code")])]
+    return [(PREFORMATTED, [echo(json.dumps(result, ensure_ascii=False))])]
+
+
+def _titled(title: str, parts: list[Part]) -> list[Part]:
+    """The model's title in bold above its answer (a paragraph after it needs its own line break)."""
+    head = [own(title, "bold")]
+    if parts and parts[0][0] == SECTION:
+        return [(SECTION, [*head, own("\n"), *parts[0][1]]), *parts[1:]]
+    return [(SECTION, head), *parts]
 
 
 def _notes(result: dict[str, Any]) -> list[str]:
@@ -187,7 +370,7 @@ def answer_blocks(
     spec: ModelSpec, result: dict[str, Any], *, source: str, elapsed_ms: float | None, request_id: str
 ) -> Blocks:
     """One answer: the result for its task, notes, the footer and its feedback buttons."""
-    blocks: Blocks = [section(f"*{escape(spec.title)}*\n{answer_text(spec.task, result, source)}")]
+    blocks: Blocks = [rich_text(*_titled(spec.title, answer_parts(spec.task, result, source)))]
     notes = _notes(result)
     if notes:
         blocks.append(context(*notes))
@@ -200,9 +383,9 @@ def answer_message(
     spec: ModelSpec, result: dict[str, Any], *, source: str, elapsed_ms: float | None, request_id: str
 ) -> dict[str, Any]:
     """The thread reply carrying a model's answer."""
-    body = answer_text(spec.task, result, source)
+    body = answer_parts(spec.task, result, source)
     blocks = answer_blocks(spec, result, source=source, elapsed_ms=elapsed_ms, request_id=request_id)
-    return {"text": clip(f"{spec.title}: {body}", TEXT_LIMIT), "blocks": blocks}
+    return {"text": plain((SECTION, [own(f"{spec.title}: ")]), *body), "blocks": blocks}
 
 
 def error_message(spec: ModelSpec | None, description: str, *, request_id: str) -> dict[str, Any]:
@@ -232,7 +415,7 @@ def placeholder_message(
     head = f"⏳ {who} asked {_asked(spec, compare)}"
     return {
         "text": clip(f"{head}…", TEXT_LIMIT),
-        "blocks": [section(f"{head}\n{quote(text)}"), context("Working on it…")],
+        "blocks": [section(head), *quote(text), context("Working on it…")],
     }
 
 
@@ -246,7 +429,8 @@ def placeholder_done(
     return {
         "text": clip(f"{head}: {status}", TEXT_LIMIT),
         "blocks": [
-            section(f"{head}\n{quote(text)}"),
+            section(head),
+            *quote(text),
             context(f"{status.capitalize()} in {seconds(elapsed_ms)} · see the thread"),
         ],
     }
@@ -371,8 +555,8 @@ def modal(callback_id: str, title: str, submit: str, *, private_metadata: str, b
 def compare_message(specs: list[ModelSpec], text: str, columns: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """One reply with a column per model: its answer, time taken and feedback, or its error, or ⏳."""
     done = sum(1 for spec in specs if spec.name in columns)
-    head = f"*Comparison* of {len(specs)} models ({done} of {len(specs)} answered)\n{quote(text)}"
-    blocks: Blocks = [section(head)]
+    head = f"*Comparison* of {len(specs)} models ({done} of {len(specs)} answered)"
+    blocks: Blocks = [section(head), *quote(text)]
     for spec in specs:
         blocks.append({"type": "divider"})
         column = columns.get(spec.name)
@@ -393,5 +577,5 @@ def compare_message(specs: list[ModelSpec], text: str, columns: dict[str, dict[s
                     request_id=column.get("request_id", ""),
                 )
             )
-    summary = f"Comparison of {', '.join(s.title for s in specs)}: {done} of {len(specs)} answered"
+    summary = f"Comparison of {', '.join(escape(s.title) for s in specs)}: {done} of {len(specs)} answered"
     return {"text": clip(summary, TEXT_LIMIT), "blocks": blocks[:MESSAGE_BLOCKS]}

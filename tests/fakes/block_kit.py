@@ -7,8 +7,8 @@ is checked with ``to_dict()``, which runs ``validate_json()`` on the block and o
 every element nested in it, and the view with ``validate_json()`` (its blocks are
 checked one by one). A select keeps its options as plain dicts, so each goes
 through slack_sdk's ``Option`` too. :data:`LIMITS` adds the documented limits
-slack_sdk (3.48) does not check. Lengths count code points, as slack_sdk and
-Python do.
+slack_sdk (3.48) does not check, and for rich text, which Slack gives no length,
+a section's. Lengths count code points, as slack_sdk and Python do.
 """
 
 from __future__ import annotations
@@ -62,6 +62,20 @@ LIMITS = {
         1,
         3000,
         "https://docs.slack.dev/reference/block-kit/composition-objects/text-object",
+    ),
+    # Slack documents no length for rich text. An empty text or block is refused: slack_sdk's
+    # to_dict() drops the empty field and Slack answers invalid_blocks, "missing required field".
+    "rich_text_element": Limit(
+        "the length of a rich_text text element's text",
+        1,
+        3000,
+        "https://docs.slack.dev/reference/block-kit/block-elements/text-element",
+    ),
+    "rich_text_block": Limit(
+        "the characters in a rich_text block (Slack documents no bound; held to a section's 3,000)",
+        1,
+        3000,
+        "https://docs.slack.dev/reference/block-kit/blocks/rich-text-block",
     ),
 }
 
@@ -134,6 +148,13 @@ def _blocks_problems(blocks: list[Any]) -> list[str]:
             problem = LIMITS["text_object"].problem(len(text))
             if problem:
                 problems.append(f"{where}: {problem}")
+        if raw.get("type") == "rich_text":
+            parts = raw.get("elements") or []
+            texts = [e.get("text") for p in parts for e in p.get("elements") or [] if e.get("type") == "text"]
+            sizes = [len(t) if isinstance(t, str) else 0 for t in texts]
+            found = [LIMITS["rich_text_element"].problem(size) for size in sizes]
+            found.append(LIMITS["rich_text_block"].problem(sum(sizes)))
+            problems += [f"{where}: {problem}" for problem in found if problem]
     return problems
 
 
