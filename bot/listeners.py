@@ -42,6 +42,7 @@ from bot.slack_ui import (
     escape,
     help_message,
     home_view,
+    inline_code,
     model_picker_modal,
     usage_message,
     warning_message,
@@ -105,11 +106,15 @@ def plan_command(services: Services, command: dict[str, Any]) -> Plan:
             return _compare_or_explain(services, rest)
         spec = registry.find(first.lower())
         if spec is None:
-            return Plan(reply=help_message(registry, note=f"⚠️ There is no model called `{escape(clip(first, 40))}`."))
+            return Plan(
+                reply=help_message(registry, note=f"⚠️ There is no model called {escape(inline_code(clip(first, 40)))}.")
+            )
         return _run_or_explain(spec, rest.strip())
     spec = registry.by_command(name)
     if spec is None:
-        return Plan(reply=help_message(registry, note=f"⚠️ `{escape(clip(name, 40))}` is not a command of this app."))
+        return Plan(
+            reply=help_message(registry, note=f"⚠️ {escape(inline_code(clip(name, 40)))} is not a command of this app.")
+        )
     return _run_or_explain(spec, text)
 
 
@@ -125,7 +130,7 @@ def plan_mention(services: Services, event: dict[str, Any]) -> tuple[Plan, bool]
     spec = registry.find(first.lower())
     if spec is None:
         return Plan(
-            reply=help_message(registry, note=f"⚠️ I don't know a model called `{escape(clip(first, 40))}`.")
+            reply=help_message(registry, note=f"⚠️ I don't know a model called {escape(inline_code(clip(first, 40)))}.")
         ), False
     if not rest.strip() and event.get("thread_ts"):
         return Plan(spec=spec), True

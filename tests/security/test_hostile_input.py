@@ -25,6 +25,7 @@ from tests.events import load_event
 from tests.fakes.signing import FORM, JSON, signature
 from tests.fakes.slack_client import api_gateway_event, event_callback_body, interaction_body, slash_command_body
 from tests.security.conftest import EVENTS, SIGNING_SECRET, InProcess, header, response_text, signed_event
+from tests.security.test_spoofing import mrkdwn_texts, rich_elements, spans_exactly
 
 #: Markup a person might type; none of it may come back out unescaped.
 MARKUP = "<!channel> <!here> <!everyone> <@UEVIL1> <https://evil.example|click here>"
@@ -32,7 +33,7 @@ MARKUP = "<!channel> <!here> <!everyone> <@UEVIL1> <https://evil.example|click h
 ENCODED = "&lt;!channel&gt; &lt;script&gt;alert(1)&lt;/script&gt; &lt;https://evil.example|x&gt;"
 HTML = "<script>alert('owned')</script><img src=x onerror=alert(1)>"
 UNICODE = "I love it 😀👍🏽 \u202egnp.exe\u202c zero\u200bwidth\u200d\ufeffjoin عربى"
-#: Substrings that would be live markup in Slack or HTML if they came back out.
+#: Substrings that would be live markup in Slack or HTML if they came back out where Slack parses markup.
 LIVE_MARKUP = ("<!channel", "<!here", "<!everyone", "<@UEVIL", "<https://evil", "<script", "<img")
 #: Model names that look like paths, by case id.
 PATHS = {
@@ -272,7 +273,7 @@ CASES = [
         id="slack-markup-command",
     ),
     pytest.param(
-        Case(command(ENCODED), 200, posts="&lt;!channel&gt; &lt;script&gt;", invokes=1), id="slack-encoded-markup"
+        Case(command(ENCODED), 200, posts="<!channel> <script>alert(1)</script>", invokes=1), id="slack-encoded-markup"
     ),
     pytest.param(Case(mention("sentiment " + MARKUP), 200, posts="@channel", invokes=1), id="slack-markup-mention"),
     pytest.param(Case(command(HTML), 200, posts="onerror=alert(1)", invokes=1), id="slack-raw-html"),
@@ -362,11 +363,10 @@ def test_hostile_request_gets_its_answer(case: Case, lambda_router: InProcess) -
 
     for lazy in env.run_lazy():
         assert lazy["statusCode"] < 500
-    posted = [json.dumps(m, ensure_ascii=False) for m in env.slack.messages()]
-    posted += [json.dumps(p.body, ensure_ascii=False) for p in env.slack.response_posts()]
-    assert case.posts in "\n".join(posted)
-    for message in posted:
-        assert not any(markup in message for markup in LIVE_MARKUP), message
+    bodies = [*env.slack.messages(), *(p.body for p in env.slack.response_posts())]
+    assert case.posts in "\n".join(json.dumps(body, ensure_ascii=False) for body in bodies)
+    for text in (t for body in bodies for t in parsed(body)):
+        assert not any(markup in text for markup in LIVE_MARKUP), text
     assert len(env.models.calls) == case.invokes
 
 
@@ -380,6 +380,11 @@ def test_there_are_at_least_forty_cases() -> None:
     assert len(CASES) >= 40
 
 
+def parsed(message: dict[str, Any]) -> list[str]:
+    """What Slack parses for markup in a message: its ``text`` and its mrkdwn objects (rich text it never parses)."""
+    return [str(message.get("text", "")), *mrkdwn_texts(message.get("blocks", []))]
+
+
 def test_unusual_characters_reach_the_model_as_typed(lambda_router: InProcess) -> None:
     env = lambda_router
     assert env.handle(command(UNICODE)(env))["statusCode"] == 200
@@ -389,19 +394,18 @@ def test_unusual_characters_reach_the_model_as_typed(lambda_router: InProcess) -
 
 
 def test_right_to_left_override_stays_inside_the_quote(lambda_router: InProcess) -> None:
-    """A U+202E in the text may reverse the quoted line, never the bot's own words around it."""
+    """A U+202E in the text may reverse the quoted text, never the bot's own words around it."""
     env = lambda_router
     env.handle(command(UNICODE)(env))
     env.run_lazy()
     [placeholder] = env.slack.messages()
-    assert "\u202e" not in placeholder["text"]
-    for block in placeholder["blocks"]:
-        for line in json.dumps(block, ensure_ascii=False).split("\\n"):
-            assert "\u202e" not in line or line.lstrip().startswith("> "), line
+    assert "\u202e" not in "".join(parsed(placeholder))
+    holding = [e["text"] for _, e in rich_elements(placeholder) if "\u202e" in e["text"]]
+    assert len(holding) == 1 and spans_exactly(holding[0]), holding
 
 
 def test_markup_in_a_model_answer_is_escaped_in_the_thread(lambda_router: InProcess) -> None:
-    """A model that repeats its input (or invents markup) cannot ping the channel either."""
+    """A model that repeats its input (or invents markup) cannot ping the channel either: rich text is never parsed."""
     env = lambda_router
     env.handle(command(ENCODED)(env))
     env.run_lazy()
@@ -417,9 +421,9 @@ def test_markup_in_a_model_answer_is_escaped_in_the_thread(lambda_router: InProc
     env.router.handle(record)
     thread = [m for m in env.slack.messages() if m.get("thread_ts")]
     assert thread, "the answer was not posted"
-    text = json.dumps(thread, ensure_ascii=False)
-    assert "&lt;!channel&gt;" in text
-    assert not any(markup in text for markup in LIVE_MARKUP)
+    assert "<!channel>" in json.dumps(thread, ensure_ascii=False)
+    for text in (t for message in thread for t in parsed(message)):
+        assert not any(markup in text for markup in LIVE_MARKUP), text
 
 
 def test_the_form_never_serves_markup_as_html(lambda_router: InProcess) -> None:
