@@ -18,6 +18,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from bot.metrics import ERRORS, REQUESTS
 from inference.registry import ModelSpec
 from infra import nag
 from infra.metrics import PERIOD, PERIOD_MINUTES, model_metric
@@ -90,8 +91,8 @@ class Monitoring(Construct):
         rate = cloudwatch.MathExpression(
             expression=f"IF(requests >= {ERROR_RATE_MIN_REQUESTS}, 100 * FILL(errors, 0) / requests, 0)",
             using_metrics={
-                "requests": model_metric(spec, "Requests", statistic="Sum"),
-                "errors": model_metric(spec, "Errors", statistic="Sum"),
+                "requests": model_metric(spec, REQUESTS, statistic="Sum"),
+                "errors": model_metric(spec, ERRORS, statistic="Sum"),
             },
             label=f"{spec.name} error rate (%)",
             period=PERIOD,
