@@ -126,5 +126,5 @@ def test_the_passcode_is_asked_once_then_the_form_opens(blank_page: Any, locked_
     expect(page.locator("#tool")).to_be_visible()
     expect(page.locator("#login")).to_be_hidden()
     expect(page.locator("#model option")).to_have_count(len(ENTRIES))
-    (cookie,) = page.context.cookies()
+    (cookie,) = [c for c in page.context.cookies() if c["name"] == "go_session"]
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
