@@ -1,56 +1,86 @@
-"""``python -m bot``: serve locally, print the Slack manifest, or call a running server."""
+"""``python -m bot``: serve locally, print the Slack manifest, or call a running server.
+
+A command that fails prints one ``error: ...`` line saying what to do (:mod:`bot.cli_errors`)
+and exits 1, or 2 for a wrong command line; Ctrl-C exits 130.
+"""
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import sys
 import time
 import urllib.error
 import urllib.request
+from email.message import Message
 from typing import Any
 
-from inference.errors import RegistryError
+from bot.cli_errors import InvalidUrl, NotJson, ServerHungUp, ServerUnreachable, report
+from inference.cli import interrupted
 
 DEFAULT_URL = "http://127.0.0.1:3000"
 #: How long ``invoke`` keeps retrying a model that is still warming up.
 INVOKE_PATIENCE_SECONDS = 300
 
 
-def _post(url: str, body: dict[str, Any], cookie: str = "") -> tuple[int, dict[str, Any], str]:
+def _reason(error: BaseException | str) -> str:
+    """``Connection refused``, not ``[Errno 111] Connection refused``."""
+    return getattr(error, "strerror", None) or str(error) or type(error).__name__
+
+
+def _json(server: str, status: int, headers: Message, payload: bytes) -> dict[str, Any]:
+    """The body of an answer from the server, which always answers with a JSON object."""
+    try:
+        body = json.loads(payload or b"{}")
+    except ValueError:  # not JSON, or not even UTF-8
+        body = None
+    if not isinstance(body, dict):
+        raise NotJson(server, status, headers.get("Content-Type", ""))
+    return body
+
+
+def _post(server: str, path: str, body: dict[str, Any], cookie: str = "") -> tuple[int, dict[str, Any], str]:
+    """POST ``body`` as JSON to the server: the answer's status, JSON body and ``Set-Cookie``.
+
+    Raises:
+        ServerUnreachable, ServerHungUp, NotJson: for :mod:`bot.cli_errors` to word.
+    """
     request = urllib.request.Request(  # noqa: S310 (scheme checked in invoke)
-        url,
+        server + path,
         data=json.dumps(body).encode(),
         method="POST",
         headers={"Content-Type": "application/json", "Cookie": cookie},
     )
     try:
-        # The URL the person typed, checked to be http(s) in invoke().
-        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310  # nosec B310
-            return response.status, json.loads(response.read() or b"{}"), response.headers.get("Set-Cookie", "")
-    except urllib.error.HTTPError as exc:
-        payload = exc.read()
         try:
-            return exc.code, json.loads(payload or b"{}"), ""
-        except json.JSONDecodeError:
-            return exc.code, {"error": {"type": "http_error", "message": payload.decode(errors="replace")}}, ""
+            # The URL the person typed, checked to be http(s) in invoke().
+            response = urllib.request.urlopen(request, timeout=60)  # noqa: S310  # nosec B310
+        except urllib.error.HTTPError as error:
+            response = error  # an error status is an answer too, with headers and a body
+        with response:
+            status, headers, payload = response.status, response.headers, response.read()
+    except urllib.error.URLError as exc:
+        raise ServerUnreachable(server, _reason(exc.reason)) from exc
+    except (http.client.HTTPException, OSError) as exc:  # closed or reset mid-answer, or too slow
+        raise ServerHungUp(server, _reason(exc)) from exc
+    return status, _json(server, status, headers, payload), headers.get("Set-Cookie", "")
 
 
 def invoke(url: str, model: str, text: str) -> int:
-    """Call the form's JSON endpoint as the page does; print the answer or the error."""
+    """Call the form's JSON endpoint as the page does; print the answer, exit 1 if it is an error."""
     if not url.startswith(("http://", "https://")):
-        print(f"error: --url must start with http:// or https://, got {url!r}", file=sys.stderr)
-        return 2
-    base = url.rstrip("/") + "/go"
+        raise InvalidUrl(url)
+    server = url.rstrip("/")
     cookie = ""
     passcode = os.environ.get("DEMO_PASSCODE", "")
     if passcode:
-        status, body, set_cookie = _post(base + "/login", {"passcode": passcode})
+        _, _, set_cookie = _post(server, "/go/login", {"passcode": passcode})
         cookie = set_cookie.split(";", 1)[0]
     deadline = time.monotonic() + INVOKE_PATIENCE_SECONDS
     while True:
-        status, body, _ = _post(base, {"model": model, "text": text}, cookie)
+        status, body, _ = _post(server, "/go", {"model": model, "text": text}, cookie)
         if status != 202 or time.monotonic() > deadline:
             break
         print(body.get("message", "warming up…"), file=sys.stderr)
@@ -59,12 +89,19 @@ def invoke(url: str, model: str, text: str) -> int:
     return 0 if status == 200 else 1
 
 
+def _port(text: str) -> int:
+    """``--port``: 0 (any free port) to 65535."""
+    if not (text.isascii() and text.isdigit() and int(text) <= 65535):
+        raise argparse.ArgumentTypeError(f"expected a port from 0 to 65535, got {text!r}")
+    return int(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the router, the form and the models on this machine")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=3000)
+    serve.add_argument("--port", type=_port, default=3000, help="0 picks a free port (default 3000)")
     manifest = commands.add_parser("manifest", help="print the Slack app manifest for the registry")
     manifest_for = manifest.add_mutually_exclusive_group()
     manifest_for.add_argument("--url", default=None, help="the API's https:// base URL (the stack's ApiUrl output)")
@@ -105,11 +142,10 @@ def main(argv: list[str] | None = None) -> int:
 
             return export_feedback(model=args.model, format=args.format, output=args.output)
         return invoke(args.url, args.model, args.text)
-    except RegistryError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
-        return 130
+        return interrupted()
+    except Exception as exc:
+        return report(exc)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import hashlib
 import json
 import time
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -20,6 +21,11 @@ from bot.storage import DynamoTable, SqliteFile
 
 UP, DOWN = "up", "down"
 VOTES = (UP, DOWN)
+
+
+def iso_utc(epoch: float) -> str:
+    """``2026-12-01T20:08:51Z``: a stored time as exports show it, readable anywhere and sortable as text."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -60,16 +66,18 @@ class Vote:
     answer: Answer | None = None
 
     def flat(self) -> dict[str, Any]:
+        """The vote and its answer as one export row, times in ISO 8601 UTC."""
         row = {
             "request_id": self.request_id,
             "voter": self.voter,
             "vote": self.vote or "",
             "comment": self.comment,
-            "voted_at": self.voted_at,
+            "voted_at": iso_utc(self.voted_at),
         }
         if self.answer is not None:
             data = asdict(self.answer)
             data["output"] = json.dumps(data["output"], ensure_ascii=False)
+            data["created_at"] = iso_utc(data["created_at"])
             row |= {k: v for k, v in data.items() if k != "request_id"}
         return row
 

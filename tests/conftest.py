@@ -45,6 +45,8 @@ class BotServer:
     process: subprocess.Popen[str]
     log_path: Path
     data_dir: Path
+    #: The registry file it serves (``MODELS_FILE``), for commands that must read the same one.
+    registry: Path
 
     def logs(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
@@ -91,7 +93,15 @@ def start_server(
         process.kill()
         raise RuntimeError(f"bot serve did not start:\n{log_path.read_text()}")
     sender = SlackSender(url, SIGNING_SECRET, response_urls=slack.new_response_url)
-    return BotServer(url=url, slack=slack, sender=sender, process=process, log_path=log_path, data_dir=workdir / "data")
+    return BotServer(
+        url=url,
+        slack=slack,
+        sender=sender,
+        process=process,
+        log_path=log_path,
+        data_dir=workdir / "data",
+        registry=registry,
+    )
 
 
 def stop_server(server: BotServer) -> None:

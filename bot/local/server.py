@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from bot.app import build_bolt_app, build_services
+from bot.cli_errors import CannotListen
 from bot.config import LOCAL_MODE, Settings, load_settings
 from bot.http import Response
 from bot.local.workers import WorkerPool
@@ -140,7 +141,15 @@ class LocalServer:
         return Handler
 
     def serve(self, host: str, port: int, *, ready: threading.Event | None = None) -> None:
-        httpd = LocalHTTPServer((host, port), self.handler_class())
+        """Answer HTTP at ``host:port`` until interrupted, then stop the model workers.
+
+        Raises:
+            CannotListen: the port is taken, or ``host`` is no address of this machine.
+        """
+        try:
+            httpd = LocalHTTPServer((host, port), self.handler_class())
+        except OSError as exc:
+            raise CannotListen(host, port, exc) from exc
         url = f"http://{httpd.server_address[0]}:{httpd.server_address[1]}"
         print(f"Serving on {url}  (form: {url}/go, Slack: {url}/slack/events)", flush=True)
         if ready is not None:

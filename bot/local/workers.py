@@ -24,6 +24,7 @@ import logging
 import multiprocessing
 import os
 import queue
+import signal
 import threading
 import time
 import uuid
@@ -34,6 +35,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from bot.config import DEMO_PASSCODE, SLACK_APP_TOKEN, SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET
@@ -54,6 +56,8 @@ Record = dict[str, Any]
 #: Like Lambda's two retries of an asynchronous event (after 1 and 2 minutes), a little sooner.
 DELIVERY_RETRY_DELAYS = (15.0, 60.0)
 SECRET_VARIABLES = (SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, DEMO_PASSCODE, SLACK_APP_TOKEN)
+#: How long a worker has to exit by itself when the server stops before it is killed.
+STOP_GRACE_SECONDS = 2.0
 #: How many jobs may wait for a model's one worker before a form run is refused as busy: a small queue,
 #: so a run that is let in starts within a few answers, not after everyone else's.
 QUEUE_LIMIT = 2
@@ -84,6 +88,26 @@ def _serve(conn: Connection, model: str, models_file: str) -> None:
             send(("ok", json.dumps(response)))  # the Lambda runtime serialises too; fail the same way
         except TypeError as exc:
             send(("error", {"errorType": "Runtime.MarshalError", "errorMessage": str(exc)}))
+
+
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    """Unwind as a return from the worker would, so its finalizers run (tqdm's lock is a named semaphore)."""
+    raise SystemExit(0)
+
+
+def _run_worker(conn: Connection, model: str, models_file: str) -> None:
+    """The worker process's entry point, which leaves stopping it to the server.
+
+    A terminal sends Ctrl-C to every process in its group, and a worker that took it would print a
+    traceback mid-load; the server stops its workers itself (as Lambda stops a container), with a
+    SIGTERM that ends the worker cleanly (no "leaked semaphore" warning from multiprocessing).
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    try:
+        _serve(conn, model, models_file)
+    finally:  # exiting (the pipe closed, or SIGTERM): a late SIGTERM must not cut the finalizers short
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 @dataclass
@@ -131,6 +155,9 @@ class ModelWorker:
         self.progress = ""
         #: True once the current process has answered a job: the model is loaded (or its failure to load is known).
         self.loaded = False
+        #: Guards ``process`` and ``conn`` between this worker's thread and ``stop``.
+        self._lock = threading.Lock()
+        self._stopped = False
         self._thread = threading.Thread(target=self._loop, name=f"worker-{spec.name}", daemon=True)
         self._thread.start()
 
@@ -147,29 +174,52 @@ class ModelWorker:
             return sum(1 for job in self.jobs.queue if job is not None and not job.future.cancelled())
 
     def stop(self) -> None:
-        self.jobs.put(None)
-        self._kill()
+        """Stop for good, as the server shuts down: the process exits or is killed, and no other starts.
 
-    def _start(self) -> None:
+        The running process is asked to exit (SIGTERM), and killed after ``STOP_GRACE_SECONDS``. The
+        worker's thread, which may be mid-job, leaves the process to this and only closes the pipe.
+        """
+        with self._lock:
+            self._stopped = True
+            process = self.process
+        self.jobs.put(None)
+        if process is not None and process.is_alive():
+            process.terminate()
+            process.join(STOP_GRACE_SECONDS)
+            if process.is_alive():
+                process.kill()
+                process.join(5)
+
+    def _start(self) -> bool:
+        """Start a process for the next job; False once ``stop`` has begun, which would not see it."""
         context = multiprocessing.get_context("spawn")
         parent, child = context.Pipe()
-        self.process = context.Process(
-            target=_serve,
+        process = context.Process(
+            target=_run_worker,
             args=(child, self.spec.name, str(self.models_file)),
             name=f"model-{self.spec.name}",
             daemon=True,
         )
-        self.process.start()
+        with self._lock:
+            started = not self._stopped
+            if started:
+                process.start()
+                self.process, self.conn = process, parent
         child.close()
-        self.conn = parent
+        if not started:
+            parent.close()
+        return started
 
     def _kill(self) -> None:
-        if self.process is not None and self.process.is_alive():
-            self.process.kill()
-            self.process.join(5)
-        if self.conn is not None:
-            self.conn.close()
-        self.process, self.conn = None, None
+        """End the process, unless ``stop`` is ending it, and close the pipe (from the worker's thread only)."""
+        with self._lock:
+            process, conn, stopping = self.process, self.conn, self._stopped
+            self.process, self.conn = None, None
+        if process is not None and not stopping and process.is_alive():
+            process.kill()
+            process.join(5)
+        if conn is not None:
+            conn.close()
         self.loaded = False
 
     def _fail(self, job: Job, error_type: str, message: str) -> None:
@@ -202,7 +252,8 @@ class ModelWorker:
                 if self.process is not None:
                     self.restarts += 1
                 self._kill()
-                self._start()
+                if not self._start():
+                    break
             try:
                 self.conn.send(job.payload)
                 answer = self._receive(time.monotonic() + self.spec.timeout)
@@ -225,6 +276,7 @@ class ModelWorker:
                 function_name=f"local-{self.spec.name}", job=job, response=json.loads(body), condition="Success"
             )
             self.finish(job, record)
+        self._kill()  # stopped: close the pipe
 
 
 class WorkerPool:
@@ -244,6 +296,7 @@ class WorkerPool:
         self.queue_limit = queue_limit
         self.workers: dict[str, ModelWorker] = {}
         self._lock = threading.Lock()
+        self._closed = False
         # Deliveries post to Slack, which may be slow; they must not hold up the next model request.
         self._deliveries = ThreadPoolExecutor(max_workers=16, thread_name_prefix="deliver")
 
@@ -252,15 +305,25 @@ class WorkerPool:
         if spec is None:
             raise InvokeError(f"There is no model called {model!r}.")
         with self._lock:
+            if self._closed:
+                raise InvokeError("The server is stopping.")
             if model not in self.workers:
                 self.workers[model] = ModelWorker(spec, models_file=self.registry.path.resolve(), finish=self._finish)
             return self.workers[model]
 
     def _finish(self, job: Job, record: Record) -> None:
         if job.asynchronous:
-            self._deliveries.submit(self._deliver, record)
+            self._submit(record)
         else:
             job.future.set_result(record)
+
+    def _submit(self, record: Record, attempt: int = 0) -> None:
+        """Queue a delivery, unless the pool is closed: the server is stopping, and its deliveries with it."""
+        with self._lock:
+            if self._closed:
+                logger.warning("a model result was not delivered: the server is stopping")
+                return
+            self._deliveries.submit(self._deliver, record, attempt)
 
     def _deliver(self, record: Record, attempt: int = 0) -> None:
         """Hand a record to the router; if that fails, try again later, as Lambda retries a destination."""
@@ -272,7 +335,7 @@ class WorkerPool:
                 return
             delay = self.retry_delays[attempt]
             logger.warning("delivering a model result failed; trying again in %.0f s", delay, exc_info=True)
-            timer = threading.Timer(delay, lambda: self._deliveries.submit(self._deliver, record, attempt + 1))
+            timer = threading.Timer(delay, self._submit, (record, attempt + 1))
             timer.daemon = True
             timer.start()
 
@@ -300,6 +363,10 @@ class WorkerPool:
         return response
 
     def close(self) -> None:
-        for worker in self.workers.values():
+        """Stop every worker and drop deliveries not yet made: the server is shutting down."""
+        with self._lock:
+            self._closed = True
+            workers = list(self.workers.values())
+        for worker in workers:
             worker.stop()
         self._deliveries.shutdown(wait=False, cancel_futures=True)

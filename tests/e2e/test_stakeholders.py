@@ -58,7 +58,7 @@ def current(server: BotServer, channel: str, ts: str) -> dict[str, Any]:
 
 
 def export(server: BotServer, *args: str) -> str:
-    env = {"DATA_DIR": str(server.data_dir), "PATH": "/usr/bin:/bin"}
+    env = {"DATA_DIR": str(server.data_dir), "MODELS_FILE": str(server.registry), "PATH": "/usr/bin:/bin"}
     return subprocess.run(
         [sys.executable, "-m", "bot", "feedback", "export", *args],
         cwd=ROOT,

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +15,8 @@ import pytest
 
 from inference import cli, loader
 from inference.tasks import TASKS
+from tests.conftest import ROOT
+from tests.fakes.hub import FakeHub
 from tests.tiny_models import write_registry
 
 PIN = "0123456789abcdef0123456789abcdef01234567"
@@ -140,3 +147,43 @@ def test_warm_offline_with_an_empty_cache_fails(
     err = capsys.readouterr().err
     assert "hub-model: owner/model@0123456 is not in the model cache" in err
     assert "HF_HUB_OFFLINE=1 forbids downloading it" in err
+
+
+def test_ctrl_c_while_warm_downloads(tmp_path: Path) -> None:
+    """One line and exit 130 at once, not after the files in flight (huggingface_hub's pool waits for them)."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "config.json").write_text('{"model_type": "bert"}')
+    (repo / "model.safetensors").write_bytes(os.urandom(1_000_000))
+    with FakeHub(bytes_per_second=20_000) as hub:  # the weights would take 50 s
+        sha = hub.add_repo("owner/model", repo)
+        registry = write_registry(tmp_path / "models.yaml", [{**HUB_ENTRY, "revision": sha}])
+        env = {
+            **os.environ,
+            "MODELS_FILE": str(registry),
+            "HF_ENDPOINT": hub.url,
+            "HF_HOME": str(tmp_path / "hf-home"),
+            "HF_HUB_OFFLINE": "0",
+            "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+        }
+        warm = subprocess.Popen(
+            [sys.executable, "-m", "inference", "warm", "hub-model"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while not hub.calls("GET", "model.safetensors") and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert hub.calls("GET", "model.safetensors"), "the download never started"
+            warm.send_signal(signal.SIGINT)
+            _, err = warm.communicate(timeout=10)
+        finally:
+            warm.kill()
+    assert (warm.returncode, err) == (
+        130,
+        "interrupted: `python -m inference warm` resumes the download where it stopped\n",
+    )
