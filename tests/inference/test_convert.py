@@ -274,3 +274,38 @@ def test_a_local_pickle_only_folder_is_refused_with_the_reason(served: Served, t
         loader.weights_path(spec)
     assert "has only pickled weights (pytorch_model.bin)" in str(caught.value)
     assert "`warm` converts pinned Hub snapshots only" in str(caught.value)
+
+
+def test_a_conversion_from_another_pickle_is_refused(hub: FakeHub) -> None:
+    folder = warmed("translate-en-fr")
+    manifest = json.loads((folder / loader.CONVERSION_MANIFEST).read_text())
+    manifest["pickles"] = {"pytorch_model.bin": "0" * 64}
+    (folder / loader.CONVERSION_MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(
+        ModelLoadError, match=r"the snapshot's pytorch_model\.bin is not the file it was converted from"
+    ):
+        loader.weights_path(default("translate-en-fr"))
+
+
+def test_a_checkpoint_in_shards_converts(
+    served: Served, hub: FakeHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "sharded"
+    shutil.copytree(served.folders["translate-en-fr"], folder)
+    state = torch.load(folder / "pytorch_model.bin", weights_only=True)
+    (folder / "pytorch_model.bin").unlink()
+    names = sorted(state)
+    shards = {"pytorch_model-00001-of-00002.bin": names[::2], "pytorch_model-00002-of-00002.bin": names[1::2]}
+    for shard, keys in shards.items():
+        torch.save({key: state[key] for key in keys}, folder / shard)
+    index = {"metadata": {}, "weight_map": {key: shard for shard, keys in shards.items() for key in keys}}
+    (folder / "pytorch_model.bin.index.json").write_text(json.dumps(index))
+    revision = hub.add_repo("owner/sharded-opus", folder)
+    registry = write_registry(tmp_path / "models.yaml", [hub_entry("sharded", "owner/sharded-opus", revision)])
+    monkeypatch.setenv("MODELS_FILE", str(registry))
+    assert cli.main(["warm", "sharded"]) == 0
+    spec = load_registry().get("sharded")
+    manifest = json.loads((loader.conversion_dir(spec) / loader.CONVERSION_MANIFEST).read_text())
+    assert sorted(manifest["pickles"]) == sorted(shards)
+    assert not (loader.conversion_dir(spec) / "pytorch_model.bin.index.json").exists()
+    assert load_runner(spec).run(SENTENCE, {})["translation"] is not None
