@@ -18,7 +18,7 @@ from email.message import Message
 from typing import Any
 
 from bot.cli_errors import InvalidUrl, NotJson, ServerHungUp, ServerUnreachable, report
-from inference.cli import interrupted
+from inference.cli import interrupted, program
 
 DEFAULT_URL = "http://127.0.0.1:3000"
 #: How long ``invoke`` keeps retrying a model that is still warming up.
@@ -97,7 +97,7 @@ def _port(text: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    parser = argparse.ArgumentParser(prog=program("bot"), description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the router, the form and the models on this machine")
     serve.add_argument("--host", default="127.0.0.1")
@@ -126,16 +126,11 @@ def main(argv: list[str] | None = None) -> int:
             run(args.host, args.port)
             return 0
         if args.command == "manifest":
-            from bot.manifest import PLACEHOLDER_URL, ManifestError, render_manifest
+            from bot.manifest import PLACEHOLDER_URL, render_manifest
             from inference.registry import load_registry
 
-            try:
-                url = None if args.socket_mode else PLACEHOLDER_URL if args.url is None else args.url
-                text = render_manifest(load_registry(), url)
-            except ManifestError as exc:
-                print(f"error: --url: {exc}", file=sys.stderr)
-                return 2
-            sys.stdout.write(text)
+            url = None if args.socket_mode else PLACEHOLDER_URL if args.url is None else args.url
+            sys.stdout.write(render_manifest(load_registry(), url))
             return 0
         if args.command == "feedback":
             from bot.feedback_export import export_feedback

@@ -79,6 +79,8 @@ class NoAwsRegion(CommandError):
 
 def explain(exc: BaseException) -> tuple[str, int] | None:
     """The words for a failure people can act on, and its exit status; None for anything else (a bug)."""
+    from bot.manifest import ManifestError  # imports Bolt's listeners: only when a command failed
+
     match exc:
         case InvalidUrl(url=url):
             return f"--url must start with http:// or https://, got {url!r}", USAGE_ERROR
@@ -101,6 +103,8 @@ def explain(exc: BaseException) -> tuple[str, int] | None:
                 "FEEDBACK_TABLE is set, so the export reads DynamoDB, but no AWS region is configured: "
                 f"set AWS_DEFAULT_REGION to the stack's region, {LOCAL_FEEDBACK}"
             ), FAILURE
+        case ManifestError():
+            return f"--url: {exc}", USAGE_ERROR
         case RegistryError() | UnknownModel():
             return str(exc), USAGE_ERROR
     if type(exc).__module__.startswith("botocore."):

@@ -21,6 +21,7 @@ import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -29,6 +30,12 @@ from inference.registry import ModelSpec, Registry, load_registry
 
 #: Exit statuses, which ``python -m bot`` shares: a failure, a wrong command line or registry, Ctrl-C (128 + SIGINT).
 FAILURE, USAGE_ERROR, INTERRUPTED = 1, 2, 130
+
+
+def program(module: str) -> str:
+    """How the person started the CLI, for usage lines: ``python -m <module>`` or the console script's name."""
+    started = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
+    return f"python -m {module}" if started in ("", "__main__.py", "-c") else started
 
 
 def interrupted(hint: str = "") -> int:
@@ -142,7 +149,7 @@ def _list(registry: Registry, args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m inference",
+        prog=program("inference"),
         description="Run registry models locally, fill the model cache (HF_HOME), list the registry. "
         "MODELS_FILE selects another registry file.",
     )

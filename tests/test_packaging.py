@@ -173,3 +173,20 @@ def test_the_installed_form_page_inlines_the_installed_assets(router_install: In
     location, page = router_install.python(RENDER_PAGE).split("\n", 1)
     assert Path(location).is_relative_to(router_install.venv)
     assert page == render_page(catalog=model_catalog(load_registry(DEFAULT_MODELS_FILE)), locked=False, nonce="n0nce")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("command", "usage"),
+    [
+        (("hf-slack-bot",), "usage: hf-slack-bot "),
+        (("python", "-m", "bot"), "usage: python -m bot "),
+        (("hf-slack-inference",), "usage: hf-slack-inference "),
+        (("python", "-m", "inference"), "usage: python -m inference "),
+    ],
+    ids=["bot-script", "bot-module", "inference-script", "inference-module"],
+)
+def test_usage_names_the_command_the_person_typed(
+    router_install: Install, command: tuple[str, ...], usage: str
+) -> None:
+    assert router_install.script(*command, "--help").startswith(usage)
