@@ -25,7 +25,6 @@ built elsewhere and swapped in, so a reader never sees half of it.
 
 from __future__ import annotations
 
-import os
 import pickle
 import shutil
 import tempfile
@@ -41,6 +40,7 @@ from inference.loader import (
     ConversionManifest,
     conversion_dir,
     file_sha256,
+    listed_sha256,
     pickle_files,
     serving_folder,
     verify_conversion,
@@ -107,8 +107,8 @@ def convert(spec: ModelSpec, snapshot: Path, *, force: bool = False) -> Path:
 def _checked_sha256(spec: ModelSpec, path: Path) -> str:
     """The file's sha256, refused when it is not the one the Hub listed (the name of its blob in the cache)."""
     sha256 = file_sha256(path)
-    listed = Path(os.readlink(path)).name if path.is_symlink() else sha256
-    if listed != sha256:
+    listed = listed_sha256(path)
+    if listed not in (None, sha256):
         raise ModelLoadError(
             f"{spec.name}: {path.name} in the cache does not have the sha256 the Hub lists for it ({listed}); "
             f"delete {path.parent} and run `python -m inference warm {spec.name}` again."

@@ -186,6 +186,18 @@ def conversion_dir(spec: ModelSpec) -> Path:
     return repo_folder(spec) / CONVERSION_FOLDER / (spec.revision or "main")
 
 
+def listed_sha256(path: Path) -> str | None:
+    """The sha256 the Hub listed for a snapshot file, read from the name of its blob in the cache (no read).
+
+    huggingface_hub names an LFS file's blob after its sha256 and links the
+    snapshot's file to it; None for a file that is not such a link.
+    """
+    if not path.is_symlink():
+        return None
+    blob = Path(os.readlink(path)).name
+    return blob if _SHA256.fullmatch(blob) else None
+
+
 def file_sha256(path: Path) -> str:
     """The sha256 of a file's bytes, as the Hub lists it for LFS files (and as the cache names their blobs)."""
     with path.open("rb") as file:
@@ -307,9 +319,7 @@ def serving_folder(spec: ModelSpec, snapshot: Path) -> Path:
     if manifest.source != f"{spec.model}@{spec.revision}":
         raise _bad_conversion(spec, folder, f"it was converted from {manifest.source}")
     for name, sha256 in manifest.pickles.items():
-        source = snapshot / name
-        # The cache names an LFS file's blob after its sha256: comparing names costs no read.
-        if source.is_symlink() and _SHA256.fullmatch(blob := Path(os.readlink(source)).name) and blob != sha256:
+        if listed_sha256(snapshot / name) not in (None, sha256):
             raise _bad_conversion(spec, folder, f"the snapshot's {name} is not the file it was converted from")
     absent = [name for name in manifest.converted if not (folder / name).is_file()]
     if absent:
