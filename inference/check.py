@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from inference.backends import TORCH
 from inference.errors import ModelLoadError
 from inference.loader import (
     HubUnreachable,
@@ -35,7 +36,6 @@ from inference.loader import (
     pickle_files,
 )
 from inference.registry import ModelSpec
-from inference.runners import ONNX_RUNNERS, unsupported_onnx_task
 
 #: Marian's tokenizer: two sentencepiece models and the shared vocabulary (opus-mt).
 MARIAN_FILES = ("source.spm", "target.spm", "vocab.json")
@@ -156,16 +156,14 @@ def check_entry(spec: ModelSpec) -> Report:
     Raises:
         HubUnreachable: the Hub did not answer; every other failure is the report's ``problem``.
     """
-    if spec.backend == "onnx" and spec.task not in ONNX_RUNNERS:
-        return Report(spec, problem=str(unsupported_onnx_task(spec)).removeprefix(f"{spec.name}: "))
     try:
         report = _local_report(spec, spec.local_path) if spec.local_path else _hub_report(spec)
     except HubUnreachable:
         raise
     except ModelLoadError as exc:  # no such repository or revision, gated, an HTTP error
         return Report(spec, problem=str(exc).removeprefix(f"{spec.name}: "))
-    if spec.backend == "onnx" and report.problem is None:
-        report.verdict += "; the ONNX export is made by `warm`"
+    if spec.backend != TORCH and report.problem is None:
+        report.verdict += f"; its {spec.backend} conversion ({spec.quantize}) is made by `warm`"
     return report
 
 

@@ -4,11 +4,12 @@ A thin layer over the library. ``run`` goes through :func:`inference.service.han
 the function the Lambda calls, so what it prints is what the router receives;
 ``warm`` is :func:`inference.loader.download` per entry, then
 :func:`inference.convert.convert` for pickle-only snapshots and
-:func:`inference.onnx_export.export_model` for ``backend: onnx`` entries;
+:func:`inference.conversions.convert_entry` for entries on a converted backend
+(ONNX Runtime, CTranslate2, ...), which names the entries that fell back on torch;
 ``check`` is :func:`inference.check.check`.
 ``MODELS_FILE`` (env) points every command at another registry.
 
-Exit codes: 0 success, 1 the model answered with an error or a download or export failed,
+Exit codes: 0 success, 1 the model answered with an error or a download or conversion failed,
 2 the registry or the command line is wrong, 130 Ctrl-C (one line, no traceback).
 """
 
@@ -25,6 +26,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from inference.backends import TORCH
 from inference.errors import ModelLoadError, RegistryError, UnknownModel
 from inference.registry import ModelSpec, Registry, load_registry
 
@@ -85,38 +87,53 @@ def _run(registry: Registry, args: argparse.Namespace) -> int:
     return 1 if "error" in response else 0
 
 
+def _source(spec: ModelSpec, *, force: bool) -> Path | None:
+    """The entry's weights as safetensors for ``warm``: fetched (and a pickle converted); None for a torch local folder."""
+    from inference.loader import describe, download, is_pickle_only, weights_path
+
+    if spec.local_path:
+        return weights_path(spec) if spec.backend != TORCH else None
+    print(f"{spec.name}: fetching {describe(spec)}", flush=True)
+    with _ctrl_c_exits_now():
+        folder = download(spec, for_conversion=True)
+    if is_pickle_only(folder):
+        from inference.convert import convert
+
+        print(f"{spec.name}: converting its pickled weights to safetensors", flush=True)
+        folder = convert(spec, folder, force=force)
+    print(f"{spec.name}: ready in {folder}")
+    return folder
+
+
 def _warm(registry: Registry, args: argparse.Namespace) -> int:
-    from inference.loader import describe, download, is_pickle_only
-    from inference.runners import ONNX_RUNNERS, unsupported_onnx_task
+    from inference.conversions import convert_entry
 
     specs = [registry.get(name) for name in args.names] if args.names else list(registry)
     failures = 0
+    fell_back: list[str] = []
     for spec in specs:
         try:
-            if spec.backend == "onnx" and spec.task not in ONNX_RUNNERS:
-                raise unsupported_onnx_task(spec)
-            if spec.local_path:
-                if spec.backend != "onnx":
-                    print(f"{spec.name}: skipped, the model is the local folder {spec.local_path}")
-                    continue
+            source = _source(spec, force=args.force)
+            if source is None:
+                print(f"{spec.name}: skipped, the model is the local folder {spec.local_path}")
+            if source is None or spec.backend == TORCH:
+                continue
+            print(f"{spec.name}: converting for {spec.backend} (quantize: {spec.quantize})", flush=True)
+            folder, record = convert_entry(spec, source, force=args.force)
+            if record.refused is None:
+                print(f"{spec.name}: {spec.backend} conversion ready in {folder}")
             else:
-                print(f"{spec.name}: fetching {describe(spec)}", flush=True)
-                with _ctrl_c_exits_now():
-                    folder = download(spec, for_conversion=True)
-                if is_pickle_only(folder):
-                    from inference.convert import convert
-
-                    print(f"{spec.name}: converting its pickled weights to safetensors", flush=True)
-                    folder = convert(spec, folder, force=args.force)
-                print(f"{spec.name}: ready in {folder}")
-            if spec.backend == "onnx":
-                from inference.onnx_export import export_model
-
-                print(f"{spec.name}: exporting to ONNX", flush=True)
-                print(f"{spec.name}: ONNX export ready in {export_model(spec, force=args.force)}")
+                print(f"{spec.name}: {spec.backend} cannot serve it, so it is served with torch: {record.refused}")
+                fell_back.append(f"{spec.name} ({record.refused})")
         except ModelLoadError as exc:
             print(f"error: {exc}", file=sys.stderr)
             failures += 1
+    if fell_back:
+        print(
+            f"{len(fell_back)} entr{'y' if len(fell_back) == 1 else 'ies'} fell back to torch: {'; '.join(fell_back)}. "
+            "The serving image has no torch: in AWS, set `backend: torch` on "
+            f"{'it' if len(fell_back) == 1 else 'them'} so that its function runs the conversion image."
+        )
     return 1 if failures else 0
 
 
@@ -132,9 +149,10 @@ def _model_label(spec: ModelSpec) -> str:
 
 def format_table(registry: Registry) -> str:
     """The registry as an aligned text table, one row per entry."""
-    header = ("NAME", "COMMAND", "TASK", "MODEL", "MEMORY", "TIMEOUT", "BACKEND")
+    header = ("NAME", "COMMAND", "TASK", "MODEL", "MEMORY", "TIMEOUT", "BACKEND", "QUANTIZE")
     rows = [
-        (s.name, s.command, s.task, _model_label(s), f"{s.memory} MB", f"{s.timeout} s", s.backend) for s in registry
+        (s.name, s.command, s.task, _model_label(s), f"{s.memory} MB", f"{s.timeout} s", s.backend, s.quantize)
+        for s in registry
     ]
     widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
     return "\n".join(
@@ -168,11 +186,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_run)
     warm = commands.add_parser(
         "warm",
-        help="download the pinned snapshots into HF_HOME and export `backend: onnx` entries (default: every entry)",
+        help="download the pinned snapshots into HF_HOME and convert them for their backends (default: every entry)",
     )
     warm.add_argument("names", nargs="*", metavar="NAME", help="registry entry names")
     warm.add_argument(
-        "--force", action="store_true", help="export ONNX entries and convert pickled weights again even when done"
+        "--force", action="store_true", help="convert again (pickled weights, each backend's conversion) even when done"
     )
     warm.set_defaults(handler=_warm)
     checking = commands.add_parser(

@@ -19,15 +19,15 @@ in the environment that fills the cache (it has torch), converts them:
    are copied beside them, and a manifest records the source's and the result's
    sha256 (:class:`inference.loader.ConversionManifest`), written last.
 
-The folder is :func:`inference.loader.conversion_dir`, beside the snapshot; it is
-built elsewhere and swapped in, so a reader never sees half of it.
+The folder is :func:`inference.loader.conversion_dir`, under ``HF_HOME`` with every
+other conversion; it is built beside its place and moved there whole
+(:func:`inference.conversions.staged`), so a reader never sees half of it.
 """
 
 from __future__ import annotations
 
 import pickle
 import shutil
-import tempfile
 import zipfile
 from importlib.metadata import version
 from pathlib import Path
@@ -35,6 +35,7 @@ from typing import Any
 
 import torch
 
+from inference.conversions import staged
 from inference.errors import ModelLoadError
 from inference.loader import (
     ConversionManifest,
@@ -45,7 +46,6 @@ from inference.loader import (
     serving_folder,
     verify_conversion,
 )
-from inference.onnx_export import _swap
 from inference.registry import ModelSpec
 
 #: What ``save_pretrained`` writes that is weights (the rest of the snapshot is copied as it is).
@@ -82,9 +82,7 @@ def convert(spec: ModelSpec, snapshot: Path, *, force: bool = False) -> Path:
         state_dict.update(_read_pickle(spec, snapshot / name))
     model_class, config = _model_class(spec, snapshot)
     model = _load(spec, model_class, config, state_dict)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
-    try:
+    with staged(folder) as staging:
         converted = _save(spec, model, staging)
         _copy_the_rest(snapshot, staging, skip={*pickles, "pytorch_model.bin.index.json"})
         _check_round_trip(spec, model_class, model, staging)
@@ -95,12 +93,6 @@ def convert(spec: ModelSpec, snapshot: Path, *, force: bool = False) -> Path:
             architecture=model_class.__name__,
             converted_with={package: version(package) for package in ("torch", "transformers", "safetensors")},
         ).write(staging)
-        staging.chmod(0o755)
-        for path in staging.rglob("*"):
-            path.chmod(0o755 if path.is_dir() else 0o644)  # the function may read as another user
-        _swap(staging, folder)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return folder
 
 

@@ -33,6 +33,7 @@ from typing import Any
 
 from huggingface_hub import constants
 
+from inference import conversions
 from inference.errors import ModelLoadError
 from inference.registry import ModelSpec
 
@@ -45,8 +46,6 @@ PREFETCH_CHUNK = 8 << 20
 ALLOW_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "*.spm", "*.jinja"]
 #: PyTorch's pickled weights, one file or shards, that ``warm`` converts when a snapshot has no safetensors.
 PICKLE_PATTERNS = ["pytorch_model.bin", "pytorch_model-*-of-*.bin"]
-#: Where ``warm`` puts converted weights: ``<hub cache>/models--owner--name/safetensors-conversion/<revision>/``.
-CONVERSION_FOLDER = "safetensors-conversion"
 CONVERSION_MANIFEST = "conversion.json"
 #: Bumped when the manifest changes in a way older readers cannot follow.
 CONVERSION_FORMAT = 1
@@ -177,13 +176,13 @@ def is_pickle_only(folder: Path) -> bool:
 
 
 def conversion_dir(spec: ModelSpec) -> Path:
-    """Where ``warm`` writes the safetensors conversion of a pickle-only Hub snapshot: beside it, keyed by revision.
+    """Where ``warm`` writes the safetensors conversion of a pickle-only Hub snapshot, keyed by its revision.
 
-    Not inside the snapshot, which is huggingface_hub's to manage: like the ONNX
-    exports (:mod:`inference.runners.onnx_files`), it sits in the repository's
-    folder of the cache, so on Lambda it is on the same EFS mount.
+    Not inside the snapshot, which is huggingface_hub's to manage: with every other
+    conversion, under ``HF_HOME`` (:mod:`inference.conversions`), so on Lambda it is
+    on the same EFS mount.
     """
-    return repo_folder(spec) / CONVERSION_FOLDER / (spec.revision or "main")
+    return conversions.folder(spec, runtime=conversions.SAFETENSORS)
 
 
 def listed_sha256(path: Path) -> str | None:

@@ -1,25 +1,25 @@
-"""Export a registry entry to ONNX for the ``onnx`` backend (``python -m inference warm``).
+"""The ``onnx`` backend's converter: export a registry entry to ONNX (``python -m inference warm``).
 
-The model is loaded exactly as the torch runner loads it (safetensors only, no
-remote code, the same input limit), traced with torch's dynamo exporter
-(``torch.onnx.export(..., dynamo=True)``) with dynamic batch and sequence
-axes, checked against torch on a sample batch, and saved with the tokenizer as
-a ``tokenizer.json`` that the ``tokenizers`` library reads on its own. The
-graph ends at the token vectors: for the embedding tasks the runner pools them
-in numpy, following the ``pooling.json`` written beside the graph from the
-model's sentence-transformers config (an export without it is made again).
+It implements :mod:`inference.conversions`' interface, ``convert(spec, source,
+target, *, quantize)``. The model is loaded exactly as the torch runner loads
+it (safetensors only, no remote code, the same input limit), traced with
+torch's dynamo exporter (``torch.onnx.export(..., dynamo=True)``) with dynamic
+batch and sequence axes, checked against torch on a sample batch, and saved
+with the tokenizer as a ``tokenizer.json`` that the ``tokenizers`` library
+reads on its own. The graph ends at the token vectors (or the head's logits):
+for the embedding tasks the runner pools them in numpy, following the
+``pooling.json`` written beside the graph from the model's sentence-transformers config.
 
 Weights are written as external data (``model.onnx.data`` beside the graph):
 ONNX Runtime then maps them from the file instead of parsing them out of one
 protobuf and copying them, which on all-MiniLM halves the session's load time
-and peak memory (105 MB against 186 MB). With
-``parameters: {onnx_quantize: true}`` an int8 copy is made as well: ONNX
-Runtime's weight-only quantizer stores every MatMul weight as int8 in blocks of
-128 input channels, each with its own scale, and runs it with int8 arithmetic
-(``MatMulNBits``, accuracy level 4). On all-MiniLM its embeddings keep a cosine
-of at least 0.998 with torch's on every test sentence; ``quantize_dynamic`` went
-as low as 0.986 with per-channel scales and 0.946 with per-tensor ones, at about
-the same speed.
+and peak memory (105 MB against 186 MB). With ``quantize: int8`` (the backend's
+default) the checked graph is then quantized: ONNX Runtime's weight-only
+quantizer stores every MatMul weight as int8 in blocks of 128 input channels,
+each with its own scale, and runs it with int8 arithmetic (``MatMulNBits``,
+accuracy level 4). On all-MiniLM its embeddings keep a cosine of at least 0.998
+with torch's on every test sentence; ``quantize_dynamic`` went as low as 0.986
+with per-channel scales and 0.946 with per-tensor ones, at about the same speed.
 
 The issue asked for Optimum; ``optimum-onnx`` cannot be installed beside
 transformers 5, and torch's older TorchScript exporter fails on transformers 5
@@ -31,30 +31,22 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import logging
-import os
 import shutil
-import tempfile
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from inference.backends import BACKENDS, TORCH
+from inference.conversions import ConversionRefused
 from inference.errors import ModelLoadError
 from inference.registry import ModelSpec
-from inference.runners import ONNX_RUNNERS, torch_runner, unsupported_onnx_task
-from inference.runners.onnx_files import (
-    INT8_FILE,
-    MODEL_FILE,
-    TOKENIZER_FILE,
-    OnnxManifest,
-    export_dir,
-    wants_int8,
-)
-from inference.runners.pooling import POOLED_TASKS, POOLING_FILE
+from inference.runners import _runner_class
+from inference.runners.onnx_files import MODEL_FILE, TOKENIZER_FILE, OnnxManifest
+from inference.runners.pooling import POOLED_TASKS
 
 #: The model outputs each task reads, by name.
 OUTPUTS: dict[str, list[str]] = {
@@ -64,8 +56,11 @@ OUTPUTS: dict[str, list[str]] = {
     "zero-shot-classification": ["logits"],
     "token-classification": ["logits"],
     "question-answering": ["start_logits", "end_logits"],
+    "fill-mask": ["logits"],
 }
-#: What torch's dynamo exporter needs besides torch (in requirements.txt, not in the model image).
+#: The tasks whose head's classes have labels (the config's ``id2label``).
+LABELLED_TASKS = frozenset({"text-classification", "zero-shot-classification", "token-classification"})
+#: What torch's dynamo exporter needs besides torch (in the conversion image, not the serving one).
 EXPORTER_PACKAGES = ("onnx", "onnxscript")
 #: Inputs a graph may take; which of them a model takes is the tokenizer's ``model_input_names``.
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -78,72 +73,38 @@ TOLERANCE = 1e-3
 SAMPLE = ["The tower is in Paris.", "A man is eating a piece of bread at the table."]
 
 
-def is_current(spec: ModelSpec, folder: Path) -> bool:
-    """Whether ``folder`` holds a complete export for ``spec``'s task, with int8 if the entry asks for it."""
-    try:
-        manifest = OnnxManifest.read(folder)
-    except (OSError, ValueError):
-        return False
-    pooled = spec.task not in POOLED_TASKS or (folder / POOLING_FILE).is_file()
-    return manifest.task == spec.task and (manifest.int8 or not wants_int8(spec)) and pooled
-
-
-def _has_int8(folder: Path) -> bool:
-    try:
-        return OnnxManifest.read(folder).int8
-    except (OSError, ValueError):
-        return False
-
-
-def export_model(spec: ModelSpec, *, force: bool = False) -> Path:
-    """Export ``spec`` to ONNX beside its weights (see :func:`export_dir`) and return the folder.
-
-    An export that is already complete is kept unless ``force`` is set. The new
-    folder is built next to the old one and swapped in, so a reader never sees
-    a half-written export.
+def convert(spec: ModelSpec, source: Path, target: Path, *, quantize: str) -> None:
+    """Export ``spec``'s model in ``source`` to ONNX into the empty ``target``, quantized as asked.
 
     Raises:
-        ModelLoadError: the task has no ONNX runner, the exporter's packages are not
-            installed, the weights cannot be found or loaded, or the exported graph
-            does not reproduce torch's outputs.
+        ConversionRefused: torch's exporter cannot trace this architecture.
+        ModelLoadError: the exporter's packages are not installed, the weights
+            cannot be loaded, or the exported graph does not reproduce torch's outputs.
     """
-    if spec.task not in ONNX_RUNNERS:
-        raise unsupported_onnx_task(spec)
-    folder = export_dir(spec)
-    if not force and is_current(spec, folder):
-        return folder
     missing = [package for package in EXPORTER_PACKAGES if importlib.util.find_spec(package) is None]
     if missing:
         raise ModelLoadError(
-            f"{spec.name}: exporting to ONNX needs {' and '.join(missing)}, which the model image does not "
-            f"include: `pip install {' '.join(missing)}` where you run `python -m inference warm`."
+            f"{spec.name}: exporting to ONNX needs {' and '.join(missing)}, which only the conversion image "
+            f"holds: `pip install -r inference/requirements-convert.txt` where you run `python -m inference warm`."
         )
-    runner: Any = torch_runner(dataclasses.replace(spec, backend="torch"))
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
-    staging.chmod(0o755)
-    try:
-        inputs = [name for name in INPUTS if name in runner.tokenizer.model_input_names]
-        outputs = OUTPUTS[spec.task]
-        sample = runner.tokenizer(SAMPLE, padding=True, return_tensors="pt")
-        with torch.inference_mode():
-            expected = _outputs(runner.model(**{name: sample[name] for name in inputs}), outputs)
-        _export(spec, runner.model, [sample[name] for name in inputs], inputs, outputs, staging / MODEL_FILE)
-        _check(staging / MODEL_FILE, {name: sample[name].numpy() for name in inputs}, expected, spec)
-        # Another entry on the same model and task may run the int8 graph: never drop it.
-        int8 = wants_int8(spec) or _has_int8(folder)
-        if int8:
-            _quantize(staging / MODEL_FILE, staging / INT8_FILE)
-        runner.tokenizer.backend_tokenizer.save(str(staging / TOKENIZER_FILE))
-        if spec.task in POOLED_TASKS:  # the runner pools in numpy, as the torch runner read the model's config
-            runner.pooling.save(staging)
-        _manifest(spec, runner, inputs, outputs, int8=int8).write(staging)
-        for file in staging.iterdir():
-            file.chmod(0o644)  # the writers make some files private; the function may read as another user
-        _swap(staging, folder)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return folder
+    runner: Any = _runner_class(BACKENDS[TORCH].runners[spec.task])(dataclasses.replace(spec, backend=TORCH), source)
+    inputs = [name for name in INPUTS if name in runner.tokenizer.model_input_names]
+    outputs = OUTPUTS[spec.task]
+    sample = runner.tokenizer(SAMPLE, padding=True, return_tensors="pt")
+    with torch.inference_mode():
+        expected = _outputs(runner.model(**{name: sample[name] for name in inputs}), outputs)
+    graph = target / MODEL_FILE
+    full = target / ".fp32" / MODEL_FILE if quantize == "int8" else graph
+    full.parent.mkdir(exist_ok=True)
+    _export(spec, runner.model, [sample[name] for name in inputs], inputs, outputs, full)
+    _check(full, {name: sample[name].numpy() for name in inputs}, expected, spec)
+    if quantize == "int8":
+        _quantize(full, graph)
+        shutil.rmtree(full.parent)
+    runner.tokenizer.backend_tokenizer.save(str(target / TOKENIZER_FILE))
+    if spec.task in POOLED_TASKS:  # the runner pools in numpy, as the torch runner read the model's config
+        runner.pooling.save(target)
+    _manifest(spec.task, runner, inputs, outputs).write(target)
 
 
 class _Graph(torch.nn.Module):
@@ -177,8 +138,11 @@ def _export(spec: ModelSpec, model: Any, sample: list[Any], inputs: list[str], o
                 external_data=True,
                 verbose=False,
             )
-    except Exception as exc:  # the exporter raises many types; all mean "this model did not export"
-        raise ModelLoadError(f"{spec.name}: cannot export to ONNX: {type(exc).__name__}: {exc}") from exc
+    except Exception as exc:  # the exporter raises many types; all mean "this architecture did not trace"
+        architecture = type(model).__name__
+        raise ConversionRefused(
+            f"torch's ONNX exporter cannot trace {architecture}: {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def _check(path: Path, feed: dict[str, Any], expected: tuple[Any, ...], spec: ModelSpec) -> None:
@@ -226,30 +190,28 @@ def _quiet() -> Iterator[None]:
             logging.disable(logging.NOTSET)
 
 
-def _manifest(spec: ModelSpec, runner: Any, inputs: list[str], outputs: list[str], *, int8: bool) -> OnnxManifest:
-    config = runner.model.config
-    heads = "logits" in outputs
-    labels = {str(index): str(label) for index, label in config.id2label.items()} if heads else {}
+def _manifest(task: str, runner: Any, inputs: list[str], outputs: list[str]) -> OnnxManifest:
+    config, tokenizer = runner.model.config, runner.tokenizer
+    labelled = task in LABELLED_TASKS
+    labels = {str(index): str(label) for index, label in config.id2label.items()} if labelled else {}
     entailment = next(
         (index for label, index in (config.label2id or {}).items() if label.lower().startswith("entail")), -1
     )
-    source = str(spec.local_path) if spec.local_path else f"{spec.model}@{spec.revision}"
+    bpe = type(tokenizer.backend_tokenizer.model).__name__ == "BPE"
+    forced = getattr(tokenizer, "clean_up_tokenization_spaces_for_bpe_even_though_it_will_corrupt_output", False)
     return OnnxManifest(
-        task=spec.task,
-        source=source,
         inputs=inputs,
         outputs=outputs,
         limit=runner.limit,
-        pad_token_id=runner.tokenizer.pad_token_id or 0,
-        int8=int8,
+        pad_token_id=tokenizer.pad_token_id or 0,
         labels=labels,
         score_function=_score_function(config),
         entailment_id=entailment,
         contradiction_id=-1 if entailment == 0 else 0,
-        unk_token_id=runner.tokenizer.unk_token_id if runner.tokenizer.unk_token_id is not None else -1,
-        exported_with={
-            package: version(package) for package in ("torch", "transformers", "onnx", "onnxruntime", "tokenizers")
-        },
+        unk_token_id=tokenizer.unk_token_id if tokenizer.unk_token_id is not None else -1,
+        mask_token=tokenizer.mask_token or "",
+        mask_token_id=tokenizer.mask_token_id if tokenizer.mask_token_id is not None else -1,
+        clean_up_spaces=bool(tokenizer.clean_up_tokenization_spaces) and (not bpe or bool(forced)),
     )
 
 
@@ -260,14 +222,3 @@ def _score_function(config: Any) -> str:
     if config.problem_type == "multi_label_classification" or config.num_labels == 1:
         return "sigmoid"
     return "softmax"
-
-
-def _swap(staging: Path, folder: Path) -> None:
-    """Put ``staging`` at ``folder``, replacing an older export."""
-    if folder.exists():
-        retired = folder.with_name(f".{folder.name}-old-{os.getpid()}")
-        folder.rename(retired)
-        staging.rename(folder)
-        shutil.rmtree(retired, ignore_errors=True)
-    else:
-        staging.rename(folder)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ try:  # libyaml's loader when PyYAML has it: parsing is on every cold start's pa
 except ImportError:  # pragma: no cover - PyYAML without libyaml
     from yaml import SafeLoader  # type: ignore[assignment]
 
+from inference.backends import BACKENDS, TORCH, default_backend, serving
 from inference.errors import RegistryError, UnknownModel
 from inference.tasks import ALIASES, TASKS
 
@@ -30,7 +31,8 @@ DEFAULT_MODELS_FILE = Path(__file__).with_name("models.yaml")
 #: Names the router uses itself (``/hf help``, ``/hf compare``), so no model may take them.
 #: ``router`` would clash with the router function's name in AWS.
 RESERVED_NAMES = frozenset({"hf", "help", "compare", "list", "stats", "router"})
-BACKENDS = ("torch", "onnx")
+#: What ``parameters.onnx_quantize`` (read until issue 14) became: the entry's own ``quantize`` field.
+OLD_QUANTIZE = "onnx_quantize"
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$")
 #: Slack: a command starts with "/", is lower case, and is at most 32 characters long.
 COMMAND = re.compile(r"^/[a-z0-9_-]{1,31}$")
@@ -43,7 +45,6 @@ TIMEOUT_RANGE = (1, 900)
 DEFAULTS: dict[str, Any] = {
     "memory": MB_PER_VCPU,
     "timeout": 120,
-    "backend": "torch",
     "max_chars": 20000,
     "store_text": True,
 }
@@ -60,6 +61,7 @@ FIELDS = {
     "parameters",
     "command",
     "backend",
+    "quantize",
     "max_chars",
     "store_text",
 }
@@ -79,7 +81,10 @@ class ModelSpec:
     memory: int
     timeout: int
     command: str
-    backend: str = "torch"
+    #: A name in :data:`inference.backends.BACKENDS`; the registry defaults it by task.
+    backend: str = TORCH
+    #: ``none``, ``int8`` or ``int4``, as the backend offers; the registry defaults it by backend.
+    quantize: str = "none"
     max_chars: int = 20000
     store_text: bool = True
     parameters: dict[str, Any] = field(default_factory=dict)
@@ -182,14 +187,18 @@ def _entry(raw: Any, index: int, defaults: dict[str, Any], base: Path) -> ModelS
         value = merged.get(key)
         if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
             raise fail(f"`{key}` must be a whole number from {low} to {high}, got {value!r}")
-    if merged.get("backend") not in BACKENDS:
-        raise fail(f"`backend` must be one of {', '.join(BACKENDS)}")
+    backend, quantize = _backend(merged, task, fail)
     max_chars = merged.get("max_chars")
     if not isinstance(max_chars, int) or isinstance(max_chars, bool) or max_chars < 1:
         raise fail("`max_chars` must be a positive whole number")
     parameters = merged.get("parameters") or {}
     if not isinstance(parameters, dict):
         raise fail("`parameters` must be a mapping")
+    if OLD_QUANTIZE in parameters:
+        raise fail(
+            f"`parameters.{OLD_QUANTIZE}` is no longer read: quantization is the entry's own field now, "
+            f"`quantize: int8` (or `quantize: none`), next to `backend`"
+        )
     texts = {}
     for key in ("title", "description", "example"):
         value = merged.get(key, "")
@@ -207,12 +216,27 @@ def _entry(raw: Any, index: int, defaults: dict[str, Any], base: Path) -> ModelS
         memory=merged["memory"],
         timeout=merged["timeout"],
         command=command,
-        backend=merged["backend"],
+        backend=backend,
+        quantize=quantize,
         max_chars=max_chars,
         store_text=bool(merged.get("store_text", True)),
         parameters=parameters,
         local_path=local_path,
     )
+
+
+def _backend(merged: dict[str, Any], task: str, fail: Callable[[str], RegistryError]) -> tuple[str, str]:
+    """The entry's backend (the task's default unless named) and quantization (the backend's default unless named)."""
+    backend = merged.get("backend", default_backend(task))
+    if backend not in BACKENDS:
+        raise fail(f"unknown backend {backend!r}; available: {', '.join(BACKENDS)}")
+    if task not in BACKENDS[backend].runners:
+        raise fail(f"the {backend} backend does not serve {task}; backends that do: {', '.join(serving(task))}")
+    offered = BACKENDS[backend].quantizations
+    quantize = merged.get("quantize", offered[0])
+    if quantize not in offered:
+        raise fail(f"`quantize` must be one of {', '.join(offered)} with the {backend} backend, got {quantize!r}")
+    return backend, quantize
 
 
 #: Fields that only make sense per entry, never as a default for all of them.

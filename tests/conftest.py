@@ -29,6 +29,20 @@ PASSCODE = "open-sesame-42"
 STARTUP_SECONDS = 60
 
 
+@pytest.fixture(scope="session", autouse=True)
+def session_hf_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """``HF_HOME`` for the session, inherited by every process it starts: what ``warm`` converts from the
+    tests' local models goes there, never into the developer's own cache. A test may set its own."""
+    home = tmp_path_factory.mktemp("hf-home")
+    previous = os.environ.get("HF_HOME")
+    os.environ["HF_HOME"] = str(home)
+    yield home
+    if previous is None:
+        os.environ.pop("HF_HOME", None)
+    else:
+        os.environ["HF_HOME"] = previous
+
+
 @pytest.fixture(scope="session")
 def tiny_registry(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A registry of tiny random-weight models, one per task, built once per session."""

@@ -11,9 +11,14 @@ Weights are random but seeded, so every run builds the same models.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from inference.registry import ModelSpec
 
 #: Words the tokenizer knows whole; anything else is spelled with letter pieces.
 WORDS = [
@@ -183,6 +188,9 @@ def _entry(name: str, task: str, folder: str, example: str, **extra: Any) -> dic
         "example": example,
         "memory": 512,
         "timeout": 30,
+        # The torch runners, which the fast backends are held to; `fast_registry` (tests/conftest.py) serves
+        # the same models on each task's default backend.
+        "backend": "torch",
         **extra,
     }
 
@@ -271,6 +279,18 @@ def build_tiny_models(root: Path) -> Path:
     )
     _chat(root / "chat")
     return write_registry(root / "models.yaml", ENTRIES)
+
+
+def warm(specs: Iterable[ModelSpec]) -> None:
+    """Convert each entry (a local folder) for its backend, as ``python -m inference warm`` does."""
+    from inference.backends import TORCH
+    from inference.conversions import convert_entry
+
+    for spec in specs:
+        if spec.backend != TORCH:
+            assert spec.local_path is not None, spec.name
+            _, record = convert_entry(spec, spec.local_path)
+            assert record.refused is None, (spec.name, record.refused)
 
 
 def minilm_dir() -> Path:

@@ -1,20 +1,23 @@
 """Task runners: a registry entry becomes a loaded model that answers one line at a time.
 
-Importing this package is cheap. The ``torch`` backend imports torch and
-transformers in the runner module of the entry's task, when its model is
-loaded, so a task that needs no pipeline never pays for importing the
-pipelines. The ``onnx`` backend imports only onnxruntime, ``tokenizers`` and
-numpy: never torch, never transformers.
+Importing this package is cheap: the runner classes are named in
+:data:`inference.backends.BACKENDS` and imported when a model loads. The
+``torch`` backend imports torch and transformers in the runner module of the
+entry's task, so a task that needs no pipeline never pays for importing the
+pipelines. Every other backend serves what ``warm`` converted
+(:mod:`inference.conversions`) and imports neither torch nor transformers.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import math
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from inference.backends import BACKENDS, TORCH
 from inference.errors import ModelLoadError
 from inference.registry import MB_PER_VCPU, ModelSpec
 from inference.service import Runner
@@ -22,42 +25,10 @@ from inference.service import Runner
 if TYPE_CHECKING:
     from inference.loader import ProgressListener
 
-#: The torch runner class of each task, as ``module:Class``.
-RUNNERS: dict[str, str] = {
-    "text-classification": "inference.runners.pipelines:TextClassificationRunner",
-    "token-classification": "inference.runners.pipelines:TokenClassificationRunner",
-    "zero-shot-classification": "inference.runners.pipelines:ZeroShotRunner",
-    "fill-mask": "inference.runners.pipelines:FillMaskRunner",
-    "text-generation": "inference.runners.pipelines:TextGenerationRunner",
-    "feature-extraction": "inference.runners.pipelines:FeatureExtractionRunner",
-    "summarization": "inference.runners.seq2seq:SummarizationRunner",
-    "translation": "inference.runners.seq2seq:TranslationRunner",
-    "question-answering": "inference.runners.question_answering:QuestionAnsweringRunner",
-    "sentence-similarity": "inference.runners.similarity:SentenceSimilarityRunner",
-}
-
-#: The ONNX runner class of each task the ``onnx`` backend serves (encoder models, one forward pass).
-ONNX_RUNNERS: dict[str, str] = {
-    "feature-extraction": "inference.runners.onnx:FeatureExtractionOnnx",
-    "sentence-similarity": "inference.runners.onnx:SentenceSimilarityOnnx",
-    "text-classification": "inference.runners.onnx:TextClassificationOnnx",
-    "zero-shot-classification": "inference.runners.onnx:ZeroShotOnnx",
-    "token-classification": "inference.runners.onnx:TokenClassificationOnnx",
-    "question-answering": "inference.runners.onnx:QuestionAnsweringOnnx",
-}
-
 
 def vcpus(memory_mb: int) -> int:
     """The vCPUs Lambda gives a function of ``memory_mb``, never more than this machine has."""
     return max(1, min(os.cpu_count() or 1, math.ceil(memory_mb / MB_PER_VCPU)))
-
-
-def unsupported_onnx_task(spec: ModelSpec) -> ModelLoadError:
-    """The error for an ``onnx`` entry whose task the ONNX backend does not serve."""
-    return ModelLoadError(
-        f"{spec.name}: the onnx backend does not serve {spec.task} (it serves {', '.join(ONNX_RUNNERS)}); "
-        f"set `backend: torch` for this entry."
-    )
 
 
 def _runner_class(path: str) -> type:
@@ -66,7 +37,7 @@ def _runner_class(path: str) -> type:
 
 
 def torch_runner(spec: ModelSpec, *, progress: ProgressListener | None = None) -> Runner:
-    """Load ``spec`` with transformers and torch, whatever its ``backend`` says (the ONNX exporter starts here).
+    """Load ``spec`` with transformers and torch, whatever its ``backend`` says (the fallback, and converters' start).
 
     ``progress`` hears how a download of the weights is going, if they must be downloaded.
 
@@ -77,7 +48,7 @@ def torch_runner(spec: ModelSpec, *, progress: ProgressListener | None = None) -
 
     path = weights_path(spec, progress=progress)
     verified = verify_in_background(spec, path)  # converted weights: their sha256, checked while torch imports
-    runner_class = _runner_class(RUNNERS[spec.task])
+    runner_class = _runner_class(BACKENDS[TORCH].runners[spec.task])
     verified()
     return runner_class(spec, path)
 
@@ -85,36 +56,48 @@ def torch_runner(spec: ModelSpec, *, progress: ProgressListener | None = None) -
 def weight_files(spec: ModelSpec) -> list[Path]:
     """The large files loading ``spec`` will read, where they already are on disk (nothing is downloaded).
 
-    The safetensors of the local folder or of the pinned snapshot in the Hub
-    cache (or of the snapshot's conversion, for a pickle-only one), or the ONNX
-    graph's weights; empty when they are not there yet.
+    The files of its conversion for a converted backend; for torch, the
+    safetensors of the local folder or of the pinned snapshot in the Hub cache
+    (or of the snapshot's conversion, for a pickle-only one). Empty when they are
+    not there yet.
     """
     from inference.loader import conversion_dir, repo_folder
 
-    if spec.backend == "onnx":
-        from inference.runners.onnx_files import export_dir, graph_file
+    if spec.backend != TORCH:
+        from inference.conversions import files
 
-        graph = export_dir(spec) / graph_file(spec)
-        return [path for path in (graph, graph.with_name(f"{graph.name}.data")) if path.is_file()]
+        return files(spec)
     if spec.local_path:
         return sorted(spec.local_path.glob("*.safetensors"))
     snapshot = repo_folder(spec) / "snapshots" / (spec.revision or "main")
     return sorted(snapshot.glob("*.safetensors")) or sorted(conversion_dir(spec).glob("*.safetensors"))
 
 
+def _torch_available() -> bool:
+    return all(importlib.util.find_spec(name) is not None for name in ("torch", "transformers"))
+
+
 def load_runner(spec: ModelSpec, *, progress: ProgressListener | None = None) -> Runner:
     """Load ``spec``'s model with its backend's runner for its task (``progress``: see :func:`torch_runner`).
 
-    Raises:
-        ModelLoadError: the weights (or the ONNX export) are missing or cannot be
-            loaded, or the backend does not serve the task.
-    """
-    if spec.backend == "onnx":
-        if spec.task not in ONNX_RUNNERS:
-            raise unsupported_onnx_task(spec)
-        from inference.runners.onnx import load_export
+    A converted backend serves only what ``warm`` made; nothing is converted here.
+    An entry whose conversion ``warm`` refused is served with torch where torch is installed.
 
-        return _runner_class(ONNX_RUNNERS[spec.task])(spec, *load_export(spec))
-    if spec.backend != "torch":
-        raise ModelLoadError(f"{spec.name}: the {spec.backend!r} backend is not available in this build.")
+    Raises:
+        ModelLoadError: the weights or the conversion are missing (naming
+            ``python -m inference warm NAME``) or cannot be loaded.
+    """
+    if spec.backend == TORCH:
+        return torch_runner(spec, progress=progress)
+    from inference.conversions import find
+
+    folder, record = find(spec)
+    if record.refused is None:
+        return _runner_class(BACKENDS[spec.backend].runners[spec.task])(spec, folder)
+    if not _torch_available():
+        raise ModelLoadError(
+            f"{spec.name}: `warm` could not convert it for {spec.backend} ({record.refused}), and this environment "
+            f"has no torch to serve it with instead: set `backend: torch` for {spec.name}, so that its function "
+            "runs the conversion image."
+        )
     return torch_runner(spec, progress=progress)

@@ -1,7 +1,7 @@
 """ONNX Runtime runners: the ``onnx`` backend, with no torch and no transformers.
 
-A runner reads what ``python -m inference warm`` exported (see
-:mod:`inference.runners.onnx_files`): the graph, a ``tokenizer.json`` for the
+A runner reads the folder ``python -m inference warm`` exported into (see
+:mod:`inference.runners.onnx_files`; :mod:`inference.conversions` finds it): the graph, a ``tokenizer.json`` for the
 ``tokenizers`` library, the manifest with the facts transformers would
 otherwise supply (labels, input limit, padding id) and, for the embedding tasks,
 the model's pooling (:mod:`inference.runners.pooling`). Each task repeats its torch
@@ -25,7 +25,7 @@ from inference.errors import InvalidInput, ModelLoadError
 from inference.registry import ModelSpec
 from inference.runners import parameters as params
 from inference.runners import vcpus
-from inference.runners.onnx_files import TOKENIZER_FILE, OnnxManifest, export_dir, graph_file, wants_int8
+from inference.runners.onnx_files import MODEL_FILE, TOKENIZER_FILE, OnnxManifest
 from inference.runners.pooling import Pooling
 from inference.tasks import parse_input
 
@@ -33,28 +33,19 @@ from inference.tasks import parse_input
 WINDOW_OVERLAP = 4
 #: Windows per forward pass (token classification and question answering).
 BATCH = 8
-
-
-def load_export(spec: ModelSpec) -> tuple[Path, OnnxManifest]:
-    """Find ``spec``'s export and check it is the one the entry asks for.
-
-    Raises:
-        ModelLoadError: there is no export (with the command that makes one), or it
-            was made for another task or without the int8 graph the entry asks for.
-    """
-    folder = export_dir(spec)
-    warm = f"Run `python -m inference warm {spec.name}` with the same HF_HOME to export it."
-    try:
-        manifest = OnnxManifest.read(folder)
-    except FileNotFoundError as exc:
-        raise ModelLoadError(f"{spec.name}: there is no ONNX export in {folder}. {warm}") from exc
-    except (OSError, ValueError) as exc:
-        raise ModelLoadError(f"{spec.name}: the ONNX export in {folder} cannot be read ({exc}). {warm}") from exc
-    if manifest.task != spec.task:
-        raise ModelLoadError(f"{spec.name}: the ONNX export in {folder} was made for {manifest.task}. {warm}")
-    if wants_int8(spec) and not manifest.int8:
-        raise ModelLoadError(f"{spec.name}: the ONNX export in {folder} has no int8 graph. {warm}")
-    return folder, manifest
+#: transformers' ``clean_up_tokenization``, in its order: spaces it removes before punctuation and contractions.
+CLEAN_UP = (
+    (" .", "."),
+    (" ?", "?"),
+    (" !", "!"),
+    (" ,", ","),
+    (" ' ", "'"),
+    (" n't", "n't"),
+    (" 'm", "'m"),
+    (" 's", "'s"),
+    (" 've", "'ve"),
+    (" 're", "'re"),
+)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -66,14 +57,22 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 class OnnxRunner(ABC):
     """Opens the graph with threads sized to the Lambda; ``run`` parses one line for the task and predicts."""
 
-    def __init__(self, spec: ModelSpec, folder: Path, manifest: OnnxManifest) -> None:
+    def __init__(self, spec: ModelSpec, folder: Path) -> None:
+        try:
+            manifest = OnnxManifest.read(folder)
+        except (OSError, ValueError) as exc:
+            raise ModelLoadError(
+                f"{spec.name}: the ONNX export in {folder} cannot be read ({exc}). "
+                f"Run `python -m inference warm --force {spec.name}` with the same HF_HOME to export it again."
+            ) from exc
         self.spec, self.manifest, self.limit = spec, manifest, manifest.limit
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = vcpus(spec.memory)
         options.inter_op_num_threads = 1
-        graph = folder / graph_file(spec)
         try:
-            self.session = onnxruntime.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+            self.session = onnxruntime.InferenceSession(
+                str(folder / MODEL_FILE), options, providers=["CPUExecutionProvider"]
+            )
             self.tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
         except Exception as exc:  # a missing or corrupt file: all a failed load
             raise ModelLoadError(f"Cannot load the ONNX export of {spec.name} from {folder}: {exc}") from exc
@@ -155,8 +154,8 @@ def _unit(vectors: np.ndarray) -> np.ndarray:
 class EmbeddingOnnx(OnnxRunner):
     """A runner whose answer is a pooled embedding, pooled as the exporter read the model's config."""
 
-    def __init__(self, spec: ModelSpec, folder: Path, manifest: OnnxManifest) -> None:
-        super().__init__(spec, folder, manifest)
+    def __init__(self, spec: ModelSpec, folder: Path) -> None:
+        super().__init__(spec, folder)
         self.pooling = Pooling.load(folder, spec.name)
 
     def pooled(self, texts: list[str]) -> np.ndarray:
@@ -215,10 +214,10 @@ class TextClassificationOnnx(OnnxRunner):
 class ZeroShotOnnx(OnnxRunner):
     """Scores the text against each label with an NLI model's entailment class, as transformers' pipeline."""
 
-    def __init__(self, spec: ModelSpec, folder: Path, manifest: OnnxManifest) -> None:
-        super().__init__(spec, folder, manifest)
-        if manifest.entailment_id < 0:
-            raise params.not_nli(spec.name, manifest.labels.values())
+    def __init__(self, spec: ModelSpec, folder: Path) -> None:
+        super().__init__(spec, folder)
+        if self.manifest.entailment_id < 0:
+            raise params.not_nli(spec.name, self.manifest.labels.values())
 
     def predict(self, inputs: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
         text, labels = inputs["text"], inputs["candidate_labels"]
@@ -325,6 +324,47 @@ def _without_overlaps(entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if length > last_length or (length == last_length and entity["score"] > last["score"]):
             kept[-1] = entity
     return kept
+
+
+class FillMaskOnnx(OnnxRunner):
+    """The likeliest words for the one blank, with the sentence they make: transformers' fill-mask pipeline in numpy."""
+
+    def __init__(self, spec: ModelSpec, folder: Path) -> None:
+        super().__init__(spec, folder)
+        if self.manifest.mask_token_id < 0:
+            raise ModelLoadError(f"{spec.name}: the tokenizer has no mask token, so it cannot fill a blank.")
+
+    def predict(self, inputs: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
+        text = params.masked(inputs["text"], self.manifest.mask_token)
+        params.fits(self.token_count(text), self.limit)
+        top_k = params.integer(parameters, "top_k", params.FILL_MASK_TOP_K, low=1, high=params.FILL_MASK_MAX_K)
+        [encoding] = self.encode([text], max_length=None)
+        (logits,), _ = self.forward([encoding])
+        ids = np.array(encoding.ids)
+        [blank] = np.flatnonzero(ids == self.manifest.mask_token_id)
+        scores = softmax(logits[0, blank].astype(np.float32))
+        predictions = []
+        for token_id in np.argsort(-scores, kind="stable")[:top_k].tolist():
+            filled = ids.copy()
+            filled[blank] = token_id
+            filled = filled[filled != self.manifest.pad_token_id]
+            predictions.append(
+                {
+                    "token": self._decode([token_id], skip_special_tokens=False).strip(),
+                    "score": float(scores[token_id]),
+                    "sequence": self._decode(filled.tolist(), skip_special_tokens=True),
+                }
+            )
+        return {"predictions": predictions}
+
+    def _decode(self, ids: list[int], *, skip_special_tokens: bool) -> str:
+        """As transformers' ``decode``: the tokenizer's decoder, then its clean-up of spaces when it has one."""
+        text = self.tokenizer.decode(ids, skip_special_tokens=skip_special_tokens)
+        if not self.manifest.clean_up_spaces:
+            return text
+        for spaced, tight in CLEAN_UP:
+            text = text.replace(spaced, tight)
+        return text
 
 
 class QuestionAnsweringOnnx(OnnxRunner):

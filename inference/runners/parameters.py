@@ -151,3 +151,32 @@ def not_nli(name: str, labels: Iterable[str]) -> ModelLoadError:
     return ModelLoadError(
         f"{name}: zero-shot classification needs an NLI model with an 'entailment' label; this one has {', '.join(labels)}."
     )
+
+
+#: What people type for the blank in a fill-mask sentence; either becomes the model's own mask token.
+MASK_MARKERS = ("[MASK]", "<mask>")
+#: Fill-mask: the words proposed by default, and at most.
+FILL_MASK_TOP_K, FILL_MASK_MAX_K = 5, 20
+
+
+def masked(text: str, mask_token: str) -> str:
+    """``text`` with its one blank written as the model's ``mask_token``, whatever the backend.
+
+    Raises:
+        InvalidInput: no blank, or more than one.
+    """
+    for marker in MASK_MARKERS:
+        text = text.replace(marker, mask_token)
+    if text.count(mask_token) != 1:
+        raise InvalidInput("Use exactly one `[MASK]`.")
+    return text
+
+
+def fits(tokens: int, limit: int) -> None:
+    """Refuse a fill-mask sentence longer than the model reads (it cannot be cut: the blank may be past the cut).
+
+    Raises:
+        InvalidInput: ``tokens`` is over ``limit``.
+    """
+    if tokens > limit:
+        raise InvalidInput(f"The sentence is {tokens} tokens long; this model reads at most {limit}.")

@@ -29,7 +29,6 @@ from inference.runners.similarity import pool
 
 #: Without a ``max_new_tokens`` setting, a chat answer is at most this long.
 DEFAULT_MAX_NEW_TOKENS = 256
-MASK_MARKERS = ("[MASK]", "<mask>")
 
 
 class PipelineRunner(TorchRunner):
@@ -128,15 +127,9 @@ class FillMaskRunner(PipelineRunner):
             raise ModelLoadError(f"{spec.name}: the tokenizer has no mask token, so it cannot fill a blank.")
 
     def predict(self, inputs: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
-        text = inputs["text"]
-        for marker in MASK_MARKERS:
-            text = text.replace(marker, self.tokenizer.mask_token)
-        if text.count(self.tokenizer.mask_token) != 1:
-            raise InvalidInput("Use exactly one `[MASK]`.")
-        tokens = self.token_count(text)
-        if tokens > self.limit:
-            raise InvalidInput(f"The sentence is {tokens} tokens long; this model reads at most {self.limit}.")
-        top_k = params.integer(parameters, "top_k", 5, low=1, high=20)
+        text = params.masked(inputs["text"], self.tokenizer.mask_token)
+        params.fits(self.token_count(text), self.limit)
+        top_k = params.integer(parameters, "top_k", params.FILL_MASK_TOP_K, low=1, high=params.FILL_MASK_MAX_K)
         predictions = [
             {"token": str(p["token_str"]).strip(), "score": float(p["score"]), "sequence": str(p["sequence"])}
             for p in self.pipe(text, top_k=top_k)

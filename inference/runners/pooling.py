@@ -63,13 +63,13 @@ class Pooling:
         """Read what :meth:`save` wrote.
 
         Raises:
-            ModelLoadError: the file is missing (an export made before pooling was exported) or unreadable.
+            ModelLoadError: the file is missing or unreadable.
         """
         path = folder / POOLING_FILE
         if not path.is_file():
             raise ModelLoadError(
-                f"{model}: the ONNX export in {folder} predates pooling support. "
-                f"Run `python -m inference warm {model}` with the same HF_HOME to export it again."
+                f"{model}: the ONNX export in {folder} has no {POOLING_FILE}. "
+                f"Run `python -m inference warm --force {model}` with the same HF_HOME to export it again."
             )
         data = _json(path, model)
         if not isinstance(data, dict) or not isinstance(data.get("normalize"), bool):

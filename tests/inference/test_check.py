@@ -60,6 +60,12 @@ def check(
     )
 
 
+def made_by_warm(name: str) -> str:
+    """What the verdict adds for a default entry on a converted backend (nothing for torch)."""
+    spec = load_registry(DEFAULT_MODELS_FILE).get(name)
+    return "" if spec.backend == "torch" else f"; its {spec.backend} conversion ({spec.quantize}) is made by `warm`"
+
+
 def blocks(stdout: str) -> dict[str, dict[str, str]]:
     """Each entry's lines as {label: value}, by entry name."""
     found: dict[str, dict[str, str]] = {}
@@ -86,11 +92,13 @@ def test_the_default_registry_passes_with_what_each_entry_is(served: Served, tmp
     assert reports["translate-en-fr"]["tokenizer"] == "sentencepiece (Marian: source.spm, target.spm, vocab.json)"
     assert reports["translate-en-fr"]["verdict"] == (
         "will load: pickle only, converted to safetensors by `python -m inference warm translate-en-fr`"
+        + made_by_warm("translate-en-fr")
     )
     assert reports["summarize"]["tokenizer"] == "BPE vocab.json + merges.txt (the fast tokenizer is built from them)"
     assert reports["sentiment"]["weights"] == "safetensors"
     assert reports["sentiment"]["tokenizer"] == "WordPiece vocab.txt (the fast tokenizer is built from it)"
-    assert reports["ask"]["verdict"] == "will load"
+    assert reports["ask"]["verdict"] == "will load" + made_by_warm("ask")
+    assert reports["sentiment"]["verdict"] == "will load; its onnx conversion (int8) is made by `warm`"
     assert done.stdout.splitlines()[-1] == "All 9 entries will load as configured."
 
 
@@ -139,8 +147,6 @@ def test_pickle_only_models_that_would_not_load_fail_naming_each(served: Served,
         ),
         # other frameworks' weights only: nothing to serve or convert.
         entry("tf-only", "owner/tf-only", variant(served, tmp_path, "tf-only", drop=("pytorch_model.bin",))),
-        # a backend that does not serve the task.
-        entry("onnx-translation", record("translate-en-fr").repo, record("translate-en-fr").revision, backend="onnx"),
     ]
     done = check(served.hub.url, tmp_path, registry=write_registry(tmp_path / "models.yaml", entries))
     assert done.returncode == 1
@@ -150,19 +156,15 @@ def test_pickle_only_models_that_would_not_load_fail_naming_each(served: Served,
         "local-opus",
         "no-architecture",
         "tf-only",
-        "onnx-translation",
     ]
     assert all(line.startswith("error: ") for line in errors)
     assert "has only pickled weights (pytorch_model.bin), and `warm` converts pinned Hub snapshots only" in errors[0]
     assert "its pickled weights cannot be converted: its config.json names no architecture" in errors[1]
     assert "has no safetensors weights, and no PyTorch weights (pytorch_model.bin) to convert" in errors[2]
-    assert "the onnx backend does not serve translation" in errors[3]
     reports = blocks(done.stdout)
     assert reports["translate-en-fr"]["verdict"].startswith("will load: pickle only")
     assert reports["tf-only"]["verdict"].startswith("will NOT load: ")
-    assert done.stdout.splitlines()[-1] == (
-        "4 of 5 entries will not load: local-opus, no-architecture, tf-only, onnx-translation."
-    )
+    assert done.stdout.splitlines()[-1] == ("3 of 4 entries will not load: local-opus, no-architecture, tf-only.")
 
 
 def test_a_sentencepiece_tokenizer_that_cannot_load_fails_naming_the_entry(served: Served, tmp_path: Path) -> None:
@@ -192,7 +194,7 @@ def test_a_sentencepiece_model_without_the_sentencepiece_package_fails_naming_th
     assert done.returncode == 1
     assert done.stderr.startswith("error: translate-en-fr: its tokenizer needs the sentencepiece package, which cannot")
     assert done.stderr.count("\n") == 1, "only the sentencepiece model fails"
-    assert blocks(done.stdout)["sentiment"]["verdict"] == "will load"
+    assert blocks(done.stdout)["sentiment"]["verdict"] == "will load" + made_by_warm("sentiment")
 
 
 def test_a_revision_the_hub_does_not_have_is_named(served: Served, tmp_path: Path) -> None:

@@ -20,7 +20,14 @@ from tests.fakes.hub import FakeHub
 from tests.tiny_models import write_registry
 
 PIN = "0123456789abcdef0123456789abcdef01234567"
-HUB_ENTRY = {"name": "hub-model", "task": "fill-mask", "model": "owner/model", "revision": PIN, "memory": 1024}
+HUB_ENTRY = {
+    "name": "hub-model",
+    "task": "fill-mask",
+    "model": "owner/model",
+    "revision": PIN,
+    "memory": 1024,
+    "backend": "torch",
+}
 
 
 @pytest.fixture
@@ -32,7 +39,7 @@ def registry(tiny_registry: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def hub_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "local").mkdir()
-    local = {"name": "local-model", "task": "fill-mask", "model": "./local"}
+    local = {"name": "local-model", "task": "fill-mask", "model": "./local", "backend": "torch"}
     path = write_registry(tmp_path / "models.yaml", [HUB_ENTRY, local])
     monkeypatch.setenv("MODELS_FILE", str(path))
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
@@ -92,7 +99,7 @@ def test_a_broken_registry_is_one_line_and_exit_2(
 def test_list_is_an_aligned_table(hub_registry: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["list"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["NAME", "COMMAND", "TASK", "MODEL", "MEMORY", "TIMEOUT", "BACKEND"]
+    assert lines[0].split() == ["NAME", "COMMAND", "TASK", "MODEL", "MEMORY", "TIMEOUT", "BACKEND", "QUANTIZE"]
     assert lines[1].split() == [
         "hub-model",
         "/hub-model",
@@ -103,6 +110,7 @@ def test_list_is_an_aligned_table(hub_registry: Path, capsys: pytest.CaptureFixt
         "120",
         "s",
         "torch",
+        "none",
     ]
     assert lines[2].split()[:4] == ["local-model", "/local-model", "fill-mask", "./local"]
     model_column = lines[0].index("MODEL")

@@ -40,7 +40,8 @@ def test_models_file_env_points_at_another_registry(tmp_path: Path, monkeypatch:
 
 def test_a_valid_entry_gets_defaults_and_an_alias_resolves(tmp_path: Path) -> None:
     spec = load(tmp_path, hub_entry(task="ner")).get("good")
-    assert (spec.task, spec.command, spec.title, spec.backend) == ("token-classification", "/good", "good", "torch")
+    assert (spec.task, spec.command, spec.title) == ("token-classification", "/good", "good")
+    assert (spec.backend, spec.quantize) == ("onnx", "int8")
 
 
 def test_the_default_memory_is_one_full_vcpu_wherever_it_is_written(tmp_path: Path) -> None:
@@ -88,7 +89,20 @@ def test_a_local_folder_needs_no_revision(tmp_path: Path) -> None:
         ([hub_entry(timeout=0)], r"entry 1 \('good'\): `timeout` must be a whole number from 1 to 900, got 0"),
         ([hub_entry(timeout=901)], r"entry 1 \('good'\): `timeout` must be a whole number from 1 to 900"),
         ([hub_entry(colour="red")], r"entry 1 \('good'\): unknown field\(s\) colour"),
-        ([hub_entry(backend="tensorflow")], r"entry 1 \('good'\): `backend` must be one of torch, onnx"),
+        (
+            [hub_entry(backend="tensorflow")],
+            r"entry 1 \('good'\): unknown backend 'tensorflow'; available: torch, onnx",
+        ),
+        (
+            [hub_entry(task="summarization", backend="onnx")],
+            r"entry 1 \('good'\): the onnx backend does not serve summarization; backends that do: torch",
+        ),
+        ([hub_entry(quantize="int4")], r"entry 1 \('good'\): `quantize` must be one of int8, none with the onnx"),
+        ([hub_entry(backend="torch", quantize="int8")], r"`quantize` must be one of none with the torch backend"),
+        (
+            [hub_entry(parameters={"onnx_quantize": True})],
+            r"entry 1 \('good'\): `parameters.onnx_quantize` is no longer read: .* `quantize: int8`",
+        ),
         ([hub_entry(max_chars=0)], r"entry 1 \('good'\): `max_chars` must be a positive whole number"),
         ([hub_entry(parameters=["a"])], r"entry 1 \('good'\): `parameters` must be a mapping"),
         ([hub_entry("fine"), "just a string"], r"entry 2: must be a mapping of fields, got str"),

@@ -1,24 +1,34 @@
 """Fixtures for the ONNX backend: tiny models and all-MiniLM, exported once per session.
 
-Exports are written beside the weights, so the models are copied (tiny ones are
-rebuilt, all-MiniLM is linked file by file) into temporary folders first: the
-installed package and the other tests' models stay untouched.
+Exports go under the session's ``HF_HOME`` (tests/conftest.py), keyed by each
+model folder, never into the folder: all-MiniLM is exported straight from its
+installed package.
 """
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from inference.onnx_export import export_model
 from inference.registry import Registry, load_registry
-from tests.tiny_models import build_tiny_models, minilm_dir, write_registry
+from tests.tiny_models import build_tiny_models, minilm_dir, warm, write_registry
 
 
 def _entry(name: str, task: str, folder: Path, **extra: Any) -> dict[str, Any]:
-    return {"name": name, "task": task, "model": str(folder), "backend": "onnx", "memory": 512, **extra}
+    """An fp32 ONNX entry unless ``extra`` says otherwise: fp32 is held to torch's numbers."""
+    return {
+        "name": name,
+        "task": task,
+        "model": str(folder),
+        "backend": "onnx",
+        "quantize": "none",
+        "memory": 512,
+        **extra,
+    }
 
 
 @pytest.fixture(scope="session")
@@ -26,6 +36,10 @@ def onnx_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A registry of ONNX entries over the tiny models (one per task the backend serves), exported."""
     root = tmp_path_factory.mktemp("onnx-tiny")
     build_tiny_models(root)
+    # BERT's own tokenizer tidies the spaces its decoder leaves before punctuation ("isn ' t" -> "isn't").
+    shutil.copytree(root / "masked-lm", root / "masked-lm-tidy")
+    config = root / "masked-lm-tidy" / "tokenizer_config.json"
+    config.write_text(json.dumps({**json.loads(config.read_text()), "clean_up_tokenization_spaces": True}))
     path = write_registry(
         root / "onnx.yaml",
         [
@@ -37,17 +51,15 @@ def onnx_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 parameters={"candidate_labels": ["good", "bad", "news"]},
             ),
             _entry("onnx-similarity", "sentence-similarity", root / "encoder"),
-            _entry("onnx-features", "feature-extraction", root / "encoder", parameters={"onnx_quantize": True}),
+            _entry("onnx-features", "feature-extraction", root / "encoder", quantize="int8"),
             _entry("onnx-qa", "question-answering", root / "qa"),
             _entry("onnx-ner", "token-classification", root / "ner"),
-            _entry("onnx-summarize", "summarization", root / "summarizer"),
+            _entry("onnx-fill-mask", "fill-mask", root / "masked-lm"),
+            _entry("onnx-fill-mask-tidy", "fill-mask", root / "masked-lm-tidy"),
             _entry("onnx-not-exported", "feature-extraction", root / "masked-lm"),
         ],
     )
-    registry = load_registry(path)
-    for spec in registry:
-        if spec.name not in ("onnx-summarize", "onnx-not-exported"):
-            export_model(spec)
+    warm(spec for spec in load_registry(path) if spec.name != "onnx-not-exported")
     return path
 
 
@@ -58,19 +70,14 @@ def onnx_registry(onnx_models: Path) -> Registry:
 
 @pytest.fixture(scope="session")
 def minilm_onnx(tmp_path_factory: pytest.TempPathFactory) -> Registry:
-    """all-MiniLM-L6-v2 as an int8 and an fp32 ONNX similarity entry, sharing one export."""
-    folder = tmp_path_factory.mktemp("minilm") / "all-MiniLM-L6-v2"
-    folder.mkdir()
-    for item in minilm_dir().iterdir():
-        (folder / item.name).symlink_to(item)
+    """all-MiniLM-L6-v2, straight from its installed package, as an int8 and an fp32 ONNX similarity entry."""
     path = write_registry(
-        folder.parent / "models.yaml",
+        tmp_path_factory.mktemp("minilm") / "models.yaml",
         [
-            _entry("minilm-int8", "sentence-similarity", folder, memory=1024, parameters={"onnx_quantize": True}),
-            _entry("minilm", "sentence-similarity", folder, memory=1024),
+            _entry("minilm-int8", "sentence-similarity", minilm_dir(), memory=1024, quantize="int8"),
+            _entry("minilm", "sentence-similarity", minilm_dir(), memory=1024),
         ],
     )
     registry = load_registry(path)
-    for spec in registry:
-        export_model(spec)
+    warm(registry)
     return registry

@@ -42,12 +42,14 @@ TINY_LINES = {
     "onnx-qa": ["Where is the tower? | The tower is in Paris. " + "The man was eating bread in London. " * 12],
     # The second line is read in several windows: entities found twice are merged.
     "onnx-ner": ["The woman was in London and Paris.", "Ada Lovelace met the team in London, france. " * 40],
+    "onnx-fill-mask": ["Paris is the [MASK] of France.", "the man is eating <mask>, isn't he? he's great."],
+    "onnx-fill-mask-tidy": ["the man is eating <mask>, isn't he? he's great!"],
 }
-TINY_PARAMETERS: list[dict[str, Any]] = [{}, {"top_k": 1}, {"multi_label": True}, {"normalize": True}]
+TINY_PARAMETERS: list[dict[str, Any]] = [{}, {"top_k": 1}, {"top_k": 20}, {"multi_label": True}, {"normalize": True}]
 
 
 def _torch_twin(spec: ModelSpec) -> ModelSpec:
-    return dataclasses.replace(spec, backend="torch", parameters={})
+    return dataclasses.replace(spec, backend="torch", quantize="none", parameters={})
 
 
 def _same(onnx: Any, torch: Any) -> None:
@@ -75,13 +77,25 @@ def test_tiny_models_answer_as_torch_does(onnx_registry: Registry, name: str) ->
             parameters = {**spec.parameters, **extra}
             expected = torch_runner.run(line, parameters)
             got = onnx_runner.run(line, parameters)
-            if name == "onnx-features" and spec.parameters.get("onnx_quantize"):
+            if spec.quantize == "int8":
                 cosine = np.dot(got["embedding"], expected["embedding"]) / (
                     np.linalg.norm(got["embedding"]) * np.linalg.norm(expected["embedding"])
                 )
                 assert got.keys() == expected.keys() and cosine > 0.99
             else:
                 _same(got, expected)
+
+
+def test_fill_mask_decodes_as_the_tokenizer_does(onnx_registry: Registry) -> None:
+    """The words and sentences are the tokenizer's, spaces tidied only where its config says so."""
+    line = "the man is eating <mask>, isn't he? he's great!"
+    loose, tidy = (
+        load_runner(onnx_registry.get(name)).run(line, {"top_k": 1})
+        for name in ("onnx-fill-mask", "onnx-fill-mask-tidy")
+    )
+    [loose_guess], [tidy_guess] = loose["predictions"], tidy["predictions"]
+    assert loose_guess["sequence"] == f"the man is eating {loose_guess['token']}, isn ' t he? he ' s great!"
+    assert tidy_guess["sequence"] == f"the man is eating {tidy_guess['token']}, isn't he? he's great!"
 
 
 def test_the_classifiers_pick_the_same_labels(onnx_registry: Registry) -> None:

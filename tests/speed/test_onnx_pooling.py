@@ -14,10 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from inference.conversions import backend_folder, convert_entry
 from inference.errors import ModelLoadError
-from inference.onnx_export import export_model, is_current
 from inference.runners import load_runner
-from inference.runners.onnx_files import export_dir
 from inference.runners.pooling import MODES, POOLING_FILE, Pooling
 from tests.sentence_models import (
     HIDDEN,
@@ -30,6 +29,7 @@ from tests.sentence_models import (
     scores,
     spec_for,
 )
+from tests.tiny_models import warm
 
 pytestmark = pytest.mark.slow
 
@@ -46,9 +46,7 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             root / "every-mode", {"embedding_dimension": HIDDEN, "pooling_mode": list(MODES)}, normalize=True
         ),
     }
-    for folder in folders.values():
-        for task in TASKS:
-            export_model(spec_for(folder, task, backend="onnx"))
+    warm(spec_for(folder, task, backend="onnx") for folder in folders.values() for task in TASKS)
     return folders
 
 
@@ -74,20 +72,21 @@ def test_feature_extraction_is_sentence_transformers_embedding(models: dict[str,
 
 
 def test_the_export_carries_the_models_pooling(models: dict[str, Path]) -> None:
-    assert Pooling.load(export_dir(spec_for(models["cls"], "feature-extraction", backend="onnx")), "cls") == Pooling(
-        ("cls",), normalize=False
-    )
-    every = export_dir(spec_for(models["every-mode"], "sentence-similarity", backend="onnx"))
+    cls = backend_folder(spec_for(models["cls"], "feature-extraction", backend="onnx"))
+    assert Pooling.load(cls, "cls") == Pooling(("cls",), normalize=False)
+    every = backend_folder(spec_for(models["every-mode"], "sentence-similarity", backend="onnx"))
     assert Pooling.load(every, "every-mode") == Pooling(MODES, normalize=True)
 
 
-def test_an_export_made_before_pooling_is_made_again(models: dict[str, Path], tmp_path: Path) -> None:
+def test_an_export_without_its_pooling_is_made_again(models: dict[str, Path], tmp_path: Path) -> None:
     folder = tmp_path / "old"
-    shutil.copytree(models["cls"], folder, symlinks=True)
+    shutil.copytree(models["cls"], folder)
     spec = spec_for(folder, "sentence-similarity", backend="onnx", name="old-encoder")
-    (export_dir(spec) / POOLING_FILE).unlink()
-    assert not is_current(spec, export_dir(spec))
-    with pytest.raises(ModelLoadError, match=r"predates pooling support\. Run `python -m inference warm old-encoder`"):
+    convert_entry(spec, folder)
+    (backend_folder(spec) / POOLING_FILE).unlink()
+    with pytest.raises(
+        ModelLoadError, match=r"has no pooling\.json\. Run `python -m inference warm --force old-encoder`"
+    ):
         load_runner(spec)
-    export_model(spec)
+    convert_entry(spec, folder, force=True)
     assert load_runner(spec).pooling == Pooling(("cls",), normalize=False)

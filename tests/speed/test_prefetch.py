@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from inference.conversions import RECORD, backend_folder
 from inference.loader import prefetch
 from inference.registry import ModelSpec
 from inference.runners import weight_files
@@ -52,17 +53,24 @@ def test_torch_reads_the_safetensors_of_the_local_folder_or_the_pinned_snapshot(
 
 def test_nothing_to_read_before_the_cache_is_filled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty"))
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "empty"))
     assert weight_files(spec()) == []
     assert weight_files(spec(backend="onnx", task="sentence-similarity")) == []
 
 
-def test_onnx_reads_the_graph_the_entry_runs_and_its_weights(tmp_path: Path) -> None:
-    export = tmp_path / "onnx-export" / "sentence-similarity"
-    touch(export, "model.onnx", "model.onnx.data", "model.int8.onnx", "model.int8.onnx.data")
-    fp32 = spec(local_path=tmp_path, backend="onnx", task="sentence-similarity")
-    assert weight_files(fp32) == [export / "model.onnx", export / "model.onnx.data"]
-    int8 = spec(local_path=tmp_path, backend="onnx", task="sentence-similarity", parameters={"onnx_quantize": True})
-    assert weight_files(int8) == [export / "model.int8.onnx", export / "model.int8.onnx.data"]
+def test_a_converted_backend_reads_every_file_of_its_conversion_largest_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    int8 = spec(backend="onnx", task="sentence-similarity", quantize="int8")
+    folder = backend_folder(int8)
+    folder.mkdir(parents=True)
+    (folder / "model.onnx").write_bytes(b"x" * 10)
+    (folder / "model.onnx.data").write_bytes(b"x" * 1000)
+    assert weight_files(int8) == [], "a folder without its record is not a finished conversion"
+    (folder / RECORD).write_bytes(b"x")
+    assert weight_files(int8) == [folder / "model.onnx.data", folder / "model.onnx", folder / RECORD]
+    assert weight_files(spec(backend="onnx", task="sentence-similarity", quantize="none")) == []
 
 
 def test_a_prefetch_failure_is_only_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
