@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.http import split_host
+
 SLACK_BOT_TOKEN = "SLACK_BOT_TOKEN"  # noqa: S105 (a variable's name, not a secret)
 SLACK_SIGNING_SECRET = "SLACK_SIGNING_SECRET"  # noqa: S105 (a variable's name, not a secret)
 DEMO_PASSCODE = "DEMO_PASSCODE"
@@ -28,6 +30,8 @@ DATA_DIR = "DATA_DIR"
 FORM_WAIT_SECONDS = "FORM_WAIT_SECONDS"
 FORM_RUNS_PER_CLIENT = "FORM_RUNS_PER_CLIENT"
 LOCAL_MODE = "LOCAL_MODE"
+ALLOWED_HOSTS = "ALLOWED_HOSTS"
+CONNECTIONS_PER_CLIENT = "CONNECTIONS_PER_CLIENT"
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_DATA_DIR = ".local"
@@ -36,6 +40,10 @@ DEFAULT_FORM_WAIT_SECONDS = 22.0
 #: Form runs one client address may have going at once: enough for one comparison of three models
 #: (``bot.compare.MAX_MODELS``), too few for one client to take a model's whole queue.
 DEFAULT_FORM_RUNS_PER_CLIENT = 3
+#: Connections one client address may hold open on ``python -m bot serve`` at once. Above the load
+#: command's 200 concurrent Slack requests, which (like Slack through a tunnel) all come from one
+#: loopback address; far above a browser's six.
+DEFAULT_CONNECTIONS_PER_CLIENT = 256
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,9 @@ class Settings:
     data_dir: Path = Path(DEFAULT_DATA_DIR)
     form_wait_seconds: float = DEFAULT_FORM_WAIT_SECONDS
     form_runs_per_client: int = DEFAULT_FORM_RUNS_PER_CLIENT
+    #: Host names ``python -m bot serve`` answers for beyond loopback and the address it listens on.
+    allowed_hosts: tuple[str, ...] = ()
+    connections_per_client: int = DEFAULT_CONNECTIONS_PER_CLIENT
     #: True under ``python -m bot serve``: cookies are not marked Secure (plain HTTP on localhost).
     local: bool = False
 
@@ -89,6 +100,21 @@ def _at_least_one(env: Mapping[str, str], name: str, default: int) -> int:
     return int(raw)
 
 
+def _host_names(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A comma-separated list of host names or addresses, each as :func:`bot.http.split_host` writes it.
+
+    Raises:
+        ValueError: naming the variable and the entry that is not a plain host (a URL, a port).
+    """
+    hosts = []
+    for entry in filter(None, (part.strip() for part in env.get(name, "").split(","))):
+        host = split_host(f"[{entry}]" if entry.count(":") > 1 and not entry.startswith("[") else entry)
+        if host is None or host[1] is not None:
+            raise ValueError(f"{name} lists host names or addresses without scheme or port, got {entry!r}")
+        hosts.append(host[0])
+    return tuple(hosts)
+
+
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     """Resolve the settings from ``environ`` (default: ``os.environ``)."""
     env = os.environ if environ is None else environ
@@ -111,5 +137,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         data_dir=Path(env.get(DATA_DIR) or DEFAULT_DATA_DIR),
         form_wait_seconds=float(env.get(FORM_WAIT_SECONDS) or DEFAULT_FORM_WAIT_SECONDS),
         form_runs_per_client=_at_least_one(env, FORM_RUNS_PER_CLIENT, DEFAULT_FORM_RUNS_PER_CLIENT),
+        allowed_hosts=_host_names(env, ALLOWED_HOSTS),
+        connections_per_client=_at_least_one(env, CONNECTIONS_PER_CLIENT, DEFAULT_CONNECTIONS_PER_CLIENT),
         local=env.get(LOCAL_MODE, "") == "1",
     )

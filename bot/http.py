@@ -8,13 +8,44 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 #: JSON escapes for the characters HTML cares about and for lone surrogates (which no UTF-8 body can
 #: carry); such characters only ever occur inside JSON strings, where the escape means the same thing.
 _JSON_ESCAPES = str.maketrans({c: f"\\u{ord(c):04x}" for c in ["<", ">", "&", *map(chr, range(0xD800, 0xE000))]})
+
+
+#: A host and optional port as this project accepts them, in a Host header or a URL: a name of letters,
+#: digits, dots and hyphens (so an IPv4 address too) or a bracketed IPv6 address. Nothing else (no
+#: userinfo, percent-escapes, backslashes or spaces), so no two parsers can read it differently.
+_HOST_AND_PORT = re.compile(r"(?P<name>[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::(?P<port>[0-9]{1,5}))?")
+
+
+def split_host(authority: str) -> tuple[str, int | None] | None:
+    """``name[:port]`` as (lower-case name, port or None); None unless it is only that.
+
+    A trailing dot is dropped (``localhost.`` is ``localhost``) and an IPv6 address is written the
+    one short way (``[::1]``), so equal hosts compare equal.
+    """
+    match = _HOST_AND_PORT.fullmatch(authority)
+    if match is None:
+        return None
+    name = match["name"].lower()
+    if name.startswith("["):
+        try:
+            name = f"[{ipaddress.IPv6Address(name[1:-1]).compressed}]"
+        except ValueError:
+            return None
+    elif name.endswith("."):
+        name = name[:-1]
+    port = None if match["port"] is None else int(match["port"])
+    if not name.strip(".") or (port is not None and not 0 < port <= 65535):
+        return None
+    return name, port
 
 
 class BadRequest(Exception):

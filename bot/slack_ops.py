@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 from urllib.parse import urlsplit
+from urllib.request import Request
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -20,13 +21,17 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from slack_sdk.webhook import WebhookClient
 
+from bot.http import split_host
+
 logger = logging.getLogger(__name__)
 
 #: Errors that mean "you cannot post here", where ``response_url`` still works.
 CANNOT_POST = frozenset(
     {"not_in_channel", "channel_not_found", "is_archived", "restricted_action", "cant_update_message"}
 )
-SLACK_HOOKS_HOST = "hooks.slack.com"
+#: Where Slack's response_urls point: (scheme, host, port).
+SLACK_HOOKS = ("https", "hooks.slack.com", 443)
+DEFAULT_PORTS = {"http": 80, "https": 443}
 #: Slack allows 5 posts to a response_url within 30 minutes.
 MAX_THREAD_MESSAGES = 200
 
@@ -45,6 +50,28 @@ def make_client(token: str, base_url: str) -> WebClient:
     return WebClient(token=token or None, base_url=base_url, timeout=10, retry_handlers=retry_handlers())
 
 
+def url_origin(url: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) that a POST to ``url`` connects to; None for a URL two parsers could read apart.
+
+    Read by ``urllib.request``, which slack_sdk's ``WebhookClient`` sends with, then held to what
+    ``urlsplit`` reads: userinfo, backslashes, percent-escapes in the host, spaces and control
+    characters (which ``urlsplit`` drops and urllib keeps) are all refused.
+    """
+    if not (url.isascii() and url.isprintable()) or " " in url or "\\" in url:
+        return None
+    try:
+        request = Request(url)  # noqa: S310 (parsed to see where it goes, not opened)
+    except ValueError:  # no scheme
+        return None
+    host = split_host(request.host)
+    if request.full_url != url or request.host != urlsplit(url).netloc or host is None:
+        return None
+    if request.type not in DEFAULT_PORTS:
+        return None
+    name, port = host
+    return request.type, name, port or DEFAULT_PORTS[request.type]
+
+
 class SlackUnavailable(Exception):
     """A message could not be delivered by any route; the caller should retry later."""
 
@@ -54,13 +81,20 @@ class SlackOps:
 
     def __init__(self, client: WebClient, *, api_url: str) -> None:
         self.client = client
-        host = urlsplit(api_url).hostname or ""
-        # response_url comes from Slack's signed request; still, only ever post to Slack's host
-        # (or, in tests and local mode, to the host that plays the Slack API).
-        self.response_url_hosts = {SLACK_HOOKS_HOST} if host.endswith("slack.com") else {host, SLACK_HOOKS_HOST}
+        # response_url comes from Slack's signed request; still, only ever post to Slack's hooks
+        # (or to the Slack API the bot talks to: in tests and local mode, the server that plays it).
+        api = url_origin(api_url)
+        self.response_url_origins = {SLACK_HOOKS} if api is None else {SLACK_HOOKS, api}
 
     def _respond(self, response_url: str, payload: dict[str, Any]) -> bool:
-        if not response_url or urlsplit(response_url).hostname not in self.response_url_hosts:
+        if not response_url:
+            return False
+        origin = url_origin(response_url)
+        if origin is None:
+            logger.warning("response_url refused: parsers could read it as different addresses")
+            return False
+        if origin not in self.response_url_origins:
+            logger.warning("response_url refused: %s://%s:%d is not Slack", *origin)
             return False
         try:
             response = WebhookClient(response_url, timeout=10, retry_handlers=retry_handlers()).send_dict(payload)

@@ -24,6 +24,8 @@ from tests.fakes.slack_client import slash_command_body
 pytestmark = pytest.mark.e2e
 
 READ_SECONDS = 10.0
+#: What the log shows when a request crashed the server's code: socketserver's own report, or ours.
+CRASH_SIGNS = ("Exception occurred during processing of request", "unhandled error")
 
 
 def exchange(server: BotServer, raw: bytes, *, close_write: bool = False) -> tuple[int, dict[str, str], bytes]:
@@ -85,9 +87,22 @@ CASES = [
         id="content-length-twice",
     ),
     pytest.param(
+        http("POST", "/go", b"{}", Content_Length="0" * 4399 + "2", **GO_JSON), 400, id="content-length-4400-digits"
+    ),
+    pytest.param(
         http("POST", "/go", b"2\r\n{}\r\n0\r\n\r\n", Content_Length=None, Transfer_Encoding="chunked", **GO_JSON),
         411,
         id="chunked-body",
+    ),
+    pytest.param(
+        http("POST", "/go", b"{}", Content_Length=None, Transfer_Encoding="gzip", **GO_JSON),
+        411,
+        id="transfer-encoding-unknown",
+    ),
+    pytest.param(
+        http("POST", "/go", b"2\r\n{}\r\n0\r\n\r\n", Transfer_Encoding="chunked", **GO_JSON),
+        400,
+        id="transfer-encoding-and-content-length",
     ),
     pytest.param(http("POST", "/slack/events", b"", Content_Length="2000000"), 413, id="content-length-over-1mb"),
     pytest.param(http("POST", "/go", b"\xff\xfe{}", **GO_JSON), 400, id="body-not-utf8"),
@@ -99,21 +114,53 @@ CASES = [
     pytest.param(http("GET", "/go/%2e%2e/%2e%2e/etc/passwd"), 404, id="path-encoded-traversal"),
     pytest.param(http("GET", "http://evil.example/admin"), 404, id="path-absolute-url"),
     pytest.param(http("GET", "/go", X_Long="x" * 70_000), 431, id="header-too-long"),
+    pytest.param(b"GARBAGE\r\n\r\n", 400, id="request-line-garbage"),
+    pytest.param(http("GET", "/go").replace(b"HTTP/1.1", b"HTTP/2.0", 1), 400, id="http-version-2"),
 ]
 
 
 @pytest.mark.parametrize(("raw", "status"), CASES)
 def test_malformed_http_gets_a_4xx(bot_server: BotServer, raw: bytes, status: int) -> None:
+    log_before = len(bot_server.logs())
     got, headers, body = exchange(bot_server, raw)
     assert got == status, body[:300]
     if headers.get("content-type", "").startswith("application/json"):
         json.loads(body)
+    logged = bot_server.logs()[log_before:]
+    assert not [sign for sign in CRASH_SIGNS if sign in logged], logged[-2000:]
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        pytest.param(http("GET", "/go", X_Long="x" * 70_000), "Line too long.", id="header-too-long"),
+        pytest.param(b"GARBAGE\r\n\r\n", "Bad request syntax ('GARBAGE').", id="request-line-garbage"),
+        pytest.param(
+            http("GET", "/go").replace(b"HTTP/1.1", b"HTTP/2.0", 1),
+            "Invalid HTTP version (2.0).",
+            id="http-version-2",
+        ),
+    ],
+)
+def test_the_standard_librarys_refusals_are_json_errors(bot_server: BotServer, raw: bytes, message: str) -> None:
+    """What http.server refuses itself gets the router's JSON error, not its HTML page."""
+    _, headers, body = exchange(bot_server, raw)
+    assert headers["content-type"].startswith("application/json")
+    assert json.loads(body)["error"]["message"] == message
 
 
 def test_a_body_shorter_than_its_content_length_is_a_400(bot_server: BotServer) -> None:
     raw = http("POST", "/go", b'{"model": "tiny-sentiment", "te', Content_Length="100", **GO_JSON)
     status, _, body = exchange(bot_server, raw, close_write=True)
     assert status == 400, body
+    assert json.loads(body)["error"]["message"] == "The body ended after 31 of its 100 bytes (Content-Length)."
+
+
+def test_the_server_header_names_no_version(bot_server: BotServer) -> None:
+    """The standard library's ``Server`` header names the Python version, which helps only an attacker."""
+    for raw in (http("GET", "/go"), http("GET", "/go", X_Long="x" * 70_000)):
+        _, headers, _ = exchange(bot_server, raw)
+        assert headers["server"] == "hf-slack-bot"
 
 
 @pytest.mark.parametrize(
