@@ -18,8 +18,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-#: The serving image (no torch, no transformers) and the conversion image (torch and transformers).
-SERVING_IMAGE, CONVERSION_IMAGE = "serving", "conversion"
+#: The model images, by their Dockerfile in inference/: the serving image (no torch, no transformers) and
+#: the conversion image (torch and transformers too, for `backend: torch` and for `warm`).
+SERVING_IMAGE, CONVERSION_IMAGE = "Dockerfile", "Dockerfile.convert"
 #: The backend every task can fall back on: transformers and torch, from the weights themselves.
 TORCH = "torch"
 #: The tasks that read their input once through an encoder (no generation loop).
@@ -49,7 +50,7 @@ class Backend:
     quantizations: tuple[str, ...] = ("none",)
     #: Whether a model is converted once per task (an ONNX graph ends at the task's head) or once for all.
     per_task: bool = False
-    #: The image its functions run: the serving image holds neither torch nor transformers.
+    #: The image its functions run (its Dockerfile): the serving image holds neither torch nor transformers.
     image: str = SERVING_IMAGE
 
 

@@ -1,4 +1,8 @@
-"""One container-image Lambda per registry entry, all from the one model image.
+"""One container-image Lambda per registry entry, from the model image its backend runs.
+
+Entries on a fast backend run the serving image (``inference/Dockerfile``: no
+torch, no transformers); ``backend: torch`` entries run the conversion image
+(``inference/Dockerfile.convert``), which is built only when an entry needs it.
 
 Each function mounts the EFS cache, runs with its entry's memory and timeout,
 and hands every asynchronous result, success or failure, to the router. Its
@@ -26,6 +30,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from inference.backends import BACKENDS
 from inference.registry import ModelSpec, Registry
 from infra import nag
 from infra.destinations import to_function
@@ -73,6 +78,7 @@ class ModelFunctions(Construct):
 
     Attributes:
         functions: registry name -> its function.
+        images: registry name -> the Dockerfile (in ``image_directory``) of the image it runs.
     """
 
     def __init__(
@@ -91,14 +97,20 @@ class ModelFunctions(Construct):
         log_retention: logs.RetentionDays,
     ) -> None:
         super().__init__(scope, construct_id)
-        # One code object, so every function shares one image asset (built at deploy time, not at synth);
-        # inference/.dockerignore keeps caches out of it.
-        image = lambda_.DockerImageCode.from_image_asset(str(image_directory), platform=ecr_assets.Platform.LINUX_AMD64)
+        # One code object per image, so the functions of one image share one asset (built at deploy time, not
+        # at synth); inference/.dockerignore keeps caches out of it.
+        codes: dict[str, lambda_.DockerImageCode] = {}
         # The whole result event (request context included) goes to the router, which finds the Slack thread in it.
         to_router = to_function(results_to)
         cache = _cache_mount(network)
         self.functions: dict[str, lambda_.DockerImageFunction] = {}
+        self.images: dict[str, str] = {}
         for spec in registry:
+            dockerfile = self.images[spec.name] = BACKENDS[spec.backend].image
+            if dockerfile not in codes:
+                codes[dockerfile] = lambda_.DockerImageCode.from_image_asset(
+                    str(image_directory), file=dockerfile, platform=ecr_assets.Platform.LINUX_AMD64
+                )
             model = Construct(self, spec.name)
             environment = {
                 "MODEL_NAME": spec.name,
@@ -119,7 +131,7 @@ class ModelFunctions(Construct):
                 role=role,
                 function_name=function_name(spec.name),
                 description=_description(spec),
-                code=image,
+                code=codes[dockerfile],
                 architecture=lambda_.Architecture.X86_64,
                 memory_size=spec.memory,
                 timeout=Duration.seconds(spec.timeout),

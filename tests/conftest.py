@@ -17,10 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
+from inference.registry import load_registry
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.slack_client import SlackSender
-from tests.tiny_models import build_tiny_models
+from tests.tiny_models import build_tiny_models, warm, write_registry
 
 ROOT = Path(__file__).resolve().parent.parent
 SIGNING_SECRET = "test-signing-secret-0123456789abcdef"
@@ -47,6 +49,18 @@ def session_hf_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 def tiny_registry(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A registry of tiny random-weight models, one per task, built once per session."""
     return build_tiny_models(tmp_path_factory.mktemp("tiny-models"))
+
+
+@pytest.fixture(scope="session")
+def fast_registry(tiny_registry: Path) -> Path:
+    """The tiny models with each entry on its task's default backend (a fast runtime where one serves the task),
+    warmed into the session's ``HF_HOME``, as ``python -m inference warm`` would."""
+    entries = yaml.safe_load(tiny_registry.read_text(encoding="utf-8"))["models"]
+    path = write_registry(
+        tiny_registry.with_name("fast.yaml"), [{k: v for k, v in e.items() if k != "backend"} for e in entries]
+    )
+    warm(load_registry(path))
+    return path
 
 
 @dataclass

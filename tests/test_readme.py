@@ -13,11 +13,16 @@ from inference.tasks import TASKS
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
-TORCH_PIN = re.search(r"^torch==\S+$", (ROOT / "inference" / "requirements.txt").read_text(encoding="utf-8"), re.M)
+TORCH_PIN = re.search(
+    r"^torch==\S+$", (ROOT / "inference" / "requirements-convert.txt").read_text(encoding="utf-8"), re.M
+)
 #: PyPI's Linux torch is the CUDA build: the CPU one, alone, from PyTorch's index, before anything needs torch.
 CPU_TORCH_FIRST = f"--no-deps {TORCH_PIN.group(0)} --index-url https://download.pytorch.org/whl/cpu"
-#: An install that brings the model side: a requirements file, or the package's `model` extra.
-MODEL_SIDE_INSTALL = re.compile(r"pip install [^\n&]*?(-r (?!infra/)\S*requirements\.txt|\.\[[\w,]*model)")
+#: An install that brings torch: the conversion requirements (alone or through requirements.txt), or the `convert`
+#: extra. The serving requirements (inference/requirements.txt) and the `model` extra hold no torch.
+TORCH_INSTALL = re.compile(
+    r"pip install [^\n&]*?(-r (?!infra/|inference/requirements\.txt)\S*requirements(-convert)?\.txt|\.\[[\w,]*convert)"
+)
 
 
 def bash_block(heading: str) -> str:
@@ -50,13 +55,33 @@ def test_the_two_commands_are_there() -> None:
         bash_block("## Two commands"),
         bash_block("## Installing it as a package"),
         (ROOT / ".ci" / "run").read_text(encoding="utf-8"),
-        (ROOT / "inference" / "Dockerfile").read_text(encoding="utf-8"),
+        (ROOT / "inference" / "Dockerfile.convert").read_text(encoding="utf-8"),
         (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8"),
     ],
-    ids=["README run locally", "README model extra", ".ci/run", "Dockerfile", "deploy guide"],
+    ids=["README run locally", "README convert extra", ".ci/run", "Dockerfile.convert", "deploy guide"],
 )
-def test_every_install_of_the_model_side_takes_the_cpu_torch_first(text: str) -> None:
-    installs = list(MODEL_SIDE_INSTALL.finditer(text))
+def test_every_install_of_torch_takes_the_cpu_torch_first(text: str) -> None:
+    installs = list(TORCH_INSTALL.finditer(text))
     assert installs
     for install in installs:
         assert CPU_TORCH_FIRST in text[: install.start()], f"{install.group(0)!r} must follow `{CPU_TORCH_FIRST}`"
+
+
+def test_the_backends_table_is_the_codes() -> None:
+    """Each task's default backend as inference/backends.py prefers it, and the quantizations of those in the table."""
+    from inference.backends import BACKENDS, PREFERRED, TORCH
+
+    table = README.split("<!-- backends table:", 1)[1].split("\n\n", 1)[0]
+    rows = [line.split(" | ") for line in table.splitlines() if line.startswith("| `") or line.startswith("| any")]
+    listed: list[str] = []
+    for tasks, backend, quantize, _ in rows:
+        named = re.findall(r"`([a-z0-9-]+)`", backend)[0]
+        if tasks == "| any":
+            assert (named, re.findall(r"`([a-z0-9]+)`", quantize)) == (TORCH, list(BACKENDS[TORCH].quantizations))
+            continue
+        for task in re.findall(r"`([a-z-]+)`", tasks):
+            listed.append(task)
+            assert PREFERRED[task] == named, task
+        if named in BACKENDS:
+            assert re.findall(r"`([a-z0-9]+)`", quantize) == list(BACKENDS[named].quantizations), named
+    assert sorted(listed) == sorted(TASKS)

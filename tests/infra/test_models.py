@@ -9,7 +9,7 @@ import pytest
 from aws_cdk import App
 
 from inference.errors import RegistryError
-from inference.registry import ModelSpec, Registry
+from inference.registry import DEFAULT_MODELS_FILE, ModelSpec, Registry
 from infra.network import MOUNT_PATH
 from infra.settings import Settings
 from infra.stack import HfSlackBotStack
@@ -52,13 +52,41 @@ def test_every_function_mounts_the_cache_through_the_access_point_in_the_vpc(syn
         assert len(properties["VpcConfig"]["SubnetIds"]) == 2
 
 
-def test_all_functions_share_one_image_that_synthesis_does_not_build(synth: Synthesis) -> None:
-    uris = {str(f["Properties"]["Code"]["ImageUri"]) for f in synth.model_functions().values()}
-    assert len(uris) == 1
-    (image,) = synth.docker_images()
-    # A build context staged for `cdk deploy` to build, not an image.
-    assert image["source"]["directory"].startswith("asset.")
-    assert image["source"]["platform"] == "linux/amd64"
+def _image_of_each_function(synth: Synthesis) -> dict[str, dict[str, Any]]:
+    """Registry name -> the image asset (as the asset manifest lists it) its function runs, found by its tag."""
+    images = {image["source"]["directory"].removeprefix("asset."): image for image in synth.docker_images()}
+    found = {}
+    for name, function in synth.model_functions().items():
+        tag = function["Properties"]["Code"]["ImageUri"]["Fn::Sub"].rpartition(":")[2]
+        found[name] = images[tag]
+    return found
+
+
+def test_each_function_runs_its_backends_image_which_synthesis_does_not_build(synth: Synthesis) -> None:
+    images = _image_of_each_function(synth)
+    for spec in synth.registry:
+        image = images[spec.name]
+        # A build context staged for `cdk deploy` to build, not an image.
+        assert image["source"]["directory"].startswith("asset."), spec.name
+        assert image["source"]["platform"] == "linux/amd64"
+        expected = "Dockerfile.convert" if spec.backend == "torch" else "Dockerfile"
+        assert image["source"]["dockerFile"] == expected, spec.name
+        assert synth.stack.models.images[spec.name] == expected
+    assert len(synth.docker_images()) == len({synth.stack.models.images[name] for name in images})
+
+
+def test_only_a_registry_with_a_torch_entry_builds_the_conversion_image(tmp_path: Path) -> None:
+    entries = [
+        spec("sentiment", backend="onnx", quantize="int8"),
+        spec("qa", task="question-answering", backend="onnx"),
+    ]
+    stack = HfSlackBotStack(
+        App(), "Fast", settings=Settings(), registry=Registry(models=tuple(entries), path=DEFAULT_MODELS_FILE)
+    )
+    assert set(stack.models.images.values()) == {"Dockerfile"}
+    mixed = Registry(models=(*entries, spec("old", backend="torch")), path=DEFAULT_MODELS_FILE)
+    stack = HfSlackBotStack(App(), "Mixed", settings=Settings(), registry=mixed)
+    assert stack.models.images == {"sentiment": "Dockerfile", "qa": "Dockerfile", "old": "Dockerfile.convert"}
 
 
 def test_results_and_failures_go_to_the_router_within_slacks_window(synth: Synthesis) -> None:
@@ -85,7 +113,7 @@ def test_a_new_registry_entry_adds_a_function(synth: Synthesis, variant: Synthes
 
 
 def test_the_image_of_another_registry_holds_that_registry(variant: Synthesis) -> None:
-    (image,) = variant.docker_images()
+    image = _image_of_each_function(variant)[EXTRA_MODEL["name"]]
     context = Path(variant.assembly.directory) / image["source"]["directory"]
     assert (context / "models.yaml").read_bytes() == variant.registry.path.read_bytes()
     assert (context / "handler.py").is_file()
