@@ -14,6 +14,8 @@ from inference.errors import InvalidInput, ModelLoadError
 
 #: The most tokens any generating task produces per chunk of input.
 MAX_NEW_TOKENS = 512
+#: Without a ``max_new_tokens`` setting, a chat answer is at most this long, on every backend.
+DEFAULT_MAX_NEW_TOKENS = 256
 #: Bounds on one request's work, the same for every backend.
 MAX_LABELS = 20
 MAX_SENTENCES = 64
@@ -106,6 +108,31 @@ def generation(parameters: dict[str, Any]) -> dict[str, Any]:
         else:
             settings[key] = number(parameters, key, 0.0, low=low, high=high)
     return settings
+
+
+def chat_messages(prompt: str, parameters: dict[str, Any]) -> list[dict[str, str]]:
+    """The conversation a chat template renders: the ``system`` setting, if any, then the prompt."""
+    system = text(parameters, "system")
+    return [*([{"role": "system", "content": system}] if system else []), {"role": "user", "content": prompt}]
+
+
+def plain_prompt(prompt: str, parameters: dict[str, Any]) -> str:
+    """The prompt of a model without a chat template: the ``system`` setting, if any, as its first paragraph."""
+    system = text(parameters, "system")
+    return f"{system}\n\n{prompt}" if system else prompt
+
+
+def check_prompt_fits(tokens: int, max_new_tokens: int, limit: int) -> None:
+    """Refuse a prompt that, with the tokens to generate, is longer than the model reads.
+
+    Raises:
+        InvalidInput: ``tokens + max_new_tokens`` is over ``limit``.
+    """
+    if tokens + max_new_tokens > limit:
+        raise InvalidInput(
+            f"The prompt is {tokens} tokens long; with {max_new_tokens} new tokens "
+            f"that is more than the {limit} this model reads."
+        )
 
 
 def zero_shot(labels: list[str], parameters: dict[str, Any]) -> tuple[str, bool]:

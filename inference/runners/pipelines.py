@@ -20,15 +20,12 @@ from transformers import (
     pipeline,
 )
 
-from inference.errors import InvalidInput, ModelLoadError
+from inference.errors import ModelLoadError
 from inference.registry import ModelSpec
 from inference.runners import parameters as params
 from inference.runners.base import TorchRunner
 from inference.runners.pooling import read_pooling
 from inference.runners.similarity import pool
-
-#: Without a ``max_new_tokens`` setting, a chat answer is at most this long.
-DEFAULT_MAX_NEW_TOKENS = 256
 
 
 class PipelineRunner(TorchRunner):
@@ -146,26 +143,21 @@ class TextGenerationRunner(PipelineRunner):
     def predict(self, inputs: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
         # Sample only when the model's generation config says so (the pipeline alone would always sample).
         model_defaults = {
-            "max_new_tokens": DEFAULT_MAX_NEW_TOKENS,
+            "max_new_tokens": params.DEFAULT_MAX_NEW_TOKENS,
             "do_sample": bool(self.model.generation_config.do_sample),
         }
         settings = {**model_defaults, **params.generation(parameters)}
-        system = params.text(parameters, "system")
-        prompt: str | list[dict[str, str]] = inputs["text"]
+        prompt: str | list[dict[str, str]]
         if self.tokenizer.chat_template:
-            prompt = [*([{"role": "system", "content": system}] if system else []), {"role": "user", "content": prompt}]
+            prompt = params.chat_messages(inputs["text"], parameters)
             encoded = self.tokenizer.apply_chat_template(
                 prompt, add_generation_prompt=True, tokenize=True, return_dict=True
             )
             tokens = len(encoded["input_ids"])
         else:
-            prompt = f"{system}\n\n{prompt}" if system else prompt
+            prompt = params.plain_prompt(inputs["text"], parameters)
             tokens = self.token_count(prompt)
-        if tokens + settings["max_new_tokens"] > self.limit:
-            raise InvalidInput(
-                f"The prompt is {tokens} tokens long; with {settings['max_new_tokens']} new tokens "
-                f"that is more than the {self.limit} this model reads."
-            )
+        params.check_prompt_fits(tokens, settings["max_new_tokens"], self.limit)
         output = self.pipe(prompt, return_full_text=False, **settings)
         return {"text": str(output[0]["generated_text"]).strip()}
 
