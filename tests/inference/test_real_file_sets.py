@@ -182,7 +182,7 @@ def answers(python: str, registry: Path, hf_home: Path, *args: str) -> dict[str,
     done: dict[str, Any] = json.loads(run([python, "-c", ANSWER_EVERY_ENTRY, *args], env=env).stdout.splitlines()[-1])
     assert Path(done["prefix"]) == Path(python).parent.parent
     for name, response in done["answers"].items():
-        assert "result" in response, (name, response)
+        assert "result" in response, (name, response.get("error"))
     return done
 
 
