@@ -85,6 +85,12 @@ BACKENDS: dict[str, Backend] = {
         quantizations=("int8", "none"),
         per_task=True,
     ),
+    "onnxruntime-genai": Backend(
+        runners={"text-generation": "inference.runners.genai:TextGenerationGenai"},
+        converter="inference.genai_convert",
+        runtime="onnxruntime-genai",
+        quantizations=("int4", "int8", "none"),
+    ),
 }  # fmt: skip
 
 #: Each task's fast backend, the default when the table has it; otherwise the task defaults to torch.
