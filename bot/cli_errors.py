@@ -13,6 +13,7 @@ import socket
 import sys
 from dataclasses import dataclass
 
+from bot.config import SettingError
 from inference.cli import FAILURE, USAGE_ERROR
 from inference.errors import RegistryError, UnknownModel
 
@@ -103,6 +104,8 @@ def explain(exc: BaseException) -> tuple[str, int] | None:
                 "FEEDBACK_TABLE is set, so the export reads DynamoDB, but no AWS region is configured: "
                 f"set AWS_DEFAULT_REGION to the stack's region, {LOCAL_FEEDBACK}"
             ), FAILURE
+        case SettingError():
+            return f"{exc} (unset it for the default)", FAILURE
         case ManifestError():
             return f"--url: {exc}", USAGE_ERROR
         case RegistryError() | UnknownModel():

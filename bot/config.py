@@ -46,6 +46,10 @@ DEFAULT_FORM_RUNS_PER_CLIENT = 3
 DEFAULT_CONNECTIONS_PER_CLIENT = 256
 
 
+class SettingError(ValueError):
+    """An environment variable holds a value the router cannot use; the message names it."""
+
+
 @dataclass(frozen=True)
 class Secrets:
     """The three secret values; ``repr`` never shows them."""
@@ -92,25 +96,41 @@ def _at_least_one(env: Mapping[str, str], name: str, default: int) -> int:
     """A whole-number setting of at least 1 (0 would refuse everything).
 
     Raises:
-        ValueError: naming the variable and what it holds.
+        SettingError: naming the variable and what it holds.
     """
     raw = env.get(name) or str(default)
     if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
-        raise ValueError(f"{name} must be a whole number of at least 1, got {raw!r}")
+        raise SettingError(f"{name} must be a whole number of at least 1, got {raw!r}")
     return int(raw)
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    """A positive number of seconds.
+
+    Raises:
+        SettingError: naming the variable and what it holds.
+    """
+    raw = env.get(name) or str(default)
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise SettingError(f"{name} must be a positive number of seconds, got {raw!r}")
+    return value
 
 
 def _host_names(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     """A comma-separated list of host names or addresses, each as :func:`bot.http.split_host` writes it.
 
     Raises:
-        ValueError: naming the variable and the entry that is not a plain host (a URL, a port).
+        SettingError: naming the variable and the entry that is not a plain host (a URL, a port).
     """
     hosts = []
     for entry in filter(None, (part.strip() for part in env.get(name, "").split(","))):
         host = split_host(f"[{entry}]" if entry.count(":") > 1 and not entry.startswith("[") else entry)
         if host is None or host[1] is not None:
-            raise ValueError(f"{name} lists host names or addresses without scheme or port, got {entry!r}")
+            raise SettingError(f"{name} lists host names or addresses without scheme or port, got {entry!r}")
         hosts.append(host[0])
     return tuple(hosts)
 
@@ -135,7 +155,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         feedback_table=env.get(FEEDBACK_TABLE, ""),
         feedback_store_text=env.get(FEEDBACK_STORE_TEXT, "true").strip().lower() not in ("0", "false", "no", "off"),
         data_dir=Path(env.get(DATA_DIR) or DEFAULT_DATA_DIR),
-        form_wait_seconds=float(env.get(FORM_WAIT_SECONDS) or DEFAULT_FORM_WAIT_SECONDS),
+        form_wait_seconds=_seconds(env, FORM_WAIT_SECONDS, DEFAULT_FORM_WAIT_SECONDS),
         form_runs_per_client=_at_least_one(env, FORM_RUNS_PER_CLIENT, DEFAULT_FORM_RUNS_PER_CLIENT),
         allowed_hosts=_host_names(env, ALLOWED_HOSTS),
         connections_per_client=_at_least_one(env, CONNECTIONS_PER_CLIENT, DEFAULT_CONNECTIONS_PER_CLIENT),

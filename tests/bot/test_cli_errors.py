@@ -142,11 +142,11 @@ def test_invoke_with_a_url_that_is_not_http(capsys: pytest.CaptureFixture[str]) 
 # -- serve: where it cannot listen --------------------------------------------------------------------
 
 
-def serve(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+def serve(*args: str, data_dir: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bot", "serve", *args],
         cwd=ROOT,
-        env={**os.environ, "DATA_DIR": str(data_dir)},
+        env={**os.environ, "DATA_DIR": str(data_dir), **(env or {})},
         capture_output=True,
         text=True,
         timeout=PATIENCE_SECONDS,
@@ -174,6 +174,22 @@ def test_serve_on_a_host_that_is_not_this_machine(host: str, reason: str, tmp_pa
         f"error: cannot listen on {host!r}: it is no name or address of this machine ({reason}); "
         "pass --host 127.0.0.1 (this machine only) or --host 0.0.0.0 (every network)\n",
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("FORM_RUNS_PER_CLIENT", "0", "must be a whole number of at least 1, got '0'"),
+        ("CONNECTIONS_PER_CLIENT", "many", "must be a whole number of at least 1, got 'many'"),
+        ("ALLOWED_HOSTS", "https://example.com", "lists host names or addresses without scheme or port"),
+        ("FORM_WAIT_SECONDS", "soon", "must be a positive number of seconds, got 'soon'"),
+    ],
+)
+def test_serve_with_a_setting_it_cannot_use(name: str, value: str, says: str, tmp_path: Path) -> None:
+    done = serve("--port", "0", data_dir=tmp_path, env={name: value})
+    assert done.returncode == 1
+    assert done.stderr.startswith(f"error: {name} {says}") and done.stderr.endswith("(unset it for the default)\n")
+    assert done.stderr.count("\n") == 1, done.stderr
 
 
 def test_any_other_listen_failure_gives_its_reason() -> None:
