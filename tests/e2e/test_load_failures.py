@@ -48,7 +48,14 @@ UNREACHABLE_HUB = f"http://127.0.0.1:{closed_port()}"
 @pytest.fixture(scope="module")
 def unreachable_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotServer]:
     workdir = tmp_path_factory.mktemp("unreachable-hub")
-    entry = {"name": "hub-sentiment", "task": "text-classification", "model": "owner/model", "revision": PIN}
+    # The torch backend: the only one that downloads on first use (a fast one serves only what warm converted).
+    entry = {
+        "name": "hub-sentiment",
+        "task": "text-classification",
+        "model": "owner/model",
+        "revision": PIN,
+        "backend": "torch",
+    }
     registry = write_registry(workdir / "models.yaml", [entry])
     env = {"HF_ENDPOINT": UNREACHABLE_HUB, "HF_HUB_OFFLINE": "0", "HF_HOME": str(workdir / "hf-home")}
     with FakeSlackApi(expect_token="xoxb-test-token-0123456789") as slack:
@@ -107,7 +114,14 @@ def test_bot_invoke_prints_the_reason_and_fails(unreachable_hub: BotServer) -> N
 
 
 def test_inference_run_fails_in_seconds_with_one_message(tmp_path: Path) -> None:
-    entry = {"name": "hub-sentiment", "task": "text-classification", "model": "owner/model", "revision": PIN}
+    # The torch backend: the only one that downloads on first use (a fast one serves only what warm converted).
+    entry = {
+        "name": "hub-sentiment",
+        "task": "text-classification",
+        "model": "owner/model",
+        "revision": PIN,
+        "backend": "torch",
+    }
     registry = write_registry(tmp_path / "models.yaml", [entry])
     env = {
         "PATH": "/usr/bin:/bin",
@@ -138,7 +152,7 @@ def test_a_download_in_progress_reports_how_far_it_has_come(tiny_registry: Path,
     size = sum(path.stat().st_size for path in folder.iterdir() if path.is_file())
     with FakeHub(bytes_per_second=max(1, size // 6)) as hub:  # about six seconds for the whole snapshot
         revision = hub.add_repo("owner/tiny-sentiment", folder)
-        entry = {"name": "hub-tiny", "task": "text-classification", "model": "owner/tiny-sentiment"}
+        entry = {"name": "hub-tiny", "task": "text-classification", "model": "owner/tiny-sentiment", "backend": "torch"}
         registry = write_registry(tmp_path / "models.yaml", [{**entry, "revision": revision}])
         env = {
             "HF_ENDPOINT": hub.url,

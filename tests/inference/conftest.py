@@ -58,6 +58,7 @@ def minilm_registry(tmp_path_factory: pytest.TempPathFactory) -> Path:
     entry = {
         "name": "similarity",
         "task": "sentence-similarity",
+        "backend": "torch",  # the torch runner's known answers; the ONNX one's are in tests/speed/
         "model": str(minilm_dir()),
         "title": "Sentence similarity (all-MiniLM-L6-v2)",
         "memory": 1024,

@@ -44,7 +44,7 @@ def test_malformed_requests(invoke, event: Any, expected: str) -> None:
 @pytest.mark.slow
 def test_text_over_the_character_cap(tiny_registry: Path, tmp_path: Path, use_registry) -> None:
     spec = load_registry(tiny_registry).get("tiny-sentiment")
-    entry = {"name": "capped", "task": spec.task, "model": str(spec.local_path), "max_chars": 10}
+    entry = {"name": "capped", "task": spec.task, "model": str(spec.local_path), "max_chars": 10, "backend": "torch"}
     use_registry(write_registry(tmp_path / "models.yaml", [entry]), "capped")
     error = error_of(handler.handler({"text": "x" * 11}, None))
     assert error == {"type": "input_too_long", "message": "The text is 11 characters long; capped accepts at most 10."}
@@ -84,7 +84,7 @@ def test_fill_mask_needs_a_mask(invoke) -> None:
 def test_a_model_that_cannot_load_is_reported(tmp_path: Path, use_registry) -> None:
     folder = tmp_path / "empty-model"
     folder.mkdir()
-    entry = {"name": "broken", "task": "text-classification", "model": "./empty-model"}
+    entry = {"name": "broken", "task": "text-classification", "model": "./empty-model", "backend": "torch"}
     use_registry(write_registry(tmp_path / "models.yaml", [entry]), "broken")
     error = error_of(handler.handler({"text": "hello"}, None))
     assert error["type"] == "model_load_failed"
@@ -98,7 +98,7 @@ def test_corrupt_weights_are_a_load_failure(tiny_registry: Path, tmp_path: Path,
     for config in (tiny_registry.parent / "classifier").glob("*.json"):
         (folder / config.name).write_bytes(config.read_bytes())
     (folder / "model.safetensors").write_bytes(b"not a safetensors file")
-    entry = {"name": "corrupt", "task": "text-classification", "model": "./corrupt"}
+    entry = {"name": "corrupt", "task": "text-classification", "model": "./corrupt", "backend": "torch"}
     use_registry(write_registry(tmp_path / "models.yaml", [entry]), "corrupt")
     error = error_of(handler.handler({"text": "hello"}, None))
     assert error["type"] == "model_load_failed"

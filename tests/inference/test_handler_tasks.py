@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from inference.runners import RUNNERS
+from inference.backends import BACKENDS, TORCH
 from inference.tasks import TASKS
 from tests.events import load_event
 
@@ -32,8 +32,8 @@ def is_score(value: Any) -> bool:
     return type(value) is float and 0.0 <= value <= 1.0
 
 
-def test_every_task_has_a_runner() -> None:
-    assert set(RUNNERS) == set(TASKS)
+def test_every_task_has_a_torch_runner_to_fall_back_on() -> None:
+    assert set(BACKENDS[TORCH].runners) == set(TASKS)
 
 
 def test_response_envelope_passes_reply_through_untouched(invoke) -> None:

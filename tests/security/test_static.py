@@ -104,13 +104,14 @@ def test_every_runner_loads_safetensors_without_remote_code(
 
     import torch
 
+    from inference.backends import BACKENDS, TORCH
     from inference.registry import load_registry
-    from inference.runners import RUNNERS, base, load_runner
+    from inference.runners import base, load_runner
 
     calls: list[tuple[str, dict[str, Any]]] = []
     monkeypatch.setattr(torch, "load", refuse("torch.load"))
     monkeypatch.setattr(base, "AutoTokenizer", Recorder(base.AutoTokenizer, calls))
-    for target in set(RUNNERS.values()):
+    for target in set(BACKENDS[TORCH].runners.values()):
         module, _, name = target.partition(":")
         runner_class = getattr(importlib.import_module(module), name)
         monkeypatch.setattr(runner_class, "auto_class", Recorder(runner_class.auto_class, calls))
