@@ -1,10 +1,12 @@
 """The model Lambda: ``inference.handler.handler``.
 
 The function's environment names the registry entry (``MODEL_NAME``); the model
-is loaded once per container, on the first request, from ``HF_HOME``. While
-torch and transformers are imported (seconds of CPU), a background thread
-reads the weights from EFS into memory, so loading them does not wait on the
-network afterwards.
+is loaded once per container, on the first request, from ``HF_HOME``: what
+``warm`` converted for the entry's backend, or for ``backend: torch`` the
+weights themselves. While the runtime is imported (a fraction of a second for a
+fast one, seconds of CPU for torch and transformers), a background thread reads
+those files from EFS into memory, so loading them does not wait on the network
+afterwards.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ def _load() -> Runner:
 
     spec = _spec()
     prefetch(lambda: weight_files(spec))
-    return load_runner(spec, progress=_report)  # heavy: imports torch and transformers, or onnxruntime
+    return load_runner(spec, progress=_report)  # imports the backend's runtime (torch and transformers are heavy)
 
 
 #: The container's model: loaded on the first request; a failed load is retried after a short backoff.

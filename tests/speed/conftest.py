@@ -70,12 +70,13 @@ def onnx_registry(onnx_models: Path) -> Registry:
 
 @pytest.fixture(scope="session")
 def minilm_onnx(tmp_path_factory: pytest.TempPathFactory) -> Registry:
-    """all-MiniLM-L6-v2, straight from its installed package, as an int8 and an fp32 ONNX similarity entry."""
+    """all-MiniLM-L6-v2, straight from its installed package: int8 and fp32 similarity, fp32 feature extraction."""
     path = write_registry(
         tmp_path_factory.mktemp("minilm") / "models.yaml",
         [
             _entry("minilm-int8", "sentence-similarity", minilm_dir(), memory=1024, quantize="int8"),
             _entry("minilm", "sentence-similarity", minilm_dir(), memory=1024),
+            _entry("minilm-features", "feature-extraction", minilm_dir(), memory=1024),
         ],
     )
     registry = load_registry(path)

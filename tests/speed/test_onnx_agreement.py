@@ -125,6 +125,14 @@ def test_minilm_embeddings_agree_with_torch(minilm_onnx: Registry, name: str) ->
     assert cosines.min() >= 0.99, cosines
 
 
+def test_minilm_features_are_the_torch_runners(minilm_onnx: Registry) -> None:
+    spec = minilm_onnx.get("minilm-features")
+    onnx_runner, torch_runner = load_runner(spec), load_runner(_torch_twin(spec))
+    for text in SENTENCES:
+        for parameters in ({}, {"normalize": True}):
+            _same(onnx_runner.run(text, parameters), torch_runner.run(text, parameters))
+
+
 def test_minilm_similarity_through_the_handler_matches_sentence_transformers(minilm_onnx: Registry) -> None:
     spec = minilm_onnx.get("minilm")
     response = handle(
