@@ -10,6 +10,8 @@ this small repeats one token, and a parity test would compare constant sequences
 
 ``llama``: the tests' own chat model (tests/tiny_models.py: LlamaForCausalLM, a
 word-piece tokenizer, its template in ``chat_template.jinja``), greedy by default.
+
+``plain``: the Qwen2 model without a chat template, whose prompt is plain text.
 """
 
 from __future__ import annotations
@@ -104,15 +106,22 @@ def build_chat_models(root: Path, llama: Path) -> Path:
     """The chat models under ``root`` (``llama`` is the tests' own) and a registry of genai entries over them."""
     qwen = build_qwen(root / "qwen")
     gpt2 = build_gpt2(root / "gpt2")
+    plain = root / "plain"
+    shutil.copytree(qwen, plain)
+    config_file = plain / "tokenizer_config.json"
+    config_file.write_text(
+        json.dumps({k: v for k, v in json.loads(config_file.read_text()).items() if k != "chat_template"})
+    )
     pickled = root / "pickled"
     shutil.copytree(qwen, pickled)
-    (pickled / "model.safetensors").rename(pickled / "pytorch_model.bin")
+    (pickled / "model.safetensors").rename(pickled / "pytorch_model.bin")  # only the name matters: it is never read
     return write_registry(
         root / "genai.yaml",
         [
             chat_entry("genai-qwen", qwen),
             chat_entry("genai-qwen-int4", qwen, quantize="int4"),
             chat_entry("genai-llama", llama),
+            chat_entry("genai-plain", plain),
             chat_entry("genai-gpt2", gpt2),
             chat_entry("genai-pickled", pickled),
             chat_entry("genai-beams", qwen, parameters={"num_beams": 3}),
