@@ -82,10 +82,10 @@ def read_manifest(spec: ModelSpec, source: Path) -> GenerationManifest:
     from inference.runners.base import input_limit
 
     options: dict[str, Any] = {"local_files_only": True, "trust_remote_code": False}
-    config = AutoConfig.from_pretrained(source, **options)
-    tokenizer = AutoTokenizer.from_pretrained(source, **options)
+    config = AutoConfig.from_pretrained(source, **options)  # nosec B615  # local files only
+    tokenizer = AutoTokenizer.from_pretrained(source, **options)  # nosec B615  # local files only
     try:
-        generation = GenerationConfig.from_pretrained(source, **options)
+        generation = GenerationConfig.from_pretrained(source, **options)  # nosec B615  # local files only
     except OSError:  # no generation_config.json: transformers derives one from the model's config
         generation = GenerationConfig.from_model_config(config)
     model_settings = {key: value for key, value in generation.to_diff_dict().items() if key not in NOT_GENERATION}
@@ -152,5 +152,8 @@ def _architecture(source: Path) -> str:
     """The architecture ``source``'s config names, for a refusal people can read."""
     from transformers import AutoConfig
 
-    architectures = AutoConfig.from_pretrained(source, local_files_only=True).architectures or ["this architecture"]
+    config = AutoConfig.from_pretrained(  # nosec B615  # the folder warm hands over: nothing is downloaded
+        source, local_files_only=True, trust_remote_code=False
+    )
+    architectures = config.architectures or ["this architecture"]
     return str(architectures[0])
