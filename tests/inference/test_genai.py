@@ -215,3 +215,25 @@ def test_replies_are_decoded_as_transformers_decodes_them(
     tokens = tokenizer(text, add_special_tokens=False)["input_ids"]
     assert runner.decode(tokens) == tokenizer.decode(tokens, skip_special_tokens=True)
     assert runner.manifest.clean_up_tokenization_spaces is (entry == "genai-llama")
+
+
+@pytest.mark.parametrize(("quantize", "bits"), [("int4", {4}), ("int8", {8}), ("none", set())])
+def test_each_quantization_builds_its_weights_and_answers(
+    spec: Callable[[str], ModelSpec], converted: Convert, quantize: str, bits: set[int]
+) -> None:
+    import onnx
+
+    chosen = dataclasses.replace(spec("genai-qwen"), quantize=quantize)
+    folder = converted(chosen)
+    graph = onnx.load(str(folder / "model.onnx"), load_external_data=False).graph
+    found = {
+        attribute.i
+        for node in graph.node
+        if node.op_type in ("MatMulNBits", "GatherBlockQuantized")
+        for attribute in node.attribute
+        if attribute.name == "bits"
+    }
+    assert found == bits
+    assert isinstance(
+        TextGenerationGenai(chosen, folder).run("Where is the tower?", {"max_new_tokens": 3})["text"], str
+    )
