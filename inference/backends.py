@@ -85,6 +85,12 @@ BACKENDS: dict[str, Backend] = {
         quantizations=("int8", "none"),
         per_task=True,
     ),
+    "ctranslate2": Backend(
+        runners={"summarization": "inference.runners.ct2:SummarizationCt2", "translation": "inference.runners.ct2:TranslationCt2"},
+        converter="inference.ct2_convert",
+        runtime="ctranslate2",
+        quantizations=("int8", "none"),
+    ),
     "onnxruntime-genai": Backend(
         runners={"text-generation": "inference.runners.genai:TextGenerationGenai"},
         converter="inference.genai_convert",

@@ -8,6 +8,7 @@ tokenizer, fast or not (Marian's is sentencepiece), as it only counts tokens.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 #: Where sentences end: after ``.!?`` and a space, after the CJK marks (written as escapes), at line breaks.
@@ -55,3 +56,17 @@ def _pack(tokenizer: Any, units: list[str], budget: int, *, by_words: bool) -> l
     if current:
         pieces.append(" ".join(current))
     return pieces
+
+
+def generate_in_pieces(
+    tokenizer: Any, text: str, *, limit: int, prefix: str, generate: Callable[[str], str]
+) -> tuple[str, int]:
+    """``generate`` on each piece of ``text`` (after ``prefix``) that fits a window of ``limit`` tokens, joined.
+
+    The window also holds the prefix and the tokenizer's special tokens. Returns
+    the joined outputs and how many pieces there were.
+    """
+    reserved = tokenizer.num_special_tokens_to_add() + len(_tokens(tokenizer, prefix))
+    pieces = split_text(tokenizer, text, max(1, limit - reserved))
+    outputs = [generate(prefix + piece) for piece in pieces]
+    return " ".join(output for output in outputs if output), len(pieces)

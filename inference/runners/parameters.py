@@ -110,6 +110,65 @@ def generation(parameters: dict[str, Any]) -> dict[str, Any]:
     return settings
 
 
+def task_settings(specific: dict[str, Any] | None, task: str) -> dict[str, Any]:
+    """A summarizer's entry of ``config.task_specific_params``: its prefix and generation settings."""
+    return dict((specific or {}).get(task) or {})
+
+
+def translation_settings(
+    specific: dict[str, Any] | None, source: str | None, target: str | None, target_token: int | None
+) -> dict[str, Any]:
+    """A translator's entry of ``config.task_specific_params``, with ``target_token`` forced first.
+
+    The entry of the ``source``/``target`` pair when the model has one, else the
+    model's only translation entry. ``target_token`` is the id of the ``tgt_lang``
+    parameter in the vocabulary (``fra_Latn`` for NLLB), when it is there.
+    """
+    specific = specific or {}
+    settings: dict[str, Any] = {}
+    pairs = [key for key in specific if key.startswith("translation")]
+    if source and target and f"translation_{source}_to_{target}" in specific:
+        settings = dict(specific[f"translation_{source}_to_{target}"])
+    elif len(pairs) == 1:
+        settings = dict(specific[pairs[0]])
+    if target_token is not None:
+        settings["forced_bos_token_id"] = target_token
+    return settings
+
+
+def take_prefix(settings: dict[str, Any], parameters: dict[str, Any]) -> str:
+    """The text put before each piece of the input: the request's ``prefix``, else the task's (taken out of ``settings``).
+
+    Raises:
+        InvalidInput: the prefix is not text.
+    """
+    prefix = parameters.get("prefix", settings.pop("prefix", ""))
+    if not isinstance(prefix, str):
+        raise InvalidInput(f"`prefix` must be text, not {prefix!r}.")
+    return prefix
+
+
+def seq2seq_generation(
+    settings: dict[str, Any], parameters: dict[str, Any], *, default_max_length: int | None
+) -> dict[str, Any]:
+    """The task's settings overridden by the request's: what ``generate()`` applies over the model's config.
+
+    ``default_max_length`` is the model's own ``max_length``; any length above
+    :data:`MAX_NEW_TOKENS` becomes that many new tokens.
+    """
+    merged = {**settings, **generation(parameters)}
+    # A length in new tokens from the request replaces a total length from the task settings.
+    if "max_new_tokens" in merged:
+        merged.pop("max_length", None)
+    if "min_new_tokens" in merged:
+        merged.pop("min_length", None)
+    longest = merged.get("max_length", default_max_length) or 0
+    if "max_new_tokens" not in merged and longest > MAX_NEW_TOKENS:
+        merged["max_new_tokens"] = MAX_NEW_TOKENS
+        merged.pop("max_length", None)
+    return merged
+
+
 def chat_messages(prompt: str, parameters: dict[str, Any]) -> list[dict[str, str]]:
     """The conversation a chat template renders: the ``system`` setting, if any, then the prompt."""
     system = text(parameters, "system")
