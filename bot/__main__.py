@@ -120,13 +120,14 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--output", "-o", default="-", help="a file to write (default: standard output)")
     args = parser.parse_args(argv)
     try:
+        # Each command imports only what it runs, so `invoke` and a mistyped command start at once.
         if args.command == "serve":
             from bot.local.server import serve as run
 
             run(args.host, args.port)
             return 0
         if args.command == "manifest":
-            from bot.manifest import PLACEHOLDER_URL, render_manifest
+            from bot.slack.manifest import PLACEHOLDER_URL, render_manifest
             from inference.registry import load_registry
 
             url = None if args.socket_mode else PLACEHOLDER_URL if args.url is None else args.url

@@ -9,15 +9,16 @@ from typing import Any
 from slack_bolt import App
 from slack_bolt.authorization import AuthorizeResult
 
-from bot.cloudwatch_stats import CloudWatchStats
-from bot.config import Settings
-from bot.feedback import FeedbackStore, SqliteFeedbackStore
-from bot.invoker import Invoker
-from bot.listeners import register_listeners
-from bot.metrics import LocalStats, MeteredInvoker, Metrics
-from bot.services import Services
-from bot.slack_ops import SlackOps, make_client
-from bot.state import StateStore
+from bot.core.cloudwatch_stats import CloudWatchStats
+from bot.core.config import Settings
+from bot.core.invoker import Invoker
+from bot.core.metrics import MeteredInvoker, Metrics
+from bot.core.services import Services
+from bot.core.slack_ops import SlackOps, make_client
+from bot.slack.listeners import register_listeners
+from bot.stores.feedback import FeedbackStore, SqliteFeedbackStore
+from bot.stores.state import StateStore
+from bot.stores.stats import LocalStats
 from inference.registry import Registry
 
 logger = logging.getLogger(__name__)

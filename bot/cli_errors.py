@@ -13,7 +13,7 @@ import socket
 import sys
 from dataclasses import dataclass
 
-from bot.config import SettingError
+from bot.core.config import SettingError
 from inference.cli import FAILURE, USAGE_ERROR
 from inference.errors import RegistryError, UnknownModel
 
@@ -80,7 +80,8 @@ class NoAwsRegion(CommandError):
 
 def explain(exc: BaseException) -> tuple[str, int] | None:
     """The words for a failure people can act on, and its exit status; None for anything else (a bug)."""
-    from bot.manifest import ManifestError  # imports Bolt's listeners: only when a command failed
+    # The manifest brings the Slack side (slack_sdk, the Block Kit builders): imported only when a command failed.
+    from bot.slack.manifest import ManifestError
 
     match exc:
         case InvalidUrl(url=url):
@@ -131,7 +132,7 @@ def _cannot_listen(exc: CannotListen) -> str:
 
 
 def _aws(exc: BaseException) -> str:
-    from botocore.exceptions import NoCredentialsError
+    from botocore.exceptions import NoCredentialsError  # only for an AWS error: botocore is then loaded already
 
     if isinstance(exc, NoCredentialsError):
         return (

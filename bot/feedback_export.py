@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import IO
 
 from bot.cli_errors import CannotWrite, NoAwsRegion
-from bot.config import load_settings
-from bot.feedback import DynamoFeedbackStore, FeedbackStore, SqliteFeedbackStore, Vote
+from bot.core.config import load_settings
+from bot.stores.feedback import DynamoFeedbackStore, FeedbackStore, SqliteFeedbackStore, Vote
 from inference.registry import load_registry
 
 COLUMNS = [
@@ -40,7 +40,7 @@ def feedback_store() -> FeedbackStore:
     """DynamoDB when ``FEEDBACK_TABLE`` is set (run with AWS credentials), else the local SQLite file."""
     settings = load_settings()
     if settings.feedback_table:
-        import boto3
+        import boto3  # only for DynamoDB: a local export never pays for importing it
 
         # Unset, botocore fails on the first call; set but empty, it builds "https://dynamodb..amazonaws.com".
         if not boto3.session.Session().region_name:

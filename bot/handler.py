@@ -11,13 +11,13 @@ from functools import cache
 from typing import Any
 
 from bot.app import build_bolt_app, build_services
-from bot.config import load_settings
-from bot.feedback import DynamoFeedbackStore
-from bot.invoker import LambdaInvoker
-from bot.logs import set_correlation_id, set_request, setup_logging
-from bot.metrics import Metrics
-from bot.routes import Router
-from bot.state import DynamoStateStore
+from bot.core.config import load_settings
+from bot.core.invoker import LambdaInvoker
+from bot.core.logs import set_correlation_id, set_request, setup_logging
+from bot.core.metrics import Metrics
+from bot.router import Router
+from bot.stores.feedback import DynamoFeedbackStore
+from bot.stores.state import DynamoStateStore
 from inference.registry import load_registry
 
 

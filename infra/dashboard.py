@@ -17,7 +17,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from bot.metrics import (
+from bot.core.metrics import (
     ACK_LATENCY,
     COLD_STARTS,
     ENTRY_POINTS,

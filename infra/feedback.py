@@ -1,6 +1,6 @@
 """The feedback table: every delivered answer, the votes and comments on it, and per-model tallies.
 
-The router writes and reads it (``bot/feedback.py``, ``DynamoFeedbackStore``);
+The router writes and reads it (``bot/stores/feedback.py``, ``DynamoFeedbackStore``);
 ``python -m bot feedback export`` scans it with an operator's own credentials,
 so the router is never allowed to read the whole table.
 """

@@ -1,6 +1,6 @@
 """The router's own figures as CloudWatch metrics, for the dashboard and the alarms.
 
-The router prints them in CloudWatch's embedded metric format (``bot/metrics.py``):
+The router prints them in CloudWatch's embedded metric format (``bot/core/metrics.py``):
 per model, with the dimensions ``Model``, ``Task`` and ``service``; per entry
 point, with ``EntryPoint`` and ``service``. A metric is found only under its
 exact set of dimensions, so every query here names all of them. The names, the
@@ -13,7 +13,7 @@ from __future__ import annotations
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 
-from bot.metrics import (
+from bot.core.metrics import (
     DEFAULT_NAMESPACE,
     ENTRY_METRICS,
     ENTRY_POINTS,

@@ -18,7 +18,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from bot.metrics import ERRORS, REQUESTS
+from bot.core.metrics import ERRORS, REQUESTS
 from inference.registry import ModelSpec
 from infra import nag
 from infra.metrics import PERIOD, PERIOD_MINUTES, model_metric

@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
-from bot.form_page import model_catalog, render_page
-from bot.manifest import render_manifest
+from bot.form.page import model_catalog, render_page
+from bot.slack.manifest import render_manifest
 from inference.registry import DEFAULT_MODELS_FILE, load_registry
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,7 +36,7 @@ API_URL = "https://abc123.execute-api.eu-west-1.amazonaws.com/prod"
 #: Renders the /go page with the installed package; prints where that package lives, then the page.
 RENDER_PAGE = """
 import bot
-from bot.form_page import model_catalog, render_page
+from bot.form.page import model_catalog, render_page
 from inference.registry import load_registry
 print(bot.__file__)
 print(render_page(catalog=model_catalog(load_registry()), locked=False, nonce="n0nce"), end="")
@@ -143,7 +143,9 @@ def test_the_wheel_holds_the_two_packages_their_data_and_the_commands(router_ins
     files = json.loads(router_install.python(LIST_FILES))
     installed = {f for f in files if f.startswith(("bot/", "inference/")) and "__pycache__" not in f}
     sources = {f for f in working_tree_files() if f.startswith(("bot/", "inference/")) and f.endswith(".py")}
-    data = {f"bot/web/{path.name}" for path in (ROOT / "bot" / "web").iterdir()} | {"inference/models.yaml"}
+    data = {f"bot/form/web/{path.name}" for path in (ROOT / "bot" / "form" / "web").iterdir()} | {
+        "inference/models.yaml"
+    }
     assert installed == sources | data
     assert {f.split("/", 1)[0] for f in files if not f.startswith("../")} == {
         "bot",

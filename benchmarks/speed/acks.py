@@ -25,9 +25,9 @@ from typing import Any
 from benchmarks.speed.probe import Context, FakeLambdaClient
 from benchmarks.speed.stats import percentile
 from bot.app import build_bolt_app, build_services
-from bot.config import Secrets, Settings
-from bot.routes import Router
-from bot.state import SqliteStateStore
+from bot.core.config import Secrets, Settings
+from bot.router import Router
+from bot.stores.state import SqliteStateStore
 from inference.registry import load_registry
 from tests.fakes.signing import FORM, signed_headers
 from tests.fakes.slack_api import FakeSlackApi

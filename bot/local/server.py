@@ -27,12 +27,12 @@ from urllib.parse import parse_qsl, urlsplit
 
 from bot.app import build_bolt_app, build_services
 from bot.cli_errors import CannotListen
-from bot.config import ALLOWED_HOSTS, CONNECTIONS_PER_CLIENT, LOCAL_MODE, Settings, load_settings
-from bot.http import Response, split_host
+from bot.core.config import ALLOWED_HOSTS, CONNECTIONS_PER_CLIENT, LOCAL_MODE, Settings, load_settings
+from bot.core.http import Response, split_host
+from bot.core.logs import set_correlation_id, set_request, setup_logging
 from bot.local.workers import WorkerPool
-from bot.logs import set_correlation_id, set_request, setup_logging
-from bot.routes import MAX_BODY_BYTES, Router
-from bot.state import SqliteStateStore
+from bot.router import MAX_BODY_BYTES, Router
+from bot.stores.state import SqliteStateStore
 from inference.registry import Registry, load_registry
 
 logger = logging.getLogger(__name__)
@@ -426,7 +426,7 @@ class LocalServer:
 
 def start_socket_mode(router: Router, app_token: str) -> None:
     """Also take Slack's events over Socket Mode, so no public URL is needed."""
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
+    from slack_bolt.adapter.socket_mode import SocketModeHandler  # only with an app token
 
     SocketModeHandler(router.app, app_token).connect()
     print("Connected to Slack through Socket Mode.", flush=True)

@@ -38,8 +38,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from bot.config import DEMO_PASSCODE, SLACK_APP_TOKEN, SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET
-from bot.invoker import (
+from bot.core.config import DEMO_PASSCODE, SLACK_APP_TOKEN, SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET
+from bot.core.invoker import (
     MAX_ASYNC_PAYLOAD,
     TIMEOUT_ERROR_TYPE,
     InvokeBusy,
@@ -69,6 +69,7 @@ def _serve(conn: Connection, model: str, models_file: str) -> None:
         os.environ.pop(name, None)
     os.environ["MODEL_NAME"] = model
     os.environ["MODELS_FILE"] = models_file
+    # Only in the worker process, after its environment is set: the router's process never imports the model side.
     from inference.handler import handler, report_progress_to
 
     sending = threading.Lock()  # progress comes from the download's thread, answers from this one

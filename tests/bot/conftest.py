@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from bot.app import build_services
-from bot.config import Secrets, Settings
-from bot.services import Services
-from bot.state import SqliteStateStore
+from bot.core.config import Secrets, Settings
+from bot.core.services import Services
+from bot.stores.state import SqliteStateStore
 from inference.registry import load_registry
 from tests.fakes.slack_api import FakeSlackApi
 

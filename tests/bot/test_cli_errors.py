@@ -30,8 +30,8 @@ import pytest
 
 from bot.__main__ import main
 from bot.cli_errors import CannotListen, explain
-from bot.feedback import Answer, SqliteFeedbackStore
 from bot.local.workers import WorkerPool
+from bot.stores.feedback import Answer, SqliteFeedbackStore
 from inference.registry import load_registry
 from tests.conftest import BOT_TOKEN, ROOT, BotServer, start_server
 from tests.e2e.test_load_failures import closed_port

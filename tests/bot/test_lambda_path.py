@@ -10,9 +10,9 @@ import pytest
 
 import bot.handler
 from bot.app import build_bolt_app
-from bot.invoker import LambdaInvoker
-from bot.routes import Router
-from bot.services import Services
+from bot.core.invoker import LambdaInvoker
+from bot.core.services import Services
+from bot.router import Router
 from inference.service import handle
 from tests.bot.conftest import SIGNING_SECRET
 from tests.fakes.signing import FORM, signed_headers

@@ -8,7 +8,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from bot.feedback import SqliteFeedbackStore
+from bot.stores.feedback import SqliteFeedbackStore
 from tests.browser.conftest import ANSWER_TIMEOUT_MS, BROWSER_MARKS, example_of, run
 
 pytestmark = BROWSER_MARKS

@@ -18,8 +18,8 @@ import pytest
 import yaml
 from playwright.sync_api import expect
 
-from bot.feedback import Answer, SqliteFeedbackStore
-from bot.metrics import LocalStats, ModelSample
+from bot.stores.feedback import Answer, SqliteFeedbackStore
+from bot.stores.stats import LocalStats, ModelSample
 from tests.browser.conftest import BROWSER_MARKS
 from tests.conftest import BotServer, start_server, stop_server
 from tests.tiny_models import write_registry

@@ -28,8 +28,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from bot.config import DEFAULT_FORM_RUNS_PER_CLIENT
-from bot.form_feedback import MAX_POSTS_PER_VOTER, VOTER_COOKIE
+from bot.core.config import DEFAULT_FORM_RUNS_PER_CLIENT
+from bot.form.feedback import MAX_POSTS_PER_VOTER, VOTER_COOKIE
 from bot.local.workers import QUEUE_LIMIT
 from tests.conftest import ROOT, BotServer, start_server, stop_server
 from tests.fakes.slack_api import FakeSlackApi

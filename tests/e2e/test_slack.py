@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from bot.feedback import SqliteFeedbackStore
-from bot.listeners import SHORTCUT_TEXT_GONE, SHORTCUT_TEXT_KEY
+from bot.slack.listeners import SHORTCUT_TEXT_GONE, SHORTCUT_TEXT_KEY
+from bot.stores.feedback import SqliteFeedbackStore
 from tests.conftest import BotServer
 from tests.fakes.slack_client import FORM, JSON, HttpResult, interaction_body, slash_command_body
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from bot.slack_ui import FSI, PDI, QUOTE
+from bot.slack.ui import FSI, PDI, QUOTE
 from tests.conftest import BotServer
 from tests.e2e.test_slack import placeholder, wait_for_reply
 

@@ -14,9 +14,9 @@ from slack_bolt.request.payload_utils import (
     is_view_submission,
 )
 
-from bot.http import Request
-from bot.runs import ReplyTarget
-from bot.slack_ui import MODEL_SELECT_ACTION, MODEL_SELECT_BLOCK, RUN_MODAL_CALLBACK, SHORTCUT_CALLBACK
+from bot.core.http import Request
+from bot.slack.reply import ReplyTarget
+from bot.slack.ui import MODEL_SELECT_ACTION, MODEL_SELECT_BLOCK, RUN_MODAL_CALLBACK, SHORTCUT_CALLBACK
 from inference.registry import load_registry
 from tests.events import available, deep_merge, load_event
 

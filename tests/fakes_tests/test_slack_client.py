@@ -17,7 +17,7 @@ from slack_bolt.adapter.aws_lambda.handler import SlackRequestHandler, to_bolt_r
 from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 
-from bot.http import Request
+from bot.core.http import Request
 from tests.events import load_event
 from tests.fakes.signing import FORM, JSON, signed_headers
 from tests.fakes.slack_api import FakeSlackApi

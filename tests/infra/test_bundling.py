@@ -49,7 +49,7 @@ def repo(tmp_path: Path) -> Path:
     files = {
         "bot/__init__.py": "",
         "bot/handler.py": "def handler(event, context): ...\n",
-        "bot/web/form.html": "<form></form>\n",
+        "bot/form/web/form.html": "<form></form>\n",
         "bot/__pycache__/handler.cpython-311.pyc": "stale",
         "bot/requirements.txt": "slack-bolt>=1.21,<2\n",
         "inference/__init__.py": "",
@@ -80,7 +80,7 @@ def test_the_router_bundle_holds_the_router_the_light_inference_modules_and_depe
     assert listing(bundle) == {
         "bot/__init__.py",
         "bot/handler.py",
-        "bot/web/form.html",
+        "bot/form/web/form.html",
         "bot/requirements.txt",
         "inference/__init__.py",
         "inference/errors.py",

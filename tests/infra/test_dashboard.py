@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from bot.metrics import ENTRY_POINTS, Metrics, ModelSample
+from bot.core.metrics import ENTRY_POINTS, Metrics
+from bot.stores.stats import ModelSample
 from inference.registry import ModelSpec
 from infra.metrics import entry_metric, model_metric
 from tests.infra.conftest import EXTRA_MODEL, Synthesis

@@ -16,9 +16,9 @@ from typing import Any
 import boto3
 from botocore.stub import Stubber
 
-from bot.cloudwatch_stats import CloudWatchStats
-from bot.feedback import Answer, DynamoFeedbackStore, FeedbackStore
-from bot.state import DynamoStateStore, StateStore
+from bot.core.cloudwatch_stats import CloudWatchStats
+from bot.stores.feedback import Answer, DynamoFeedbackStore, FeedbackStore
+from bot.stores.state import DynamoStateStore, StateStore
 from inference.registry import load_registry
 from infra.feedback import ROUTER_ACTIONS
 from infra.router import METRICS_ACTIONS, TABLE_ACTIONS

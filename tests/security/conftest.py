@@ -1,6 +1,6 @@
 """The router in one process, as the Lambda entry builds it, for hostile-input tests.
 
-``lambda_router`` is ``bot.routes.Router`` in Lambda mode over the bundled
+``lambda_router`` is ``bot.router.Router`` in Lambda mode over the bundled
 registry, a fake Slack Web API and two recording doubles: boto3's Lambda client
 (Bolt's lazy listeners invoke the router itself through it) and the model
 invoker (which echoes the text back, as a model that repeats its input would).
@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 
 from bot.app import build_bolt_app, build_services
-from bot.config import Secrets, Settings
-from bot.routes import Router
-from bot.state import SqliteStateStore
+from bot.core.config import Secrets, Settings
+from bot.router import Router
+from bot.stores.state import SqliteStateStore
 from inference.registry import Registry, load_registry
 from tests.fakes.signing import FORM, signed_headers
 from tests.fakes.slack_api import FakeSlackApi

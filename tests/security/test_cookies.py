@@ -25,16 +25,16 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-import bot.form
-import bot.http
-from bot.config import Secrets, Settings
-from bot.form_feedback import VOTER_COOKIE
-from bot.http import Request
-from bot.passcode import COOKIE_NAME, FailureLimiter, has_valid_session, session_cookie
+import bot.core.http
+import bot.form.routes
+from bot.core.config import Secrets, Settings
+from bot.core.http import Request
+from bot.form.feedback import VOTER_COOKIE
+from bot.form.passcode import COOKIE_NAME, FailureLimiter, has_valid_session, session_cookie
+from tests.bot.form.conftest import page_data_of
 from tests.conftest import BotServer, start_server, stop_server
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.slack_client import api_gateway_event
-from tests.form.conftest import page_data_of
 from tests.security.conftest import BOT_TOKEN, InProcess, in_process
 from tests.security.test_fuzz import ANY_TEXT, FUZZ
 
@@ -75,7 +75,7 @@ def routers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[InProces
 @pytest.fixture(autouse=True)
 def fresh_limiter(monkeypatch: pytest.MonkeyPatch) -> None:
     """Wrong-passcode posts from the fuzzer must not lock the next example out."""
-    monkeypatch.setattr(bot.form, "LOGIN_LIMITER", FailureLimiter(max_failures=10**9))
+    monkeypatch.setattr(bot.form.routes, "LOGIN_LIMITER", FailureLimiter(max_failures=10**9))
 
 
 def send(env: InProcess, method: str, path: str, data: Any, cookie: str) -> dict[str, Any]:
@@ -107,7 +107,7 @@ def test_the_fuzzed_cookies_are_all_the_router_reads(
 
     real = Request.cookies.fget
     assert real is not None
-    monkeypatch.setattr(bot.http.Request, "cookies", property(lambda self: Recording(real(self))))
+    monkeypatch.setattr(bot.core.http.Request, "cookies", property(lambda self: Recording(real(self))))
     for env in routers:
         for method, path, data in ROUTES:
             send(env, method, path, data, f"{COOKIE_NAME}={valid_session(env)}; {VOTER_COOKIE}=v" + "x" * 30)

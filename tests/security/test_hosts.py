@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ALLOWED_HOSTS, load_settings
+from bot.core.config import ALLOWED_HOSTS, load_settings
+from bot.form.passcode import MAX_FAILURES
 from bot.local.server import LOOPBACK_HOSTS, accepted_hosts
-from bot.passcode import MAX_FAILURES
 from tests.conftest import PASSCODE, BotServer, start_server, stop_server
 from tests.fakes.slack_api import FakeSlackApi
 from tests.security.test_http_layer import exchange

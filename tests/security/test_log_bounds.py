@@ -25,7 +25,7 @@ import pytest
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
 import bot.handler
-from bot.logs import log_handler
+from bot.core.logs import log_handler
 from tests.conftest import SIGNING_SECRET as SERVER_SECRET
 from tests.conftest import BotServer, start_server, stop_server
 from tests.fakes.signing import FORM, signed_headers

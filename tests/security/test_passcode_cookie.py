@@ -1,6 +1,6 @@
 """The form's passcode through the whole router: the cookie it sets and the limit on guessing.
 
-tests/form covers ``handle_form`` itself; these go through ``Router.handle`` as
+tests/bot/form covers ``handle_form`` itself; these go through ``Router.handle`` as
 API Gateway's call does, so they also check what reaches the browser (the
 proxy result's ``Set-Cookie``) and which address the limit counts.
 """
@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-import bot.form
-from bot.config import Secrets, Settings
-from bot.passcode import (
+import bot.form.routes
+from bot.core.config import Secrets, Settings
+from bot.form.passcode import (
     COOKIE_NAME,
     FAILURE_WINDOW_SECONDS,
     MAX_AGE_SECONDS,
@@ -35,7 +35,7 @@ PASSCODE = "a long and private passcode 7"
 @pytest.fixture
 def locked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[InProcess]:
     """The router in AWS mode with a passcode, and a fresh wrong-guess limiter."""
-    monkeypatch.setattr(bot.form, "LOGIN_LIMITER", FailureLimiter())
+    monkeypatch.setattr(bot.form.routes, "LOGIN_LIMITER", FailureLimiter())
     with FakeSlackApi(expect_token=BOT_TOKEN) as slack:
         yield in_process(slack, tmp_path, passcode=PASSCODE)
 

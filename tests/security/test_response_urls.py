@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from bot.slack_ops import SLACK_HOOKS, SlackOps, make_client, url_origin
+from bot.core.slack_ops import SLACK_HOOKS, SlackOps, make_client, url_origin
 from tests.conftest import BotServer, start_server, stop_server
 from tests.fakes.slack_api import FakeSlackApi
 

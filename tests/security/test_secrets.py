@@ -24,7 +24,7 @@ import pytest
 import yaml
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
-from bot.logs import RedactSecrets
+from bot.core.logs import RedactSecrets
 from tests.conftest import BOT_TOKEN, PASSCODE, SIGNING_SECRET, BotServer, start_server, stop_server
 from tests.fakes.signing import FORM
 from tests.fakes.slack_api import FakeSlackApi

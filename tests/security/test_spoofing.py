@@ -22,8 +22,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.compare import CompareError, parse_compare
-from bot.slack_ui import (
+from bot.core.compare import CompareError
+from bot.core.mrkdwn import one_line
+from bot.slack.plans import parse_compare
+from bot.slack.ui import (
     FSI,
     PDI,
     PREFORMATTED,
@@ -32,7 +34,6 @@ from bot.slack_ui import (
     answer_message,
     compare_message,
     isolate,
-    one_line,
     placeholder_done,
     placeholder_message,
     warning_message,

@@ -1,0 +1,142 @@
+"""Structured JSON logs (Powertools' formatter) with a correlation id, and no secrets.
+
+Every log line of the router is one JSON object. The secret values (bot token,
+signing secret, passcode) are replaced by ``***`` in every record, whatever
+logged them, as a last line of defence: nothing is meant to log them at all.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable
+from contextvars import ContextVar
+from typing import Any, TextIO
+
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+from bot.core.http import BadRequest, Request
+
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "router")
+_formatter: LambdaPowertoolsFormatter | None = None
+#: The proxy event being handled in this thread, so a log line can name its request without quoting it.
+_current_event: ContextVar[dict[str, Any] | None] = ContextVar("current_event", default=None)
+#: Bolt's log lines that quote a whole request (body included, before anything is verified), by the
+#: start of their message, with the reason each stands for.
+BOLT_LINES_WITH_BODIES = {
+    "Invalid request signature detected": "invalid_signature",  # RequestVerification, INFO
+    "Incoming event:": "received",  # the Lambda adapter's SlackRequestHandler, DEBUG
+}
+
+
+#: Attributes every LogRecord has; anything else on a record came in through ``extra=``.
+_RECORD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+class RedactSecrets(logging.Filter):
+    """Replaces each secret value with ``***`` in a record's message, arguments, extras and exception.
+
+    The exception is rendered to text here and its live object dropped from the
+    record, because formatters (Powertools' among them) render it again from
+    the exception itself, which would bring the secret back. Powertools prints
+    the redacted text under its usual ``exception`` and ``exception_name`` keys.
+    """
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if s and len(s) >= 6]
+
+    def redact(self, value: Any) -> Any:
+        """``value`` with every secret replaced, looking inside lists, tuples and dicts."""
+        if isinstance(value, str):
+            for secret in self.secrets:
+                value = value.replace(secret, "***")
+            return value
+        if isinstance(value, list | tuple):
+            return type(value)(self.redact(item) for item in value)
+        if isinstance(value, dict):
+            return {self.redact(k): self.redact(v) for k, v in value.items()}
+        return value
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self.secrets:
+            return True
+        record.msg, record.args = self.redact(record.getMessage()), None
+        if record.exc_info and record.exc_info[0] is not None:
+            record.exc_text = record.exc_text or logging.Formatter().formatException(record.exc_info)
+            record.exception_name = record.exc_info[0].__name__
+            record.exc_info = None
+        if record.exc_text:
+            record.exc_text = record.exception = self.redact(record.exc_text)
+        for key, value in list(vars(record).items()):
+            if key not in _RECORD_ATTRIBUTES:
+                setattr(record, key, self.redact(value))
+        return True
+
+
+class BoundRequestLines(logging.Filter):
+    """Turns Bolt's log lines that quote a request into one line naming method, path, size and reason.
+
+    Bolt logs every request that fails signature verification with its whole body at INFO, so
+    anyone could write a megabyte of (billed) log per unauthenticated request. The rewritten line
+    keeps Bolt's logger and level and never holds the body, nor the signature or timestamp headers.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.msg if isinstance(record.msg, str) else ""
+        reason = next((why for start, why in BOLT_LINES_WITH_BODIES.items() if message.startswith(start)), None)
+        if reason is None:
+            return True
+        method, path, size = _request_summary(_current_event.get())
+        record.msg, record.args = "%s %s (%s bytes, body not logged): %s", (method, path, f"{size:,}", reason)
+        record.method, record.path, record.size, record.reason = method, path, size, reason
+        return True
+
+
+def _request_summary(event: dict[str, Any] | None) -> tuple[str, str, int]:
+    """Method, path (clipped) and body size of a proxy event, parsed as the router parses it."""
+    try:
+        request = Request.from_event(event) if event is not None else None
+    except BadRequest:
+        request = None
+    if request is None:
+        return "?", "?", 0
+    return request.method, request.path[:200], len(request.body)
+
+
+def set_request(event: dict[str, Any]) -> None:
+    """Remember the event this thread handles, for :class:`BoundRequestLines`."""
+    _current_event.set(event)
+
+
+def log_handler(formatter: logging.Formatter, stream: TextIO | None = None) -> logging.Handler:
+    """The router's handler (to stderr by default), on which no Bolt line quotes a request."""
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter)
+    handler.addFilter(BoundRequestLines())
+    return handler
+
+
+def setup_logging(secrets: Iterable[str] = (), *, level: str | None = None) -> None:
+    """Send every logger's records, as JSON, to stderr; idempotent."""
+    global _formatter
+    root = logging.getLogger()
+    if _formatter is None:
+        _formatter = LambdaPowertoolsFormatter(service=SERVICE)
+        handler = log_handler(_formatter)
+        for old in list(root.handlers):
+            root.removeHandler(old)  # Lambda's runtime installs its own plain-text handler
+        root.addHandler(handler)
+        root.setLevel(level or os.environ.get("LOG_LEVEL", "INFO"))
+    secrets = [s for s in secrets if s]
+    if secrets:
+        for handler in root.handlers:
+            for old in [f for f in handler.filters if isinstance(f, RedactSecrets)]:
+                handler.removeFilter(old)
+            handler.addFilter(RedactSecrets(secrets))
+
+
+def set_correlation_id(value: str | None) -> None:
+    """Tag every following log line with the request it belongs to."""
+    if _formatter is not None:
+        _formatter.append_keys(correlation_id=value)

@@ -1,0 +1,125 @@
+"""The /go page as one self-contained HTML document, and the headers that lock it down.
+
+The markup, style and script live in ``bot/form/web/`` and are inlined into every
+page, so the browser needs one request and the Content-Security-Policy can
+allow exactly those inline blocks by a per-response nonce. The only values
+put into the HTML are escaped registry texts and a JSON block with ``<``,
+``>`` and ``&`` escaped; people's text never reaches the HTML at all (the
+script renders answers with DOM text nodes).
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import json
+import secrets
+from pathlib import Path
+from string import Template
+from typing import Any
+
+from bot.core.compare import MAX_MODELS
+from bot.form.feedback import MAX_COMMENT_CHARS
+from inference.registry import Registry
+from inference.tasks import get_task
+
+WEB_DIR = Path(__file__).with_name("web")
+
+#: Headers every /go response carries, pages and JSON alike.
+COMMON_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+#: For JSON answers: nothing in them may ever run or be framed.
+JSON_POLICY = "default-src 'none'; frame-ancestors 'none'"
+
+
+@functools.cache
+def _asset(name: str) -> str:
+    return (WEB_DIR / name).read_text(encoding="utf-8")
+
+
+def new_nonce() -> str:
+    """A fresh CSP nonce (128 bits or more, URL-safe), one per page."""
+    return secrets.token_urlsafe(18)
+
+
+def content_security_policy(nonce: str) -> str:
+    """Only the page's own nonce-tagged script and style run; fetches go to this origin only."""
+    return "; ".join(
+        (
+            "default-src 'none'",
+            f"script-src 'nonce-{nonce}'",
+            f"style-src 'nonce-{nonce}'",
+            "connect-src 'self'",
+            "img-src data:",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+            "require-trusted-types-for 'script'",
+            "trusted-types 'none'",
+        )
+    )
+
+
+def page_headers(nonce: str) -> dict[str, str]:
+    return {
+        "Content-Type": "text/html; charset=utf-8",
+        "Content-Security-Policy": content_security_policy(nonce),
+        "X-Frame-Options": "DENY",
+        "Cross-Origin-Opener-Policy": "same-origin",
+        **COMMON_HEADERS,
+    }
+
+
+def json_headers() -> dict[str, str]:
+    return {"Content-Security-Policy": JSON_POLICY, **COMMON_HEADERS}
+
+
+def model_catalog(registry: Registry) -> list[dict[str, Any]]:
+    """What the page shows for each registry entry, in registry order."""
+    catalog = []
+    for spec in registry:
+        task = get_task(spec.task)
+        catalog.append(
+            {
+                "name": spec.name,
+                "title": spec.title,
+                "description": spec.description,
+                "example": spec.example,
+                "task": spec.task,
+                "task_summary": task.summary,
+                "input_format": task.input_format,
+                "max_chars": spec.max_chars,
+            }
+        )
+    return catalog
+
+
+def script_json(data: Any) -> str:
+    """JSON safe inside ``<script type="application/json">``: no ``<``, ``>`` or ``&`` survives."""
+    text = json.dumps(data, ensure_ascii=False)
+    return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+
+
+def _options(catalog: list[dict[str, Any]]) -> str:
+    return "\n".join(
+        f'          <option value="{html.escape(m["name"])}">{html.escape(m["title"])}</option>' for m in catalog
+    )
+
+
+def render_page(*, catalog: list[dict[str, Any]], locked: bool, nonce: str) -> str:
+    """The whole page; ``locked`` shows only the passcode panel and carries no model data."""
+    shown = [] if locked else catalog
+    return Template(_asset("form.html")).substitute(
+        nonce=html.escape(nonce),
+        style=_asset("form.css"),
+        script=_asset("form.js"),
+        options=_options(shown),
+        data=script_json(
+            {"locked": locked, "models": shown, "max_compare": MAX_MODELS, "max_comment_chars": MAX_COMMENT_CHARS}
+        ),
+        login_hidden="" if locked else " hidden",
+        tool_hidden=" hidden" if locked else "",
+    )

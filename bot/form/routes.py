@@ -1,0 +1,333 @@
+"""The browser form at /go: the page, synchronous model runs, feedback, and the optional passcode.
+
+``handle_form`` is the one entry point; the router sends it every request whose
+path is ``/go`` or under ``/go/``, except ``/go/stats``, which is ``handle_stats``. What to invoke is always the registry entry
+named by ``model``: no other field of the request (an ARN, a function name) is
+ever read. Compare mode is the page's: it checks at ``/go/compare-check``, then
+posts one ordinary run per model.
+
+Runs are limited twice, each with a 429 and ``Retry-After`` that the page waits out
+by itself: per client address (``FORM_RUNS_PER_CLIENT`` at once, in the state store, so
+every router process shares the count: :mod:`bot.form.limits`), and per model by the
+invoker (``InvokeBusy``: local mode's small queue per worker; in AWS the model
+function's reserved concurrency, over which Lambda throttles the call). A model that
+is busy says so; only one that is loading answers 202 "warming up".
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import nullcontext
+from typing import Any
+
+from bot.core.config import Settings
+from bot.core.http import BadRequest, Request, Response
+from bot.core.invoker import InvokeBusy, InvokeError, Invoker, InvokeTimeout, ModelFailure
+from bot.core.messages import describe_error
+from bot.core.model_requests import check_input, new_request_id
+from bot.form.compare import check_compare_request
+from bot.form.feedback import FeedbackLimits, apply_feedback, record_form_answer, voter_for, voter_of
+from bot.form.limits import RunSlots
+from bot.form.page import json_headers, model_catalog, new_nonce, page_headers, render_page
+from bot.form.passcode import (
+    FailureLimiter,
+    client_address,
+    has_valid_session,
+    passcode_matches,
+    session_cookie,
+)
+from bot.form.stats import render_stats
+from bot.stores.feedback import FeedbackStore
+from bot.stores.state import StateStore
+from bot.stores.stats import UsageSource
+from inference.errors import InputTooLong, InvalidInput
+from inference.registry import ModelSpec, Registry
+
+logger = logging.getLogger(__name__)
+
+PREFIX = "/go"
+MAX_BODY_BYTES = 64 * 1024
+#: Seconds the page waits before asking again while a model warms up.
+RETRY_AFTER_SECONDS = 3
+#: Seconds the page waits before asking again when the model is busy or the client has too many runs going.
+BUSY_RETRY_AFTER_SECONDS = 5
+#: Model error types that are the person's to fix (422); anything else is ours (502).
+INPUT_ERRORS = frozenset({"invalid_input", "input_too_long"})
+
+#: Wrong-passcode counts for this process; tests pass their own limiter.
+LOGIN_LIMITER = FailureLimiter()
+#: Feedback counts per voter and per address for this process; tests pass their own.
+FEEDBACK_LIMITS = FeedbackLimits()
+
+
+def handle_form(
+    request: Request,
+    *,
+    registry: Registry,
+    invoker: Invoker,
+    settings: Settings,
+    limiter: FailureLimiter | None = None,
+    feedback: FeedbackStore | None = None,
+    feedback_limits: FeedbackLimits | None = None,
+    store: StateStore | None = None,
+) -> Response:
+    """Answer one request under /go: the page, a model run, feedback, a compare check, or a passcode login.
+
+    Without a ``feedback`` store, answers carry no feedback buttons and ``/go/feedback`` does not exist.
+    Without a state ``store`` (tests of other routes), runs are not limited per client.
+    """
+    if request.path != PREFIX and not request.path.startswith(PREFIX + "/"):
+        return _error(404, "not_found", "There is nothing at this address.")
+    route = request.path[len(PREFIX) :].strip("/")
+    try:
+        if route == "":
+            if request.method == "GET":
+                return _page(request, registry, settings)
+            if request.method == "POST":
+                return _run(request, registry, invoker, settings, feedback, store)
+            return _not_allowed("GET, POST")
+        if route == "feedback" and feedback is not None:
+            if request.method == "POST":
+                return _feedback(request, feedback, settings, feedback_limits or FEEDBACK_LIMITS)
+            return _not_allowed("POST")
+        if route == "compare-check":
+            if request.method == "POST":
+                return _compare_check(request, registry, settings)
+            return _not_allowed("POST")
+        if route == "login" and settings.secrets.passcode:
+            if request.method == "POST":
+                return _login(request, settings, LOGIN_LIMITER if limiter is None else limiter)
+            return _not_allowed("POST")
+    except BadRequest as exc:
+        return _error(exc.status, exc.type, str(exc))
+    return _error(404, "not_found", "There is nothing at this address.")
+
+
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response.json(data, status=status, headers={**json_headers(), **(headers or {})})
+
+
+def _error(status: int, type: str, message: str, **extra: Any) -> Response:
+    return _json({"error": {"type": type, "message": message}, **extra}, status=status)
+
+
+def _try_again(type: str, message: str, wait: int, **extra: Any) -> Response:
+    """A 429 that says when to ask again, in ``Retry-After`` and in the body (as the 202 "warming up" does)."""
+    response = _error(429, type, message, retry_after=wait, **extra)
+    response.headers["Retry-After"] = str(wait)
+    return response
+
+
+def _not_allowed(allow: str) -> Response:
+    response = _error(405, "method_not_allowed", f"This address only accepts {allow}.")
+    response.headers["Allow"] = allow
+    return response
+
+
+def _locked(request: Request, settings: Settings) -> bool:
+    return bool(settings.secrets.passcode) and not has_valid_session(request, settings)
+
+
+def _json_object(request: Request) -> dict[str, Any]:
+    """The body as a JSON object, checked for size and content type first.
+
+    Raises:
+        BadRequest: 413 too large, 415 not JSON by its content type, 400 not a JSON object.
+    """
+    if len(request.body) > MAX_BODY_BYTES:
+        raise BadRequest("The request is larger than 64 KB.", status=413, type="too_large")
+    content_type = request.header("content-type").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        raise BadRequest("Send the request as JSON (Content-Type: application/json).", status=415, type="unsupported")
+    data = request.json()
+    if not isinstance(data, dict):
+        raise BadRequest("The request body must be a JSON object.")
+    return data
+
+
+def _page(request: Request, registry: Registry, settings: Settings) -> Response:
+    """The page, issuing this browser's voter cookie if it has none (before the runs of a comparison race to)."""
+    nonce = new_nonce()
+    body = render_page(catalog=model_catalog(registry), locked=_locked(request, settings), nonce=nonce)
+    _, cookie = voter_for(request, settings)
+    return Response(status=200, body=body, headers=page_headers(nonce), cookies=[cookie] if cookie else [])
+
+
+def _passcode_required() -> Response:
+    return _error(401, "passcode_required", "This form needs the passcode: enter it to continue.")
+
+
+def _run(
+    request: Request,
+    registry: Registry,
+    invoker: Invoker,
+    settings: Settings,
+    feedback: FeedbackStore | None,
+    store: StateStore | None,
+) -> Response:
+    if _locked(request, settings):
+        return _passcode_required()
+    data = _json_object(request)
+    name = data.get("model")
+    if not isinstance(name, str) or not name:
+        raise BadRequest('Choose a model: the request needs a "model" name.')
+    if "text" not in data:
+        raise BadRequest('The request needs a "text" field.')
+    spec = registry.find(name)
+    if spec is None:
+        message = describe_error({"type": "unknown_model", "message": f"choose one of {', '.join(registry.names)}."})
+        return _error(400, "unknown_model", message, valid_models=registry.names)
+    try:
+        text = check_input(spec, data["text"])
+    except InputTooLong as exc:
+        return _error(413, exc.type, describe_error(exc.to_result()["error"]))
+    except InvalidInput as exc:
+        return _error(400, exc.type, describe_error(exc.to_result()["error"]))
+    voter, cookie = voter_for(request, settings)
+    limit = settings.form_runs_per_client
+    slot = (
+        nullcontext(True)
+        if store is None
+        else RunSlots(store, limit=limit, wait_seconds=settings.form_wait_seconds).hold(client_address(request))
+    )
+    with slot as free:
+        if not free:
+            detail = (
+                f"one address may have {limit} at a time; this page asks again in {BUSY_RETRY_AFTER_SECONDS} seconds."
+            )
+            message = describe_error({"type": "too_many_runs", "message": detail})
+            return _try_again("too_many_runs", message, BUSY_RETRY_AFTER_SECONDS)
+        response = _invoke(spec, text, invoker, settings, feedback, voter)
+    if cookie:
+        response.cookies.append(cookie)
+    return response
+
+
+def _invoke(
+    spec: ModelSpec, text: str, invoker: Invoker, settings: Settings, feedback: FeedbackStore | None, voter: str
+) -> Response:
+    request_id = new_request_id()
+    payload = {"text": text, "reply": {"request_id": request_id, "source": "form"}}
+    try:
+        answer = invoker.invoke_sync(spec.name, payload, timeout=settings.form_wait_seconds)
+    except InvokeTimeout as exc:
+        logger.info("form request %s: %s is warming up %s", request_id, spec.name, exc.progress)
+        doing = f": {exc.progress}" if exc.progress else ""
+        message = describe_error(
+            {"type": "warming_up", "message": f"{spec.title} is loading{doing}. This page keeps trying by itself."}
+        )
+        return _json(
+            {"status": "warming_up", "retry_after": RETRY_AFTER_SECONDS, "message": message, "request_id": request_id},
+            status=202,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    except InvokeBusy as exc:
+        logger.info("form request %s: %s", request_id, exc)
+        detail = (
+            f"{spec.title} takes yours as soon as it can; this page asks again in {BUSY_RETRY_AFTER_SECONDS} seconds."
+        )
+        message = describe_error({"type": "busy", "message": detail})
+        return _try_again("busy", message, BUSY_RETRY_AFTER_SECONDS, request_id=request_id)
+    except ModelFailure as exc:
+        logger.warning("form request %s: %s failed: %s", request_id, spec.name, exc)
+        status = 504 if exc.error["type"] == "timeout" else 502
+        return _error(
+            status, exc.error["type"], describe_error(exc.error, request_id=request_id), request_id=request_id
+        )
+    except InvokeError as exc:
+        logger.warning("form request %s: invoking %s failed: %s", request_id, spec.name, exc)
+        error = {"type": "invoke_failed", "message": str(exc)}
+        return _error(502, "invoke_failed", describe_error(error, request_id=request_id), request_id=request_id)
+    return _answer(spec, answer, request_id, text=text, settings=settings, feedback=feedback, voter=voter)
+
+
+def _answer(
+    spec: ModelSpec,
+    answer: Any,
+    request_id: str,
+    *,
+    text: str,
+    settings: Settings,
+    feedback: FeedbackStore | None,
+    voter: str,
+) -> Response:
+    """Turn the model's response into the page's JSON: a result (remembered for feedback), or an error in plain words."""
+    error = answer.get("error") if isinstance(answer, dict) else None
+    result = answer.get("result") if isinstance(answer, dict) else None
+    if isinstance(error, dict) or not isinstance(result, dict):
+        error = (
+            error if isinstance(error, dict) else {"type": "internal_error", "message": "The answer was unreadable."}
+        )
+        kind = str(error.get("type") or "internal_error")
+        logger.info("form request %s: %s answered with %s", request_id, spec.name, kind)
+        status = 422 if kind in INPUT_ERRORS else 502
+        return _error(status, kind, describe_error(error, request_id=request_id), request_id=request_id)
+    logger.info("form request %s: %s answered", request_id, spec.name)
+    votable = feedback is not None and record_form_answer(
+        feedback, spec, settings=settings, request_id=request_id, text=text, result=result, voter=voter
+    )
+    return _json(
+        {
+            "model": spec.name,
+            "task": spec.task,
+            "title": spec.title,
+            "result": result,
+            "timings": answer.get("timings") or {},
+            "request_id": request_id,
+            "feedback": votable,
+        }
+    )
+
+
+def _feedback(request: Request, feedback: FeedbackStore, settings: Settings, limits: FeedbackLimits) -> Response:
+    """A vote or comment by the voter this server issued to the browser, on an answer it asked for."""
+    if _locked(request, settings):
+        return _passcode_required()
+    data = _json_object(request)
+    voter = voter_of(request, settings)
+    if voter is None:
+        return _error(403, "no_voter", "Feedback comes from the page that got the answer: reload it and try again.")
+    wait = limits.take(voter, client_address(request))
+    if wait is not None:
+        minutes = max(1, round(wait / 60))
+        message = f"That is a lot of feedback from here in one hour. Try again in about {minutes} minute(s)."
+        return _try_again("too_much_feedback", message, wait)
+    return _json({"tally": apply_feedback(feedback, data, voter)})
+
+
+def _compare_check(request: Request, registry: Registry, settings: Settings) -> Response:
+    """Whether the chosen models can all take the text, asked before the page fans out."""
+    if _locked(request, settings):
+        return _passcode_required()
+    check_compare_request(registry, _json_object(request))
+    return _json({"ok": True})
+
+
+def _login(request: Request, settings: Settings, limiter: FailureLimiter) -> Response:
+    client = client_address(request)
+    wait = limiter.retry_after(client)
+    if wait is not None:
+        minutes = max(1, round(wait / 60))
+        response = _error(
+            429, "too_many_attempts", f"Too many wrong passcodes. Try again in about {minutes} minute(s)."
+        )
+        response.headers["Retry-After"] = str(wait)
+        return response
+    data = _json_object(request)
+    if not passcode_matches(data.get("passcode"), settings):
+        limiter.record_failure(client)
+        logger.warning("wrong form passcode from %s", client)
+        return _error(401, "wrong_passcode", "That passcode is not right.")
+    limiter.forget(client)
+    return Response(status=204, headers=json_headers(), cookies=[session_cookie(settings)])
+
+
+def handle_stats(
+    request: Request, *, registry: Registry, settings: Settings, stats: UsageSource, feedback: FeedbackStore
+) -> Response:
+    """Answer ``/go/stats``: the stats page, behind the form's passcode when it has one."""
+    if request.method != "GET":
+        return Response(status=405, headers={"Allow": "GET"})
+    if settings.secrets.passcode and not has_valid_session(request, settings):
+        return Response(status=303, headers={"Location": "../go"})
+    return render_stats(registry, stats, feedback.model_tallies(registry.names))

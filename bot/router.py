@@ -1,0 +1,264 @@
+"""The router: one entry for HTTP (Slack, the form) and for model results.
+
+``Router.handle`` takes whatever Lambda hands the function: an API Gateway
+proxy event, a Bolt lazy-listener re-invocation (also a proxy event), or a
+Lambda Destinations record carrying a model's answer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs, parse_qsl
+
+from slack_bolt import App
+from slack_bolt.adapter.aws_lambda.handler import SlackRequestHandler
+from slack_bolt.request import BoltRequest
+
+from bot.core.http import BadRequest, Request, Response
+from bot.core.services import Services
+from bot.slack.delivery import deliver_record, is_destination_record
+from bot.slack.ui import COMMENT_MODAL_CALLBACK
+
+logger = logging.getLogger(__name__)
+
+SLACK_PATH = "/slack/events"
+FORM_PATH = "/go"
+STATS_PATH = "/go/stats"
+#: Slack's payloads are small; anything this big is not from Slack.
+MAX_BODY_BYTES = 1_000_000
+
+
+class Router:
+    """Routes requests; ``lambda_mode`` picks Bolt's Lambda adapter (lazy work re-invokes the function)."""
+
+    def __init__(self, services: Services, app: App, *, lambda_mode: bool) -> None:
+        self.services = services
+        self.app = app
+        self.lambda_adapter = SlackRequestHandler(app) if lambda_mode else None
+
+    def handle(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+        """The Lambda entry's whole job."""
+        if is_destination_record(event):
+            deliver_record(self.services, event)
+            return {"delivered": True}
+        try:
+            request = Request.from_event(event)
+        except BadRequest as exc:
+            return Response.error(str(exc), status=exc.status, type=exc.type).to_event()
+        return self.handle_http(request, context).to_event()
+
+    def handle_http(self, request: Request, context: Any = None) -> Response:
+        try:
+            if len(request.body) > MAX_BODY_BYTES:
+                raise BadRequest("The request body is too large.", status=413, type="too_large")
+            if request.path == SLACK_PATH:
+                if request.method != "POST":
+                    return Response(status=405, body="", headers={"Allow": "POST"})
+                return self._timed(request, lambda: self._slack(request, context))
+            if request.path.rstrip("/") == STATS_PATH:
+                return self._stats(request)
+            if request.path == FORM_PATH or request.path.startswith(FORM_PATH + "/"):
+                # The form's modules are imported on its first request: a Slack cold start never pays for them.
+                from bot.form.routes import handle_form
+
+                s = self.services
+                return self._timed(
+                    request,
+                    lambda: handle_form(
+                        request,
+                        registry=s.registry,
+                        invoker=s.invoker,
+                        settings=s.settings,
+                        feedback=s.feedback,
+                        store=s.store,
+                    ),
+                )
+            if request.path == "/" and request.method == "GET":
+                return Response(status=302, headers={"Location": "go"})
+            return Response.error(
+                "Not found. The form is at /go; Slack posts to /slack/events.", status=404, type="not_found"
+            )
+        except BadRequest as exc:
+            return Response.error(str(exc), status=exc.status, type=exc.type)
+        except Exception:
+            logger.exception("unhandled error in %s %s", request.method, request.path)
+            return Response.error("Something went wrong on our side.", status=500, type="internal_error")
+
+    def _stats(self, request: Request) -> Response:
+        # As the form's: imported on the page's first request, never on a Slack cold start.
+        from bot.form.routes import handle_stats
+
+        s = self.services
+        return handle_stats(request, registry=s.registry, settings=s.settings, stats=s.stats, feedback=s.feedback)
+
+    def _timed(self, request: Request, respond: Callable[[], Response]) -> Response:
+        """Answer, then record the entry point's request and how long the answer took."""
+        started = time.perf_counter()
+        response = respond()
+        entry = entry_point(request, response.status)
+        if entry:
+            self.services.metrics.entry(entry, (time.perf_counter() - started) * 1000)
+        return response
+
+    def _slack(self, request: Request, context: Any) -> Response:
+        if not self.services.settings.secrets.signing_secret:
+            # Never verify signatures against an empty secret: anyone could forge them.
+            return Response.error(
+                "Slack is not configured: the signing secret is missing.", status=503, type="not_configured"
+            )
+        check_slack_headers(request)
+        check_slack_body(request)
+        if self.lambda_adapter is not None:
+            result = self.lambda_adapter.handle(request.event, context)
+            return Response(
+                status=result["statusCode"], body=result.get("body") or "", headers=result.get("headers") or {}
+            )
+        bolt_response = self.app.dispatch(
+            BoltRequest(body=request.text(), query=request.query, headers=dict(request.headers))
+        )
+        return Response(
+            status=bolt_response.status, body=bolt_response.body or "", headers=bolt_response.first_headers()
+        )
+
+
+def entry_point(request: Any, status: int) -> str | None:
+    """Which entry point an answered request was, or None for what is not counted.
+
+    Bolt's lazy re-invocations, Slack's retries, refused requests and page loads are not requests
+    of a person; a slash command, a mention, a shortcut (or its modal), a vote and a form run are.
+    """
+    if status >= 400 or request.header("x-slack-bolt-lazy-only") or request.header("x-slack-retry-num"):
+        return None
+    path = request.path.rstrip("/")
+    if path.endswith("/go/feedback"):
+        return "feedback" if request.method == "POST" else None
+    if path.endswith("/go"):
+        return "form" if request.method == "POST" else None
+    try:
+        return _slack_entry_point(request)
+    except (ValueError, AttributeError):  # a body Bolt accepted but that is no person's request
+        return None
+
+
+def _slack_entry_point(request: Any) -> str | None:
+    text = request.body.decode("utf-8", "replace")
+    if request.header("content-type").startswith("application/json"):
+        body = json.loads(text)
+        return "mention" if (body.get("event") or {}).get("type") == "app_mention" else None
+    form = parse_qs(text)
+    if "command" in form:
+        return "slash_command"
+    payload = json.loads(form.get("payload", ["{}"])[0])
+    kind = payload.get("type")
+    if kind == "block_actions" or (payload.get("view") or {}).get("callback_id") == COMMENT_MODAL_CALLBACK:
+        return "feedback"
+    if kind in ("message_action", "view_submission"):
+        return "shortcut"
+    return None
+
+
+def check_slack_headers(request: Request) -> None:
+    """Refuse signature headers that Bolt's verifier would crash on instead of rejecting.
+
+    slack_sdk turns the timestamp into an ``int`` and compares signatures as ASCII
+    strings, so either header in another form would become a 500.
+
+    Raises:
+        BadRequest: 401, the timestamp is not a whole number or the signature is not ASCII.
+    """
+    timestamp, signature = request.headers.get("x-slack-request-timestamp"), request.header("x-slack-signature")
+    try:
+        if timestamp is not None:  # a missing one Bolt refuses by itself
+            int(timestamp)
+    except ValueError as exc:
+        raise BadRequest("The Slack request timestamp is invalid.", status=401, type="invalid_signature") from exc
+    if not signature.isascii():
+        raise BadRequest("The Slack signature is invalid.", status=401, type="invalid_signature")
+
+
+def check_slack_body(request: Request) -> None:
+    """Refuse what Bolt would choke on: Slack only sends UTF-8 JSON or form bodies, in Slack's shapes.
+
+    Raises:
+        BadRequest: a body that is not UTF-8, not JSON where it says JSON, a form whose
+            ``payload`` field is not a JSON object, or a field in a shape Slack never sends.
+    """
+    text = request.text()
+    content_type = request.header("content-type").split(";")[0].strip().lower()
+    if content_type not in ("application/json", "application/x-www-form-urlencoded"):
+        raise BadRequest("Slack sends JSON or form bodies.", status=415, type="unsupported_media_type")
+    # Parsed as Bolt parses it (a form body that starts with "{" is JSON to Bolt too).
+    if content_type == "application/json" or text.startswith("{"):
+        body = request.json()
+        if not isinstance(body, dict):
+            raise BadRequest("The JSON body must be an object.")
+    else:
+        body = dict(parse_qsl(text, keep_blank_values=True))
+        if "payload" in body:
+            try:
+                body = json.loads(body["payload"])
+            except (json.JSONDecodeError, RecursionError) as exc:
+                raise BadRequest("The payload field is not valid JSON.") from exc
+            if not isinstance(body, dict):
+                raise BadRequest("The payload field must be a JSON object.")
+    problem = slack_shape_problem(body)
+    if problem:
+        raise BadRequest(f"This is not a request Slack would send: {problem}.")
+
+
+#: The JSON types Slack always uses for these fields; Bolt reads them without checking.
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    **dict.fromkeys(("event", "view", "function"), (dict,)),
+    **dict.fromkeys(("message", "previous_message"), (dict, type(None))),
+    **dict.fromkeys(("enterprise", "team", "user", "channel"), (str, dict, type(None))),
+    **dict.fromkeys(("command", "callback_id", "action_id"), (str,)),
+    **dict.fromkeys(("authorizations", "actions", "response_urls"), (list,)),
+}
+_TYPE_NAMES = {dict: "an object", list: "a list", str: "a string", type(None): "null"}
+#: Objects Bolt looks into for ids and types, and lists whose items it reads as objects.
+_WALKED_OBJECTS = ("event", "message", "previous_message", "item", "assistant_thread")
+_WALKED_LISTS = ("authorizations", "actions", "response_urls")
+#: Slack nests these objects a few levels deep at most; Bolt follows them by recursion.
+MAX_SLACK_DEPTH = 8
+
+
+def slack_shape_problem(body: dict[str, Any]) -> str:
+    """What in ``body`` Bolt would crash on rather than route, or "" if nothing.
+
+    Only the fields Bolt itself reads are checked, without recursion, so a
+    deeply nested body costs no stack here and is refused before Bolt recurses.
+    """
+    kind, view = body.get("type"), body.get("view")
+    if kind in ("block_actions", "interactive_message") and not body.get("actions"):
+        return f"a {kind} payload needs actions"
+    if kind == "view_submission" and isinstance(view, dict) and "type" not in view:
+        return "a submitted view needs a type"
+    step_view = kind == "view_submission" and isinstance(view, dict) and view.get("type") == "workflow_step"
+    if (kind == "workflow_step_edit" or step_view) and "workflow_step" not in body:
+        return "a workflow step payload needs its workflow_step"
+    urls = body.get("response_urls")
+    if "response_url" not in body and isinstance(urls, list) and len(urls) > 1:
+        return "this app's modals have one response URL at most"  # Bolt fails to log about several
+    pending: list[tuple[str, dict[str, Any], int]] = [("body", body, 0)]
+    while pending:
+        where, node, depth = pending.pop()
+        if depth > MAX_SLACK_DEPTH:
+            return f"{where} is nested deeper than Slack nests"
+        for name, allowed in _FIELD_TYPES.items():
+            if name in node and not isinstance(node[name], allowed):
+                return f"{where}.{name} must be {' or '.join(_TYPE_NAMES[t] for t in allowed)}"
+        if kind == "block_actions" and where == "body.actions" and "action_id" not in node:
+            return "every block action needs an action_id"
+        for name in _WALKED_OBJECTS:
+            if isinstance(node.get(name), dict):
+                pending.append((f"{where}.{name}", node[name], depth + 1))
+        for name in _WALKED_LISTS:
+            for item in node.get(name) or ():
+                if not isinstance(item, dict):
+                    return f"{where}.{name} must hold objects"
+                pending.append((f"{where}.{name}", item, depth + 1))
+    return ""

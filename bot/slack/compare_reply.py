@@ -1,0 +1,56 @@
+"""The comparison's one thread reply, filled in as each model answers.
+
+``compare`` (:func:`bot.slack.runs.start_compare`) fans one input out to up to three
+models through the normal invoker. Each model's result comes back through the normal
+delivery path (:mod:`bot.slack.delivery`), which hands it here: its column is stored
+(one field per model in the state store) and the single comparison message is rebuilt
+from all stored columns and updated in place. A delivery re-reads the columns after
+its update and updates again if another model answered meanwhile, so the message
+always ends with every column, whatever order the updates land in.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from bot.core.compare import COMPARE
+from bot.core.services import Services
+from bot.core.slack_ops import SlackUnavailable
+from bot.slack.reply import ReplyTarget
+from bot.slack.ui import compare_message, placeholder_done
+from inference.registry import ModelSpec
+
+#: A delivery re-renders at most this many times when other columns land meanwhile.
+MAX_RENDERS = 5
+
+
+def deliver_column(
+    services: Services, spec: ModelSpec | None, target: ReplyTarget, *, text: str, column: dict[str, Any]
+) -> None:
+    """Store one model's column and bring the comparison message up to date."""
+    compare = target.compare or {}
+    group, models = str(compare.get("group", "")), [str(m) for m in compare.get("models", [])]
+    specs = [services.registry.find(name) for name in models]
+    if not group or not compare.get("message_ts") or any(s is None for s in specs):
+        raise ValueError("comparison reply target is incomplete")
+    key = f"{COMPARE}#{group}"
+    name = spec.name if spec else models[0]
+    services.store.set_field(key, name, json.dumps(column))
+    rendered: dict[str, str] | None = None
+    for _ in range(MAX_RENDERS):
+        columns = services.store.fields(key)
+        if columns == rendered:
+            break
+        parsed = {k: json.loads(v) for k, v in columns.items()}
+        if not services.slack.update(target.channel, compare["message_ts"], compare_message(specs, text, parsed)):
+            raise SlackUnavailable("chat.update of the comparison failed")
+        rendered = columns
+    if rendered is not None and len(rendered) == len(models) and target.placeholder_ts:
+        failed = all("error" in json.loads(v) for v in rendered.values())
+        elapsed_ms = (time.time() - target.started_at) * 1000 if target.started_at else 0.0
+        done = placeholder_done(
+            specs[0], user=target.user, text=text, elapsed_ms=elapsed_ms, failed=failed, compare=specs
+        )
+        services.slack.update(target.channel, target.placeholder_ts, done)

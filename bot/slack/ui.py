@@ -1,0 +1,544 @@
+"""Block Kit builders: pure functions from data to Slack message payloads.
+
+A message mixes two kinds of text. The bot's own words and formatting (titles,
+bars, scores, bold labels) are mrkdwn or styled runs of rich text. Everything
+the bot did not write, a person's input and a model's output alike, is *echoed*
+(:func:`echo`): a ``rich_text`` text element, which Slack shows as it is and
+never parses, so it cannot format, ping ``@channel`` or forge a link, and it
+keeps every character the person typed. mrkdwn could not do this: it has no
+escape for ``*``, ``_``, ``~`` or a backtick, only entities for ``&``, ``<``,
+``>``. An echo stays on one line (a line break would let it start a line that
+looks like the bot's) unless it sits in a quote, and it is wrapped in a Unicode
+isolate (:func:`isolate`), so right-to-left or override characters in it cannot
+reorder the bot's words. Registry text (titles, descriptions) is the operator's:
+it is mrkdwn, through :func:`bot.core.mrkdwn.escape`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bot.core.mrkdwn import clip, escape, one_line
+from inference.registry import ModelSpec, Registry
+from inference.tasks import get_task
+
+#: Slack rejects section text longer than 3,000 characters.
+SECTION_LIMIT = 3000
+#: Slack documents no length for a ``rich_text`` block; the bot holds one to a section's.
+RICH_TEXT_LIMIT = SECTION_LIMIT
+#: A message's own ``text`` (its notification, and what clients without blocks show): one section's worth.
+TEXT_LIMIT = 3000
+#: Slack takes at most 50 blocks in a message and 100 in a view.
+MESSAGE_BLOCKS, VIEW_BLOCKS = 50, 100
+QUOTE_LIMIT = 280
+#: A label, token, sentence or short answer a model gives back, as shown.
+ECHO_LIMIT = 200
+RUN_MODAL_CALLBACK = "run_model_modal"
+SHORTCUT_CALLBACK = "run_model_on_message"
+MODEL_SELECT_BLOCK = "model_block"
+MODEL_SELECT_ACTION = "model_select"
+FEEDBACK_BLOCK = "feedback:"
+VOTE_UP, VOTE_DOWN, COMMENT_ACTION = "feedback_up", "feedback_down", "feedback_comment"
+COMMENT_MODAL_CALLBACK = "feedback_comment_modal"
+COMMENT_BLOCK, COMMENT_INPUT = "comment_block", "comment_input"
+#: Unicode's first-strong isolate and its closing pop (U+2068, U+2069), and the other two openers.
+FSI, PDI = "\u2068", "\u2069"
+_OPENERS = frozenset("\u2066\u2067\u2068")
+#: The containers of a rich_text block: a paragraph (runs follow on, ``\n`` breaks the line), a quote, code.
+SECTION, QUOTE, PREFORMATTED = "rich_text_section", "rich_text_quote", "rich_text_preformatted"
+
+Blocks = list[dict[str, Any]]
+
+
+def isolate(text: str) -> str:
+    """``text`` inside a first-strong isolate (U+2068 … U+2069) that nothing in it can close or leave open.
+
+    An isolate keeps right-to-left and override characters from reordering what is around it.
+    A pop (U+2069) in the text with no opener before it would end the isolate early, so each gets
+    an opener of its own; an opener left unclosed gets its pop.
+    """
+    depth = unopened = 0
+    for char in text:
+        if char in _OPENERS:
+            depth += 1
+        elif char == PDI:
+            if depth:
+                depth -= 1
+            else:
+                unopened += 1
+    return FSI * (1 + unopened) + text + PDI * (1 + depth)
+
+
+@dataclass(frozen=True)
+class Run:
+    """A stretch of rich text: the bot's own words with its styling, or an echo of someone else's."""
+
+    text: str
+    style: tuple[str, ...] = ()
+    echoed: bool = False
+
+
+Part = tuple[str, Sequence[Run]]
+
+
+def own(text: str, *style: str) -> Run:
+    """The bot's own words, styled ``bold``, ``italic`` or ``code``."""
+    return Run(text, style)
+
+
+def echo(text: str, *style: str, limit: int = RICH_TEXT_LIMIT) -> Run:
+    """Text the bot did not write, on one line and shortened: shown as it is, in the bot's ``style``."""
+    return Run(clip(one_line(text), limit), style, echoed=True)
+
+
+def echo_lines(text: str) -> list[Run]:
+    """A longer text the bot did not write, line by line (each its own echo), for a quote."""
+    runs: list[Run] = []
+    for number, line in enumerate(clip(text, RICH_TEXT_LIMIT).splitlines()):
+        runs += [own("\n")] * bool(number) + [echo(line)]
+    return runs
+
+
+def _fit(run: Run, room: int) -> tuple[str, bool]:
+    """The run as shown within ``room`` characters, and whether it is whole (an echo keeps its isolate)."""
+    whole = isolate(run.text) if run.echoed and run.text else run.text
+    if len(whole) <= room:
+        return whole, True
+    if not run.echoed:
+        return (clip(run.text, room) if room > 0 else ""), False
+    size = room - 2
+    while size > 0:
+        shown = isolate(clip(run.text, size))
+        if len(shown) <= room:
+            return shown, False
+        size -= len(shown) - room
+    return "", False
+
+
+def _fitted(parts: Iterable[Part], limit: int) -> list[tuple[str, list[tuple[str, Run]]]]:
+    """Each part's runs as shown, dropping what does not fit in ``limit`` characters in all."""
+    fitted, room = [], limit
+    for kind, runs in parts:
+        shown: list[tuple[str, Run]] = []
+        whole = True
+        for run in runs:
+            text, whole = _fit(run, room)
+            if text:
+                shown.append((text, run))
+                room -= len(text)
+            if not whole:
+                break
+        if shown:
+            fitted.append((kind, shown))
+        if not whole:
+            break
+    return fitted
+
+
+def rich_text(*parts: Part, limit: int = RICH_TEXT_LIMIT) -> dict[str, Any]:
+    """A ``rich_text`` block of paragraphs, quotes and code (:data:`SECTION`, ...), within ``limit`` characters."""
+
+    def element(text: str, run: Run) -> dict[str, Any]:
+        return {"type": "text", "text": text, **({"style": dict.fromkeys(run.style, True)} if run.style else {})}
+
+    return {
+        "type": "rich_text",
+        "elements": [
+            {"type": kind, "elements": [element(text, run) for text, run in shown]}
+            for kind, shown in _fitted(parts, limit)
+        ],
+    }
+
+
+def plain(*parts: Part) -> str:
+    """The same words for a message's ``text`` (notifications): one line, escaped, echoes still isolated."""
+    flat = [Run(escape(one_line(run.text)), echoed=run.echoed) for _, runs in parts for run in runs]
+    return "".join(text for _, shown in _fitted([(SECTION, flat)], TEXT_LIMIT) for text, _ in shown)
+
+
+def section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, SECTION_LIMIT)}}
+
+
+def context(*parts: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(p, 300)} for p in parts if p]}
+
+
+def quote(text: str) -> Blocks:
+    """The person's input, shortened, as a quote of rich text (no block at all for no text)."""
+    return [rich_text((QUOTE, [echo(text, limit=QUOTE_LIMIT)]))] if text else []
+
+
+def bar(score: float, width: int = 10) -> str:
+    filled = max(0, min(width, round(score * width)))
+    return "█" * filled + "░" * (width - filled)
+
+
+def percent(score: float) -> str:
+    return f"{score * 100:.1f}%"
+
+
+def seconds(ms: float) -> str:
+    return f"{ms / 1000:.1f} s"
+
+
+# --- answers per task -----------------------------------------------------------------
+
+
+def _lines(lines: Iterable[list[Run]]) -> list[Run]:
+    """Several lines as the runs of one paragraph, a line break between each."""
+    runs: list[Run] = []
+    for number, line in enumerate(lines):
+        runs += [own("\n")] * bool(number) + line
+    return runs
+
+
+def _scored(bar_score: float, label: Run, *after: Run) -> list[Run]:
+    """One ranked line: the bot's bar in code, then the label and what follows it."""
+    return [own(bar(bar_score), "code"), own(" "), label, *after]
+
+
+def _label(item: dict[str, Any]) -> list[Run]:
+    score = float(item.get("score", 0))
+    return _scored(score, echo(str(item.get("label", "?")), "bold", limit=ECHO_LIMIT), own(f" {percent(score)}"))
+
+
+def _similar(item: dict[str, Any]) -> list[Run]:
+    score = float(item.get("score", 0))
+    sentence = echo(str(item.get("sentence", "")), limit=ECHO_LIMIT)
+    return _scored(max(0.0, score), own(f"{score:.2f}", "bold"), own("  "), sentence)
+
+
+def _prediction(item: dict[str, Any]) -> list[Run]:
+    score = float(item.get("score", 0))
+    token = echo(str(item.get("token", "")).strip(), "bold", limit=ECHO_LIMIT)
+    return _scored(score, token, own(f" {percent(score)}: "), echo(str(item.get("sequence", "")), limit=ECHO_LIMIT))
+
+
+def _entities(source: str, entities: list[dict[str, Any]]) -> list[Run]:
+    """The input with each entity in bold and its label after it, every piece of it echoed."""
+    runs: list[Run] = []
+    cursor = 0
+    for entity in sorted(entities, key=lambda e: int(e.get("start", 0))):
+        start, end = int(entity.get("start", 0)), int(entity.get("end", 0))
+        if start < cursor or end <= start or end > len(source):
+            continue
+        label = echo(str(entity.get("label", "?")), "code", limit=ECHO_LIMIT)
+        runs += [echo(source[cursor:start]), echo(source[start:end], "bold"), own(" "), label]
+        cursor = end
+    return [*runs, echo(source[cursor:])]
+
+
+def _paragraph(runs: list[Run], empty: str) -> Part:
+    """The runs as a paragraph, or the note ``empty`` in italics when the model gave nothing to show."""
+    return (SECTION, runs or [own(empty, "italic")])
+
+
+def _prose(text: str, empty: str) -> Part:
+    """A model's own writing (a summary, a translation, a reply) as a quote, its lines kept."""
+    return (QUOTE, echo_lines(text)) if text.strip() else _paragraph([], empty)
+
+
+def answer_parts(task: str, result: dict[str, Any], source: str) -> list[Part]:
+    """The answer as rich text for its task: the bot's bars and scores, the model's words echoed."""
+    if task in ("text-classification", "zero-shot-classification"):
+        return [_paragraph(_lines(map(_label, (result.get("labels") or [])[:5])), "No labels.")]
+    if task == "token-classification":
+        entities = result.get("entities") or []
+        return [_paragraph(_entities(source, entities) if entities else [], "No entities found.")]
+    if task == "summarization":
+        return [_prose(str(result.get("summary", "")), "(no summary)")]
+    if task == "translation":
+        return [_prose(str(result.get("translation", "")), "(no translation)")]
+    if task == "text-generation":
+        return [_prose(str(result.get("text", "")), "(no text)")]
+    if task == "question-answering":
+        answer = str(result.get("answer", ""))
+        shown = echo(answer, "bold", limit=ECHO_LIMIT) if answer else own("(no answer found)", "italic")
+        return [(SECTION, [shown, own(f"  ({percent(float(result.get('score', 0)))} confident)")])]
+    if task == "sentence-similarity":
+        return [_paragraph(_lines(map(_similar, result.get("scores") or [])), "No scores.")]
+    if task == "fill-mask":
+        return [_paragraph(_lines(map(_prediction, (result.get("predictions") or [])[:5])), "No predictions.")]
+    if task == "feature-extraction":
+        values = ", ".join(f"{float(v):.3f}" for v in (result.get("embedding") or [])[:6])
+        size = echo(str(result.get("dimensions", "?")), "bold", limit=ECHO_LIMIT)
+        return [(SECTION, [own("A vector of "), size, own(" dimensions: "), own(f"[{values}, …]", "code")])]
+    return [(PREFORMATTED, [echo(json.dumps(result, ensure_ascii=False))])]
+
+
+def _titled(title: str, parts: list[Part]) -> list[Part]:
+    """The model's title in bold above its answer (a paragraph after it needs its own line break)."""
+    head = [own(title, "bold")]
+    if parts and parts[0][0] == SECTION:
+        return [(SECTION, [*head, own("\n"), *parts[0][1]]), *parts[1:]]
+    return [(SECTION, head), *parts]
+
+
+def _notes(result: dict[str, Any]) -> list[str]:
+    notes = []
+    if result.get("truncated"):
+        notes.append("✂️ The input was longer than the model reads; only its beginning was used.")
+    if int(result.get("chunks") or 1) > 1:
+        notes.append(f"🧩 Long input: processed in {result['chunks']} parts.")
+    return notes
+
+
+def footer(spec: ModelSpec, *, elapsed_ms: float | None, request_id: str) -> str:
+    parts = [f"`{spec.name}`"]
+    if spec.revision:
+        parts[0] += f" @ `{spec.revision[:7]}`"
+    if elapsed_ms is not None:
+        parts.append(f"answered in {seconds(elapsed_ms)}")
+    if request_id:
+        parts.append(f"request `{escape(request_id)}`")
+    return " · ".join(parts)
+
+
+def feedback_block(request_id: str, tally: dict[str, int] | None = None) -> dict[str, Any]:
+    """👍 / 👎 with running counts, and "Add a comment"; the block id names the answer."""
+    tally = tally or {}
+
+    def button(action: str, label: str) -> dict[str, Any]:
+        return {
+            "type": "button",
+            "action_id": action,
+            "value": request_id,
+            "text": {"type": "plain_text", "text": label, "emoji": True},
+        }
+
+    comments = tally.get("comments", 0)
+    return {
+        "type": "actions",
+        "block_id": FEEDBACK_BLOCK + request_id,
+        "elements": [
+            button(VOTE_UP, f"👍 {tally.get('up', 0)}"),
+            button(VOTE_DOWN, f"👎 {tally.get('down', 0)}"),
+            button(COMMENT_ACTION, "💬 Add a comment" + (f" ({comments})" if comments else "")),
+        ],
+    }
+
+
+def with_tally(blocks: Blocks, request_id: str, tally: dict[str, int]) -> Blocks:
+    """The message's blocks with one answer's feedback counts brought up to date."""
+    return [
+        feedback_block(request_id, tally) if b.get("block_id") == FEEDBACK_BLOCK + request_id else b for b in blocks
+    ]
+
+
+def answer_blocks(
+    spec: ModelSpec, result: dict[str, Any], *, source: str, elapsed_ms: float | None, request_id: str
+) -> Blocks:
+    """One answer: the result for its task, notes, the footer and its feedback buttons."""
+    blocks: Blocks = [rich_text(*_titled(spec.title, answer_parts(spec.task, result, source)))]
+    notes = _notes(result)
+    if notes:
+        blocks.append(context(*notes))
+    blocks.append(context(footer(spec, elapsed_ms=elapsed_ms, request_id=request_id)))
+    blocks.append(feedback_block(request_id))
+    return blocks
+
+
+def answer_message(
+    spec: ModelSpec, result: dict[str, Any], *, source: str, elapsed_ms: float | None, request_id: str
+) -> dict[str, Any]:
+    """The thread reply carrying a model's answer."""
+    body = answer_parts(spec.task, result, source)
+    blocks = answer_blocks(spec, result, source=source, elapsed_ms=elapsed_ms, request_id=request_id)
+    return {"text": plain((SECTION, [own(f"{spec.title}: ")]), *body), "blocks": blocks}
+
+
+def error_message(spec: ModelSpec | None, description: str, *, request_id: str) -> dict[str, Any]:
+    """The thread reply when a model failed: plain words and the request id."""
+    title = escape(spec.title) if spec else "The model"
+    text = f"⚠️ *{title}* could not answer. {escape(description)}"
+    blocks: Blocks = [section(text)]
+    if request_id:
+        blocks.append(context(f"If this keeps happening, quote request `{escape(request_id)}`."))
+    return {"text": clip(text, TEXT_LIMIT), "blocks": blocks}
+
+
+# --- placeholders -----------------------------------------------------------------------
+
+
+def _asked(spec: ModelSpec, compare: list[ModelSpec] | None) -> str:
+    if compare:
+        return "to compare " + ", ".join(f"*{escape(s.title)}*" for s in compare)
+    return f"*{escape(spec.title)}*"
+
+
+def placeholder_message(
+    spec: ModelSpec, *, user: str, text: str, compare: list[ModelSpec] | None = None
+) -> dict[str, Any]:
+    """Posted right after the ack: who asked, which model (or models), what they asked."""
+    who = f"<@{escape(user)}>" if user else "Someone"
+    head = f"⏳ {who} asked {_asked(spec, compare)}"
+    return {
+        "text": clip(f"{head}…", TEXT_LIMIT),
+        "blocks": [section(head), *quote(text), context("Working on it…")],
+    }
+
+
+def placeholder_done(
+    spec: ModelSpec, *, user: str, text: str, elapsed_ms: float, failed: bool, compare: list[ModelSpec] | None = None
+) -> dict[str, Any]:
+    """The placeholder once the answer (or the error) is in the thread."""
+    who = f"<@{escape(user)}>" if user else "Someone"
+    icon, status = ("⚠️", "failed") if failed else ("✅", "answered")
+    head = f"{icon} {who} asked {_asked(spec, compare)}"
+    return {
+        "text": clip(f"{head}: {status}", TEXT_LIMIT),
+        "blocks": [
+            section(head),
+            *quote(text),
+            context(f"{status.capitalize()} in {seconds(elapsed_ms)} · see the thread"),
+        ],
+    }
+
+
+# --- help, home and modal -----------------------------------------------------------------
+
+
+def usage_line(spec: ModelSpec) -> str:
+    task = get_task(spec.task)
+    example = f"\n      e.g. `{spec.command} {escape(clip(spec.example, 150))}`" if spec.example else ""
+    return f"• `{spec.command}` *{escape(spec.title)}*: {escape(spec.description or task.summary)}{example}"
+
+
+def warning_message(problem: str, *, then: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An ephemeral "⚠️ what went wrong" (escaped), optionally followed by another message's blocks."""
+    text = f"⚠️ {escape(problem)}"
+    follow = then or {}
+    return {
+        "response_type": "ephemeral",
+        "text": clip(" ".join(filter(None, [text, follow.get("text", "")])), TEXT_LIMIT),
+        "blocks": [section(text), *follow.get("blocks", [])],
+    }
+
+
+def usage_message(spec: ModelSpec) -> dict[str, Any]:
+    """Ephemeral help for one model, built from the registry."""
+    task = get_task(spec.task)
+    text = (
+        f"*{escape(spec.title)}* ({escape(spec.task)})\n{escape(spec.description or task.summary)}\n"
+        f"*Input:* {task.input_format}\n"
+        + (f"*Example:* `{spec.command} {escape(spec.example)}`" if spec.example else "")
+    )
+    return {"response_type": "ephemeral", "text": clip(text, TEXT_LIMIT), "blocks": [section(text)]}
+
+
+def help_message(registry: Registry, *, note: str = "") -> dict[str, Any]:
+    """All models, with how to call them (slash command, /hf, or a mention)."""
+    lines = [usage_line(spec) for spec in registry]
+    intro = (note + "\n") if note else ""
+    head = f"{intro}*Models you can run* (also `/hf NAME text`, or mention me: `@bot NAME text`):"
+    blocks: Blocks = [section(head)]
+    chunk: list[str] = []
+    for line in lines:
+        if chunk and sum(len(x) + 1 for x in chunk) + len(line) > SECTION_LIMIT - 50:
+            blocks.append(section("\n".join(chunk)))
+            chunk = []
+        chunk.append(line)
+    if chunk:
+        blocks.append(section("\n".join(chunk)))
+    return {"response_type": "ephemeral", "text": clip(head, TEXT_LIMIT), "blocks": blocks[:MESSAGE_BLOCKS]}
+
+
+def home_view(
+    registry: Registry, usage: dict[str, int], tallies: dict[str, dict[str, int]] | None = None
+) -> dict[str, Any]:
+    """The App Home tab: every model with how often it was used and how people voted."""
+    tallies = tallies or {}
+    blocks: Blocks = [
+        {"type": "header", "text": {"type": "plain_text", "text": "Hugging Face models"}},
+        context("Run one with its slash command, `/hf NAME text`, or by mentioning me in a channel."),
+    ]
+    for spec in registry:
+        count = usage.get(spec.name, 0)
+        votes = tallies.get(spec.name, {})
+        blocks.append(section(f"*{escape(spec.title)}*  `{spec.command}`\n{escape(spec.description)}"))
+        blocks.append(
+            context(
+                f"{escape(spec.task)} · `{escape(spec.model)}` · used {count} time{'s' if count != 1 else ''}"
+                f" · 👍 {votes.get('up', 0)} · 👎 {votes.get('down', 0)}"
+            )
+        )
+    return {"type": "home", "blocks": blocks[:VIEW_BLOCKS]}
+
+
+def model_picker_modal(registry: Registry, *, private_metadata: str) -> dict[str, Any]:
+    """The modal a message shortcut opens: which model to run on that message."""
+    # Slack allows a static select 100 options.
+    options = [
+        {"text": {"type": "plain_text", "text": clip(s.title, 75)}, "value": s.name} for s in list(registry)[:100]
+    ]
+    blocks = [
+        {
+            "type": "input",
+            "block_id": MODEL_SELECT_BLOCK,
+            "label": {"type": "plain_text", "text": "Model"},
+            "element": {"type": "static_select", "action_id": MODEL_SELECT_ACTION, "options": options},
+        },
+        context("The answer appears in the message's thread."),
+    ]
+    return modal(RUN_MODAL_CALLBACK, "Run a model", "Run", private_metadata=private_metadata, blocks=blocks)
+
+
+def comment_modal(*, private_metadata: str) -> dict[str, Any]:
+    """The modal behind "Add a comment"."""
+    blocks = [
+        {
+            "type": "input",
+            "block_id": COMMENT_BLOCK,
+            "label": {"type": "plain_text", "text": "What was right or wrong with it?"},
+            "element": {"type": "plain_text_input", "action_id": COMMENT_INPUT, "multiline": True, "max_length": 2000},
+        }
+    ]
+    return modal(
+        COMMENT_MODAL_CALLBACK, "Comment on the answer", "Save", private_metadata=private_metadata, blocks=blocks
+    )
+
+
+def modal(callback_id: str, title: str, submit: str, *, private_metadata: str, blocks: Blocks) -> dict[str, Any]:
+    """A modal with a submit and a cancel button; ``private_metadata`` comes back on submission."""
+    return {
+        "type": "modal",
+        "callback_id": callback_id,
+        "private_metadata": private_metadata,
+        "title": {"type": "plain_text", "text": title},
+        "submit": {"type": "plain_text", "text": submit},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": blocks,
+    }
+
+
+def compare_message(specs: list[ModelSpec], text: str, columns: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """One reply with a column per model: its answer, time taken and feedback, or its error, or ⏳."""
+    done = sum(1 for spec in specs if spec.name in columns)
+    head = f"*Comparison* of {len(specs)} models ({done} of {len(specs)} answered)"
+    blocks: Blocks = [section(head), *quote(text)]
+    for spec in specs:
+        blocks.append({"type": "divider"})
+        column = columns.get(spec.name)
+        if column is None:
+            blocks.append(section(f"*{escape(spec.title)}*\n⏳ Working on it…"))
+        elif "error" in column:
+            blocks.append(section(f"*{escape(spec.title)}*\n⚠️ {escape(str(column['error']))}"))
+            blocks.append(
+                context(footer(spec, elapsed_ms=column.get("elapsed_ms"), request_id=column.get("request_id", "")))
+            )
+        else:
+            blocks.extend(
+                answer_blocks(
+                    spec,
+                    column["result"],
+                    source=text,
+                    elapsed_ms=column.get("elapsed_ms"),
+                    request_id=column.get("request_id", ""),
+                )
+            )
+    summary = f"Comparison of {', '.join(escape(s.title) for s in specs)}: {done} of {len(specs)} answered"
+    return {"text": clip(summary, TEXT_LIMIT), "blocks": blocks[:MESSAGE_BLOCKS]}

@@ -1,0 +1,178 @@
+"""Fixtures for the /go form's unit tests: a small registry, a recording invoker, requests."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.core.config import Secrets, Settings
+from bot.core.http import Request, Response
+from bot.form.feedback import FeedbackLimits
+from bot.form.passcode import FailureLimiter
+from bot.form.routes import handle_form
+from bot.stores.feedback import SqliteFeedbackStore
+from inference.registry import Registry, parse_registry
+from tests.events import load_event
+
+#: Markup in registry texts: the page must show it as text, never run it.
+HOSTILE = "<script>alert('owned')</script> \u2028 & </script><!--"
+PASSCODE = "correct horse battery staple"
+SIGNING_SECRET = "form-test-signing-secret"
+CLIENT_IP = "203.0.113.10"
+
+
+def _entry(name: str, task: str, **extra: Any) -> dict[str, Any]:
+    return {"name": name, "task": task, "model": f"test/{name}", "revision": "0" * 40, **extra}
+
+
+@pytest.fixture
+def registry() -> Registry:
+    entries = [
+        _entry("tiny-sentiment", "text-classification", title="Tiny sentiment", example="I love it."),
+        _entry("tiny-qa", "question-answering", title="Tiny QA", max_chars=200),
+        _entry("hostile", "summarization", title=HOSTILE, description=HOSTILE, example=HOSTILE),
+    ]
+    return parse_registry({"models": entries}, base=Path("."), path=Path("form-test.yaml"))
+
+
+@dataclass
+class FakeInvoker:
+    """Answers every synchronous call with ``answer`` (or raises ``error``), recording the calls."""
+
+    answer: Any = None
+    error: Exception | None = None
+    calls: list[tuple[str, dict[str, Any], float]] = field(default_factory=list)
+
+    def invoke_sync(self, model: str, payload: dict[str, Any], *, timeout: float) -> dict[str, Any]:
+        self.calls.append((model, payload, timeout))
+        if self.error is not None:
+            raise self.error
+        return self.answer
+
+    def invoke_async(self, model: str, payload: dict[str, Any]) -> None:
+        raise AssertionError("the form only invokes synchronously")
+
+
+def model_answer(model: str = "tiny-sentiment", **fields: Any) -> dict[str, Any]:
+    """A model response as ``inference.service.handle`` builds it."""
+    return {
+        "model": model,
+        "task": "text-classification",
+        "revision": "0" * 40,
+        "timings": {"load_ms": 120.5, "inference_ms": 8.25},
+        **fields,
+    }
+
+
+@pytest.fixture
+def invoker() -> FakeInvoker:
+    return FakeInvoker(answer=model_answer(result={"labels": [{"label": "POSITIVE", "score": 0.98}]}))
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(secrets=Secrets(signing_secret=SIGNING_SECRET), form_wait_seconds=7.5)
+
+
+@pytest.fixture
+def locked_settings() -> Settings:
+    return Settings(secrets=Secrets(signing_secret=SIGNING_SECRET, passcode=PASSCODE), form_wait_seconds=7.5)
+
+
+class ManualClock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def limiter(clock: ManualClock) -> FailureLimiter:
+    return FailureLimiter(clock=clock)
+
+
+def make_request(
+    method: str = "GET",
+    path: str = "/go",
+    *,
+    json_body: Any = None,
+    raw: bytes | None = None,
+    content_type: str = "application/json",
+    cookie: str = "",
+    source_ip: str | None = CLIENT_IP,
+    forwarded_for: str | None = None,
+) -> Request:
+    """A request built from the sample API Gateway event, as the router would pass it on."""
+    body = raw.decode("utf-8") if raw is not None else (None if json_body is None else json.dumps(json_body))
+    event = load_event("api_gateway_get_go", path=path, httpMethod=method, body=body)
+    headers = event["headers"]
+    if body is not None and content_type:
+        headers["Content-Type"] = content_type
+    if cookie:
+        headers["Cookie"] = cookie
+    if forwarded_for is None:
+        headers.pop("X-Forwarded-For", None)
+    else:
+        headers["X-Forwarded-For"] = forwarded_for
+    event["requestContext"]["identity"]["sourceIp"] = source_ip
+    return Request.from_event(event)
+
+
+@pytest.fixture
+def feedback(tmp_path: Path) -> SqliteFeedbackStore:
+    """The local feedback store, in a fresh file."""
+    return SqliteFeedbackStore(tmp_path / "feedback.sqlite")
+
+
+@pytest.fixture
+def feedback_limits(clock: ManualClock) -> FeedbackLimits:
+    """This test's own feedback counts, on the test's clock."""
+    return FeedbackLimits(clock=clock)
+
+
+@pytest.fixture
+def call(
+    registry: Registry,
+    invoker: FakeInvoker,
+    settings: Settings,
+    limiter: FailureLimiter,
+    feedback_limits: FeedbackLimits,
+):
+    """``call(request, **overrides)``: run ``handle_form`` with the test's fixtures."""
+
+    def run(request: Request, **overrides: Any) -> Response:
+        kwargs = {
+            "registry": registry,
+            "invoker": invoker,
+            "settings": settings,
+            "limiter": limiter,
+            "feedback_limits": feedback_limits,
+            **overrides,
+        }
+        return handle_form(request, **kwargs)
+
+    return run
+
+
+def page_data_of(html: str) -> Any:
+    """The JSON the page embeds for its script."""
+    start = html.index('<script type="application/json" id="form-data">')
+    start = html.index(">", start) + 1
+    return json.loads(html[start : html.index("</script>", start)])
+
+
+def body(response: Response) -> Any:
+    assert response.headers["Content-Type"].startswith("application/json")
+    return json.loads(response.body)
