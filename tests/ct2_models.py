@@ -128,6 +128,17 @@ def no_forced_end(folder: Path, copy: Path) -> Path:
     return copy
 
 
+def suppress_tokens(folder: Path, copy: Path) -> Path:
+    """A copy of ``folder`` whose generation config suppresses a token: CTranslate2 cannot, torch can serve it."""
+    from transformers import AutoConfig, GenerationConfig
+
+    shutil.copytree(folder, copy)
+    generation = GenerationConfig.from_model_config(AutoConfig.from_pretrained(copy))
+    generation.suppress_tokens = [5]
+    generation.save_pretrained(copy)
+    return copy
+
+
 def ct2_entry(name: str, task: str, folder: Path, **extra: Any) -> dict[str, Any]:
     """A registry entry serving ``folder`` on CTranslate2, at full precision unless ``extra`` says otherwise."""
     return {
@@ -149,6 +160,7 @@ def build_ct2_models(root: Path, tiny: Path) -> Path:
     pickled = root / "pickled"
     shutil.copytree(marian, pickled)
     (pickled / "model.safetensors").rename(pickled / "pytorch_model.bin")
+    suppressing = suppress_tokens(bart, root / "suppressing")
     return write_registry(
         root / "ct2.yaml",
         [
@@ -160,5 +172,6 @@ def build_ct2_models(root: Path, tiny: Path) -> Path:
             ct2_entry("ct2-bart-ended", "summarization", no_forced_end(bart, root / "bart-ended")),
             ct2_entry("ct2-bert", "summarization", tiny / "classifier"),
             ct2_entry("ct2-pickled", "translation", pickled),
+            ct2_entry("ct2-suppressing", "summarization", suppressing),
         ],
     )
