@@ -87,13 +87,13 @@ def convert(spec: ModelSpec, source: Path, target: Path, *, quantize: str) -> No
     if not any(source.glob("*.safetensors")):
         raise ConversionRefused(f"{source} has no safetensors weights, and weights are only loaded from safetensors")
     options: dict[str, Any] = {"local_files_only": True, "trust_remote_code": False}
-    config = AutoConfig.from_pretrained(source, **options)
+    config = AutoConfig.from_pretrained(source, **options)  # nosec B615  # local files only
     architecture = (config.architectures or ["no architecture"])[0]
     if architecture not in ARCHITECTURES:
         raise ConversionRefused(
             f"{architecture} is not converted for CTranslate2 here (only {', '.join(ARCHITECTURES)} are)"
         )
-    tokenizer = AutoTokenizer.from_pretrained(source, **options)
+    tokenizer = AutoTokenizer.from_pretrained(source, **options)  # nosec B615  # local files only
     kind = _tokenizer_kind(tokenizer)
     settings, banned = _settings(source, config)
     model = _convert_weights(spec, source, target, QUANTIZATIONS[quantize])
@@ -147,7 +147,7 @@ def _settings(source: Path, config: Any) -> tuple[dict[str, Any], list[list[int]
     from transformers import GenerationConfig
 
     try:
-        generation = GenerationConfig.from_pretrained(source, local_files_only=True)
+        generation = GenerationConfig.from_pretrained(source, local_files_only=True)  # nosec B615  # local files only
     except OSError:  # no generation_config.json: transformers derives one from the model's config
         generation = GenerationConfig.from_model_config(config)
     if generation.decoder_start_token_id not in (None, config.decoder_start_token_id):
