@@ -32,6 +32,12 @@ def test_the_default_registry_is_valid_and_pinned() -> None:
         assert spec.title and spec.description and spec.example, spec.name
 
 
+def test_every_default_entry_is_served_on_a_fast_runtime() -> None:
+    """Issue 14: no default entry needs torch, so every default function runs the serving image."""
+    torch_entries = [spec.name for spec in load_registry(DEFAULT_MODELS_FILE) if spec.backend == "torch"]
+    assert torch_entries == []
+
+
 def test_models_file_env_points_at_another_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write_registry(tmp_path / "other.yaml", [hub_entry("other")])
     monkeypatch.setenv("MODELS_FILE", str(path))
