@@ -167,6 +167,8 @@ def _settings(source: Path, config: Any) -> tuple[dict[str, Any], list[list[int]
             )
     defaults = GenerationConfig._get_default_generation_params()
     settings = {key: model_settings.get(key, defaults.get(key)) for key in sorted(HONOURED)}
+    if settings["do_sample"] and settings["num_beams"] > 1:
+        raise ConversionRefused(f"it samples with a beam search of {settings['num_beams']}, which CTranslate2 does not")
     if "max_length" not in model_settings:
         # generate()'s own default is that many new tokens, within the model's positions; in a total
         # length, that counts the decoder's start token too.

@@ -15,13 +15,15 @@ the same task settings, prefix, merge of the request's settings and pieces of a
 long input (:mod:`inference.runners.parameters`, :mod:`inference.runners.chunking`);
 only ``generate()`` becomes CTranslate2's beam search, given the same settings
 (:func:`decoding_options`). An fp32 conversion then gives exactly torch's greedy
-tokens. A beam search matches torch's too, except where transformers scores
-beams with log-probabilities it leaves unnormalised after a logits processor
-removes tokens (repeated n-grams, a minimum length) or penalises them (a
-repetition penalty) and CTranslate2 renormalises them, where transformers ends a
-beam at the length limit with a forced end token that CTranslate2 does not add,
-and where transformers searches on after ``num_beams`` hypotheses have ended
-(``early_stopping: false``) and CTranslate2 stops.
+tokens. Its beam search is transformers' with ``renormalize_logits``: once a
+logits processor has removed tokens (repeated n-grams, a minimum length), it
+scores the beams with the remaining tokens' probabilities renormalised, where
+transformers' default keeps the removed ones' share out. With no such processor
+both searches give the same beams, except that transformers also ends a beam at
+the length limit with a forced end token that counts in its length penalty, and,
+with ``early_stopping: false``, searches on after ``num_beams`` hypotheses have
+ended; CTranslate2 stops there. And CTranslate2 applies a repetition penalty to
+the logits in a beam search too, where transformers' applies it to log-probabilities.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ import ctranslate2
 import sentencepiece
 from tokenizers import Tokenizer
 
-from inference.errors import ModelLoadError
+from inference.errors import InvalidInput, ModelLoadError
 from inference.registry import ModelSpec
 from inference.runners import parameters as params
 from inference.runners import vcpus
@@ -224,6 +226,10 @@ def decoding_options(settings: dict[str, Any], tokenizer: TextTokenizer) -> dict
     token in ``max_length`` and ``min_length``, CTranslate2 does not; a forced end
     token (``forced_eos_token_id``) takes the last place, so one token fewer is
     free. ``max_decoding_length`` below 1 means nothing is generated.
+
+    Raises:
+        InvalidInput: sampling with a beam search, which CTranslate2 4.8 does not do
+            (with fewer candidates than twice the beams, it crashes the process).
     """
     new_tokens = settings.get("max_new_tokens")
     length = new_tokens if new_tokens is not None else settings["max_length"] - 1
@@ -234,6 +240,10 @@ def decoding_options(settings: dict[str, Any], tokenizer: TextTokenizer) -> dict
         least = max(settings["min_length"] - 1, 0)
     eos = settings.get("eos_token_id")
     sample = settings["do_sample"]
+    if sample and settings["num_beams"] > 1:
+        raise InvalidInput(
+            "This model samples without a beam search: `do_sample` with `num_beams` above 1 needs `backend: torch`."
+        )
     options: dict[str, Any] = {
         "beam_size": settings["num_beams"],
         "max_decoding_length": length,

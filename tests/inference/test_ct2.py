@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from inference import ct2_convert
 from inference.conversions import ConversionRefused
 from inference.ct2_convert import convert
-from inference.errors import ModelLoadError
+from inference.errors import InvalidInput, ModelLoadError
 from inference.registry import ModelSpec, load_registry
 from inference.runners.ct2 import (
     MANIFEST,
@@ -107,6 +107,7 @@ def test_weights_that_are_not_safetensors_are_refused(spec: Callable[[str], Mode
             "its task settings set num_beam_groups",
         ),
         ("ct2-marian", {"generation_config__json": {"decoder_start_token_id": 3}}, "starts the decoder on another"),
+        ("ct2-marian", {"generation_config__json": {"do_sample": True}}, "samples with a beam search of 4"),
         (
             "ct2-marian",
             {"tokenizer_config__json": {"separate_vocabs": True}, "target_vocab__json": {"</s>": 0}},
@@ -257,6 +258,11 @@ def test_decoding_options_are_generates_settings_in_ctranslate2s_terms(
 ) -> None:
     options = decoding_options({**DEFAULTS, **settings}, Names())
     assert {key: options.get(key) for key in expected} == expected
+
+
+def test_sampling_with_a_beam_search_is_refused_for_the_request() -> None:
+    with pytest.raises(InvalidInput, match="`do_sample` with `num_beams` above 1 needs `backend: torch`"):
+        decoding_options({**DEFAULTS, "do_sample": True, "num_beams": 4}, Names())
 
 
 def test_one_new_token_with_a_forced_end_is_an_empty_answer_as_with_torch(
