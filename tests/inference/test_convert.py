@@ -7,6 +7,7 @@ cache exactly as huggingface_hub does it for the real ones.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -59,6 +60,11 @@ def hub(served: Served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Fake
 
 def default(name: str) -> ModelSpec:
     return load_registry(DEFAULT_MODELS_FILE).get(name)
+
+
+def on_torch(name: str) -> ModelSpec:
+    """The default entry served from its safetensors with torch (its own backend serves what warm converted)."""
+    return dataclasses.replace(default(name), backend="torch", quantize="none")
 
 
 def warmed(name: str) -> Path:
@@ -124,7 +130,7 @@ def test_the_manifest_records_the_sha256_of_the_source_and_of_the_result(hub: Fa
 def test_serving_offline_finds_the_conversion_and_prefetches_it(hub: FakeHub, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = warmed("translate-en-fr")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    spec = default("translate-en-fr")
+    spec = on_torch("translate-en-fr")
     assert weight_files(spec) == [folder / "model.safetensors"]
     result = load_runner(spec).run(SENTENCE, dict(spec.parameters))
     assert isinstance(result["translation"], str)
@@ -147,7 +153,7 @@ def test_a_safetensors_snapshot_never_fetches_its_pickle(served: Served, hub: Fa
 
 
 def test_a_changed_conversion_is_refused_until_warm_converts_again(hub: FakeHub) -> None:
-    spec = default("translate-en-fr")
+    spec = on_torch("translate-en-fr")
     folder = warmed("translate-en-fr")
     with (folder / "model.safetensors").open("ab") as weights:
         weights.write(b"\0")
