@@ -8,6 +8,7 @@ package, so these tests run offline; the session synthesis uses the real pip
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,7 @@ def repo(tmp_path: Path) -> Path:
         "inference/errors.py": "",
         "inference/tasks.py": "",
         "inference/registry.py": "",
+        "inference/backends.py": "",
         "inference/handler.py": "import torch\n",
         "inference/service.py": "",
         "inference/Dockerfile": "FROM scratch\n",
@@ -86,10 +88,22 @@ def test_the_router_bundle_holds_the_router_the_light_inference_modules_and_depe
         "inference/errors.py",
         "inference/tasks.py",
         "inference/registry.py",
+        "inference/backends.py",
         "inference/models.yaml",
         "slack_bolt/__init__.py",
     }
     assert (bundle / "inference" / "models.yaml").read_text() == registry.read_text()
+
+
+def test_the_bundle_holds_every_inference_module_the_router_imports() -> None:
+    """The Lambda entry, imported in a fresh process: each ``inference`` module it loads must be in the bundle."""
+    probe = "import sys, bot.handler; print(' '.join(m for m in sys.modules if m.split('.')[0] == 'inference'))"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=bundling.REPO, capture_output=True, text=True, timeout=120, check=True
+    )
+    imported = {name.removeprefix("inference").strip(".") for name in done.stdout.split()}
+    files = {f"{name.replace('.', '/')}.py" if name else "__init__.py" for name in imported}
+    assert files <= set(bundling.ROUTER_INFERENCE_MODULES)
 
 
 def test_dependencies_are_installed_as_binary_wheels_for_the_routers_runtime(
