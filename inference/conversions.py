@@ -52,7 +52,6 @@ nor transformers: the serving image has neither.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 import tempfile
@@ -61,10 +60,10 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
 
 from inference.backends import BACKENDS
 from inference.errors import ModelLoadError
+from inference.records import JsonRecord
 from inference.registry import ModelSpec
 
 FOLDER = "conversions"
@@ -86,8 +85,11 @@ class ConversionRefused(Exception):
 
 
 @dataclass(frozen=True)
-class Record:
+class Record(JsonRecord):
     """What a conversion folder holds (written last): made from which source, by what, or why it was refused."""
+
+    FILE = RECORD
+    KIND = "conversion record"
 
     entry: str
     #: ``owner/name@revision``, or the local folder.
@@ -102,25 +104,6 @@ class Record:
     #: Versions of the converting tools, for people reading the folder.
     made_with: dict[str, str] = field(default_factory=dict)
     format: int = FORMAT
-
-    def write(self, folder: Path) -> None:
-        (folder / RECORD).write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
-
-    @classmethod
-    def read(cls, folder: Path) -> Record:
-        """Read ``folder``'s record.
-
-        Raises:
-            FileNotFoundError: there is no complete conversion in ``folder``.
-            ValueError: the record is unreadable or from another format.
-        """
-        data: Any = json.loads((folder / RECORD).read_text(encoding="utf-8"))
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise ValueError(f"{folder / RECORD} is not a format-{FORMAT} conversion record")
-        try:
-            return cls(**data)
-        except TypeError as exc:
-            raise ValueError(f"{folder / RECORD} does not match this version: {exc}") from exc
 
 
 def home() -> Path:

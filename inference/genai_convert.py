@@ -28,6 +28,7 @@ from inference.errors import ModelLoadError
 from inference.registry import ModelSpec
 from inference.runners import parameters as params
 from inference.runners.genai import GenerationManifest
+from inference.tokenization import cleans_up
 
 #: The builder's precision for each ``quantize`` value.
 PRECISIONS = {"int4": "int4", "int8": "int8", "none": "fp32"}
@@ -108,19 +109,12 @@ def read_manifest(spec: ModelSpec, source: Path) -> GenerationManifest:
         eos_token_ids=[] if eos is None else [int(token) for token in (eos if isinstance(eos, list) else [eos])],
         chat_template=tokenizer.get_chat_template() if tokenizer.chat_template else None,
         special_tokens=dict(tokenizer.special_tokens_map),
-        clean_up_tokenization_spaces=_cleans_up(tokenizer),
+        clean_up_tokenization_spaces=cleans_up(tokenizer),
         settings={key: value for key, value in settings.items() if value is not None},
         sampling_defaults={
             key: pipeline_defaults[key] for key in SAMPLING if key in pipeline_defaults and key not in model_settings
         },
     )
-
-
-def _cleans_up(tokenizer: Any) -> bool:
-    """Whether transformers' ``decode`` removes spaces before punctuation for this tokenizer (never for BPE, unless forced)."""
-    forced = getattr(tokenizer, "clean_up_tokenization_spaces_for_bpe_even_though_it_will_corrupt_output", False)
-    bpe = type(tokenizer.backend_tokenizer.model).__name__ == "BPE"
-    return bool(tokenizer.clean_up_tokenization_spaces) and (forced or not bpe)
 
 
 def _build(spec: ModelSpec, source: Path, target: Path, precision: str) -> None:

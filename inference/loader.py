@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
-import json
 import logging
 import os
 import re
@@ -35,6 +34,7 @@ from huggingface_hub import constants
 
 from inference import conversions
 from inference.errors import ModelLoadError
+from inference.records import JsonRecord
 from inference.registry import ModelSpec
 
 logger = logging.getLogger(__name__)
@@ -204,8 +204,11 @@ def file_sha256(path: Path) -> str:
 
 
 @dataclass(frozen=True)
-class ConversionManifest:
+class ConversionManifest(JsonRecord):
     """What ``warm`` converted, from which bytes, into which bytes: serving refuses a folder that disagrees."""
+
+    FILE = CONVERSION_MANIFEST
+    KIND = "conversion manifest"
 
     #: ``owner/name@revision``.
     source: str
@@ -218,25 +221,6 @@ class ConversionManifest:
     #: Versions of the tools that converted, for people reading the folder.
     converted_with: dict[str, str] = field(default_factory=dict)
     format: int = CONVERSION_FORMAT
-
-    def write(self, folder: Path) -> None:
-        (folder / CONVERSION_MANIFEST).write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
-
-    @classmethod
-    def read(cls, folder: Path) -> ConversionManifest:
-        """Read ``folder``'s manifest.
-
-        Raises:
-            FileNotFoundError: there is no complete conversion in ``folder``.
-            ValueError: the manifest is unreadable or from another format.
-        """
-        data: Any = json.loads((folder / CONVERSION_MANIFEST).read_text(encoding="utf-8"))
-        if not isinstance(data, dict) or data.get("format") != CONVERSION_FORMAT:
-            raise ValueError(f"{folder / CONVERSION_MANIFEST} is not a format-{CONVERSION_FORMAT} conversion manifest")
-        try:
-            return cls(**data)
-        except TypeError as exc:
-            raise ValueError(f"{folder / CONVERSION_MANIFEST} does not match this version: {exc}") from exc
 
 
 def describe(spec: ModelSpec) -> str:

@@ -47,6 +47,7 @@ from inference.registry import ModelSpec
 from inference.runners import _runner_class
 from inference.runners.onnx_files import MODEL_FILE, TOKENIZER_FILE, OnnxManifest
 from inference.runners.pooling import POOLED_TASKS
+from inference.tokenization import cleans_up
 
 #: The model outputs each task reads, by name.
 OUTPUTS: dict[str, list[str]] = {
@@ -197,8 +198,6 @@ def _manifest(task: str, runner: Any, inputs: list[str], outputs: list[str]) -> 
     entailment = next(
         (index for label, index in (config.label2id or {}).items() if label.lower().startswith("entail")), -1
     )
-    bpe = type(tokenizer.backend_tokenizer.model).__name__ == "BPE"
-    forced = getattr(tokenizer, "clean_up_tokenization_spaces_for_bpe_even_though_it_will_corrupt_output", False)
     return OnnxManifest(
         inputs=inputs,
         outputs=outputs,
@@ -211,7 +210,7 @@ def _manifest(task: str, runner: Any, inputs: list[str], outputs: list[str]) -> 
         unk_token_id=tokenizer.unk_token_id if tokenizer.unk_token_id is not None else -1,
         mask_token=tokenizer.mask_token or "",
         mask_token_id=tokenizer.mask_token_id if tokenizer.mask_token_id is not None else -1,
-        clean_up_spaces=bool(tokenizer.clean_up_tokenization_spaces) and (not bpe or bool(forced)),
+        clean_up_spaces=cleans_up(tokenizer),
     )
 
 

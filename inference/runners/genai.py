@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -33,10 +33,12 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from tokenizers import Tokenizer
 
 from inference.errors import InvalidInput, ModelLoadError
+from inference.records import JsonRecord
 from inference.registry import ModelSpec
 from inference.runners import parameters as params
 from inference.runners import vcpus
 from inference.tasks import parse_input
+from inference.tokenization import clean_up_tokenization
 
 MANIFEST = "generation.json"
 TOKENIZER_FILE = "tokenizer.json"
@@ -45,8 +47,11 @@ FORMAT = 1
 
 
 @dataclass(frozen=True)
-class GenerationManifest:
+class GenerationManifest(JsonRecord):
     """What transformers knew about the model that the runner needs without it (written by the converter)."""
+
+    FILE = MANIFEST
+    KIND = "generation manifest"
 
     #: The most tokens the model reads at once, prompt and answer together (what the torch runner computes).
     limit: int
@@ -63,25 +68,6 @@ class GenerationManifest:
     #: The pipeline's own defaults when sampling, for the sampling settings the model's config leaves unset.
     sampling_defaults: dict[str, Any] = field(default_factory=dict)
     format: int = FORMAT
-
-    def write(self, folder: Path) -> None:
-        (folder / MANIFEST).write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
-
-    @classmethod
-    def read(cls, folder: Path) -> GenerationManifest:
-        """Read ``folder``'s manifest.
-
-        Raises:
-            OSError: it cannot be read.
-            ValueError: it is not JSON, or from another format.
-        """
-        data: Any = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise ValueError(f"{folder / MANIFEST} is not a format-{FORMAT} generation manifest")
-        try:
-            return cls(**data)
-        except TypeError as exc:
-            raise ValueError(f"{folder / MANIFEST} does not match this version: {exc}") from exc
 
 
 class _Generation(jinja2.ext.Extension):
@@ -121,24 +107,6 @@ def chat_template(source: str) -> jinja2.Template:
     environment.globals["raise_exception"] = _raise_exception
     environment.globals["strftime_now"] = lambda fmt: datetime.now().strftime(fmt)
     return environment.from_string(source)
-
-
-def clean_up_tokenization(text: str) -> str:
-    """transformers' ``clean_up_tokenization``: no space before punctuation and English contractions."""
-    for spaced, joined in (
-        (" .", "."),
-        (" ?", "?"),
-        (" !", "!"),
-        (" ,", ","),
-        (" ' ", "'"),
-        (" n't", "n't"),
-        (" 'm", "'m"),
-        (" 's", "'s"),
-        (" 've", "'ve"),
-        (" 're", "'re"),
-    ):
-        text = text.replace(spaced, joined)
-    return text
 
 
 def resolve_settings(manifest: GenerationManifest, parameters: dict[str, Any]) -> dict[str, Any]:

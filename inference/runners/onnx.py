@@ -28,24 +28,12 @@ from inference.runners import vcpus
 from inference.runners.onnx_files import MODEL_FILE, TOKENIZER_FILE, OnnxManifest
 from inference.runners.pooling import Pooling
 from inference.tasks import parse_input
+from inference.tokenization import clean_up_tokenization
 
 #: Token classification reads long texts in windows that share a quarter of the limit.
 WINDOW_OVERLAP = 4
 #: Windows per forward pass (token classification and question answering).
 BATCH = 8
-#: transformers' ``clean_up_tokenization``, in its order: spaces it removes before punctuation and contractions.
-CLEAN_UP = (
-    (" .", "."),
-    (" ?", "?"),
-    (" !", "!"),
-    (" ,", ","),
-    (" ' ", "'"),
-    (" n't", "n't"),
-    (" 'm", "'m"),
-    (" 's", "'s"),
-    (" 've", "'ve"),
-    (" 're", "'re"),
-)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -360,11 +348,7 @@ class FillMaskOnnx(OnnxRunner):
     def _decode(self, ids: list[int], *, skip_special_tokens: bool) -> str:
         """As transformers' ``decode``: the tokenizer's decoder, then its clean-up of spaces when it has one."""
         text = self.tokenizer.decode(ids, skip_special_tokens=skip_special_tokens)
-        if not self.manifest.clean_up_spaces:
-            return text
-        for spaced, tight in CLEAN_UP:
-            text = text.replace(spaced, tight)
-        return text
+        return clean_up_tokenization(text) if self.manifest.clean_up_spaces else text
 
 
 class QuestionAnsweringOnnx(OnnxRunner):

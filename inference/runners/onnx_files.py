@@ -11,10 +11,9 @@ This module imports nothing heavy: the ONNX runners read it without torch.
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass, field
+
+from inference.records import JsonRecord
 
 MANIFEST = "export.json"
 MODEL_FILE = "model.onnx"
@@ -24,12 +23,15 @@ FORMAT = 2
 
 
 @dataclass(frozen=True)
-class OnnxManifest:
+class OnnxManifest(JsonRecord):
     """What the exporter knew about the model that the runner needs without transformers.
 
     What it was made from, for which task and quantization, and with which tools,
     is the conversion's record (:class:`inference.conversions.Record`).
     """
+
+    FILE = MANIFEST
+    KIND = "export manifest"
 
     #: Graph inputs, in the order the tokenizer produces them.
     inputs: list[str]
@@ -53,22 +55,3 @@ class OnnxManifest:
     mask_token_id: int = -1
     clean_up_spaces: bool = False
     format: int = FORMAT
-
-    def write(self, folder: Path) -> None:
-        (folder / MANIFEST).write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
-
-    @classmethod
-    def read(cls, folder: Path) -> OnnxManifest:
-        """Read ``folder``'s manifest.
-
-        Raises:
-            FileNotFoundError: there is no complete export in ``folder``.
-            ValueError: the manifest is unreadable or from another format.
-        """
-        data: Any = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise ValueError(f"{folder / MANIFEST} is not a format-{FORMAT} export manifest")
-        try:
-            return cls(**data)
-        except TypeError as exc:
-            raise ValueError(f"{folder / MANIFEST} does not match this version: {exc}") from exc
