@@ -39,6 +39,7 @@ from inference.runners.ct2 import (
     Seq2SeqManifest,
     TextTokenizer,
 )
+from inference.tokenization import cleans_up
 
 #: The architectures converted: the default summarizer's and translator's, which the parity tests cover.
 ARCHITECTURES = ("BartForConditionalGeneration", "MarianMTModel")
@@ -106,6 +107,7 @@ def convert(spec: ModelSpec, source: Path, target: Path, *, quantize: str) -> No
         settings=settings,
         task_specific_params=dict(getattr(config, "task_specific_params", None) or {}),
         unk_token=str(tokenizer.unk_token),
+        clean_up_tokenization_spaces=kind == FAST and cleans_up(tokenizer),
         suppress=[
             tokens
             for tokens in (tokenizer.convert_ids_to_tokens(sequence) for sequence in banned)
@@ -115,7 +117,11 @@ def convert(spec: ModelSpec, source: Path, target: Path, *, quantize: str) -> No
     )
     _write_tokenizer(tokenizer, kind, target)
     manifest.write(target)
-    ours = FastTokenizer(target / TOKENIZER_FILE) if kind == FAST else SentencePieceTokenizer(target, manifest)
+    ours: TextTokenizer = (
+        FastTokenizer(target / TOKENIZER_FILE, clean_up=manifest.clean_up_tokenization_spaces)
+        if kind == FAST
+        else SentencePieceTokenizer(target, manifest)
+    )
     _check_tokenizer(tokenizer, ours, limit, [spec.example, *PROBES])
 
 

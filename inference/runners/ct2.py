@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
@@ -39,11 +39,13 @@ import sentencepiece
 from tokenizers import Tokenizer
 
 from inference.errors import InvalidInput, ModelLoadError
+from inference.records import JsonRecord
 from inference.registry import ModelSpec
 from inference.runners import parameters as params
 from inference.runners import vcpus
 from inference.runners.chunking import generate_in_pieces
 from inference.tasks import parse_input
+from inference.tokenization import clean_up_tokenization
 
 MANIFEST = "seq2seq.json"
 TOKENIZER_FILE = "tokenizer.json"
@@ -56,8 +58,11 @@ FORMAT = 1
 
 
 @dataclass(frozen=True)
-class Seq2SeqManifest:
+class Seq2SeqManifest(JsonRecord):
     """What transformers knew about the model that the runner needs without it (written by the converter)."""
+
+    FILE = MANIFEST
+    KIND = "seq2seq manifest"
 
     #: The most tokens the model reads at once (what the torch runner computes).
     limit: int
@@ -68,6 +73,8 @@ class Seq2SeqManifest:
     #: ``config.task_specific_params``: per-task prefixes and generation settings.
     task_specific_params: dict[str, Any]
     unk_token: str
+    #: Fast tokenizers only: whether decoding removes the spaces before punctuation, as transformers' does here.
+    clean_up_tokenization_spaces: bool = False
     #: Token sequences the model's generation config bans (``bad_words_ids``) that CTranslate2's vocabulary has.
     suppress: list[list[str]] = field(default_factory=list)
     #: Sentencepiece only: the tokens transformers cuts the text at and reads whole (its added tokens), by id.
@@ -77,25 +84,6 @@ class Seq2SeqManifest:
     #: Sentencepiece only: the token appended to every input.
     eos_token: str = ""
     format: int = FORMAT
-
-    def write(self, folder: Path) -> None:
-        (folder / MANIFEST).write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
-
-    @classmethod
-    def read(cls, folder: Path) -> Seq2SeqManifest:
-        """Read ``folder``'s manifest.
-
-        Raises:
-            OSError: it cannot be read.
-            ValueError: it is not JSON, or from another format.
-        """
-        data: Any = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise ValueError(f"{folder / MANIFEST} is not a format-{FORMAT} seq2seq manifest")
-        try:
-            return cls(**data)
-        except TypeError as exc:
-            raise ValueError(f"{folder / MANIFEST} does not match this version: {exc}") from exc
 
 
 class TextTokenizer(Protocol):
@@ -129,16 +117,18 @@ class TextTokenizer(Protocol):
 class FastTokenizer:
     """A ``tokenizer.json`` read with the ``tokenizers`` library, as transformers' fast tokenizers use it."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, clean_up: bool) -> None:
         self.tokenizer = Tokenizer.from_file(str(path))
         self.tokenizer.no_padding()
         self.tokenizer.no_truncation()
+        self.clean_up = clean_up
 
     def __call__(self, text: str, add_special_tokens: bool = True, verbose: bool = False) -> dict[str, list[int]]:
         return {"input_ids": self.tokenizer.encode(text, add_special_tokens=add_special_tokens).ids}
 
     def decode(self, ids: list[int], skip_special_tokens: bool = True) -> str:
-        return self.tokenizer.decode(ids, skip_special_tokens=skip_special_tokens)
+        text = self.tokenizer.decode(ids, skip_special_tokens=skip_special_tokens)
+        return clean_up_tokenization(text) if self.clean_up else text
 
     def num_special_tokens_to_add(self) -> int:
         return self.tokenizer.num_special_tokens_to_add(False)
@@ -274,7 +264,7 @@ class Seq2SeqCt2:
         try:
             self.manifest = Seq2SeqManifest.read(folder)
             self.tokenizer: TextTokenizer = (
-                FastTokenizer(folder / TOKENIZER_FILE)
+                FastTokenizer(folder / TOKENIZER_FILE, clean_up=self.manifest.clean_up_tokenization_spaces)
                 if self.manifest.tokenizer == FAST
                 else SentencePieceTokenizer(folder, self.manifest)
             )

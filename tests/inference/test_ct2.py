@@ -25,6 +25,7 @@ from inference.errors import InvalidInput, ModelLoadError
 from inference.registry import ModelSpec, load_registry
 from inference.runners.ct2 import (
     MANIFEST,
+    FastTokenizer,
     SentencePieceTokenizer,
     Seq2SeqManifest,
     TranslationCt2,
@@ -156,6 +157,27 @@ def test_a_tokenizer_the_runner_does_not_reproduce_is_refused(
     monkeypatch.setattr(ct2_convert, "FastTokenizer", Lossy)
     with pytest.raises(ConversionRefused, match="is not reproduced without transformers"):
         converted(spec("ct2-bart"))
+
+
+def test_a_tokenizer_that_tidies_spaces_in_transformers_does_so_in_the_runner(
+    spec: Callable[[str], ModelSpec], converted: Convert, tmp_path: Path, tiny_registry: Path
+) -> None:
+    from transformers import AutoTokenizer
+
+    # The tests' word-piece summarizer, with its decoder's own tidying off and transformers' on.
+    folder = _variant(
+        tiny_registry.parent / "summarizer", tmp_path, tokenizer_config__json={"clean_up_tokenization_spaces": True}
+    )
+    backend = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))
+    backend["decoder"]["cleanup"] = False
+    (folder / "tokenizer.json").write_text(json.dumps(backend), encoding="utf-8")
+    target = converted(spec("ct2-bart"), folder)
+    manifest = Seq2SeqManifest.read(target)
+    assert manifest.clean_up_tokenization_spaces
+    theirs = AutoTokenizer.from_pretrained(folder)
+    ids = theirs("hello , world . it is")["input_ids"]
+    ours = FastTokenizer(target / "tokenizer.json", clean_up=manifest.clean_up_tokenization_spaces)
+    assert ours.decode(ids) == theirs.decode(ids, skip_special_tokens=True) == "hello, world. it is"
 
 
 def test_a_vocabulary_out_of_the_models_order_is_refused(marian: Path) -> None:
