@@ -51,13 +51,15 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 import yaml
 from huggingface_hub import constants
+
+from tests.fakes.loopback import LoopbackServer
 
 if TYPE_CHECKING:
     import pytest
@@ -190,7 +192,7 @@ class _Answer:
     cut_after: int | None = None
 
 
-class FakeHub:
+class FakeHub(LoopbackServer):
     """Model repositories served the way huggingface.co serves them, on an ephemeral loopback port.
 
     Use it as a context manager (or ``start()``/``close()``); ``url`` is what
@@ -205,56 +207,27 @@ class FakeHub:
         bytes_per_second: float | None = None,
         tree_page_size: int | None = None,
     ) -> None:
+        super().__init__()
         self.token = token
         #: Throttle for file bodies (each download on its own); None: as fast as possible.
         self.bytes_per_second = bytes_per_second
         #: Entries per tree page; None: the Hub's (1000, or 50 with ``expand=true``).
         self.tree_page_size = tree_page_size
         self._lock = threading.Lock()
-        self._closing = threading.Event()
         self._repos: dict[str, _Repo] = {}
         self._calls: list[HubCall] = []
         self._faults: list[_Fault] = []
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
-    # -- lifecycle ---------------------------------------------------------------------------
+    #: snapshot_download opens 8 connections at once.
+    backlog = 64
 
-    def start(self) -> FakeHub:
-        """Listen on 127.0.0.1 (a free port) and serve from a daemon thread."""
-        if self._server is not None:
-            return self
-        self._closing.clear()
-        server = _Server(("127.0.0.1", 0), _make_handler(self))
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-        return self
-
-    def close(self) -> None:
-        """Stop serving; throttled downloads in flight are cut short."""
-        if self._server is None:
-            return
-        self._closing.set()
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = None
-        self._thread = None
-
-    def __enter__(self) -> FakeHub:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        return _make_handler(self)
 
     @property
     def url(self) -> str:
         """``http://127.0.0.1:PORT``: the endpoint, without a trailing slash as huggingface_hub expects."""
-        if self._server is None:
-            raise RuntimeError("FakeHub is not started")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self.origin
 
     def use(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """Point this process's huggingface_hub at the fake, for code that passes no ``endpoint=``.
@@ -673,12 +646,6 @@ def _json(status: int, payload: Any, headers: Mapping[str, str] | None = None) -
 def _error(status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> _Answer:
     """An error as the Hub sends it: the code and message in headers (what huggingface_hub keys on) and the body."""
     return _json(status, {"error": message}, {"X-Error-Code": code, "X-Error-Message": message, **(headers or {})})
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    #: listen() backlog: snapshot_download opens 8 connections at once.
-    request_queue_size = 64
 
 
 def _make_handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:

@@ -22,11 +22,12 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from tests.fakes.block_kit import Violation, Violations, message_problems, view_problems
+from tests.fakes.loopback import LoopbackServer
 
 BOT_USER_ID = "UBOT"
 BOT_ID = "BBOT"
@@ -122,7 +123,7 @@ def decode_body(content_type: str, raw: bytes) -> dict[str, Any]:
     return params
 
 
-class FakeSlackApi:
+class FakeSlackApi(LoopbackServer):
     """The Slack Web API and ``response_url`` endpoints on an ephemeral loopback port.
 
     Use it as a context manager; ``base_url`` ends with ``/api/`` like Slack's.
@@ -131,9 +132,9 @@ class FakeSlackApi:
     """
 
     def __init__(self, *, expect_token: str | None = None) -> None:
+        super().__init__()
         self.expect_token = expect_token
         self._lock = threading.Lock()
-        self._closing = threading.Event()
         self._calls: list[Call] = []
         self._response_posts: list[ResponsePost] = []
         self._response_ids: set[str] = set()
@@ -145,8 +146,6 @@ class FakeSlackApi:
         self._latency: dict[str | None, float] = {}
         self._ts = itertools.count(1)
         self._view_ids = itertools.count(1)
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
         self._handlers: dict[str, Handler] = {
             "auth.test": self._auth_test,
             "chat.postMessage": self._post_message,
@@ -164,43 +163,11 @@ class FakeSlackApi:
             "reactions.add": lambda params: {"ok": True},
         }
 
-    # -- lifecycle ---------------------------------------------------------------------------
+    #: Load tests open hundreds of connections at once.
+    backlog = 256
 
-    def start(self) -> FakeSlackApi:
-        """Listen on 127.0.0.1 (a free port) and serve from a daemon thread."""
-        if self._server is not None:
-            return self
-        self._closing.clear()
-        server = _Server(("127.0.0.1", 0), _make_handler(self))
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-        return self
-
-    def close(self) -> None:
-        """Stop serving; requests sleeping on injected latency are cut short."""
-        if self._server is None:
-            return
-        self._closing.set()
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = None
-        self._thread = None
-
-    def __enter__(self) -> FakeSlackApi:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @property
-    def origin(self) -> str:
-        """``http://127.0.0.1:PORT``"""
-        if self._server is None:
-            raise RuntimeError("FakeSlackApi is not started")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        return _make_handler(self)
 
     @property
     def base_url(self) -> str:
@@ -527,12 +494,6 @@ def _fault_answer(fault: _Fault) -> _Answer:
         return _Answer(drop=True)
     headers = {"Retry-After": str(fault.retry_after)} if fault.status == 429 else {}
     return _Answer(status=fault.status, body={"ok": False, "error": fault.error}, headers=headers)
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    #: listen() backlog: the default 5 makes bursts of connections wait a second for SYN retries.
-    request_queue_size = 256
 
 
 def _make_handler(api: FakeSlackApi) -> type[BaseHTTPRequestHandler]:
