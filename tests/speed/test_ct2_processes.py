@@ -9,9 +9,7 @@ whose generation config suppresses tokens, which CTranslate2 cannot do, so that
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import urllib.request
 from pathlib import Path
 
@@ -20,33 +18,12 @@ import pytest
 from tests.conftest import start_server, stop_server
 from tests.ct2_models import build_ct2_models
 from tests.fakes.slack_api import FakeSlackApi
+from tests.speed.processes import offline_python, probe_handler
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
 LINE = "The meeting has been moved to Thursday afternoon."
-#: Runs the Lambda handler once, then reports which heavy packages the process imported.
-HANDLER_PROBE = """
-import json, sys
-from inference.handler import handler
-response = handler({"text": sys.argv[1], "parameters": {"max_new_tokens": 8}}, None)
-heavy = sorted({m.split(".")[0] for m in sys.modules} & {"torch", "transformers"})
-print(json.dumps({"response": response, "heavy": heavy}))
-"""
 REFUSAL = "its generation config sets suppress_tokens, which the CTranslate2 runner does not apply"
-
-
-def _python(registry: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """A fresh ``python *args`` against ``registry``, offline, with the session's ``HF_HOME``."""
-    return subprocess.run(
-        [sys.executable, *args],
-        cwd=ROOT,
-        env={**os.environ, "MODELS_FILE": str(registry), "HF_HUB_OFFLINE": "1", **env},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +32,9 @@ def warmed(
 ) -> tuple[Path, subprocess.CompletedProcess[str]]:
     """The CTranslate2 registry, and what ``python -m inference warm`` said converting three of its entries."""
     registry = build_ct2_models(tmp_path_factory.mktemp("ct2-processes"), tiny_registry.parent)
-    return registry, _python(registry, "-m", "inference", "warm", "ct2-marian-int8", "ct2-bart-int8", "ct2-suppressing")
+    return registry, offline_python(
+        registry, "-m", "inference", "warm", "ct2-marian-int8", "ct2-bart-int8", "ct2-suppressing"
+    )
 
 
 def test_warm_converts_and_says_which_entry_falls_back_to_torch(
@@ -74,7 +53,7 @@ def test_the_handler_answers_without_importing_torch_or_transformers(
     warmed: tuple[Path, subprocess.CompletedProcess[str]], entry: str, key: str
 ) -> None:
     registry, _ = warmed
-    completed = _python(registry, "-c", HANDLER_PROBE, LINE, MODEL_NAME=entry)
+    completed = probe_handler(registry, entry, {"text": LINE, "parameters": {"max_new_tokens": 8}})
     assert completed.returncode == 0, completed.stderr
     report = json.loads(completed.stdout)
     assert report["heavy"] == []
@@ -86,7 +65,7 @@ def test_python_m_inference_run_answers_offline_on_ctranslate2_or_its_torch_fall
     warmed: tuple[Path, subprocess.CompletedProcess[str]], entry: str
 ) -> None:
     registry, _ = warmed
-    completed = _python(registry, "-m", "inference", "run", entry, LINE, "--param", "max_new_tokens=4")
+    completed = offline_python(registry, "-m", "inference", "run", entry, LINE, "--param", "max_new_tokens=4")
     assert completed.returncode == 0, completed.stderr
     response = json.loads(completed.stdout)
     assert response["model"] == entry
@@ -97,7 +76,7 @@ def test_python_m_inference_run_names_warm_when_nothing_was_converted(
     warmed: tuple[Path, subprocess.CompletedProcess[str]],
 ) -> None:
     registry, _ = warmed
-    completed = _python(registry, "-m", "inference", "run", "ct2-marian", LINE)
+    completed = offline_python(registry, "-m", "inference", "run", "ct2-marian", LINE)
     assert completed.returncode == 1
     error = json.loads(completed.stdout)["error"]
     assert error["type"] == "model_load_failed"

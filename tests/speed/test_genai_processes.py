@@ -8,9 +8,7 @@ says it serves with torch instead.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import urllib.request
 from pathlib import Path
 
@@ -19,31 +17,9 @@ import pytest
 from tests.conftest import start_server, stop_server
 from tests.fakes.slack_api import FakeSlackApi
 from tests.genai_models import build_chat_models
+from tests.speed.processes import offline_python, probe_handler
 
 pytestmark = pytest.mark.slow
-
-ROOT = Path(__file__).resolve().parents[2]
-#: Runs the Lambda handler once, then reports which heavy packages the process imported.
-HANDLER_PROBE = """
-import json, sys
-from inference.handler import handler
-response = handler({"text": sys.argv[1], "parameters": {"max_new_tokens": 8}}, None)
-heavy = sorted({m.split(".")[0] for m in sys.modules} & {"torch", "transformers"})
-print(json.dumps({"response": response, "heavy": heavy}))
-"""
-
-
-def _python(registry: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """A fresh ``python *args`` against ``registry``, offline, with the session's ``HF_HOME``."""
-    return subprocess.run(
-        [sys.executable, *args],
-        cwd=ROOT,
-        env={**os.environ, "MODELS_FILE": str(registry), "HF_HUB_OFFLINE": "1", **env},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +28,7 @@ def warmed(
 ) -> tuple[Path, subprocess.CompletedProcess[str]]:
     """The chat registry, and what ``python -m inference warm`` said converting two of its entries."""
     registry = build_chat_models(tmp_path_factory.mktemp("genai-processes"), tiny_registry.parent / "chat")
-    return registry, _python(registry, "-m", "inference", "warm", "genai-qwen-int4", "genai-gpt2")
+    return registry, offline_python(registry, "-m", "inference", "warm", "genai-qwen-int4", "genai-gpt2")
 
 
 def test_warm_converts_the_chat_model_and_says_which_entry_falls_back_to_torch(
@@ -70,7 +46,9 @@ def test_the_handler_chats_without_importing_torch_or_transformers(
     warmed: tuple[Path, subprocess.CompletedProcess[str]],
 ) -> None:
     registry, _ = warmed
-    completed = _python(registry, "-c", HANDLER_PROBE, "Where is the tower?", MODEL_NAME="genai-qwen-int4")
+    completed = probe_handler(
+        registry, "genai-qwen-int4", {"text": "Where is the tower?", "parameters": {"max_new_tokens": 8}}
+    )
     assert completed.returncode == 0, completed.stderr
     report = json.loads(completed.stdout)
     assert report["heavy"] == []
@@ -83,7 +61,9 @@ def test_python_m_inference_run_answers_offline_on_genai_or_its_torch_fallback(
     warmed: tuple[Path, subprocess.CompletedProcess[str]], entry: str
 ) -> None:
     registry, _ = warmed
-    completed = _python(registry, "-m", "inference", "run", entry, "Where is the tower?", "--param", "max_new_tokens=4")
+    completed = offline_python(
+        registry, "-m", "inference", "run", entry, "Where is the tower?", "--param", "max_new_tokens=4"
+    )
     assert completed.returncode == 0, completed.stderr
     response = json.loads(completed.stdout)
     assert response["model"] == entry
@@ -94,7 +74,7 @@ def test_python_m_inference_run_names_warm_when_nothing_was_converted(
     warmed: tuple[Path, subprocess.CompletedProcess[str]],
 ) -> None:
     registry, _ = warmed
-    completed = _python(registry, "-m", "inference", "run", "genai-llama", "Where is the tower?")
+    completed = offline_python(registry, "-m", "inference", "run", "genai-llama", "Where is the tower?")
     assert completed.returncode == 1
     error = json.loads(completed.stdout)["error"]
     assert error["type"] == "model_load_failed"

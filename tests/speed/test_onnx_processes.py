@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import urllib.request
 from pathlib import Path
 
@@ -13,40 +10,17 @@ import pytest
 
 from tests.conftest import start_server, stop_server
 from tests.fakes.slack_api import FakeSlackApi
+from tests.speed.processes import offline_python, probe_handler
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
-#: Runs the Lambda handler once, then reports which heavy packages the process imported.
-HANDLER_PROBE = """
-import json, sys
-from inference.handler import handler
-response = handler({"text": sys.argv[1]}, None)
-heavy = sorted({m.split(".")[0] for m in sys.modules} & {"torch", "transformers"})
-print(json.dumps({"response": response, "heavy": heavy}))
-"""
-
-
-def _env(registry: Path, **extra: str) -> dict[str, str]:
-    return {**os.environ, "MODELS_FILE": str(registry), "HF_HUB_OFFLINE": "1", **extra}
-
-
-def _python(registry: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """A fresh ``python *args`` against ``registry``, offline."""
-    return subprocess.run(
-        [sys.executable, *args],
-        cwd=ROOT,
-        env=_env(registry, **env),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+#: Each process's limit: ONNX answers in seconds.
+ONNX_TIMEOUT = 120
 
 
 def test_the_handler_serves_onnx_without_importing_torch_or_transformers(onnx_models: Path) -> None:
-    completed = _python(
-        onnx_models, "-c", HANDLER_PROBE, "I love how quickly this team ships.", MODEL_NAME="onnx-sentiment"
+    completed = probe_handler(
+        onnx_models, "onnx-sentiment", {"text": "I love how quickly this team ships."}, timeout=ONNX_TIMEOUT
     )
     assert completed.returncode == 0, completed.stderr
     report = json.loads(completed.stdout)
@@ -55,8 +29,14 @@ def test_the_handler_serves_onnx_without_importing_torch_or_transformers(onnx_mo
 
 
 def test_python_m_inference_run_answers_with_an_onnx_entry(onnx_models: Path) -> None:
-    completed = _python(
-        onnx_models, "-m", "inference", "run", "onnx-similarity", "A man is eating food. | A man is eating bread."
+    completed = offline_python(
+        onnx_models,
+        "-m",
+        "inference",
+        "run",
+        "onnx-similarity",
+        "A man is eating food. | A man is eating bread.",
+        timeout=ONNX_TIMEOUT,
     )
     assert completed.returncode == 0, completed.stderr
     response = json.loads(completed.stdout)
@@ -66,7 +46,9 @@ def test_python_m_inference_run_answers_with_an_onnx_entry(onnx_models: Path) ->
 
 
 def test_python_m_inference_run_explains_a_missing_export(onnx_models: Path) -> None:
-    completed = _python(onnx_models, "-m", "inference", "run", "onnx-not-exported", "hello")
+    completed = offline_python(
+        onnx_models, "-m", "inference", "run", "onnx-not-exported", "hello", timeout=ONNX_TIMEOUT
+    )
     assert completed.returncode == 1
     error = json.loads(completed.stdout)["error"]
     assert error["type"] == "model_load_failed"
