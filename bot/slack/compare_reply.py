@@ -18,8 +18,9 @@ from typing import Any
 from bot.core.compare import COMPARE
 from bot.core.services import Services
 from bot.core.slack_ops import SlackUnavailable
+from bot.slack.answers import compare_message
 from bot.slack.reply import ReplyTarget
-from bot.slack.ui import compare_message, placeholder_done
+from bot.slack.ui import placeholder_done
 from inference.registry import ModelSpec
 
 #: A delivery re-renders at most this many times when other columns land meanwhile.

@@ -16,9 +16,10 @@ from bot.core.messages import describe_error
 from bot.core.metrics import model_sample
 from bot.core.services import Services
 from bot.core.slack_ops import SlackUnavailable
+from bot.slack.answers import answer_message, error_message
 from bot.slack.compare_reply import deliver_column
 from bot.slack.reply import RESPONSE_URL, ReplyTarget
-from bot.slack.ui import answer_message, error_message, placeholder_done
+from bot.slack.ui import placeholder_done
 from bot.stores.feedback import Answer
 from bot.stores.state import DONE_TTL
 from inference.registry import ModelSpec

@@ -15,9 +15,10 @@ import time
 from bot.core.invoker import InvokeError
 from bot.core.services import Services
 from bot.core.slack_ops import SlackUnavailable
+from bot.slack.answers import compare_message
 from bot.slack.delivery import deliver_outcome
 from bot.slack.reply import RESPONSE_URL, ReplyTarget
-from bot.slack.ui import compare_message, placeholder_message
+from bot.slack.ui import placeholder_message
 from inference.registry import ModelSpec
 
 logger = logging.getLogger(__name__)

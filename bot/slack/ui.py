@@ -1,4 +1,8 @@
-"""Block Kit builders: pure functions from data to Slack message payloads.
+"""Block Kit builders and views: pure functions from data to Slack message payloads.
+
+The building blocks (rich text, sections, quotes, bars, feedback buttons), the
+placeholders, help, the Home tab and the modals. A model's answer, rendered per
+task, and the messages that carry answers are in :mod:`bot.slack.answers`.
 
 A message mixes two kinds of text. The bot's own words and formatting (titles,
 bars, scores, bold labels) are mrkdwn or styled runs of rich text. Everything
@@ -16,7 +20,6 @@ it is mrkdwn, through :func:`bot.core.mrkdwn.escape`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,17 +28,14 @@ from bot.core.mrkdwn import clip, escape, one_line
 from inference.registry import ModelSpec, Registry
 from inference.tasks import get_task
 
-#: Slack rejects section text longer than 3,000 characters.
-SECTION_LIMIT = 3000
-#: Slack documents no length for a ``rich_text`` block; the bot holds one to a section's.
-RICH_TEXT_LIMIT = SECTION_LIMIT
-#: A message's own ``text`` (its notification, and what clients without blocks show): one section's worth.
+#: Slack's 3,000 characters, the one text limit the bot holds everything to: Slack refuses a longer
+#: section or text object, documents no length for a ``rich_text`` block (the bot holds one to a
+#: section's), and a message's own ``text`` (its notification, what clients without blocks show) gets
+#: one section's worth.
 TEXT_LIMIT = 3000
 #: Slack takes at most 50 blocks in a message and 100 in a view.
 MESSAGE_BLOCKS, VIEW_BLOCKS = 50, 100
 QUOTE_LIMIT = 280
-#: A label, token, sentence or short answer a model gives back, as shown.
-ECHO_LIMIT = 200
 RUN_MODAL_CALLBACK = "run_model_modal"
 SHORTCUT_CALLBACK = "run_model_on_message"
 MODEL_SELECT_BLOCK = "model_block"
@@ -89,7 +89,7 @@ def own(text: str, *style: str) -> Run:
     return Run(text, style)
 
 
-def echo(text: str, *style: str, limit: int = RICH_TEXT_LIMIT) -> Run:
+def echo(text: str, *style: str, limit: int = TEXT_LIMIT) -> Run:
     """Text the bot did not write, on one line and shortened: shown as it is, in the bot's ``style``."""
     return Run(clip(one_line(text), limit), style, echoed=True)
 
@@ -97,7 +97,7 @@ def echo(text: str, *style: str, limit: int = RICH_TEXT_LIMIT) -> Run:
 def echo_lines(text: str) -> list[Run]:
     """A longer text the bot did not write, line by line (each its own echo), for a quote."""
     runs: list[Run] = []
-    for number, line in enumerate(clip(text, RICH_TEXT_LIMIT).splitlines()):
+    for number, line in enumerate(clip(text, TEXT_LIMIT).splitlines()):
         runs += [own("\n")] * bool(number) + [echo(line)]
     return runs
 
@@ -138,7 +138,7 @@ def _fitted(parts: Iterable[Part], limit: int) -> list[tuple[str, list[tuple[str
     return fitted
 
 
-def rich_text(*parts: Part, limit: int = RICH_TEXT_LIMIT) -> dict[str, Any]:
+def rich_text(*parts: Part, limit: int = TEXT_LIMIT) -> dict[str, Any]:
     """A ``rich_text`` block of paragraphs, quotes and code (:data:`SECTION`, ...), within ``limit`` characters."""
 
     def element(text: str, run: Run) -> dict[str, Any]:
@@ -160,7 +160,7 @@ def plain(*parts: Part) -> str:
 
 
 def section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, SECTION_LIMIT)}}
+    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, TEXT_LIMIT)}}
 
 
 def context(*parts: str) -> dict[str, Any]:
@@ -183,119 +183,6 @@ def percent(score: float) -> str:
 
 def seconds(ms: float) -> str:
     return f"{ms / 1000:.1f} s"
-
-
-# --- answers per task -----------------------------------------------------------------
-
-
-def _lines(lines: Iterable[list[Run]]) -> list[Run]:
-    """Several lines as the runs of one paragraph, a line break between each."""
-    runs: list[Run] = []
-    for number, line in enumerate(lines):
-        runs += [own("\n")] * bool(number) + line
-    return runs
-
-
-def _scored(bar_score: float, label: Run, *after: Run) -> list[Run]:
-    """One ranked line: the bot's bar in code, then the label and what follows it."""
-    return [own(bar(bar_score), "code"), own(" "), label, *after]
-
-
-def _label(item: dict[str, Any]) -> list[Run]:
-    score = float(item.get("score", 0))
-    return _scored(score, echo(str(item.get("label", "?")), "bold", limit=ECHO_LIMIT), own(f" {percent(score)}"))
-
-
-def _similar(item: dict[str, Any]) -> list[Run]:
-    score = float(item.get("score", 0))
-    sentence = echo(str(item.get("sentence", "")), limit=ECHO_LIMIT)
-    return _scored(max(0.0, score), own(f"{score:.2f}", "bold"), own("  "), sentence)
-
-
-def _prediction(item: dict[str, Any]) -> list[Run]:
-    score = float(item.get("score", 0))
-    token = echo(str(item.get("token", "")).strip(), "bold", limit=ECHO_LIMIT)
-    return _scored(score, token, own(f" {percent(score)}: "), echo(str(item.get("sequence", "")), limit=ECHO_LIMIT))
-
-
-def _entities(source: str, entities: list[dict[str, Any]]) -> list[Run]:
-    """The input with each entity in bold and its label after it, every piece of it echoed."""
-    runs: list[Run] = []
-    cursor = 0
-    for entity in sorted(entities, key=lambda e: int(e.get("start", 0))):
-        start, end = int(entity.get("start", 0)), int(entity.get("end", 0))
-        if start < cursor or end <= start or end > len(source):
-            continue
-        label = echo(str(entity.get("label", "?")), "code", limit=ECHO_LIMIT)
-        runs += [echo(source[cursor:start]), echo(source[start:end], "bold"), own(" "), label]
-        cursor = end
-    return [*runs, echo(source[cursor:])]
-
-
-def _paragraph(runs: list[Run], empty: str) -> Part:
-    """The runs as a paragraph, or the note ``empty`` in italics when the model gave nothing to show."""
-    return (SECTION, runs or [own(empty, "italic")])
-
-
-def _prose(text: str, empty: str) -> Part:
-    """A model's own writing (a summary, a translation, a reply) as a quote, its lines kept."""
-    return (QUOTE, echo_lines(text)) if text.strip() else _paragraph([], empty)
-
-
-def answer_parts(task: str, result: dict[str, Any], source: str) -> list[Part]:
-    """The answer as rich text for its task: the bot's bars and scores, the model's words echoed."""
-    if task in ("text-classification", "zero-shot-classification"):
-        return [_paragraph(_lines(map(_label, (result.get("labels") or [])[:5])), "No labels.")]
-    if task == "token-classification":
-        entities = result.get("entities") or []
-        return [_paragraph(_entities(source, entities) if entities else [], "No entities found.")]
-    if task == "summarization":
-        return [_prose(str(result.get("summary", "")), "(no summary)")]
-    if task == "translation":
-        return [_prose(str(result.get("translation", "")), "(no translation)")]
-    if task == "text-generation":
-        return [_prose(str(result.get("text", "")), "(no text)")]
-    if task == "question-answering":
-        answer = str(result.get("answer", ""))
-        shown = echo(answer, "bold", limit=ECHO_LIMIT) if answer else own("(no answer found)", "italic")
-        return [(SECTION, [shown, own(f"  ({percent(float(result.get('score', 0)))} confident)")])]
-    if task == "sentence-similarity":
-        return [_paragraph(_lines(map(_similar, result.get("scores") or [])), "No scores.")]
-    if task == "fill-mask":
-        return [_paragraph(_lines(map(_prediction, (result.get("predictions") or [])[:5])), "No predictions.")]
-    if task == "feature-extraction":
-        values = ", ".join(f"{float(v):.3f}" for v in (result.get("embedding") or [])[:6])
-        size = echo(str(result.get("dimensions", "?")), "bold", limit=ECHO_LIMIT)
-        return [(SECTION, [own("A vector of "), size, own(" dimensions: "), own(f"[{values}, …]", "code")])]
-    return [(PREFORMATTED, [echo(json.dumps(result, ensure_ascii=False))])]
-
-
-def _titled(title: str, parts: list[Part]) -> list[Part]:
-    """The model's title in bold above its answer (a paragraph after it needs its own line break)."""
-    head = [own(title, "bold")]
-    if parts and parts[0][0] == SECTION:
-        return [(SECTION, [*head, own("\n"), *parts[0][1]]), *parts[1:]]
-    return [(SECTION, head), *parts]
-
-
-def _notes(result: dict[str, Any]) -> list[str]:
-    notes = []
-    if result.get("truncated"):
-        notes.append("✂️ The input was longer than the model reads; only its beginning was used.")
-    if int(result.get("chunks") or 1) > 1:
-        notes.append(f"🧩 Long input: processed in {result['chunks']} parts.")
-    return notes
-
-
-def footer(spec: ModelSpec, *, elapsed_ms: float | None, request_id: str) -> str:
-    parts = [f"`{spec.name}`"]
-    if spec.revision:
-        parts[0] += f" @ `{spec.revision[:7]}`"
-    if elapsed_ms is not None:
-        parts.append(f"answered in {seconds(elapsed_ms)}")
-    if request_id:
-        parts.append(f"request `{escape(request_id)}`")
-    return " · ".join(parts)
 
 
 def feedback_block(request_id: str, tally: dict[str, int] | None = None) -> dict[str, Any]:
@@ -327,38 +214,6 @@ def with_tally(blocks: Blocks, request_id: str, tally: dict[str, int]) -> Blocks
     return [
         feedback_block(request_id, tally) if b.get("block_id") == FEEDBACK_BLOCK + request_id else b for b in blocks
     ]
-
-
-def answer_blocks(
-    spec: ModelSpec, result: dict[str, Any], *, source: str, elapsed_ms: float | None, request_id: str
-) -> Blocks:
-    """One answer: the result for its task, notes, the footer and its feedback buttons."""
-    blocks: Blocks = [rich_text(*_titled(spec.title, answer_parts(spec.task, result, source)))]
-    notes = _notes(result)
-    if notes:
-        blocks.append(context(*notes))
-    blocks.append(context(footer(spec, elapsed_ms=elapsed_ms, request_id=request_id)))
-    blocks.append(feedback_block(request_id))
-    return blocks
-
-
-def answer_message(
-    spec: ModelSpec, result: dict[str, Any], *, source: str, elapsed_ms: float | None, request_id: str
-) -> dict[str, Any]:
-    """The thread reply carrying a model's answer."""
-    body = answer_parts(spec.task, result, source)
-    blocks = answer_blocks(spec, result, source=source, elapsed_ms=elapsed_ms, request_id=request_id)
-    return {"text": plain((SECTION, [own(f"{spec.title}: ")]), *body), "blocks": blocks}
-
-
-def error_message(spec: ModelSpec | None, description: str, *, request_id: str) -> dict[str, Any]:
-    """The thread reply when a model failed: plain words and the request id."""
-    title = escape(spec.title) if spec else "The model"
-    text = f"⚠️ *{title}* could not answer. {escape(description)}"
-    blocks: Blocks = [section(text)]
-    if request_id:
-        blocks.append(context(f"If this keeps happening, quote request `{escape(request_id)}`."))
-    return {"text": clip(text, TEXT_LIMIT), "blocks": blocks}
 
 
 # --- placeholders -----------------------------------------------------------------------
@@ -438,7 +293,7 @@ def help_message(registry: Registry, *, note: str = "") -> dict[str, Any]:
     blocks: Blocks = [section(head)]
     chunk: list[str] = []
     for line in lines:
-        if chunk and sum(len(x) + 1 for x in chunk) + len(line) > SECTION_LIMIT - 50:
+        if chunk and sum(len(x) + 1 for x in chunk) + len(line) > TEXT_LIMIT - 50:
             blocks.append(section("\n".join(chunk)))
             chunk = []
         chunk.append(line)
@@ -513,32 +368,3 @@ def modal(callback_id: str, title: str, submit: str, *, private_metadata: str, b
         "close": {"type": "plain_text", "text": "Cancel"},
         "blocks": blocks,
     }
-
-
-def compare_message(specs: list[ModelSpec], text: str, columns: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """One reply with a column per model: its answer, time taken and feedback, or its error, or ⏳."""
-    done = sum(1 for spec in specs if spec.name in columns)
-    head = f"*Comparison* of {len(specs)} models ({done} of {len(specs)} answered)"
-    blocks: Blocks = [section(head), *quote(text)]
-    for spec in specs:
-        blocks.append({"type": "divider"})
-        column = columns.get(spec.name)
-        if column is None:
-            blocks.append(section(f"*{escape(spec.title)}*\n⏳ Working on it…"))
-        elif "error" in column:
-            blocks.append(section(f"*{escape(spec.title)}*\n⚠️ {escape(str(column['error']))}"))
-            blocks.append(
-                context(footer(spec, elapsed_ms=column.get("elapsed_ms"), request_id=column.get("request_id", "")))
-            )
-        else:
-            blocks.extend(
-                answer_blocks(
-                    spec,
-                    column["result"],
-                    source=text,
-                    elapsed_ms=column.get("elapsed_ms"),
-                    request_id=column.get("request_id", ""),
-                )
-            )
-    summary = f"Comparison of {', '.join(escape(s.title) for s in specs)}: {done} of {len(specs)} answered"
-    return {"text": clip(summary, TEXT_LIMIT), "blocks": blocks[:MESSAGE_BLOCKS]}

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 from bot.core.compare import CompareError
 from bot.core.mrkdwn import one_line
+from bot.slack.answers import answer_message, compare_message
 from bot.slack.plans import parse_compare
 from bot.slack.ui import (
     FSI,
@@ -31,8 +32,6 @@ from bot.slack.ui import (
     PREFORMATTED,
     QUOTE,
     SECTION,
-    answer_message,
-    compare_message,
     isolate,
     placeholder_done,
     placeholder_message,

@@ -1,4 +1,4 @@
-"""Block Kit builders: echoed text shown literally, one format per task, Slack's size limits."""
+"""Block Kit builders and views: echoed text shown literally, Slack's size limits (answers per task: test_answers)."""
 
 from __future__ import annotations
 
@@ -10,16 +10,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.slack.answers import answer_message, compare_message, error_message
 from bot.slack.ui import (
     FSI,
     PDI,
-    QUOTE,
     SECTION,
-    answer_message,
-    answer_parts,
-    compare_message,
     echo,
-    error_message,
     help_message,
     home_view,
     isolate,
@@ -51,19 +47,6 @@ def i(text: str) -> str:
     return FSI + text + PDI
 
 
-def marked(block: dict[str, Any]) -> str:
-    """A rich_text block written out with mrkdwn's marks for its styles and ``> `` before a quote."""
-    marks = {"bold": "*", "italic": "_", "code": "`"}
-
-    def run(element: dict[str, Any]) -> str:
-        mark = "".join(marks[name] for name in element.get("style", {}))
-        return mark + element["text"] + mark[::-1]
-
-    return "\n".join(
-        ("> " if part["type"] == QUOTE else "") + "".join(map(run, part["elements"])) for part in block["elements"]
-    )
-
-
 def mrkdwn_texts(message: dict[str, Any]) -> list[str]:
     """What Slack parses as mrkdwn in a message: its ``text`` and every mrkdwn object in its blocks."""
     found = [message.get("text", "")]
@@ -80,62 +63,6 @@ def mrkdwn_texts(message: dict[str, Any]) -> list[str]:
 
     walk(message.get("blocks", []))
     return found
-
-
-@pytest.mark.parametrize(
-    ("task", "result", "expected"),
-    [
-        (
-            "text-classification",
-            {"labels": [{"label": "POSITIVE", "score": 0.9}]},
-            f"`█████████░` *{i('POSITIVE')}* 90.0%",
-        ),
-        (
-            "zero-shot-classification",
-            {"labels": [{"label": "a", "score": 0.7}, {"label": "b", "score": 0.3}]},
-            f"`███████░░░` *{i('a')}* 70.0%\n`███░░░░░░░` *{i('b')}* 30.0%",
-        ),
-        ("text-classification", {"labels": []}, "_No labels._"),
-        ("summarization", {"summary": "Short.\nTwo lines.", "chunks": 1}, f"> {i('Short.')}\n{i('Two lines.')}"),
-        ("translation", {"translation": "Bonjour", "chunks": 1}, f"> {i('Bonjour')}"),
-        ("text-generation", {"text": "Hello there"}, f"> {i('Hello there')}"),
-        ("text-generation", {"text": " \n"}, "_(no text)_"),
-        ("question-answering", {"answer": "Paris", "score": 0.5}, f"*{i('Paris')}*  (50.0% confident)"),
-        ("question-answering", {"answer": "", "score": 0.0}, "_(no answer found)_  (0.0% confident)"),
-        ("sentence-similarity", {"scores": [{"sentence": "b", "score": 0.75}]}, f"`████████░░` *0.75*  {i('b')}"),
-        ("sentence-similarity", {"scores": [{"sentence": "b", "score": -0.5}]}, f"`░░░░░░░░░░` *-0.50*  {i('b')}"),
-        (
-            "fill-mask",
-            {"predictions": [{"token": " capital", "score": 0.8, "sequence": "Paris is the capital"}]},
-            f"`████████░░` *{i('capital')}* 80.0%: {i('Paris is the capital')}",
-        ),
-        (
-            "feature-extraction",
-            {"dimensions": 384, "embedding": [0.1, 0.2]},
-            f"A vector of *{i('384')}* dimensions: `[0.100, 0.200, …]`",
-        ),
-        ("no-such-task", {"x": "<y>"}, i('{"x": "<y>"}')),
-    ],
-)
-def test_answer_parts_per_task(task: str, result: dict, expected: str) -> None:
-    assert marked(rich_text(*answer_parts(task, result, "source"))) == expected
-
-
-def test_entities_are_highlighted_inline_and_shown_as_typed() -> None:
-    source = "<b>Ada</b> met Bob in London"
-    entities = [
-        {"label": "PER", "word": "Bob", "start": 15, "end": 18, "score": 0.9},
-        {"label": "LOC", "word": "London", "start": 22, "end": 28, "score": 0.9},
-    ]
-    block = rich_text(*answer_parts("token-classification", {"entities": entities}, source))
-    assert marked(block) == f"{i('<b>Ada</b> met ')}*{i('Bob')}* `{i('PER')}`{i(' in ')}*{i('London')}* `{i('LOC')}`"
-
-
-def test_an_answer_is_titled_and_its_text_is_one_escaped_line() -> None:
-    spec = REGISTRY.get("ask")
-    message = answer_message(spec, {"text": "Hi <b> & *you*\nbye"}, source="q", elapsed_ms=1, request_id="r")
-    assert marked(message["blocks"][0]) == f"*{spec.title}*\n> {i('Hi <b> & *you*')}\n{i('bye')}"
-    assert message["text"] == f"{spec.title}: {i('Hi &lt;b&gt; &amp; *you*')} {i('bye')}"
 
 
 def test_person_and_model_text_never_reaches_mrkdwn() -> None:
@@ -160,12 +87,6 @@ def test_person_and_model_text_never_reaches_mrkdwn() -> None:
         text, *blocks = mrkdwn_texts(message)
         assert not any(markup in t for t in blocks for markup in ("<!", "<@U9", "<https", "<script>", "*bold*", "_it_"))
         assert not any(markup in text for markup in ("<!", "<@U9", "<https", "<script>"))
-
-
-def test_long_answers_fit_slack_limits() -> None:
-    message = answer_message(REGISTRY.get("ask"), {"text": "word " * 5000}, source="q", elapsed_ms=1, request_id="r")
-    assert message_problems(message) == []
-    assert len(message["text"]) <= 3000
 
 
 @FIXED
@@ -199,14 +120,6 @@ def test_a_clipped_echo_keeps_its_isolate() -> None:
 def test_block_kit_check_refuses_empty_and_oversized_rich_text(elements: list, problem: str) -> None:
     found = message_problems({"text": "t", "blocks": [{"type": "rich_text", "elements": elements}]})
     assert any(problem in p for p in found), found
-
-
-def test_truncation_and_chunk_notes() -> None:
-    spec = REGISTRY.get("summarize")
-    text = all_text(
-        answer_message(spec, {"summary": "s", "chunks": 3, "truncated": True}, source="x", elapsed_ms=1, request_id="r")
-    )
-    assert "3 parts" in text and "only its beginning" in text
 
 
 def test_help_and_home_list_every_model() -> None:
