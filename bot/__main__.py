@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import sys
 import time
 import urllib.error
@@ -18,6 +17,7 @@ from email.message import Message
 from typing import Any
 
 from bot.cli_errors import InvalidUrl, NotJson, ServerHungUp, ServerUnreachable, report
+from bot.core.config import form_passcode
 from inference.cli import interrupted, program
 
 DEFAULT_URL = "http://127.0.0.1:3000"
@@ -74,7 +74,7 @@ def invoke(url: str, model: str, text: str) -> int:
         raise InvalidUrl(url)
     server = url.rstrip("/")
     cookie = ""
-    passcode = os.environ.get("DEMO_PASSCODE", "")
+    passcode = form_passcode()
     if passcode:
         _, _, set_cookie = _post(server, "/go/login", {"passcode": passcode})
         cookie = set_cookie.split(";", 1)[0]

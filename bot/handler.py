@@ -25,7 +25,7 @@ from inference.registry import load_registry
 def router() -> Router:
     settings = load_settings()
     secrets = settings.secrets
-    setup_logging([secrets.bot_token, secrets.signing_secret, secrets.passcode])
+    setup_logging(secrets.values(), level=settings.log_level, service=settings.service_name)
     services = build_services(
         settings,
         load_registry(),

@@ -13,8 +13,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-#: The router's setting that names the table.
-TABLE_ENV = "FEEDBACK_TABLE"
+from bot.core.config import FEEDBACK_TABLE
+
 PARTITION_KEY = "pk"
 SORT_KEY = "sk"
 #: Exactly what ``DynamoFeedbackStore`` calls from the router: record an answer (PutItem), read it
@@ -59,7 +59,7 @@ class FeedbackTable(Construct):
 
     def use_from(self, function: lambda_.Function) -> None:
         """Tell ``function`` (the router) the table's name and allow it exactly ``ROUTER_ACTIONS`` on it."""
-        function.add_environment(TABLE_ENV, self.table.table_name)
+        function.add_environment(FEEDBACK_TABLE, self.table.table_name)
         function.add_to_role_policy(
             iam.PolicyStatement(sid="UseFeedbackTable", actions=list(ROUTER_ACTIONS), resources=[self.table.table_arn])
         )

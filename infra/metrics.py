@@ -14,17 +14,15 @@ from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 
 from bot.core.metrics import (
-    DEFAULT_NAMESPACE,
     ENTRY_METRICS,
     ENTRY_POINTS,
     MODEL_METRICS,
+    NAMESPACE,
     entry_dimensions,
     model_dimensions,
 )
 from inference.registry import ModelSpec
 
-#: The router's ``POWERTOOLS_METRICS_NAMESPACE``.
-NAMESPACE = DEFAULT_NAMESPACE
 PERIOD_MINUTES = 5
 PERIOD = Duration.minutes(PERIOD_MINUTES)
 

@@ -21,10 +21,11 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from bot.core import config
+from bot.core.metrics import NAMESPACE as METRICS_NAMESPACE
 from infra import nag
 from infra.bundling import REGISTRY_IN_BUNDLE, ROUTER_RUNTIME
 from infra.destinations import to_queue
-from infra.metrics import NAMESPACE as METRICS_NAMESPACE
 
 HANDLER = "bot.handler.handler"
 MEMORY_MB = 512
@@ -33,7 +34,7 @@ TIMEOUT = Duration.seconds(60)
 RETRY_ATTEMPTS = 2
 MAX_EVENT_AGE = Duration.hours(1)
 #: The keys of the Slack secret, created empty; ``FillSecretCommand`` shows how to fill them.
-SECRET_KEYS = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "DEMO_PASSCODE")
+SECRET_KEYS = (config.SLACK_BOT_TOKEN, config.SLACK_SIGNING_SECRET, config.DEMO_PASSCODE)
 #: What the command shows for each key: a bot token starts with xoxb-; the passcode may stay empty.
 SECRET_PLACEHOLDERS = ("xoxb-...", "...", "")
 PARTITION_KEY = "pk"
@@ -132,13 +133,14 @@ class Router(Construct):
             timeout=TIMEOUT,
             tracing=lambda_.Tracing.ACTIVE,
             log_group=log_group,
+            # The names are the router's own (bot/core/config.py), so the two cannot drift apart.
             environment={
-                "SLACK_SECRET_ID": self.secret.secret_arn,
-                "MODEL_FUNCTION_PREFIX": function_prefix,
-                "MODELS_FILE": f"/var/task/{REGISTRY_IN_BUNDLE}",
-                "STATE_TABLE": self.table.table_name,
-                "POWERTOOLS_SERVICE_NAME": "router",
-                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+                config.SLACK_SECRET_ID: self.secret.secret_arn,
+                config.MODEL_FUNCTION_PREFIX: function_prefix,
+                config.MODELS_FILE: f"/var/task/{REGISTRY_IN_BUNDLE}",
+                config.STATE_TABLE: self.table.table_name,
+                config.SERVICE_NAME: config.DEFAULT_SERVICE_NAME,
+                config.METRICS_NAMESPACE: METRICS_NAMESPACE,
             },
         )
         self.function.configure_async_invoke(

@@ -1,6 +1,9 @@
 """Every setting of the router, read once from the environment.
 
-Names are constants so code, tests, the CDK stack and the docs agree on them.
+This is the only module of ``bot`` that reads the environment (``tests/bot/core/test_config.py``
+checks it); everything else is handed the values. Names are constants so code, tests, the CDK stack
+(``infra/router.py`` imports them) and the docs agree on them. The module imports nothing heavy, so
+the CDK app can use its names without loading the router.
 Secrets (bot token, signing secret, passcode) come from the environment
 locally and from Secrets Manager in AWS (``SLACK_SECRET_ID``), never from a
 plain Lambda environment value.
@@ -11,10 +14,11 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bot.core.http import split_host
+from inference.registry import MODELS_FILE_ENV
 
 SLACK_BOT_TOKEN = "SLACK_BOT_TOKEN"  # noqa: S105 (a variable's name, not a secret)
 SLACK_SIGNING_SECRET = "SLACK_SIGNING_SECRET"  # noqa: S105 (a variable's name, not a secret)
@@ -32,6 +36,12 @@ FORM_RUNS_PER_CLIENT = "FORM_RUNS_PER_CLIENT"
 LOCAL_MODE = "LOCAL_MODE"
 ALLOWED_HOSTS = "ALLOWED_HOSTS"
 CONNECTIONS_PER_CLIENT = "CONNECTIONS_PER_CLIENT"
+LOG_LEVEL = "LOG_LEVEL"
+#: Powertools' names: the ``service`` of every log line, and the namespace of the router's metrics.
+SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
+METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
+#: The registry file, read by ``inference.registry`` (the router's process and the model side alike).
+MODELS_FILE = MODELS_FILE_ENV
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_DATA_DIR = ".local"
@@ -44,6 +54,10 @@ DEFAULT_FORM_RUNS_PER_CLIENT = 3
 #: command's 200 concurrent Slack requests, which (like Slack through a tunnel) all come from one
 #: loopback address; far above a browser's six.
 DEFAULT_CONNECTIONS_PER_CLIENT = 256
+DEFAULT_LOG_LEVEL = "INFO"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+#: The ``service`` key of the router's log lines (the stack sets the same).
+DEFAULT_SERVICE_NAME = "router"
 
 
 class SettingError(ValueError):
@@ -52,11 +66,17 @@ class SettingError(ValueError):
 
 @dataclass(frozen=True)
 class Secrets:
-    """The three secret values; ``repr`` never shows them."""
+    """The secret values; ``repr`` never shows them."""
 
     bot_token: str = field(default="", repr=False)
     signing_secret: str = field(default="", repr=False)
     passcode: str = field(default="", repr=False)
+    #: Socket Mode's app-level token (``python -m bot serve`` only; never in AWS).
+    app_token: str = field(default="", repr=False)
+
+    def values(self) -> tuple[str, ...]:
+        """Every secret that is set, for the log filter that redacts them."""
+        return tuple(value for value in (self.bot_token, self.signing_secret, self.passcode, self.app_token) if value)
 
 
 @dataclass(frozen=True)
@@ -78,6 +98,8 @@ class Settings:
     connections_per_client: int = DEFAULT_CONNECTIONS_PER_CLIENT
     #: True under ``python -m bot serve``: cookies are not marked Secure (plain HTTP on localhost).
     local: bool = False
+    log_level: str = DEFAULT_LOG_LEVEL
+    service_name: str = DEFAULT_SERVICE_NAME
 
 
 def _secrets_from_manager(secret_id: str) -> Secrets:
@@ -135,8 +157,33 @@ def _host_names(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(hosts)
 
 
-def load_settings(environ: dict[str, str] | None = None) -> Settings:
-    """Resolve the settings from ``environ`` (default: ``os.environ``)."""
+def _log_level(env: Mapping[str, str]) -> str:
+    """A level name of :mod:`logging`, in any case.
+
+    Raises:
+        SettingError: naming the variable, what it holds and the names it takes.
+    """
+    raw = env.get(LOG_LEVEL) or DEFAULT_LOG_LEVEL
+    level = raw.strip().upper()
+    if level not in LOG_LEVELS:
+        raise SettingError(f"{LOG_LEVEL} must be one of {', '.join(LOG_LEVELS)}, got {raw!r}")
+    return level
+
+
+def form_passcode(environ: Mapping[str, str] | None = None) -> str:
+    """The form's passcode from the environment (``python -m bot invoke`` logs in with it), or ""."""
+    env = os.environ if environ is None else environ
+    return env.get(DEMO_PASSCODE, "")
+
+
+def load_settings(environ: Mapping[str, str] | None = None, *, local_by_default: bool = False) -> Settings:
+    """Resolve the settings from ``environ`` (default: ``os.environ``).
+
+    ``local_by_default`` is ``python -m bot serve``'s: local mode unless ``LOCAL_MODE`` says otherwise.
+
+    Raises:
+        SettingError: a variable holds a value the router cannot use.
+    """
     env = os.environ if environ is None else environ
     secret_id = env.get(SLACK_SECRET_ID, "")
     if secret_id:
@@ -145,8 +192,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         secrets = Secrets(
             bot_token=env.get(SLACK_BOT_TOKEN, ""),
             signing_secret=env.get(SLACK_SIGNING_SECRET, ""),
-            passcode=env.get(DEMO_PASSCODE, ""),
+            passcode=form_passcode(env),
         )
+    secrets = replace(secrets, app_token=env.get(SLACK_APP_TOKEN, ""))
     return Settings(
         secrets=secrets,
         slack_api_url=env.get(SLACK_API_URL) or DEFAULT_SLACK_API_URL,
@@ -159,5 +207,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         form_runs_per_client=_at_least_one(env, FORM_RUNS_PER_CLIENT, DEFAULT_FORM_RUNS_PER_CLIENT),
         allowed_hosts=_host_names(env, ALLOWED_HOSTS),
         connections_per_client=_at_least_one(env, CONNECTIONS_PER_CLIENT, DEFAULT_CONNECTIONS_PER_CLIENT),
-        local=env.get(LOCAL_MODE, "") == "1",
+        local=env.get(LOCAL_MODE, "1" if local_by_default else "") == "1",
+        log_level=_log_level(env),
+        service_name=env.get(SERVICE_NAME) or DEFAULT_SERVICE_NAME,
     )

@@ -8,16 +8,15 @@ logged them, as a last line of defence: nothing is meant to log them at all.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterable
 from contextvars import ContextVar
 from typing import Any, TextIO
 
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
+from bot.core.config import DEFAULT_LOG_LEVEL, DEFAULT_SERVICE_NAME
 from bot.core.http import BadRequest, Request
 
-SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "router")
 _formatter: LambdaPowertoolsFormatter | None = None
 #: The proxy event being handled in this thread, so a log line can name its request without quoting it.
 _current_event: ContextVar[dict[str, Any] | None] = ContextVar("current_event", default=None)
@@ -117,17 +116,26 @@ def log_handler(formatter: logging.Formatter, stream: TextIO | None = None) -> l
     return handler
 
 
-def setup_logging(secrets: Iterable[str] = (), *, level: str | None = None) -> None:
-    """Send every logger's records, as JSON, to stderr; idempotent."""
+def setup_logging(secrets: Iterable[str] = (), *, level: str | None = None, service: str | None = None) -> None:
+    """Send every logger's records, as JSON, to stderr; idempotent.
+
+    ``level`` and ``service`` are the settings' (``LOG_LEVEL``, ``POWERTOOLS_SERVICE_NAME``); given
+    after the first call, they apply from then on.
+    """
     global _formatter
     root = logging.getLogger()
     if _formatter is None:
-        _formatter = LambdaPowertoolsFormatter(service=SERVICE)
+        _formatter = LambdaPowertoolsFormatter(service=service or DEFAULT_SERVICE_NAME)
         handler = log_handler(_formatter)
         for old in list(root.handlers):
             root.removeHandler(old)  # Lambda's runtime installs its own plain-text handler
         root.addHandler(handler)
-        root.setLevel(level or os.environ.get("LOG_LEVEL", "INFO"))
+        root.setLevel(level or DEFAULT_LOG_LEVEL)
+    else:
+        if level:
+            root.setLevel(level)
+        if service:
+            _formatter.append_keys(service=service)
     secrets = [s for s in secrets if s]
     if secrets:
         for handler in root.handlers:

@@ -15,7 +15,6 @@ request was is the router's to say (``bot.router.entry_point``).
 from __future__ import annotations
 
 import logging
-import os
 import time
 from typing import Any
 
@@ -24,9 +23,10 @@ from bot.stores.stats import LocalStats, ModelSample
 
 logger = logging.getLogger(__name__)
 
-NAMESPACE_ENV = "POWERTOOLS_METRICS_NAMESPACE"
-DEFAULT_NAMESPACE = "HfSlackBot"
-NAMESPACE = os.environ.get(NAMESPACE_ENV, DEFAULT_NAMESPACE)
+#: The namespace of every figure the router emits: a fact of the system, not a setting, because the
+#: dashboard, the alarms and /go/stats read it too. The stack sets Powertools' own variable
+#: (``bot.core.config.METRICS_NAMESPACE``) to it; the router passes it explicitly.
+NAMESPACE = "HfSlackBot"
 #: The ``service`` dimension Powertools adds to every metric; the dashboard queries it.
 SERVICE = "router"
 ENTRY_POINTS = ("slash_command", "mention", "shortcut", "form", "feedback")

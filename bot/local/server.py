@@ -11,7 +11,6 @@ import contextlib
 import io
 import ipaddress
 import logging
-import os
 import re
 import socket
 import sys
@@ -27,7 +26,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from bot.app import build_bolt_app, build_services
 from bot.cli_errors import CannotListen
-from bot.core.config import ALLOWED_HOSTS, CONNECTIONS_PER_CLIENT, LOCAL_MODE, Settings, load_settings
+from bot.core.config import ALLOWED_HOSTS, CONNECTIONS_PER_CLIENT, Settings, load_settings
 from bot.core.http import Response, split_host
 from bot.core.logs import set_correlation_id, set_request, setup_logging
 from bot.local.workers import WorkerPool
@@ -434,15 +433,13 @@ def start_socket_mode(router: Router, app_token: str) -> None:
 
 def serve(host: str, port: int) -> None:
     """Run local mode until interrupted."""
-    os.environ.setdefault(LOCAL_MODE, "1")
-    settings = load_settings()
+    settings = load_settings(local_by_default=True)
     secrets = settings.secrets
-    setup_logging([secrets.bot_token, secrets.signing_secret, secrets.passcode])
+    setup_logging(secrets.values(), level=settings.log_level, service=settings.service_name)
     registry = load_registry()
     server = LocalServer(settings, registry)
-    app_token = os.environ.get("SLACK_APP_TOKEN", "")
-    if app_token:
-        start_socket_mode(server.router, app_token)
+    if secrets.app_token:
+        start_socket_mode(server.router, secrets.app_token)
     if not secrets.signing_secret:
         print("SLACK_SIGNING_SECRET is not set: Slack requests will be refused; the form works.", flush=True)
     server.serve(host, port)

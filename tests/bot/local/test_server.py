@@ -38,7 +38,6 @@ def test_socket_mode_connects_with_the_app_token(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-test")
     monkeypatch.setenv("SLACK_SIGNING_SECRET", "local-secret-123456")
     monkeypatch.setenv("DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("LOCAL_MODE", "1")  # serve() sets it; keep it from leaking into other tests
     local_server.serve("127.0.0.1", 0)
     [(app, token)] = connected
     assert token == "xapp-test" and app.__class__.__name__ == "App"
@@ -50,7 +49,6 @@ def test_no_socket_mode_without_app_token(
     monkeypatch.delenv("SLACK_APP_TOKEN", raising=False)
     monkeypatch.delenv("SLACK_SIGNING_SECRET", raising=False)
     monkeypatch.setenv("DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("LOCAL_MODE", "1")  # serve() sets it; keep it from leaking into other tests
     monkeypatch.setattr(local_server, "start_socket_mode", lambda *a: pytest.fail("socket mode started"))
     monkeypatch.setattr(local_server.LocalServer, "serve", lambda self, host, port, ready=None: None)
     local_server.serve("127.0.0.1", 0)
