@@ -1,0 +1,203 @@
+"""A model Lambda's ``memory`` and ``timeout``, from its weights: the rule of docs/sizing.md, in code.
+
+``python -m inference add`` sizes each new entry with :func:`size`. The rule is
+the one docs/sizing.md gives for the defaults:
+
+- **memory**: the estimated peak RSS (a base plus so much per million
+  parameters) plus :data:`HEADROOM`, rounded up to
+  :data:`MEMORY_STEP_MB`; at least one full vCPU (:data:`MB_PER_VCPU`, the
+  cheapest setting with the fastest cold start), two when a typical request
+  would take longer than :data:`SLOW_REQUEST_S` on one; refused above Lambda's
+  :data:`MAX_MEMORY_MB`.
+- **timeout**: the smallest of :data:`TIMEOUT_STEPS` that holds
+  :data:`TIMEOUT_FACTOR` times a cold start plus a typical request at that
+  memory (at least :data:`GENERATING_MIN_TIMEOUT_S` for the tasks that
+  generate, whose answers vary in length), which is what the registry's nine
+  defaults have.
+
+Every figure measured by the benchmarks is in :data:`CALIBRATIONS`, one
+:class:`Calibration` per backend, copied from the "Calibration:" line under
+docs/sizing.md's table, and each task's typical request is in :data:`TYPICAL_WORK`.
+When ``python -m benchmarks.speed`` is run again and the doc changes, update
+those two tables here: tests/inference/test_sizing.py checks the rule against
+the doc's calibration line and the registry's defaults, and fails until they agree.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from inference.backends import TORCH
+from inference.registry import MB_PER_VCPU, MEMORY_RANGE, TIMEOUT_RANGE
+
+#: Lambda's largest memory setting: a model that needs more cannot be served.
+MAX_MEMORY_MB = MEMORY_RANGE[1]
+#: The registry's sizes are multiples of this (docs/sizing.md, "Fit").
+MEMORY_STEP_MB = 64
+#: A setting must hold the estimated peak RSS plus 20 % for the runtime and the unexpected (docs/sizing.md, "Fit").
+HEADROOM = 1.2
+#: A typical request slower than this on one vCPU gets two: people wait for the answer in Slack.
+SLOW_REQUEST_S = 10.0
+#: The runners hold float32 weights, so a model's size is counted as four bytes per parameter.
+BYTES_PER_PARAMETER = 4
+#: The timeouts an entry is given, shortest first; the last is Lambda's limit.
+TIMEOUT_STEPS = (60, 120, 300, TIMEOUT_RANGE[1])
+#: A timeout holds this many cold starts plus typical requests: inputs vary, and EFS reads can be slow.
+TIMEOUT_FACTOR = 10.0
+#: The tasks that generate text get at least this: their answers' length varies with the input.
+GENERATING_MIN_TIMEOUT_S = 120
+GENERATING_TASKS = frozenset({"summarization", "translation", "text-generation"})
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """One runtime's figures at one vCPU, fitted by ``python -m benchmarks.speed`` (docs/sizing.md, "Method").
+
+    Per million parameters, as the benchmark fits them for each runtime family.
+    """
+
+    #: Peak RSS: this many MB, plus ``rss_per_m_mb`` per million parameters.
+    rss_base_mb: float
+    rss_per_m_mb: float
+    #: Cold start, from the container's start to the first answer: seconds, plus so many per million parameters.
+    cold_base_s: float
+    cold_per_m_s: float
+    #: Seconds per million parameters per token an encoder reads.
+    s_per_m_token_read: float
+    #: Seconds per million parameters per token (and beam) a generator writes.
+    s_per_m_token_written: float
+    #: How much faster two vCPUs run a request than one (extended linearly beyond two: optimistic).
+    two_vcpu_speedup: float
+
+
+def _per_million(per_gb_of_float32: float) -> float:
+    """A figure per GB (10⁹ bytes) of float32 weights, as docs/sizing.md states torch's, per million parameters."""
+    return per_gb_of_float32 * BYTES_PER_PARAMETER * 1e6 / 1e9
+
+
+#: docs/sizing.md's calibration line (the full benchmark run of 2026-11-25: the torch backend, one thread):
+#: "cold start 3.72 s + 2.38 s per GB of weights; peak RSS 346 MB + 1064 MB per GB; 17.1 µs per million
+#: parameters per token read, 97.3 µs per million parameters per token and beam written; two vCPUs run a
+#: request 1.90 times as fast as one".
+TORCH_CALIBRATION = Calibration(
+    rss_base_mb=346,
+    rss_per_m_mb=_per_million(1064),
+    cold_base_s=3.72,
+    cold_per_m_s=_per_million(2.38),
+    s_per_m_token_read=17.1e-6,
+    s_per_m_token_written=97.3e-6,
+    two_vcpu_speedup=1.90,
+)
+#: Each backend's calibration. The fast runtimes' own figures are being measured again (docs/sizing.md will
+#: give one line per runtime family: ONNX Runtime for the encoders, CTranslate2 for seq2seq, onnxruntime-genai
+#: for chat); until they land here, they are sized with torch's, an upper bound (they measured less).
+CALIBRATIONS: dict[str, Calibration] = {
+    TORCH: TORCH_CALIBRATION,
+    "onnx": TORCH_CALIBRATION,
+    "ctranslate2": TORCH_CALIBRATION,
+    "onnxruntime-genai": TORCH_CALIBRATION,
+}
+
+
+@dataclass(frozen=True)
+class Work:
+    """A typical request of a task: the tokens an encoder reads, or the tokens and beams a generator writes."""
+
+    tokens: int = 0
+    new_tokens: int = 0
+    beams: int = 1
+
+
+#: Each task's typical request, as benchmarks/speed/sizing.py's DEFAULT_MODELS has it for the default entries.
+TYPICAL_WORK: dict[str, Work] = {
+    "text-classification": Work(tokens=32),
+    "token-classification": Work(tokens=32),
+    "zero-shot-classification": Work(tokens=3 * 40),  # three labels, each read with the text
+    "fill-mask": Work(tokens=24),
+    "feature-extraction": Work(tokens=36),
+    "question-answering": Work(tokens=96),
+    "sentence-similarity": Work(tokens=36),
+    "summarization": Work(new_tokens=142, beams=4),
+    "translation": Work(new_tokens=40, beams=4),
+    "text-generation": Work(new_tokens=256),
+}
+
+
+class TooLarge(ValueError):
+    """The model needs more memory than a Lambda function can have."""
+
+    def __init__(self, needs_mb: int) -> None:
+        super().__init__(f"it needs about {needs_mb:,} MB, more than Lambda's {MAX_MEMORY_MB:,} MB")
+        self.needs_mb = needs_mb
+
+
+@dataclass(frozen=True)
+class Sizing:
+    """What :func:`size` chose, and the estimates it chose from."""
+
+    memory: int
+    timeout: int
+    #: The estimated peak RSS plus headroom, rounded up: the least memory the model fits in.
+    needs_mb: int
+    #: A typical request on one vCPU, and a cold start, in seconds.
+    request_s: float
+    cold_s: float
+
+    def explain(self) -> str:
+        """``1769 MB (one vCPU; it needs about 768 MB), 60 s``, for people."""
+        vcpus = self.memory / MB_PER_VCPU
+        if self.memory == self.needs_mb:
+            why = "what it needs"
+        elif self.request_s > SLOW_REQUEST_S:
+            why = f"two vCPUs: a typical request takes about {self.request_s:.0f} s on one; it needs {self.needs_mb} MB"
+        else:
+            why = f"{'one vCPU' if vcpus == 1 else f'{vcpus:.1f} vCPUs'}; it needs about {self.needs_mb} MB"
+        return f"{self.memory} MB ({why}), timeout {self.timeout} s (cold start about {self.cold_s:.1f} s)"
+
+
+def calibration(backend: str) -> Calibration:
+    """The backend's calibration (torch's for a backend the table does not list)."""
+    return CALIBRATIONS.get(backend, TORCH_CALIBRATION)
+
+
+def needed_mb(parameters: int, backend: str) -> int:
+    """The estimated peak RSS plus :data:`HEADROOM`, rounded up to a multiple of :data:`MEMORY_STEP_MB`."""
+    figures = calibration(backend)
+    peak = figures.rss_base_mb + figures.rss_per_m_mb * parameters / 1e6
+    return math.ceil(peak * HEADROOM / MEMORY_STEP_MB) * MEMORY_STEP_MB
+
+
+def request_s(parameters: int, task: str, backend: str) -> float:
+    """A typical request of ``task`` on one vCPU: parameters times tokens read, or written times beams."""
+    figures, work = calibration(backend), TYPICAL_WORK[task]
+    millions = parameters / 1e6
+    if work.new_tokens:
+        return figures.s_per_m_token_written * millions * work.new_tokens * work.beams
+    return figures.s_per_m_token_read * millions * work.tokens
+
+
+def _speedup(vcpus: float, figures: Calibration) -> float:
+    return vcpus if vcpus <= 1 else 1 + (vcpus - 1) * (figures.two_vcpu_speedup - 1)
+
+
+def size(*, parameters: int, task: str, backend: str) -> Sizing:
+    """The memory (MB) and timeout (s) for a model of ``parameters`` serving ``task`` on ``backend``.
+
+    Raises:
+        TooLarge: the model would need more than :data:`MAX_MEMORY_MB`.
+        KeyError: ``task`` is not one of :data:`TYPICAL_WORK`'s.
+    """
+    figures = calibration(backend)
+    needs = needed_mb(parameters, backend)
+    if needs > MAX_MEMORY_MB:
+        raise TooLarge(needs)
+    one_request = request_s(parameters, task, backend)
+    floor = 2 * MB_PER_VCPU if one_request > SLOW_REQUEST_S else MB_PER_VCPU
+    memory = min(MAX_MEMORY_MB, max(floor, needs))
+    cold = figures.cold_base_s + figures.cold_per_m_s * parameters / 1e6
+    budget = TIMEOUT_FACTOR * (cold + one_request / _speedup(memory / MB_PER_VCPU, figures))
+    if task in GENERATING_TASKS:
+        budget = max(budget, GENERATING_MIN_TIMEOUT_S)
+    timeout = next((step for step in TIMEOUT_STEPS if step >= budget), TIMEOUT_STEPS[-1])
+    return Sizing(memory=memory, timeout=timeout, needs_mb=needs, request_s=one_request, cold_s=cold)
