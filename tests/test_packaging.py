@@ -143,7 +143,8 @@ def test_the_wheel_holds_the_two_packages_their_data_and_the_commands(router_ins
     files = json.loads(router_install.python(LIST_FILES))
     installed = {f for f in files if f.startswith(("bot/", "inference/")) and "__pycache__" not in f}
     sources = {f for f in working_tree_files() if f.startswith(("bot/", "inference/")) and f.endswith(".py")}
-    data = {f"bot/form/web/{path.name}" for path in (ROOT / "bot" / "form" / "web").iterdir()} | {
+    web = ROOT / "bot" / "form" / "web"  # the page's assets and the parts of its script (web/form/)
+    data = {f"bot/form/web/{path.relative_to(web).as_posix()}" for path in web.rglob("*") if path.is_file()} | {
         "inference/models.yaml"
     }
     assert installed == sources | data

@@ -2,7 +2,12 @@
 
 The markup, style and script live in ``bot/form/web/`` and are inlined into every
 page, so the browser needs one request and the Content-Security-Policy can
-allow exactly those inline blocks by a per-response nonce. The only values
+allow exactly those inline blocks by a per-response nonce. The script is written
+in parts by concern (``web/form/*.js``: DOM helpers, requests, the renderer of
+each task, the answer card, feedback, compare mode, the page itself), joined here
+into one strict-mode closure in :data:`SCRIPT_PARTS` order; there is no build step.
+Like the other assets it is read once per process; the page itself is never
+cached (``Cache-Control: no-store``), as it carries a fresh nonce each time. The only values
 put into the HTML are escaped registry texts and a JSON block with ``<``,
 ``>`` and ``&`` escaped; people's text never reaches the HTML at all (the
 script renders answers with DOM text nodes).
@@ -24,6 +29,9 @@ from inference.registry import Registry
 from inference.tasks import get_task
 
 WEB_DIR = Path(__file__).with_name("web")
+#: The parts of the page's script, in ``web/form/``, in the order they are joined: each part's top-level
+#: names are seen by the others, and the last part (``main.js``) runs the page.
+SCRIPT_PARTS = ("dom.js", "requests.js", "renderers.js", "answer.js", "feedback.js", "compare.js", "main.js")
 
 #: Headers every /go response carries, pages and JSON alike.
 COMMON_HEADERS = {
@@ -38,6 +46,13 @@ JSON_POLICY = "default-src 'none'; frame-ancestors 'none'"
 @functools.cache
 def _asset(name: str) -> str:
     return (WEB_DIR / name).read_text(encoding="utf-8")
+
+
+@functools.cache
+def form_script() -> str:
+    """The page's script: its parts joined into one function body, in strict mode, that leaves no global behind."""
+    parts = "\n".join(f"// ---- {name}\n{_asset(f'form/{name}')}" for name in SCRIPT_PARTS)
+    return f'"use strict";\n(() => {{\n{parts}}})();\n'
 
 
 def new_nonce() -> str:
@@ -115,7 +130,7 @@ def render_page(*, catalog: list[dict[str, Any]], locked: bool, nonce: str) -> s
     return Template(_asset("form.html")).substitute(
         nonce=html.escape(nonce),
         style=_asset("form.css"),
-        script=_asset("form.js"),
+        script=form_script(),
         options=_options(shown),
         data=script_json(
             {"locked": locked, "models": shown, "max_compare": MAX_MODELS, "max_comment_chars": MAX_COMMENT_CHARS}

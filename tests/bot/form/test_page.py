@@ -6,8 +6,8 @@ import json
 import re
 from html.parser import HTMLParser
 
-from bot.form.page import WEB_DIR, script_json
-from inference.tasks import get_task
+from bot.form.page import SCRIPT_PARTS, WEB_DIR, form_script, script_json
+from inference.tasks import TASKS, get_task
 from tests.bot.form.conftest import HOSTILE, make_request, page_data_of
 
 
@@ -106,7 +106,7 @@ def test_the_page_describes_every_model_with_its_task_input_format(call, registr
 
 
 def test_the_assets_cannot_break_out_of_their_inline_blocks():
-    script = (WEB_DIR / "form.js").read_text(encoding="utf-8")
+    script = form_script()
     style = (WEB_DIR / "form.css").read_text(encoding="utf-8")
 
     assert "</script" not in script.lower()
@@ -114,8 +114,49 @@ def test_the_assets_cannot_break_out_of_their_inline_blocks():
 
 
 def test_the_script_never_parses_html_strings():
-    script = (WEB_DIR / "form.js").read_text(encoding="utf-8")
+    script = form_script()
 
     for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
         assert sink not in script, sink
     assert "location.pathname" in script, "posts go to the page's own path, stage prefix included"
+
+
+def test_the_script_is_every_part_joined_into_one_strict_closure(call):
+    """Each file in web/form/ is a part the page serves (none forgotten), inside one strict-mode closure."""
+    assert sorted(path.name for path in (WEB_DIR / "form").iterdir()) == sorted(SCRIPT_PARTS)
+    script = form_script()
+    assert script.startswith('"use strict";\n(() => {\n') and script.endswith("})();\n")
+    for name in SCRIPT_PARTS:
+        assert (WEB_DIR / "form" / name).read_text(encoding="utf-8") in script
+    assert script in call(make_request("GET")).body
+
+
+#: An entry of the form's renderer table, as renderers.js writes it: one per line, its key quoted.
+RENDERER_ENTRY = re.compile(r'^  "(?P<task>[^"]+)": ')
+
+
+def form_renderers() -> list[str]:
+    """The task names the form's renderer table (``const renderers = {`` in renderers.js) has an entry for.
+
+    The table's own lines (indented by two spaces) are each an entry's first line or a closing bracket of
+    one; anything else there means the table is written in a way this reader cannot trust.
+    """
+    lines = (WEB_DIR / "form" / "renderers.js").read_text(encoding="utf-8").splitlines()
+    start = lines.index("const renderers = {") + 1
+    end = lines.index("};", start)
+    tasks = []
+    for line in lines[start:end]:
+        if line.startswith("  ") and not line.startswith("   "):
+            entry = RENDERER_ENTRY.match(line)
+            assert entry or line.strip()[0] in ")]}", f'renderers.js: write each entry as `  "task": ...`: {line!r}'
+            tasks += [entry["task"]] if entry else []
+    return tasks
+
+
+def test_every_task_has_a_form_renderer_and_every_renderer_a_task():
+    """A task added to inference/tasks.py without a renderer in web/form/renderers.js would show raw JSON."""
+    tasks = form_renderers()
+    assert len(tasks) == len(set(tasks)), "a task with two renderers"
+    assert set(tasks) == set(TASKS), (
+        f"no form renderer for {sorted(set(TASKS) - set(tasks))}; a renderer for no task: {sorted(set(tasks) - set(TASKS))}"
+    )

@@ -1,0 +1,80 @@
+// Part of the /go page's script: bot/form/page.py joins web/form/*.js, in its SCRIPT_PARTS order, into
+// one function body, so every part sees the others' names.
+//
+// Talking to the server: JSON posts, their errors in plain words, and one model run that asks again
+// while the model warms up or is busy.
+
+const MAX_WAIT_MS = 180000;
+const DEFAULT_RETRY_S = 3;
+
+async function postJson(url, body, signal) {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+    credentials: "same-origin",
+    signal,
+  });
+  let payload = null;
+  if ((response.headers.get("Content-Type") || "").includes("application/json")) {
+    try { payload = await response.json(); } catch { payload = null; }
+  }
+  return { status: response.status, ok: response.ok, body: payload, headers: response.headers };
+}
+
+/** Seconds to wait before asking again: the Retry-After header, else the body's retry_after. */
+function retryAfter(answer) {
+  const header = Number(answer.headers.get("Retry-After"));
+  if (Number.isFinite(header) && header > 0) return header;
+  return Number((answer.body && answer.body.retry_after) || DEFAULT_RETRY_S);
+}
+
+function errorMessage(answer) {
+  const error = answer.body && answer.body.error;
+  if (error && error.message) return error.message;
+  if (answer.body && answer.body.message) return answer.body.message;
+  return `The server answered with an unexpected status (${answer.status}). Try again in a moment.`;
+}
+
+function sleep(ms, signal) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => {
+      clearTimeout(timer);
+      reject(new DOMException("Cancelled", "AbortError"));
+    }, { once: true });
+  });
+}
+
+const passcodeNeeded = (answer) => answer.status === 401 && answer.body && answer.body.error
+  && answer.body.error.type === "passcode_required";
+
+/**
+ * One ordinary run of ``model``, asking again while it warms up, while it is busy and while this
+ * address has too many runs going (a 429: after its Retry-After); ``onWait`` gets the note.
+ * Resolves to {body, ms}, {error} or {passcode}; a cancel or a network failure throws.
+ */
+async function runModel(model, text, signal, onWait) {
+  const started = performance.now();
+  for (;;) {
+    const answer = await postJson(base, { model: model.name, text }, signal);
+    const refused = answer.status === 429;
+    if (refused || answer.status === 202 || answer.status === 504) {
+      const retry = retryAfter(answer);
+      if (performance.now() - started + retry * 1000 > MAX_WAIT_MS) {
+        const minutes = Math.round(MAX_WAIT_MS / 60000);
+        return { error: refused
+          ? `${model.title} stayed busy for ${minutes} minutes. Please try again in a while.`
+          : `${model.title} is still warming up after ${minutes} minutes. `
+            + "Large models can take a while the first time; please try again in a minute." };
+      }
+      onWait(refused ? errorMessage(answer)
+        : (answer.body && answer.body.message) || `${model.title} is warming up; this page keeps trying.`);
+      await sleep(retry * 1000, signal);
+      continue;
+    }
+    if (answer.ok && answer.body) return { body: answer.body, ms: performance.now() - started };
+    if (passcodeNeeded(answer)) return { passcode: answer.body.error.message };
+    return { error: errorMessage(answer) };
+  }
+}
