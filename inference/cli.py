@@ -2,10 +2,11 @@
 
 A thin layer over the library. ``run`` goes through :func:`inference.service.handle`,
 the function the Lambda calls, so what it prints is what the router receives;
-``warm`` is :func:`inference.loader.download` per entry, then
-:func:`inference.convert.convert` for pickle-only snapshots and
+``warm`` is :func:`inference.warming.warm_entry` per entry (the deploy's warm step runs it too):
+:func:`inference.loader.download`, then :func:`inference.convert.convert` for pickle-only snapshots and
 :func:`inference.conversions.convert_entry` for entries on a converted backend
-(ONNX Runtime, CTranslate2, ...), which names the entries that fell back on torch;
+(ONNX Runtime, CTranslate2, ...); it names the entries that fell back on torch, and
+``--to-s3`` copies what it filled to S3 (:mod:`inference.s3_cache`) for an offline deploy;
 ``check`` is :func:`inference.check.check`.
 ``MODELS_FILE`` (env) points every command at another registry.
 
@@ -26,7 +27,6 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from inference.backends import TORCH
 from inference.errors import ModelLoadError, RegistryError, UnknownModel
 from inference.registry import ModelSpec, Registry, load_registry
 
@@ -87,54 +87,61 @@ def _run(registry: Registry, args: argparse.Namespace) -> int:
     return 1 if "error" in response else 0
 
 
-def _source(spec: ModelSpec, *, force: bool) -> Path | None:
-    """The entry's weights as safetensors for ``warm``: fetched (and a pickle converted); None for a torch local folder."""
-    from inference.loader import describe, download, is_pickle_only, weights_path
-
-    if spec.local_path:
-        return weights_path(spec) if spec.backend != TORCH else None
-    print(f"{spec.name}: fetching {describe(spec)}", flush=True)
-    with _ctrl_c_exits_now():
-        folder = download(spec, for_conversion=True)
-    if is_pickle_only(folder):
-        from inference.convert import convert
-
-        print(f"{spec.name}: converting its pickled weights to safetensors", flush=True)
-        folder = convert(spec, folder, force=force)
-    print(f"{spec.name}: ready in {folder}")
-    return folder
-
-
 def _warm(registry: Registry, args: argparse.Namespace) -> int:
-    from inference.conversions import convert_entry
+    from inference.warming import warm_entry
 
     specs = [registry.get(name) for name in args.names] if args.names else list(registry)
+    destination: tuple[str, str] | None = args.to_s3
     failures = 0
     fell_back: list[str] = []
+    warmed: list[ModelSpec] = []
     for spec in specs:
         try:
-            source = _source(spec, force=args.force)
-            if source is None:
-                print(f"{spec.name}: skipped, the model is the local folder {spec.local_path}")
-            if source is None or spec.backend == TORCH:
-                continue
-            print(f"{spec.name}: converting for {spec.backend} (quantize: {spec.quantize})", flush=True)
-            folder, record = convert_entry(spec, source, force=args.force)
-            if record.refused is None:
-                print(f"{spec.name}: {spec.backend} conversion ready in {folder}")
-            else:
-                print(f"{spec.name}: {spec.backend} cannot serve it, so it is served with torch: {record.refused}")
-                fell_back.append(f"{spec.name} ({record.refused})")
+            result = warm_entry(spec, force=args.force, downloading=_ctrl_c_exits_now)
         except ModelLoadError as exc:
             print(f"error: {exc}", file=sys.stderr)
             failures += 1
+            continue
+        if result.refused is not None:
+            fell_back.append(f"{spec.name} ({result.refused})")
+        if not result.skipped:
+            warmed.append(spec)
     if fell_back:
         print(
             f"{len(fell_back)} entr{'y' if len(fell_back) == 1 else 'ies'} fell back to torch: {'; '.join(fell_back)}. "
             "The serving image has no torch: in AWS, set `backend: torch` on "
             f"{'it' if len(fell_back) == 1 else 'them'} so that its function runs the conversion image."
         )
+    if destination is not None:
+        failures += _upload(warmed, destination)
     return 1 if failures else 0
+
+
+def _s3_url(url: str) -> tuple[str, str]:
+    """``s3://bucket/prefix`` as (bucket, prefix), for ``warm --to-s3``."""
+    from inference.s3_cache import parse_s3_url
+
+    try:
+        return parse_s3_url(url)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _upload(specs: list[ModelSpec], destination: tuple[str, str]) -> int:
+    """Copy each warmed entry's part of the cache to ``s3://bucket/prefix``; return how many failed."""
+    from inference.s3_cache import upload
+
+    bucket, prefix = destination
+    failures = 0
+    for spec in specs:
+        try:
+            sent = upload(spec, bucket=bucket, prefix=prefix)
+        except ModelLoadError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            failures += 1
+            continue
+        print(f"{spec.name}: {sent.files} files ({sent.megabytes}) in s3://{bucket}/{prefix}", flush=True)
+    return failures
 
 
 def _check(registry: Registry, args: argparse.Namespace) -> int:
@@ -191,6 +198,13 @@ def build_parser() -> argparse.ArgumentParser:
     warm.add_argument("names", nargs="*", metavar="NAME", help="registry entry names")
     warm.add_argument(
         "--force", action="store_true", help="convert again (pickled weights, each backend's conversion) even when done"
+    )
+    warm.add_argument(
+        "--to-s3",
+        type=_s3_url,
+        metavar="s3://BUCKET/PREFIX",
+        help="then copy each entry's snapshot and conversions there, for the deploy's warm step "
+        "(-c warm_source=s3://BUCKET/PREFIX) to fill the cache from without the Hub",
     )
     warm.set_defaults(handler=_warm)
     checking = commands.add_parser(

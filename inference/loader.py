@@ -351,7 +351,9 @@ def _require_local_safetensors(spec: ModelSpec, folder: Path) -> Path:
 def _missing(spec: ModelSpec) -> ModelLoadError:
     return ModelLoadError(
         f"{spec.name}: {describe(spec)} is not in the model cache ({cache_dir()}) and HF_HUB_OFFLINE=1 forbids "
-        f"downloading it. Run `python -m inference warm {spec.name}` where the Hub is reachable, with the same HF_HOME."
+        "downloading it. In AWS, deploy again (`cdk deploy`): the stack's warm step fills the cache for each "
+        f"entry it has not warmed. Elsewhere, run `python -m inference warm {spec.name}` where the Hub is reachable, "
+        "with the same HF_HOME."
     )
 
 
