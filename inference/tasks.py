@@ -3,6 +3,21 @@
 Slack and the form send a single string, so each task documents its input
 format here, and parses it here. This module is pure Python so the router
 can validate input and show help without importing torch.
+
+A task is found from its entry in :data:`TASKS`, keyed by its name; each other
+piece of it is keyed by the same name (docs/architecture.md, "Adding a task"):
+
+1. here: its summary, one-line input format, result shape and parser;
+2. its runner on each backend, ``module:Class`` in :data:`inference.backends.BACKENDS`
+   (the classes in ``inference/runners/``; ``torch`` must serve every task), its
+   default backend in :data:`inference.backends.PREFERRED`, and the converter
+   ``python -m inference warm`` runs for a fast backend (that backend's ``converter``);
+3. its Slack renderer, :data:`bot.slack.answers.RENDERERS`;
+4. its form renderer, the ``renderers`` table in ``bot/form/web/form/renderers.js``.
+
+A task here without a torch runner, a Slack renderer or a form renderer fails
+the tests (``tests/inference/test_handler_tasks.py``,
+``tests/bot/slack/test_answers.py``, ``tests/bot/form/test_page.py``).
 """
 
 from __future__ import annotations
@@ -85,7 +100,10 @@ def _fill_mask(text: str, parameters: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Task:
-    """What a task takes, how to write it on one line, and what it returns."""
+    """What a task takes, how to write it on one line, and what it returns.
+
+    ``name`` keys the task's other pieces: its runners, its Slack and its form renderer (the module docstring).
+    """
 
     name: str
     summary: str
