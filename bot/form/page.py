@@ -2,15 +2,17 @@
 
 The markup, style and script live in ``bot/form/web/`` and are inlined into every
 page, so the browser needs one request and the Content-Security-Policy can
-allow exactly those inline blocks by a per-response nonce. The script is written
-in parts by concern (``web/form/*.js``: DOM helpers, requests, the renderer of
-each task, the answer card, feedback, compare mode, the page itself), joined here
-into one strict-mode closure in :data:`SCRIPT_PARTS` order; there is no build step.
-Like the other assets it is read once per process; the page itself is never
-cached (``Cache-Control: no-store``), as it carries a fresh nonce each time. The only values
+allow exactly those inline blocks by a per-response nonce. The only values
 put into the HTML are escaped registry texts and a JSON block with ``<``,
 ``>`` and ``&`` escaped; people's text never reaches the HTML at all (the
 script renders answers with DOM text nodes).
+
+The script is written in parts by concern (``web/form/*.js``: DOM helpers,
+requests, the renderer of each task, the answer card, feedback, compare mode,
+the page itself) and joined here, in :data:`SCRIPT_PARTS` order, into one
+strict-mode closure; there is no build step. Like the other assets it is read
+once per process. The page itself is never cached (``Cache-Control: no-store``):
+each one carries a fresh nonce.
 """
 
 from __future__ import annotations
