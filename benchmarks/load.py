@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 import tempfile
@@ -39,6 +38,7 @@ from benchmarks.machine import describe_machine, git_revision
 from benchmarks.markdown_section import write_section
 from benchmarks.process_memory import TreeMemorySampler, TreePeaks
 from benchmarks.slack_faults import RETRY_AFTER_SECONDS, FaultInjector
+from bot.stores.stats import percentile
 from inference.registry import ModelSpec, load_registry
 from tests.conftest import BOT_TOKEN, BotServer, start_server, stop_server
 from tests.fakes.slack_api import FakeSlackApi
@@ -60,22 +60,14 @@ SETTLE_SECONDS = 3.0
 MAX_LISTED_PROBLEMS = 20
 
 
-def percentile(values: Sequence[float], p: float) -> float | None:
-    """The nearest-rank ``p``-th percentile (None for no values)."""
-    if not values:
-        return None
-    ranked = sorted(values)
-    return ranked[max(0, math.ceil(p / 100 * len(ranked)) - 1)]
-
-
 def _ms_summary(seconds: Sequence[float]) -> dict[str, float | None]:
     def ms(value: float | None) -> float | None:
         return None if value is None else round(value * 1000, 1)
 
     return {
         "count": len(seconds),
-        "p50": ms(percentile(seconds, 50)),
-        "p99": ms(percentile(seconds, 99)),
+        "p50": ms(percentile(seconds, 50) if seconds else None),
+        "p99": ms(percentile(seconds, 99) if seconds else None),
         "max": ms(max(seconds) if seconds else None),
     }
 

@@ -7,16 +7,11 @@ import statistics
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
+from bot.stores.stats import percentile
+
+__all__ = ["alternate", "median", "percentile", "ratio"]
+
 T = TypeVar("T")
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """The ``q``-th percentile (0-100) by the nearest-rank method: a value that was actually measured."""
-    if not values:
-        raise ValueError("no values")
-    ordered = sorted(values)
-    rank = max(1, math.ceil(q / 100 * len(ordered)))
-    return ordered[rank - 1]
 
 
 def median(values: Sequence[float]) -> float:

@@ -140,7 +140,15 @@ class UsageSource(Protocol):
 
 
 def percentile(values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile of at least one value: always a value that was measured."""
+    """The ``q``-th percentile (0-100) by the nearest-rank method: always a value that was measured.
+
+    The project's one percentile: /go/stats, the load run and the speed benchmarks all use it.
+
+    Raises:
+        ValueError: no values (a caller with nothing measured says so in its own way).
+    """
+    if not values:
+        raise ValueError("no values")
     ordered = sorted(values)
     return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
 

@@ -12,7 +12,7 @@ import pytest
 
 from benchmarks.speed import report, sizing
 from benchmarks.speed.footprint import closure, footprint
-from benchmarks.speed.stats import alternate, percentile
+from benchmarks.speed.stats import alternate
 
 ROOT = Path(__file__).resolve().parents[2]
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -73,15 +73,6 @@ def test_smoke_run_writes_every_measurement(smoke: tuple[dict[str, Any], Path]) 
     assert len(results["goals"]) == 8 and all(isinstance(goal["met"], bool) for goal in results["goals"])
     assert (folder / "chart.png").read_bytes().startswith(PNG)
     assert (folder / "cache" / ".gitignore").read_text() == "*\n"
-
-
-def test_percentile_is_a_measured_value() -> None:
-    values = [5.0, 1.0, 4.0, 2.0, 3.0]
-    assert percentile(values, 50) == 3.0
-    assert percentile(values, 99) == 5.0
-    assert percentile(values, 1) == 1.0
-    with pytest.raises(ValueError):
-        percentile([], 50)
 
 
 def test_alternate_reverses_the_order_every_repetition() -> None:

@@ -14,7 +14,7 @@ from bot.core.http import Request
 from bot.core.metrics import ENTRY_POINTS
 from bot.core.services import Services
 from bot.form.stats import ENTRY_WORDS, nice_ceiling, render_stats
-from bot.stores.stats import LocalStats, ModelSample, StatsUnavailable, UsageFigures, percentile
+from bot.stores.stats import LocalStats, ModelSample, StatsUnavailable, UsageFigures
 from inference.registry import Registry, load_registry
 from tests.conftest import ROOT
 from tests.tiny_models import write_registry
@@ -52,12 +52,6 @@ def bars(html: str, css: str) -> list[tuple[float, str]]:
     """(width, the label after it) of each bar of class ``css``."""
     found = re.findall(rf'<rect class="{css}" [^>]*width="([\d.]+)".*?</rect><text class="value"[^>]*>([^<]+)<', html)
     return [(float(width), label) for width, label in found]
-
-
-def test_percentiles_are_measured_values() -> None:
-    assert percentile([5, 1, 3, 2, 4], 50) == 3
-    assert percentile(list(range(1, 101)), 95) == 95
-    assert percentile([7.5], 95) == 7.5
 
 
 def test_axis_ends_are_round_numbers() -> None:
