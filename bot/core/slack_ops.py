@@ -3,22 +3,44 @@
 slack_sdk's retry handlers honour ``429 Retry-After`` and retry server errors
 and dropped connections. Where the bot cannot post in a channel (it is not a
 member, or it is a DM), messages go through the command's ``response_url``.
+
+The failure contract, the same for every :class:`SlackOps` method: a call that
+returns has done what it was asked (and returns what it was asked for: a
+message's ts, a thread's text, or None); a call that did not raises a
+:class:`SlackError`, and nothing else, once slack_sdk's retries are spent:
+
+- :class:`CannotPost`: this route is closed to the bot. Slack answered with one of
+  :data:`CANNOT_POST` (not a member, an archived channel, a message it may not edit),
+  or the ``response_url`` is missing, is not Slack's, or has expired. Trying the same
+  call again will not help; another route (the ``response_url``, the placeholder) may.
+- :class:`SlackUnavailable`: anything else. Another API error, a server error, a 429
+  whose retries ran out, a connection that kept dropping. Trying later may help.
+
+No method returns a sentinel (``None``, ``False``) for a failure, so a caller cannot
+mistake one for success: a caller that can carry on without the call (marking a
+placeholder done, a vote's tally) catches :class:`SlackError` where it makes the call
+and says so; a caller that cannot lets it rise, which for a listener ends in
+its one clear error (:mod:`bot.slack.listeners`) and for a destination record in
+Lambda's retry (:mod:`bot.slack.delivery`).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from http.client import HTTPException
 from typing import Any
 from urllib.parse import urlsplit
 from urllib.request import Request
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
+from slack_sdk.web import SlackResponse
 from slack_sdk.webhook import WebhookClient
 
 from bot.core.http import split_host
@@ -29,6 +51,10 @@ logger = logging.getLogger(__name__)
 CANNOT_POST = frozenset(
     {"not_in_channel", "channel_not_found", "is_archived", "restricted_action", "cant_update_message"}
 )
+#: What a ``response_url`` answers once it has expired or its posts are used up.
+GONE_STATUSES = frozenset({404, 410})
+#: The "method" a failed ``response_url`` post names.
+RESPONSE_URL = "response_url"
 #: Where Slack's response_urls point: (scheme, host, port).
 SLACK_HOOKS = ("https", "hooks.slack.com", 443)
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -72,12 +98,25 @@ def url_origin(url: str) -> tuple[str, str, int] | None:
     return request.type, name, port or DEFAULT_PORTS[request.type]
 
 
-class SlackUnavailable(Exception):
-    """A message could not be delivered by any route; the caller should retry later."""
+class SlackError(Exception):
+    """A Slack call did not do what it was asked, after the retries; see the module's contract."""
+
+    def __init__(self, method: str, error: str) -> None:
+        super().__init__(f"{method} failed: {error}")
+        #: The Web API method (or ``response_url``) that failed, and Slack's error code or what went wrong.
+        self.method, self.error = method, error
+
+
+class CannotPost(SlackError):
+    """This route is closed to the bot (see :data:`CANNOT_POST`); another route may still work."""
+
+
+class SlackUnavailable(SlackError):
+    """Slack kept failing (or refused for another reason); the caller should retry later."""
 
 
 class SlackOps:
-    """The few Slack operations the bot performs, each with its fallback."""
+    """The few Slack operations the bot performs; each raises :class:`SlackError` when it fails."""
 
     def __init__(self, client: WebClient, *, api_url: str) -> None:
         self.client = client
@@ -86,73 +125,95 @@ class SlackOps:
         api = url_origin(api_url)
         self.response_url_origins = {SLACK_HOOKS} if api is None else {SLACK_HOOKS, api}
 
-    def _respond(self, response_url: str, payload: dict[str, Any]) -> bool:
+    def _call(self, method: str, call: Callable[[], SlackResponse]) -> SlackResponse:
+        """Make one Web API call; its failures become the contract's two errors."""
+        try:
+            return call()
+        except SlackApiError as exc:
+            error = str(exc.response.get("error") or f"HTTP {exc.response.status_code}")
+            raise (CannotPost if error in CANNOT_POST else SlackUnavailable)(method, error) from exc
+        except (SlackClientError, OSError, HTTPException) as exc:  # connection errors after the retries
+            raise SlackUnavailable(method, type(exc).__name__) from exc
+
+    def post(self, channel: str, message: dict[str, Any], *, thread_ts: str | None = None) -> str:
+        """Post in a channel or thread; the new message's ts.
+
+        Raises:
+            CannotPost: the bot cannot post there (the ``response_url`` may still work).
+            SlackUnavailable: Slack kept failing after the retries.
+        """
+        text, blocks = message["text"], message.get("blocks")
+        response = self._call(
+            "chat.postMessage",
+            lambda: self.client.chat_postMessage(
+                channel=channel, thread_ts=thread_ts, text=text, blocks=blocks, unfurl_links=False
+            ),
+        )
+        return str(response["ts"])
+
+    def update(self, channel: str, ts: str, message: dict[str, Any]) -> None:
+        """Edit a message the bot posted.
+
+        Raises:
+            CannotPost: the bot may not edit it (``cant_update_message``, not in the channel).
+            SlackUnavailable: Slack kept failing, or refused for another reason (``message_not_found``).
+        """
+        text, blocks = message["text"], message.get("blocks")
+        self._call("chat.update", lambda: self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks))
+
+    def respond(self, response_url: str, message: dict[str, Any], *, ephemeral: bool = False) -> None:
+        """Post through a command's ``response_url`` (visible to the channel unless ``ephemeral``).
+
+        Raises:
+            CannotPost: no ``response_url``, one that is not Slack's, or one Slack no longer
+                takes (404 or 410: expired, or its five posts used).
+            SlackUnavailable: Slack kept failing after the retries, or refused the message.
+        """
+        payload = {**message, "response_type": "ephemeral" if ephemeral else "in_channel", "replace_original": False}
         if not response_url:
-            return False
+            raise CannotPost(RESPONSE_URL, "no response_url")
         origin = url_origin(response_url)
         if origin is None:
             logger.warning("response_url refused: parsers could read it as different addresses")
-            return False
+            raise CannotPost(RESPONSE_URL, "refused: parsers could read it as different addresses")
         if origin not in self.response_url_origins:
             logger.warning("response_url refused: %s://%s:%d is not Slack", *origin)
-            return False
+            raise CannotPost(RESPONSE_URL, "refused: not Slack")
         try:
             response = WebhookClient(response_url, timeout=10, retry_handlers=retry_handlers()).send_dict(payload)
-        except Exception:
-            logger.warning("response_url post failed", exc_info=True)
-            return False
-        return response.status_code == 200
+        except (SlackClientError, OSError, HTTPException) as exc:  # connection errors after the retries
+            raise SlackUnavailable(RESPONSE_URL, type(exc).__name__) from exc
+        if response.status_code in GONE_STATUSES:
+            raise CannotPost(RESPONSE_URL, f"HTTP {response.status_code}")
+        if response.status_code != 200:
+            raise SlackUnavailable(RESPONSE_URL, f"HTTP {response.status_code}")
 
-    def post(self, channel: str, message: dict[str, Any], *, thread_ts: str | None = None) -> str | None:
-        """Post in a channel or thread; the new message's ts, or None where the bot cannot post.
+    def post_ephemeral(self, channel: str, user: str, message: dict[str, Any], *, thread_ts: str | None = None) -> None:
+        """Post a message only ``user`` sees.
 
         Raises:
-            SlackUnavailable: Slack kept failing after the retries.
+            CannotPost: the bot cannot post there.
+            SlackUnavailable: Slack kept failing, or refused for another reason (``user_not_in_channel``).
         """
-        try:
-            response = self.client.chat_postMessage(
-                channel=channel,
-                thread_ts=thread_ts,
-                text=message["text"],
-                blocks=message.get("blocks"),
-                unfurl_links=False,
-            )
-        except SlackApiError as exc:
-            error = exc.response.get("error", "")
-            if error in CANNOT_POST:
-                return None
-            raise SlackUnavailable(f"chat.postMessage failed: {error or exc.response.status_code}") from exc
-        except Exception as exc:  # connection errors after the retries
-            raise SlackUnavailable(f"chat.postMessage failed: {type(exc).__name__}") from exc
-        return str(response["ts"])
-
-    def update(self, channel: str, ts: str, message: dict[str, Any]) -> bool:
-        """Edit a message the bot posted; False when it could not (the caller carries on)."""
-        try:
-            self.client.chat_update(channel=channel, ts=ts, text=message["text"], blocks=message.get("blocks"))
-        except Exception:
-            logger.warning("chat.update failed", exc_info=True)
-            return False
-        return True
-
-    def respond(self, response_url: str, message: dict[str, Any], *, ephemeral: bool = False) -> bool:
-        """Post through a command's ``response_url`` (visible to the channel unless ``ephemeral``)."""
-        payload = {**message, "response_type": "ephemeral" if ephemeral else "in_channel", "replace_original": False}
-        return self._respond(response_url, payload)
-
-    def post_ephemeral(self, channel: str, user: str, message: dict[str, Any], *, thread_ts: str | None = None) -> bool:
-        try:
-            self.client.chat_postEphemeral(
-                channel=channel, user=user, thread_ts=thread_ts, text=message["text"], blocks=message.get("blocks")
-            )
-        except Exception:
-            logger.warning("chat.postEphemeral failed", exc_info=True)
-            return False
-        return True
+        text, blocks = message["text"], message.get("blocks")
+        self._call(
+            "chat.postEphemeral",
+            lambda: self.client.chat_postEphemeral(
+                channel=channel, user=user, thread_ts=thread_ts, text=text, blocks=blocks
+            ),
+        )
 
     def thread_text(self, channel: str, thread_ts: str, *, exclude_ts: str | None = None) -> str:
-        """The human messages of a thread, oldest first, joined by blank lines."""
-        response = self.client.conversations_replies(channel=channel, ts=thread_ts, limit=MAX_THREAD_MESSAGES)
+        """The human messages of a thread, oldest first, joined by blank lines.
+
+        Raises:
+            CannotPost: the bot cannot read that conversation.
+            SlackUnavailable: Slack kept failing, or refused for another reason (``thread_not_found``).
+        """
+        response = self._call(
+            "conversations.replies",
+            lambda: self.client.conversations_replies(channel=channel, ts=thread_ts, limit=MAX_THREAD_MESSAGES),
+        )
         texts = [
             str(m.get("text", "")).strip()
             for m in response.get("messages", [])
@@ -161,7 +222,17 @@ class SlackOps:
         return "\n\n".join(texts)
 
     def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
-        self.client.views_open(trigger_id=trigger_id, view=view)
+        """Open a modal for the person whose action gave ``trigger_id``.
+
+        Raises:
+            SlackError: Slack kept failing, or refused (``expired_trigger_id``: the trigger is 3 seconds old).
+        """
+        self._call("views.open", lambda: self.client.views_open(trigger_id=trigger_id, view=view))
 
     def publish_home(self, user: str, view: dict[str, Any]) -> None:
-        self.client.views_publish(user_id=user, view=view)
+        """Publish ``user``'s Home tab.
+
+        Raises:
+            SlackError: Slack kept failing, or refused.
+        """
+        self._call("views.publish", lambda: self.client.views_publish(user_id=user, view=view))

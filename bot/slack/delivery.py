@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from bot.core.invoker import function_failure
 from bot.core.messages import describe_error
 from bot.core.metrics import model_sample
 from bot.core.services import Services
-from bot.core.slack_ops import SlackUnavailable
+from bot.core.slack_ops import SlackError, SlackUnavailable
 from bot.slack.answers import answer_message, error_message
 from bot.slack.compare_reply import deliver_column
 from bot.slack.reply import RESPONSE_URL, ReplyTarget
@@ -115,26 +116,45 @@ def deliver_outcome(
     services.store.complete(key)
     if target.placeholder_ts and not in_placeholder and spec is not None:
         done = placeholder_done(spec, user=target.user, text=text, elapsed_ms=elapsed_ms, failed=error is not None)
+        mark_done(services, target, done)
+
+
+def mark_done(services: Services, target: ReplyTarget, done: dict[str, Any]) -> None:
+    """Mark the placeholder done; the answer is already in, so a failure here is only logged."""
+    try:
         services.slack.update(target.channel, target.placeholder_ts, done)
+    except SlackError as exc:
+        logger.warning("placeholder not marked done: %s", exc, extra={"request_id": target.request_id})
 
 
 def _post(services: Services, target: ReplyTarget, message: dict[str, Any]) -> bool:
-    """Post by the best route left; True when the answer replaced the placeholder."""
+    """Post by the best route left; True when the answer replaced the placeholder.
+
+    Raises:
+        SlackUnavailable: no route took the answer (each route's failure is logged).
+    """
     slack = services.slack
     if target.mode == RESPONSE_URL:
-        if slack.respond(target.response_url, message):
-            return False
-        raise SlackUnavailable("response_url refused the answer")
-    try:
-        if slack.post(target.channel, message, thread_ts=target.thread_ts or None):
-            return False
-    except SlackUnavailable:
-        logger.warning("thread reply failed; trying the placeholder", extra={"request_id": target.request_id})
-    if target.placeholder_ts and slack.update(target.channel, target.placeholder_ts, message):
-        return True
-    if target.response_url and slack.respond(target.response_url, message):
+        try:
+            slack.respond(target.response_url, message)
+        except SlackError as exc:
+            raise SlackUnavailable(exc.method, f"the answer was refused: {exc.error}") from exc
         return False
-    raise SlackUnavailable("no route could deliver the answer")
+    routes: list[tuple[str, Callable[[], object]]] = [
+        ("thread", lambda: slack.post(target.channel, message, thread_ts=target.thread_ts or None))
+    ]
+    if target.placeholder_ts:
+        routes.append(("placeholder", lambda: slack.update(target.channel, target.placeholder_ts, message)))
+    if target.response_url:
+        routes.append(("response_url", lambda: slack.respond(target.response_url, message)))
+    for route, deliver in routes:
+        try:
+            deliver()
+        except SlackError as exc:
+            logger.warning("answer not delivered by the %s: %s", route, exc, extra={"request_id": target.request_id})
+            continue
+        return route == "placeholder"
+    raise SlackUnavailable("delivery", "no route could deliver the answer")
 
 
 def record_for_feedback(services: Services, spec: ModelSpec, target: ReplyTarget, *, text: str, result: Any) -> None:
@@ -178,5 +198,5 @@ def _deliver_compare_column(
         deliver_column(services, spec, target, text=text, column=column)
     except Exception as exc:
         services.store.release(key)
-        raise SlackUnavailable(f"could not update the comparison: {exc}") from exc
+        raise SlackUnavailable("chat.update", f"could not update the comparison: {exc}") from exc
     services.store.complete(key)

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 from bot.core.invoker import InvokeError
 from bot.core.services import Services
-from bot.core.slack_ops import SlackUnavailable
+from bot.core.slack_ops import CannotPost, SlackError, SlackUnavailable
 from bot.slack.answers import compare_message
 from bot.slack.delivery import deliver_outcome
 from bot.slack.reply import RESPONSE_URL, ReplyTarget
@@ -29,31 +30,52 @@ def start_run(services: Services, spec: ModelSpec, text: str, target: ReplyTarge
 
     A slash command has no thread yet: its placeholder starts one. Where the bot
     cannot post, the placeholder and later the answer go through ``response_url``.
-    If Slack keeps failing, the model runs anyway: delivery tries every route again.
+    If Slack keeps failing, the model runs anyway: delivery tries every route again
+    (:func:`bot.slack.delivery.deliver_outcome`), so the request ends in its answer
+    or, when no route ever works, in Lambda's retries and the failure queue.
     """
     target.started_at = target.started_at or time.time()
     services.store.increment("usage", spec.name)
     placeholder = placeholder_message(spec, user=target.user, text=text)
+    if _post_placeholder(services, target, placeholder) or _respond_placeholder(services, target, placeholder):
+        _invoke(services, spec, text, target)
+
+
+def _post_placeholder(services: Services, target: ReplyTarget, placeholder: dict[str, Any]) -> bool:
+    """Post the placeholder in the channel; True when the run can go on without another route.
+
+    False means the bot cannot post in this conversation (or there is no channel): the
+    ``response_url`` is the route left. A Slack outage is True with no placeholder: the run
+    goes on and delivery tries every route again, as for any answer.
+    """
+    if not target.channel:
+        return False
     try:
-        ts = (
-            services.slack.post(target.channel, placeholder, thread_ts=target.thread_ts or None)
-            if target.channel
-            else None
-        )
+        ts = services.slack.post(target.channel, placeholder, thread_ts=target.thread_ts or None)
+    except CannotPost:
+        return False
     except SlackUnavailable:
         logger.warning("placeholder not posted; running without it", extra={"request_id": target.request_id})
-        _invoke(services, spec, text, target)
-        return
-    if ts:
-        target.placeholder_ts = ts
-        target.thread_ts = target.thread_ts or ts
-    elif target.response_url:
-        target.mode = RESPONSE_URL
-        services.slack.respond(target.response_url, placeholder)
-    else:
+        return True
+    target.placeholder_ts = ts
+    target.thread_ts = target.thread_ts or ts
+    return True
+
+
+def _respond_placeholder(services: Services, target: ReplyTarget, placeholder: dict[str, Any]) -> bool:
+    """Post the placeholder through the ``response_url``; True when the answer can follow it there."""
+    if not target.response_url:
         logger.warning("no way to reach the requester", extra={"request_id": target.request_id})
-        return
-    _invoke(services, spec, text, target)
+        return False
+    target.mode = RESPONSE_URL
+    try:
+        services.slack.respond(target.response_url, placeholder)
+    except CannotPost:
+        logger.warning("no way to reach the requester", extra={"request_id": target.request_id})
+        return False
+    except SlackUnavailable:
+        logger.warning("placeholder not posted; running without it", extra={"request_id": target.request_id})
+    return True
 
 
 def _invoke(services: Services, spec: ModelSpec, text: str, target: ReplyTarget) -> None:
@@ -64,29 +86,41 @@ def _invoke(services: Services, spec: ModelSpec, text: str, target: ReplyTarget)
         deliver_outcome(services, spec, target, text=text, error={"type": "invoke_failed", "message": str(exc)})
 
 
+#: What a person sees when a comparison cannot run where they asked for it.
+COMPARE_NEEDS_A_CHANNEL = (
+    "I can't post in this conversation, so I can't run a comparison here. Invite me, or use a channel I'm in."
+)
+
+
 def start_compare(services: Services, specs: list[ModelSpec], text: str, target: ReplyTarget) -> None:
-    """Post the placeholder and the (empty) comparison, then invoke every model."""
+    """Post the placeholder and the (empty) comparison, then invoke every model.
+
+    A failed placeholder is treated as :func:`start_run` treats it: where the bot cannot
+    post, the person is told so through the ``response_url`` (a comparison's columns need
+    a message in the channel to fill in); if Slack is failing, the comparison goes on
+    without it. The comparison message itself is where the answers land: if it cannot be
+    posted, nothing is invoked and :class:`bot.core.slack_ops.SlackError` rises, which the
+    listener turns into the request's one clear error.
+
+    Raises:
+        SlackError: the comparison message could not be posted.
+    """
     slack = services.slack
     target.started_at = target.started_at or time.time()
-    lead = specs[0]
-    ts = slack.post(
-        target.channel,
-        placeholder_message(lead, user=target.user, text=text, compare=specs),
-        thread_ts=target.thread_ts or None,
-    )
-    if not ts:
-        if target.response_url:
-            slack.respond(
-                target.response_url,
-                {
-                    "text": "I can't post in this conversation, so I can't run a comparison here. Invite me, or use a channel I'm in."
-                },
-                ephemeral=True,
+    placeholder = placeholder_message(specs[0], user=target.user, text=text, compare=specs)
+    if not _post_placeholder(services, target, placeholder):
+        if not target.response_url:
+            logger.warning("no way to reach the requester", extra={"request_id": target.request_id})
+            return
+        try:
+            slack.respond(target.response_url, {"text": COMPARE_NEEDS_A_CHANNEL}, ephemeral=True)
+        except SlackError as exc:
+            logger.warning(
+                "could not say why the comparison cannot run: %s", exc, extra={"request_id": target.request_id}
             )
         return
-    target.placeholder_ts = ts
-    target.thread_ts = target.thread_ts or ts
-    message_ts = slack.post(target.channel, compare_message(specs, text, {}), thread_ts=target.thread_ts)
+    message_ts = slack.post(target.channel, compare_message(specs, text, {}), thread_ts=target.thread_ts or None)
+    target.thread_ts = target.thread_ts or message_ts
     group = target.request_id
     for index, spec in enumerate(specs):
         services.store.increment("usage", spec.name)
@@ -98,7 +132,7 @@ def start_compare(services: Services, specs: list[ModelSpec], text: str, target:
             thread_ts=target.thread_ts,
             placeholder_ts=target.placeholder_ts,
             started_at=target.started_at,
-            compare={"group": group, "message_ts": message_ts or "", "models": [s.name for s in specs]},
+            compare={"group": group, "message_ts": message_ts, "models": [s.name for s in specs]},
         )
         try:
             services.invoker.invoke_async(spec.name, {"text": text, "reply": column.to_dict()})
