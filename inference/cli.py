@@ -7,7 +7,12 @@ the function the Lambda calls, so what it prints is what the router receives;
 :func:`inference.conversions.convert_entry` for entries on a converted backend
 (ONNX Runtime, CTranslate2, ...); it names the entries that fell back on torch, and
 ``--to-s3`` copies what it filled to S3 (:mod:`inference.s3_cache`) for an offline deploy;
-``check`` is :func:`inference.check.check`.
+``check`` is :func:`inference.check.check`;
+``add HUB_ID [--name NAME] [--task TASK] [--revision REV] [--backend B] [--dry-run]``
+is :func:`inference.add.add`: it asks the Hub (``HF_ENDPOINT``) about the model,
+pins its commit, sizes ``memory`` and ``timeout`` by docs/sizing.md's rule
+(:mod:`inference.sizing`) and appends one entry after the registry's last,
+leaving every other byte of the file as it was (``--dry-run`` prints it only).
 ``MODELS_FILE`` (env) points every command at another registry.
 
 Exit codes: 0 success, 1 the model answered with an error or a download or conversion failed,
@@ -150,6 +155,23 @@ def _check(registry: Registry, args: argparse.Namespace) -> int:
     return check([registry.get(name) for name in args.names] if args.names else list(registry))
 
 
+def _add(registry: Registry, args: argparse.Namespace) -> int:
+    from inference.add import Refused, Request, add
+
+    request = Request(args.hub_id, name=args.name, task=args.task, revision=args.revision, backend=args.backend)
+    try:
+        add(request, registry, dry_run=args.dry_run)
+    except Refused as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return USAGE_ERROR if exc.usage else FAILURE
+    except (RegistryError, UnknownModel, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # a bug here must still be one line, not a traceback
+        print(f"error: add failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return FAILURE
+    return 0
+
+
 def _model_label(spec: ModelSpec) -> str:
     return f"{spec.model}@{spec.revision[:7]}" if spec.revision else spec.model
 
@@ -175,7 +197,7 @@ def _list(registry: Registry, args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=program("inference"),
-        description="Run registry models locally, fill the model cache (HF_HOME), list the registry. "
+        description="Run registry models locally, fill the model cache (HF_HOME), check or list the registry, add a Hub model. "
         "MODELS_FILE selects another registry file.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -212,6 +234,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     checking.add_argument("names", nargs="*", metavar="NAME", help="registry entry names")
     checking.set_defaults(handler=_check)
+    adding = commands.add_parser(
+        "add",
+        help="append a registry entry for a Hub model, pinned, sized and described from what the Hub says",
+        description="Ask the Hub (HF_ENDPOINT) about HUB_ID and append one entry to the registry (MODELS_FILE or "
+        "inference/models.yaml), pinned to the commit, sized by docs/sizing.md, keeping the file's comments.",
+    )
+    adding.add_argument("hub_id", metavar="HUB_ID", help="the model's Hub id, owner/name")
+    adding.add_argument("--name", help="the entry's name and slash command (default: a slug of the repository name)")
+    adding.add_argument("--task", help="the task (default: the Hub's pipeline tag)")
+    adding.add_argument(
+        "--revision", metavar="REV", help="a branch, tag or commit to pin (default: main's current commit)"
+    )
+    adding.add_argument("--backend", help="the runtime (default: the task's fast one; see inference/backends.py)")
+    adding.add_argument("--dry-run", action="store_true", help="print the entry without writing it")
+    adding.set_defaults(handler=_add)
     listing = commands.add_parser("list", help="show the registry as a table")
     listing.set_defaults(handler=_list)
     return parser

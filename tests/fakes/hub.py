@@ -595,7 +595,7 @@ def _config(config_file: _File | None) -> dict[str, Any]:
         return {}
     if not isinstance(config, dict):
         return {}
-    return {k: config[k] for k in ("architectures", "model_type") if k in config}
+    return {k: config[k] for k in ("architectures", "model_type", "auto_map") if k in config}
 
 
 def _safetensors_parameters(weights: list[_File]) -> dict[str, int]:
