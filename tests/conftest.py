@@ -7,18 +7,22 @@ Slack Web API on 127.0.0.1 (``SLACK_API_URL``) and a fresh data folder.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
+from bot.local.server import ACTIVITY_PATH
 from inference.registry import load_registry
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.slack_client import SlackSender
@@ -29,6 +33,8 @@ SIGNING_SECRET = "test-signing-secret-0123456789abcdef"
 BOT_TOKEN = "xoxb-test-token-0123456789"
 PASSCODE = "open-sesame-42"
 STARTUP_SECONDS = 60
+#: How long :meth:`BotServer.wait_idle` waits: a model's first request starts its worker and loads it.
+IDLE_WAIT_SECONDS = 90.0
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -78,6 +84,44 @@ class BotServer:
 
     def logs(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def worker_pids(self) -> set[int]:
+        """The model worker processes: the server's children started by multiprocessing's spawn.
+
+        Read from /proc (no psutil); multiprocessing's resource tracker, also a child, is left out.
+        """
+        found = set()
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                command = (entry / "cmdline").read_bytes()
+            except (OSError, IndexError, ValueError):
+                continue  # gone, or not ours to read
+            if parent == self.process.pid and b"spawn_main" in command:
+                found.add(int(entry.name))
+        return found
+
+    def activity(self) -> dict[str, Any]:
+        """The work in flight (lazy listeners, model jobs, deliveries) and ``idle``, as the server counts it."""
+        with urllib.request.urlopen(self.url + ACTIVITY_PATH, timeout=10) as response:
+            return json.loads(response.read())
+
+    def wait_idle(self, timeout: float = IDLE_WAIT_SECONDS) -> None:
+        """Wait until nothing is in flight: no lazy listener, no model job queued or running, no delivery.
+
+        What a test asserting "no second answer arrived" waits for: every request it sent was acked, so
+        all the work it started is counted, and once none is left, every answer there will be is posted.
+
+        Raises:
+            AssertionError: still busy after ``timeout`` seconds (the message says with what).
+        """
+        deadline = time.monotonic() + timeout
+        while not (activity := self.activity())["idle"]:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the server was still busy after {timeout:.0f} s: {activity}")
+            time.sleep(0.05)
 
 
 def start_server(

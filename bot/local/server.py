@@ -29,7 +29,7 @@ from bot.cli_errors import CannotListen
 from bot.core.config import ALLOWED_HOSTS, CONNECTIONS_PER_CLIENT, Settings, load_settings
 from bot.core.http import Response, split_host
 from bot.core.logs import set_correlation_id, set_request, setup_logging
-from bot.local.workers import WorkerPool
+from bot.local.workers import WorkerPool, count_listener_work
 from bot.router import MAX_BODY_BYTES, Router
 from bot.stores.state import SqliteStateStore
 from inference.registry import Registry, load_registry
@@ -57,6 +57,9 @@ SERVER_NAME = "hf-slack-bot"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 #: Methods that change nothing, which a page on another site may send (a link to ``/go`` is one).
 SAFE_METHODS = frozenset({"GET", "HEAD"})
+#: Local mode only, for loopback clients only: the work in flight (``bot.local.workers.Activity``), which
+#: tests poll to know the server is idle. Anyone else gets the router's 404, as for any unknown path.
+ACTIVITY_PATH = "/local/activity"
 #: An ``Origin`` header as browsers write it: a scheme and a host, nothing more.
 _ORIGIN = re.compile(r"https?://(?P<authority>[^/?#]+)", re.IGNORECASE)
 
@@ -83,6 +86,16 @@ def proxy_event(method: str, target: str, headers: dict[str, str], body: bytes, 
         "body": text,
         "isBase64Encoded": False,
     }
+
+
+def is_loopback(address: str) -> bool:
+    """Whether a client's address is this machine's loopback (``127.0.0.0/8``, ``::1``, or IPv4-mapped)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return ip.is_loopback or (mapped is not None and mapped.is_loopback)
 
 
 def machine_names() -> set[str]:
@@ -240,11 +253,13 @@ class LocalServer:
         self.pool = WorkerPool(registry, on_record=lambda record: self.router.handle(record))
         services = build_services(settings, registry, self.pool, store)
         self.router = Router(services, build_bolt_app(services), lambda_mode=False)
+        count_listener_work(self.router.app, self.pool.activity)
         self.settings = settings
 
     def handler_class(self, hosts: frozenset[str]) -> type[BaseHTTPRequestHandler]:
         """The request handler for a server that answers for the host names ``hosts``."""
         router = self.router
+        activity = self.pool.activity
         connections = ConnectionCounts(self.settings.connections_per_client)
 
         class Handler(BaseHTTPRequestHandler):
@@ -328,6 +343,10 @@ class LocalServer:
                 if len(body) < length:
                     message = f"The body ended after {len(body)} of its {length} bytes (Content-Length)."
                     self._refuse(Response.error(message, status=400, type="bad_request"))
+                    return
+                local = is_loopback(self.client_address[0]) and self.command in SAFE_METHODS
+                if local and urlsplit(self.path).path == ACTIVITY_PATH:
+                    self._send(Response.json(activity.snapshot(), headers={"Cache-Control": "no-store"}).to_event())
                     return
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 event = proxy_event(self.command, self.path, headers, body, source_ip=self.client_address[0])

@@ -15,6 +15,12 @@ model got to it (the model is busy, not warming up); ``InvokeTimeout`` means
 the model is loading, or is still working on this very call. This is local
 mode's counterpart of a model function's reserved concurrency in AWS, over
 which Lambda throttles synchronous calls.
+
+The pool counts the work under way in its :class:`Activity`: model jobs queued
+or running, results being delivered (or waiting to be retried), and, once
+:func:`count_listener_work` wraps the Bolt app's executor, lazy listeners. The
+local server shows it to loopback clients, so a test can wait until nothing is
+in flight instead of sleeping.
 """
 
 from __future__ import annotations
@@ -28,15 +34,16 @@ import signal
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.core.config import DEMO_PASSCODE, SLACK_APP_TOKEN, SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET
 from bot.core.invoker import (
@@ -50,6 +57,9 @@ from bot.core.invoker import (
 )
 from inference.registry import ModelSpec, Registry
 
+if TYPE_CHECKING:
+    from slack_bolt import App
+
 logger = logging.getLogger(__name__)
 
 Record = dict[str, Any]
@@ -61,6 +71,8 @@ STOP_GRACE_SECONDS = 2.0
 #: How many jobs may wait for a model's one worker before a form run is refused as busy: a small queue,
 #: so a run that is let in starts within a few answers, not after everyone else's.
 QUEUE_LIMIT = 2
+#: The kinds of work :class:`Activity` counts.
+LAZY, MODELS, DELIVERIES = "lazy", "models", "deliveries"
 
 
 def _serve(conn: Connection, model: str, models_file: str) -> None:
@@ -109,6 +121,68 @@ def _run_worker(conn: Connection, model: str, models_file: str) -> None:
         _serve(conn, model, models_file)
     finally:  # exiting (the pipe closed, or SIGTERM): a late SIGTERM must not cut the finalizers short
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+class Activity:
+    """How much work is in flight, by kind: counted up when it is handed over, down when it has ended."""
+
+    def __init__(self) -> None:
+        self._counts: Counter[str] = Counter({LAZY: 0, MODELS: 0, DELIVERIES: 0})
+        self._lock = threading.Lock()
+
+    def start(self, kind: str) -> None:
+        with self._lock:
+            self._counts[kind] += 1
+
+    def end(self, kind: str) -> None:
+        with self._lock:
+            self._counts[kind] -= 1
+
+    def snapshot(self) -> dict[str, Any]:
+        """Each kind's count, and ``idle``: whether none is in flight, all read at one instant."""
+        with self._lock:
+            counts = dict(self._counts)
+        return {**counts, "idle": not any(counts.values())}
+
+
+class CountingExecutor(Executor):
+    """``inner``, with each task counted in ``activity`` as ``kind`` from its submission to its end."""
+
+    def __init__(self, inner: Executor, activity: Activity, kind: str) -> None:
+        self.inner = inner
+        self.activity = activity
+        self.kind = kind
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        self.activity.start(self.kind)
+        try:
+            return self.inner.submit(self._run, fn, args, kwargs)
+        except BaseException:
+            self.activity.end(self.kind)
+            raise
+
+    def _run(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            self.activity.end(self.kind)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self.inner.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
+def count_listener_work(app: App, activity: Activity) -> None:
+    """Count the Bolt app's lazy listeners (and any listener it runs in the background) in ``activity``.
+
+    Bolt hands both its listener runner and its lazy-listener runner the one executor it was built with;
+    both get the counting wrapper around it.
+    """
+    runner = app.listener_runner
+    counted = CountingExecutor(runner.listener_executor, activity, LAZY)
+    runner.listener_executor = counted
+    lazy = runner.lazy_listener_runner
+    if hasattr(lazy, "executor"):
+        lazy.executor = counted
 
 
 @dataclass
@@ -296,6 +370,8 @@ class WorkerPool:
         self.retry_delays = retry_delays
         self.queue_limit = queue_limit
         self.workers: dict[str, ModelWorker] = {}
+        #: Model jobs and deliveries in flight (the local server adds its lazy listeners).
+        self.activity = Activity()
         self._lock = threading.Lock()
         self._closed = False
         # Deliveries post to Slack, which may be slow; they must not hold up the next model request.
@@ -312,11 +388,15 @@ class WorkerPool:
                 self.workers[model] = ModelWorker(spec, models_file=self.registry.path.resolve(), finish=self._finish)
             return self.workers[model]
 
+    def _count(self, job: Job) -> None:
+        """Count ``job`` in flight until its future is done: answered, or cancelled before it started."""
+        self.activity.start(MODELS)
+        job.future.add_done_callback(lambda _: self.activity.end(MODELS))
+
     def _finish(self, job: Job, record: Record) -> None:
         if job.asynchronous:
-            self._submit(record)
-        else:
-            job.future.set_result(record)
+            self._submit(record)  # counted as a delivery before the job stops counting
+        job.future.set_result(record)
 
     def _submit(self, record: Record, attempt: int = 0) -> None:
         """Queue a delivery, unless the pool is closed: the server is stopping, and its deliveries with it."""
@@ -324,7 +404,21 @@ class WorkerPool:
             if self._closed:
                 logger.warning("a model result was not delivered: the server is stopping")
                 return
-            self._deliveries.submit(self._deliver, record, attempt)
+            self.activity.start(DELIVERIES)
+            self._deliveries.submit(self._counted_delivery, record, attempt)
+
+    def _counted_delivery(self, record: Record, attempt: int) -> None:
+        try:
+            self._deliver(record, attempt)
+        finally:
+            self.activity.end(DELIVERIES)
+
+    def _retry(self, record: Record, attempt: int) -> None:
+        """A retry's timer went off: queue the delivery again (counted until then as waiting)."""
+        try:
+            self._submit(record, attempt)
+        finally:
+            self.activity.end(DELIVERIES)
 
     def _deliver(self, record: Record, attempt: int = 0) -> None:
         """Hand a record to the router; if that fails, try again later, as Lambda retries a destination."""
@@ -336,20 +430,25 @@ class WorkerPool:
                 return
             delay = self.retry_delays[attempt]
             logger.warning("delivering a model result failed; trying again in %.0f s", delay, exc_info=True)
-            timer = threading.Timer(delay, self._submit, (record, attempt + 1))
+            self.activity.start(DELIVERIES)
+            timer = threading.Timer(delay, self._retry, (record, attempt + 1))
             timer.daemon = True
             timer.start()
 
     def invoke_async(self, model: str, payload: dict[str, Any]) -> None:
         if len(json.dumps(payload)) > MAX_ASYNC_PAYLOAD:
             raise InvokeError("The request is too large to queue.")
-        self._worker(model).submit(Job(payload=payload, asynchronous=True))
+        worker = self._worker(model)
+        job = Job(payload=payload, asynchronous=True)
+        self._count(job)
+        worker.submit(job)
 
     def invoke_sync(self, model: str, payload: dict[str, Any], *, timeout: float) -> dict[str, Any]:
         job = Job(payload=payload, asynchronous=False)
         worker = self._worker(model)
         if worker.waiting() >= self.queue_limit:
             raise InvokeBusy(f"{model} is busy: {self.queue_limit} requests are already waiting for it.")
+        self._count(job)
         worker.submit(job)
         try:
             record = job.future.result(timeout=timeout)

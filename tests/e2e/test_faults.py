@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -18,30 +17,12 @@ from tests.e2e.test_slack import flat, mention, placeholder, wait_for_reply
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
-def workers(pid: int) -> set[int]:
-    """The model worker processes of server ``pid``: its children started by multiprocessing's spawn.
-
-    Read from /proc (no psutil); multiprocessing's resource tracker, also a child, is left out.
-    """
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-                command = (entry / "cmdline").read_bytes()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid and b"spawn_main" in command:
-                found.add(int(entry.name))
-    return found
-
-
 def test_killed_worker_gives_an_error_and_the_next_request_a_fresh_worker(server: BotServer, channel: str) -> None:
-    before = workers(server.process.pid)
+    before = server.worker_pids()
     server.sender.command("/tiny-crash", "first", channel_id=channel)
     parent = placeholder(server, channel)
     deadline = time.monotonic() + 20
-    while not (new := workers(server.process.pid) - before) and time.monotonic() < deadline:
+    while not (new := server.worker_pids() - before) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert new, "no worker process started"
     for pid in new:

@@ -127,23 +127,6 @@ def export(server: BotServer) -> list[dict]:
     return [json.loads(line) for line in out.splitlines()]
 
 
-def worker_pid(server: BotServer) -> int:
-    """The model's worker process: the server's one ``multiprocessing`` spawn child (only MODEL runs here)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            command = (entry / "cmdline").read_bytes()
-        except (OSError, IndexError, ValueError):
-            continue
-        if parent == server.process.pid and b"spawn_main" in command:
-            found.append(int(entry.name))
-    (pid,) = found
-    return pid
-
-
 def test_votes_count_once_per_answer_from_the_browser_that_asked(server: BotServer) -> None:
     asker = Client(server, "127.0.0.2")
     assert asker.load_page().cookies[0].startswith(f"{VOTER_COOKIE}=")
@@ -185,7 +168,7 @@ def test_a_burst_from_one_client_leaves_others_a_clear_busy_not_warming_up(serve
     assert DEFAULT_FORM_RUNS_PER_CLIENT - 1 >= QUEUE_LIMIT, "one client's runs fill the queue behind the running one"
     refused_at_once = 20 - DEFAULT_FORM_RUNS_PER_CLIENT
     answered(Client(server, "127.0.0.5"))  # the model is loaded
-    worker = worker_pid(server)
+    (worker,) = server.worker_pids()  # only MODEL runs here
     attacker, other = Client(server, "127.0.0.6"), Client(server, "127.0.0.7")
     os.kill(worker, signal.SIGSTOP)  # the model now takes for ever over whatever it runs
     try:
@@ -194,7 +177,9 @@ def test_a_burst_from_one_client_leaves_others_a_clear_busy_not_warming_up(serve
             deadline = time.monotonic() + 20
             while sum(f.done() for f in burst) < refused_at_once and time.monotonic() < deadline:
                 time.sleep(0.05)
-            time.sleep(0.5)  # the admitted runs queue within microseconds of taking their slots
+            # the admitted runs: the one the stopped model holds and the QUEUE_LIMIT queued behind it
+            while server.activity()["models"] < QUEUE_LIMIT + 1 and time.monotonic() < deadline:
+                time.sleep(0.05)
             started = time.monotonic()
             theirs = other.run()
             waited = time.monotonic() - started

@@ -79,7 +79,7 @@ def test_empty_or_help_gives_usage_ephemerally(server: BotServer, channel: str, 
     body = response.json()
     assert body["response_type"] == "ephemeral"
     assert "question | context" in json.dumps(body)
-    time.sleep(0.3)
+    server.wait_idle()
     assert server.slack.messages(channel) == []
 
 
@@ -130,7 +130,7 @@ def test_retried_event_answers_once(server: BotServer, channel: str) -> None:
     for retry in (1, 2, 3):
         assert server.sender.event(event, event_id=event_id, retry_num=retry).status == 200
     wait_for_reply(server, channel, ts, count=2)
-    time.sleep(1.0)
+    server.wait_idle()
     replies = thread_replies(server, channel, ts)
     assert len(replies) == 2, [flat(m) for m in replies]  # one placeholder, one answer
 
@@ -141,7 +141,7 @@ def test_same_command_delivered_twice_answers_once(server: BotServer, channel: s
     assert server.sender.post(body, FORM).status == 200
     parent = placeholder(server, channel)
     wait_for_reply(server, channel, parent["ts"])
-    time.sleep(1.0)
+    server.wait_idle()
     assert len([m for m in server.slack.messages(channel) if "thread_ts" not in m]) == 1
     assert len(thread_replies(server, channel, parent["ts"])) == 1
 
@@ -205,7 +205,7 @@ def test_message_shortcut_opens_modal_and_answers_in_thread(server: BotServer, c
     assert submit_last_view(server, user="U9", values=SENTIMENT_PICKED, view_id=view_id).status == 200  # twice
     replies = wait_for_reply(server, channel, message_ts, count=2)
     assert any("POSITIVE" in flat(m) or "NEGATIVE" in flat(m) for m in replies)
-    time.sleep(1.0)
+    server.wait_idle()
     assert len(thread_replies(server, channel, message_ts)) == 2  # one placeholder, one answer
 
 
@@ -235,7 +235,7 @@ def test_message_shortcut_on_a_message_longer_than_the_model_takes_says_so(serve
     body = response.json()
     assert body["response_action"] == "errors"
     assert "39,999 characters long; tiny-sentiment accepts at most 20,000" in body["errors"]["model_block"]
-    time.sleep(0.5)
+    server.wait_idle()
     assert thread_replies(server, channel, message_ts) == []
 
 
@@ -253,7 +253,7 @@ def test_message_shortcut_whose_text_is_gone_asks_to_run_it_again(server: BotSer
         view["private_metadata"] = json.dumps(metadata)
     response = submit_last_view(server, user="U9", values=SENTIMENT_PICKED, view=view)
     assert response.json() == {"response_action": "errors", "errors": {"model_block": SHORTCUT_TEXT_GONE}}
-    time.sleep(0.5)
+    server.wait_idle()
     assert thread_replies(server, channel, message_ts) == []
 
 

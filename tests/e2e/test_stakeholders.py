@@ -132,6 +132,7 @@ def test_compare_posts_one_reply_filled_per_model(server: BotServer, channel: st
     assert len(feedback_buttons_all(current(server, channel, comparison["ts"]))) == 1  # only the answered column
     updates = [c for c in server.slack.calls("chat.update") if c.params.get("ts") == comparison["ts"]]
     assert len(updates) >= 2
+    server.wait_idle()
     assert len(wait_for_reply(server, channel, parent["ts"])) == 1  # one reply, updated in place
     assert server.slack.wait_for(lambda: "Answered in" in flat(current(server, channel, parent["ts"])), 20)
 

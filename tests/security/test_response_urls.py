@@ -142,6 +142,7 @@ def test_the_server_never_posts_to_a_response_url_that_is_not_slacks(
 
     # The placeholder, then the answer: both are refused, and each refusal is logged.
     assert server.slack.wait_for(lambda: refusals() >= 2, 30), server.logs()[-2000:]
+    server.wait_idle()
     assert received == []
 
 

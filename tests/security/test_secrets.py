@@ -96,7 +96,7 @@ def exercise(server: BotServer) -> None:
     slack.fail("chat.postMessage", error="invalid_auth", times=2)
     sender.command("/tiny-sentiment", "bad token", channel_id="CAUTH")
     assert slack.wait_for(lambda: any(c.fault == "invalid_auth" for c in slack.calls("chat.postMessage")), 30)
-    time.sleep(1.0)  # let the failure be logged before the server stops
+    server.wait_idle()  # every failure is logged before the server stops
     slack.heal()
 
 
