@@ -47,15 +47,15 @@ import yaml
 from inference.backends import BACKENDS, default_backend, serving
 from inference.check import tokenizer_kind
 from inference.errors import RegistryError
-from inference.loader import HUB_TIMEOUT_SECONDS, has_safetensors
+from inference.loader import HUB_TIMEOUT_SECONDS, OFFLINE_ENV, has_safetensors, is_offline
 from inference.registry import COMMAND, COMMIT, RESERVED_NAMES, SLUG, Registry, parse_registry
 from inference.sizing import TooLarge, size
 from inference.tasks import ALIASES, TASKS, InvalidInput, parse_input
 
 #: The registry allows 32 characters in a name, and Slack 32 in a command with its "/": a derived name gets 31.
 NAME_LENGTH = 31
-#: A Hub id: ``owner/name``, as the registry requires for a Hub model.
-HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+#: A Hub id: ``owner/name``, or a bare legacy name (``gpt2``) that the Hub answers with its ``owner/name``.
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 #: The longest description taken from a card (cut at a word, with an ellipsis).
 DESCRIPTION_LENGTH = 200
 #: Width of the rendered YAML; longer text continues on the next line.
@@ -238,6 +238,8 @@ def read_hub(repo: str, revision: str | None = None) -> HubModel:
     except Exception as exc:  # HTTP errors are typed; anything else means the Hub was not reached
         raise _hub_refusal(exc, repo, revision) from exc
     sha = info.sha or ""
+    if "/" not in (info.id or repo):
+        raise Refused(f"the Hub calls the model {info.id or repo!r}; the registry needs a Hub id with its owner/name")
     if not COMMIT.match(sha):
         raise Refused(f"the Hub gave no commit hash for {repo} at {revision or 'main'} (got {sha!r})")
     files = {sibling.rfilename: int(sibling.size or 0) for sibling in info.siblings or []}
@@ -650,6 +652,8 @@ def add(request: Request, registry: Registry, *, dry_run: bool = False) -> Plan:
     """
     if not HUB_ID.match(request.hub_id):
         raise Refused(f"{request.hub_id!r} is not a Hub id: expected owner/name", usage=True)
+    if is_offline():
+        raise Refused(f"{OFFLINE_ENV}=1 forbids asking the Hub about {request.hub_id}: unset it for `add`", usage=True)
     if request.name is not None:
         _check_name(request.name, registry, derived=False)
     if request.task is not None and ALIASES.get(request.task, request.task) not in TASKS:

@@ -381,7 +381,7 @@ def test_refuses_an_unknown_repository_a_bad_id_and_a_hub_error(
     hub: Hub, registry: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert "the Hub has no repository someone/missing" in refused(capsys, 1, "someone/missing")
-    assert "'no-owner' is not a Hub id: expected owner/name" in refused(capsys, 2, "no-owner")
+    assert "'a/b/c' is not a Hub id: expected owner/name" in refused(capsys, 2, "a/b/c")
     hub.hub.fail_next(1, 429, path="/api/models/")
     assert "the Hub answered HTTP 429" in refused(capsys, 1, SST2, "--name", "x")
 
@@ -549,3 +549,53 @@ def test_the_rendered_entry_is_the_planned_one() -> None:
     text = adding.render(plan, "  - ")
     assert text.startswith("  # a comment\n  - name: x\n    task: fill-mask\n")
     assert yaml.safe_load("models:\n" + text)["models"] == [plan.entry]
+
+
+def test_parameters_come_from_the_safetensors_headers_when_the_hub_gives_no_count(
+    hub: Hub, registry: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hub.publish("someone/counted", info={"pipeline_tag": "text-classification"})  # counted by the Hub
+    hub.publish("someone/uncounted", info={"pipeline_tag": "text-classification", "safetensors": None})
+
+    def weights(repo: str) -> str:
+        status, out, err = run(capsys, repo, "--dry-run")
+        assert status == 0, err
+        return next(line for line in out.splitlines() if line.startswith("  weights"))
+
+    counted = weights("someone/counted")
+    assert counted == weights("someone/uncounted") and "parameters (F32)" in counted
+    from huggingface_hub import HfApi
+
+    def unreadable(*args: Any, **kwargs: Any) -> Any:
+        raise OSError("no headers")
+
+    monkeypatch.setattr(HfApi, "get_safetensors_metadata", unreadable)
+    assert "counted from the files' size as 16-bit weights" in weights("someone/uncounted")
+
+
+def test_a_legacy_id_becomes_the_owner_and_name_the_hub_answers_with(
+    hub: Hub, registry: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hub.publish("legacy-model", info={**_info("sentiment"), "id": "someone/legacy-model"})
+    status, _, err = run(capsys, "legacy-model")
+    assert status == 0, err
+    assert load_registry(registry).get("legacy-model").model == "someone/legacy-model"
+    hub.publish("bare-model", info=_info("sentiment"))
+    assert "the registry needs a Hub id with its owner/name" in refused(capsys, 1, "bare-model")
+
+
+def test_offline_is_refused_before_asking(
+    hub: Hub, registry: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    hub.hub.clear()
+    assert "HF_HUB_OFFLINE=1 forbids asking the Hub" in refused(capsys, 2, SST2)
+    assert hub.hub.calls() == []
+
+
+def test_an_added_entry_passes_check(hub: Hub, registry: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status, _, err = run(capsys, record("similarity").repo, "--name", "similar")
+    assert status == 0, err
+    capsys.readouterr()
+    assert cli.main(["check", "similar"]) == 0
+    assert "verdict    will load" in capsys.readouterr().out
