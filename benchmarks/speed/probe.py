@@ -12,7 +12,9 @@ Kinds:
   ``transformers``  ``from transformers import pipeline``: the router's baseline
   ``ours NAME``     the model Lambda's handler (``inference.handler``) on registry entry NAME
   ``seed``          the seed-style handler (:mod:`benchmarks.speed.seed_handler`)
-Model kinds read the request from ``BENCH_EVENT`` and run ``BENCH_WARM`` warm requests.
+Model kinds read the request from ``BENCH_EVENT`` and run ``BENCH_WARM`` warm requests. With
+``BENCH_DECODE`` (``{"long": event, "short": event, "runs": n}``) they then answer the long and the short
+request in turn, ``runs`` times each, for the decode figure (the long one writes more tokens than the short).
 """
 
 from __future__ import annotations
@@ -76,15 +78,29 @@ def _transformers() -> dict[str, Any]:
     return {}
 
 
+def _timed_ms(handler: Any, event: dict[str, Any]) -> float:
+    started = time.perf_counter()
+    answer = handler(event, None)
+    elapsed = (time.perf_counter() - started) * 1000
+    if isinstance(answer, dict) and "error" in answer:
+        raise SystemExit(f"the probe's request failed: {answer['error']}")
+    return elapsed
+
+
 def _model(handler: Any) -> dict[str, Any]:
     event = json.loads(os.environ["BENCH_EVENT"])
     _ready(handler(event, None))
-    warm = []
-    for _ in range(int(os.environ.get("BENCH_WARM", "0"))):
-        started = time.perf_counter()
-        handler(event, None)
-        warm.append((time.perf_counter() - started) * 1000)
-    return {"warm_ms": warm}
+    report: dict[str, Any] = {
+        "warm_ms": [_timed_ms(handler, event) for _ in range(int(os.environ.get("BENCH_WARM", "0")))]
+    }
+    if os.environ.get("BENCH_DECODE"):
+        decode = json.loads(os.environ["BENCH_DECODE"])
+        long_ms, short_ms = [], []
+        for _ in range(decode["runs"]):
+            long_ms.append(_timed_ms(handler, decode["long"]))
+            short_ms.append(_timed_ms(handler, decode["short"]))
+        report["decode"] = {"long_ms": long_ms, "short_ms": short_ms}
+    return report
 
 
 def main(argv: list[str]) -> None:

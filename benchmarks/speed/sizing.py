@@ -1,10 +1,11 @@
 """Lambda memory settings for the default models, estimated from the benchmark's one-vCPU measurements.
 
-Two models are measured (all-MiniLM-L6-v2 and the distilbart-cnn-12-6-shaped
-summarizer, torch backend, one thread); the others are scaled from them by
-their size and the work one request does. See ``docs/sizing.md`` for the method
-and its limits. :func:`markdown` renders the generated table; :func:`recommend`
-gives the memory the registry uses.
+Four models are measured on their default fast runtime with one thread: all-MiniLM-L6-v2 (ONNX Runtime,
+int8), the distilbart-cnn-12-6- and opus-mt-en-fr-shaped seq2seq models (CTranslate2, int8) and the
+Qwen2.5-0.5B-Instruct-shaped chat model (onnxruntime-genai, int4). The other default models are scaled
+from the measured one of their family by their parameter count and the work one request does. See
+``docs/sizing.md`` for the method and its limits. :func:`markdown` renders the generated table;
+:func:`recommend` gives the memory the registry uses.
 """
 
 from __future__ import annotations
@@ -13,86 +14,110 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from benchmarks.speed.fixtures import CHAT_TOKENS, GENERATED_TOKENS
+from benchmarks.speed.measure import CHAT, MINILM, SUMMARIZER, TRANSLATOR
 from inference.registry import MB_PER_VCPU
 
 SECTION = "sizing-table"
 #: AWS Lambda, x86, us-east-1, first pricing tier (aws.amazon.com/lambda/pricing, unchanged since Dec 2020).
 PRICE_PER_GB_SECOND = 0.0000166667
 PRICE_PER_REQUEST = 0.20 / 1_000_000
-SETTINGS_MB = (1024, 1769, 2048, 3008, 3538, 4096, 6144, 10240)
+SETTINGS_MB = (512, 1024, 1769, 2048, 3008, 3538, 4096)
 #: Lambda's memory must hold the process's peak RSS plus the runtime and some slack.
 HEADROOM = 1.2
 #: Requests slower than this at one vCPU get two: people wait for the answer in Slack.
 SLOW_REQUEST_S = 10.0
-MINILM = "all-MiniLM-L6-v2 torch"
-SUMMARIZER = "distilbart-cnn-12-6 (shape) torch"
-#: The measured summarizer request: 20 new tokens with 4 beams; the measured similarity request: about 36 tokens.
-MEASURED_NEW_TOKENS, MEASURED_BEAMS, MEASURED_SIMILARITY_TOKENS = 20, 4, 36
-MINILM_PARAMS_M, DISTILBART_PARAMS_M = 22.7, 306.0
-MINILM_WEIGHTS_GB, DISTILBART_WEIGHTS_GB = 0.091, 1.222
+#: The one-vCPU runs (measure.one_thread's keys) and the two-vCPU ones (measure.model_handlers' keys).
+ENCODER, SEQ2SEQ, CHAT_FAMILY = "encoder", "seq2seq", "chat"
+MEASURED = {
+    ENCODER: (MINILM, "onnx-int8"),
+    SEQ2SEQ: (SUMMARIZER, "ctranslate2-int8"),
+    CHAT_FAMILY: (CHAT, "onnxruntime-genai-int4"),
+}
+SMALL_SEQ2SEQ = (TRANSLATOR, "ctranslate2-int8")
+#: The measured requests' work: about 36 tokens read (similarity), 20 new tokens with 4 beams (summarizer),
+#: CHAT_TOKENS greedy tokens (chat). Parameter counts are the model cards'.
+MEASURED_SIMILARITY_TOKENS, MEASURED_BEAMS = 36, 4
+PARAMS_M = {MINILM: 22.7, SUMMARIZER: 306.0, TRANSLATOR: 75.0, CHAT: 494.0}
+UNITS = {ENCODER: "token read", SEQ2SEQ: "token and beam written", CHAT_FAMILY: "token written"}
+RUNTIMES = {ENCODER: "ONNX Runtime int8", SEQ2SEQ: "CTranslate2 int8", CHAT_FAMILY: "onnxruntime-genai int4"}
 
 
 @dataclass(frozen=True)
 class Model:
-    """A default registry entry's size and the work of one typical request.
+    """A default registry entry's family, size and the work of one typical request.
 
-    ``tokens`` is what an encoder reads per request; ``new_tokens`` and ``beams``
-    what a generator writes (0 for encoder tasks). Parameter counts are the model
-    cards'; weights are float32, as the runners load them.
+    ``work`` is what one request does in the family's unit: tokens read (encoders), new tokens times
+    beams (seq2seq), new tokens (chat). Parameter counts are the model cards'.
     """
 
     name: str
+    family: str
     params_m: float
-    weights_gb: float
-    tokens: int = 0
-    new_tokens: int = 0
-    beams: int = 1
+    work: int
 
 
 DEFAULT_MODELS = (
-    Model("sentiment", 67, 0.268, tokens=32),
-    Model("summarize", 306, 1.222, new_tokens=142, beams=4),
-    Model("translate-en-fr", 75, 0.301, new_tokens=40, beams=4),
-    Model("similarity", 22.7, 0.091, tokens=36),
-    Model("zero-shot", 407, 1.629, tokens=3 * 40),
-    Model("ner", 108, 0.433, tokens=32),
-    Model("qa", 65, 0.261, tokens=96),
-    Model("ask", 494, 1.976, new_tokens=256, beams=1),
-    Model("fill-mask", 82, 0.331, tokens=24),
+    Model("sentiment", ENCODER, 67, 32),
+    Model("summarize", SEQ2SEQ, 306, 142 * 4),
+    Model("translate-en-fr", SEQ2SEQ, 75, 40 * 4),
+    Model("similarity", ENCODER, 22.7, 36),
+    Model("zero-shot", ENCODER, 407, 3 * 40),
+    Model("ner", ENCODER, 108, 32),
+    Model("qa", ENCODER, 65, 96),
+    Model("ask", CHAT_FAMILY, 494, 256),
+    Model("fill-mask", ENCODER, 82, 24),
 )
 
 
 @dataclass(frozen=True)
-class Calibration:
-    """Fitted from the two measured models at one vCPU."""
+class Family:
+    """Fitted for one runtime family at one vCPU: a base plus so much per million parameters."""
 
     cold_base_s: float
-    cold_per_gb_s: float
+    cold_per_m_s: float
     rss_base_mb: float
-    rss_per_gb_mb: float
-    encoder_s_per_m_token: float
-    generator_s_per_m_token: float
+    rss_per_m_mb: float
+    #: Seconds per million parameters per unit of work (token read, token and beam written, token written).
+    s_per_m_work: float
     two_vcpu_speedup: float
 
 
+Calibration = dict[str, Family]
+
+
 def calibrate(results: dict[str, Any]) -> Calibration:
-    one = results["one_vcpu"]
-    small, large = one[MINILM], one[SUMMARIZER]
-    span = DISTILBART_WEIGHTS_GB - MINILM_WEIGHTS_GB
-    cold_per_gb = (large["cold_median_s"] - small["cold_median_s"]) / span
-    rss_per_gb = (large["peak_rss_mb"] - small["peak_rss_mb"]) / span
-    two = results["models"]["distilbart-cnn-12-6 (shape)"]["torch"]
-    return Calibration(
-        cold_base_s=small["cold_median_s"] - cold_per_gb * MINILM_WEIGHTS_GB,
-        cold_per_gb_s=cold_per_gb,
-        rss_base_mb=small["peak_rss_mb"] - rss_per_gb * MINILM_WEIGHTS_GB,
-        rss_per_gb_mb=rss_per_gb,
-        encoder_s_per_m_token=small["warm_p50_ms"] / 1000 / (MINILM_PARAMS_M * MEASURED_SIMILARITY_TOKENS),
-        generator_s_per_m_token=large["warm_p50_ms"]
-        / 1000
-        / (DISTILBART_PARAMS_M * MEASURED_NEW_TOKENS * MEASURED_BEAMS),
-        two_vcpu_speedup=max(1.0, large["warm_p50_ms"] / two["warm_p50_ms"]),
-    )
+    """Each family from its measured model; the per-parameter slopes from the two CTranslate2 models.
+
+    Only the seq2seq family has two measured sizes (75 M and 306 M parameters, the same runtime and
+    quantization), so their line's slopes are used for the other families' single points too.
+    """
+    one, two = results["one_vcpu"], results["models"]
+
+    def measured(model: str, label: str) -> dict[str, Any]:
+        return one[f"{model} {label}"]
+
+    small, large = measured(*SMALL_SEQ2SEQ), measured(*MEASURED[SEQ2SEQ])
+    span = PARAMS_M[SUMMARIZER] - PARAMS_M[TRANSLATOR]
+    cold_per_m = max(0.0, (large["cold_median_s"] - small["cold_median_s"]) / span)
+    rss_per_m = max(0.0, (large["peak_rss_mb"] - small["peak_rss_mb"]) / span)
+    work = {
+        ENCODER: MEASURED_SIMILARITY_TOKENS,
+        SEQ2SEQ: GENERATED_TOKENS * MEASURED_BEAMS,
+        CHAT_FAMILY: CHAT_TOKENS,
+    }
+    families = {}
+    for family, (model, label) in MEASURED.items():
+        point, params = measured(model, label), PARAMS_M[model]
+        families[family] = Family(
+            cold_base_s=point["cold_median_s"] - cold_per_m * params,
+            cold_per_m_s=cold_per_m,
+            rss_base_mb=point["peak_rss_mb"] - rss_per_m * params,
+            rss_per_m_mb=rss_per_m,
+            s_per_m_work=point["warm_p50_ms"] / 1000 / (params * work[family]),
+            two_vcpu_speedup=max(1.0, point["warm_p50_ms"] / two[model][label]["warm_p50_ms"]),
+        )
+    return families
 
 
 def share(memory_mb: int) -> float:
@@ -100,34 +125,34 @@ def share(memory_mb: int) -> float:
     return memory_mb / MB_PER_VCPU
 
 
-def speedup(vcpus: float, calibration: Calibration) -> float:
+def speedup(vcpus: float, family: Family) -> float:
     """How much faster a request runs on ``vcpus`` than on one: the measured two-thread gain, extended linearly."""
     if vcpus <= 1:
         return vcpus
-    return 1 + (vcpus - 1) * (calibration.two_vcpu_speedup - 1)
+    return 1 + (vcpus - 1) * (family.two_vcpu_speedup - 1)
 
 
 def request_s(model: Model, calibration: Calibration) -> float:
-    """One request at one vCPU: work proportional to parameters times tokens (times beams when generating)."""
-    if model.new_tokens:
-        return calibration.generator_s_per_m_token * model.params_m * model.new_tokens * model.beams
-    return calibration.encoder_s_per_m_token * model.params_m * model.tokens
+    """One request at one vCPU: work proportional to parameters times the request's work units."""
+    return calibration[model.family].s_per_m_work * model.params_m * model.work
 
 
 def cold_s(model: Model, memory_mb: int, calibration: Calibration) -> float:
     """Imports and loading run on one thread: slower below one vCPU, no faster above."""
-    one_vcpu = calibration.cold_base_s + calibration.cold_per_gb_s * model.weights_gb
+    family = calibration[model.family]
+    one_vcpu = family.cold_base_s + family.cold_per_m_s * model.params_m
     return one_vcpu / min(1.0, share(memory_mb))
 
 
 def required_mb(model: Model, calibration: Calibration) -> int:
     """The estimated peak RSS with headroom, rounded up to a multiple of 64 MB."""
-    needed = (calibration.rss_base_mb + calibration.rss_per_gb_mb * model.weights_gb) * HEADROOM
+    family = calibration[model.family]
+    needed = (family.rss_base_mb + family.rss_per_m_mb * model.params_m) * HEADROOM
     return math.ceil(needed / 64) * 64
 
 
 def warm_s(model: Model, memory_mb: int, calibration: Calibration) -> float:
-    return request_s(model, calibration) / speedup(share(memory_mb), calibration)
+    return request_s(model, calibration) / speedup(share(memory_mb), calibration[model.family])
 
 
 def cost_per_1000(model: Model, memory_mb: int, calibration: Calibration) -> float:
@@ -181,11 +206,12 @@ def markdown(results: dict[str, Any]) -> str:
         lambda model, memory: f"{cold_s(model, memory, calibration):.1f}",
         calibration,
     )
-    lines.append(
-        f"Calibration: cold start {calibration.cold_base_s:.2f} s + {calibration.cold_per_gb_s:.2f} s per GB of "
-        f"weights; peak RSS {calibration.rss_base_mb:.0f} MB + {calibration.rss_per_gb_mb:.0f} MB per GB; "
-        f"{calibration.encoder_s_per_m_token * 1e6:.1f} µs per million parameters per token read, "
-        f"{calibration.generator_s_per_m_token * 1e6:.1f} µs per million parameters per token and beam written; "
-        f"two vCPUs run a request {calibration.two_vcpu_speedup:.2f} times as fast as one."
-    )
+    for name, family in calibration.items():
+        lines.append(
+            f"- Calibration, {name} ({RUNTIMES[name]}): cold start {family.cold_base_s:.2f} s + "
+            f"{family.cold_per_m_s * 1000:.2f} ms per million parameters; peak RSS {family.rss_base_mb:.0f} MB + "
+            f"{family.rss_per_m_mb:.2f} MB per million parameters; {family.s_per_m_work * 1e6:.2f} µs per million "
+            f"parameters per {UNITS[name]}; two vCPUs run a request {family.two_vcpu_speedup:.2f} times as fast "
+            "as one."
+        )
     return "\n".join(lines)
