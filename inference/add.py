@@ -47,7 +47,7 @@ import yaml
 from inference.backends import BACKENDS, default_backend, serving
 from inference.check import tokenizer_kind
 from inference.errors import RegistryError
-from inference.loader import HUB_TIMEOUT_SECONDS, OFFLINE_ENV, has_safetensors, is_offline
+from inference.loader import HUB_TIMEOUT_SECONDS, OFFLINE_ENV, has_safetensors, is_offline, pickle_files
 from inference.registry import COMMAND, COMMIT, RESERVED_NAMES, SLUG, Registry, parse_registry
 from inference.sizing import TooLarge, size
 from inference.tasks import ALIASES, TASKS, InvalidInput, parse_input
@@ -419,21 +419,21 @@ def _refuse_unservable(model: HubModel) -> None:
 
     where = f"{model.repo}@{model.sha[:7]}"
     if (model.gated or model.private) and not get_token():
-        kind = "gated" if model.gated else "private"
+        access = "accept its terms on the Hub and set" if model.gated else "set"
         raise Refused(
-            f"{model.repo} is {kind}: accept its terms on the Hub and set HF_TOKEN to a token that may read it "
+            f"{model.repo} is {'gated' if model.gated else 'private'}: {access} HF_TOKEN to a token that may read it "
             "(`warm` needs it too)"
         )
     if "auto_map" in model.config or "custom_code" in model.tags:
         raise Refused(
-            f"{where} needs trust_remote_code (its config has an auto_map: code of its own), which is refused: "
+            f"{where} needs trust_remote_code (code of its own: an auto_map in its config), which is refused: "
             "only models that run with transformers' own code are served"
         )
     if not has_safetensors(model.files):
-        pickles = [path for path in model.files if "/" not in path and path.endswith((".bin", ".pt", ".pth"))]
+        pickles = pickle_files(model.files)
         extra = (
-            f" It has pickled weights ({', '.join(sorted(pickles))}), which `warm` can convert: write that entry "
-            "by hand if you trust the repository (docs/security.md)."
+            f" It has pickled weights ({', '.join(pickles)}), which `warm` converts: to serve it anyway, write its "
+            "entry by hand if you trust the repository (docs/security.md)."
             if pickles
             else ""
         )

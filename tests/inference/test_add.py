@@ -324,7 +324,9 @@ def test_refuses_code_of_the_models_own(hub: Hub, registry: Path, capsys: pytest
     config = folder / "config.json"
     config.write_text(config.read_text().replace("{", '{"auto_map": {"AutoModel": "modeling.MyModel"},', 1))
     hub.publish("someone/remote-code", folder, info=_info("sentiment"))
-    assert "needs trust_remote_code (its config has an auto_map" in refused(capsys, 1, "someone/remote-code")
+    assert "needs trust_remote_code (code of its own: an auto_map in its config)" in refused(
+        capsys, 1, "someone/remote-code"
+    )
 
 
 def test_refuses_weights_that_are_not_safetensors(hub: Hub, registry: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -333,6 +335,19 @@ def test_refuses_weights_that_are_not_safetensors(hub: Hub, registry: Path, caps
     hub.publish("someone/no-weights", folder, info=_info("sentiment"))
     line = refused(capsys, 1, "someone/no-weights")
     assert line.endswith("has no safetensors weights; only safetensors are served, as pickles can run code.")
+
+
+def test_refuses_a_model_without_a_config_or_a_tokenizer(
+    hub: Hub, registry: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = hub.root / "no-config"
+    shutil.copytree(hub.sst2, folder, ignore=shutil.ignore_patterns("config.json"))
+    hub.publish("someone/no-config", folder, info=_info("sentiment"))
+    assert "has no transformers config (config.json with a model_type)" in refused(capsys, 1, "someone/no-config")
+    folder = hub.root / "no-tokenizer"
+    shutil.copytree(hub.sst2, folder, ignore=shutil.ignore_patterns("vocab.txt", "tokenizer*"))
+    hub.publish("someone/no-tokenizer", folder, info=_info("sentiment"))
+    assert "it has no tokenizer files" in refused(capsys, 1, "someone/no-tokenizer")
 
 
 def test_refuses_a_gated_or_private_repository_without_a_token(
