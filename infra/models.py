@@ -5,7 +5,10 @@ torch, no transformers); ``backend: torch`` entries run the conversion image
 (``inference/Dockerfile.convert``), which is built only when an entry needs it.
 
 Each function mounts the EFS cache, runs with its entry's memory and timeout,
-and hands every asynchronous result, success or failure, to the router. Its
+and hands every asynchronous result, success or failure, to the router. It runs
+with ``HF_HUB_OFFLINE=1`` whether or not the stack is offline: the deploy's warm
+step (:mod:`infra.warm`) has filled its entry's cache before the function is
+created or changed, so its first request reads EFS only. Its
 reserved concurrency is how many requests the model runs at once: a synchronous
 (form) call over it is throttled (``TooManyRequestsException``, which the router
 answers as 429 "busy"), while an asynchronous (Slack) one waits in Lambda's
@@ -50,7 +53,7 @@ def _description(spec: ModelSpec) -> str:
     return f"{spec.title}: {spec.task} with {spec.model}{pin}"[:DESCRIPTION_LIMIT]
 
 
-def _cache_mount(network: ModelNetwork) -> lambda_.FileSystem:
+def cache_mount(network: ModelNetwork) -> lambda_.FileSystem:
     """The cache mounted through its access point, allowed on the file system only through that access point.
 
     CDK's ``FileSystem.from_efs_access_point`` allows ``ClientMount`` on every file
@@ -91,7 +94,6 @@ class ModelFunctions(Construct):
         image_directory: Path,
         network: ModelNetwork,
         results_to: lambda_.IFunction,
-        offline: bool,
         reserved_concurrency: int,
         removal_policy: RemovalPolicy,
         log_retention: logs.RetentionDays,
@@ -102,7 +104,7 @@ class ModelFunctions(Construct):
         codes: dict[str, lambda_.DockerImageCode] = {}
         # The whole result event (request context included) goes to the router, which finds the Slack thread in it.
         to_router = to_function(results_to)
-        cache = _cache_mount(network)
+        cache = cache_mount(network)
         self.functions: dict[str, lambda_.DockerImageFunction] = {}
         self.images: dict[str, str] = {}
         for spec in registry:
@@ -115,8 +117,9 @@ class ModelFunctions(Construct):
             environment = {
                 "MODEL_NAME": spec.name,
                 "HF_HOME": MOUNT_PATH,
-                # Set either way: the image's own default is offline.
-                "HF_HUB_OFFLINE": "1" if offline else "0",
+                # Always: the deploy's warm step filled the cache before this function exists (infra/warm.py),
+                # so a request never downloads, and a missing entry is one clear error at once.
+                "HF_HUB_OFFLINE": "1",
                 "POWERTOOLS_SERVICE_NAME": f"model-{spec.name}",
             }
             role = iam.Role(

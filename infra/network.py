@@ -12,6 +12,7 @@ from typing import cast
 from aws_cdk import CfnResource, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_efs as efs
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
@@ -33,7 +34,8 @@ class ModelNetwork(Construct):
 
     Attributes:
         vpc: two AZs; ``subnets`` selects where model functions and EFS live, ``subnet_ids`` lists them.
-        function_security_group: the model functions' group, the only one allowed to reach EFS.
+        s3_endpoint: the gateway endpoint through which the warm step reads S3 (read-only).
+        function_security_group: the model functions' group: NFS to the cache, nothing else.
         file_system, access_point: the cache, mounted through the access point.
     """
 
@@ -72,22 +74,28 @@ class ModelNetwork(Construct):
             traffic_type=ec2.FlowLogTrafficType.ALL,
         )
 
+        # The deploy's warm step reads S3 from the isolated subnets (an offline stack's warm_source) through this,
+        # and an online one without paying the NAT gateway for it. Read-only: nothing leaves the VPC through it.
+        self.s3_endpoint = self.vpc.add_gateway_endpoint(
+            "S3", service=ec2.GatewayVpcEndpointAwsService.S3, subnets=[self.subnets]
+        )
+        self.s3_endpoint.add_to_policy(
+            iam.PolicyStatement(
+                principals=[iam.AnyPrincipal()], actions=["s3:GetObject", "s3:ListBucket"], resources=["*"]
+            )
+        )
         self.function_security_group = ec2.SecurityGroup(
             self,
             "ModelFunctions",
             vpc=self.vpc,
-            description="Model functions: NFS to the cache, and HTTPS to the Hugging Face Hub unless offline",
+            description="Model functions: NFS to the cache only (the warm step fills it; they never download)",
             allow_all_outbound=False,
         )
-        if not offline:
-            self.function_security_group.add_egress_rule(
-                ec2.Peer.any_ipv4(), ec2.Port.tcp(HTTPS), "Download weights from the Hugging Face Hub"
-            )
         cache_security_group = ec2.SecurityGroup(
             self,
             "Cache",
             vpc=self.vpc,
-            description="EFS model cache: NFS from the model functions only",
+            description="EFS model cache: NFS from the model functions and the warm step only",
             allow_all_outbound=False,
         )
         self.file_system = efs.FileSystem(

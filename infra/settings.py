@@ -16,6 +16,8 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
 from constructs import Node
 
+from inference.s3_cache import parse_s3_url
+
 STACK_NAME = "stack_name"
 REMOVAL = "removal"
 NAT_GATEWAYS = "nat_gateways"
@@ -24,6 +26,8 @@ THROTTLE_RATE = "throttle_rate"
 THROTTLE_BURST = "throttle_burst"
 MODEL_CONCURRENCY = "model_concurrency"
 ALARM_TOPIC_ARN = "alarm_topic_arn"
+#: ``s3://bucket/prefix`` that ``python -m inference warm --to-s3`` filled: the warm step copies the cache from it.
+WARM_SOURCE = "warm_source"
 
 DEFAULT_STACK_NAME = "HfSlackBot"
 #: Slack retries after 3 s and a team rarely sends more than a few commands a second.
@@ -94,6 +98,9 @@ class Settings:
     throttle_burst: int = DEFAULT_THROTTLE_BURST
     model_concurrency: int = DEFAULT_MODEL_CONCURRENCY
     alarm_topic_arn: str | None = None
+    #: (bucket, prefix) of ``warm_source``, or None: the warm step then downloads from the Hub (or, offline,
+    #: only checks that the cache holds each entry).
+    warm_source: tuple[str, str] | None = None
 
     @property
     def prefix(self) -> str:
@@ -139,6 +146,11 @@ class Settings:
                 f"use `{OFFLINE}=true` with a cache filled ahead of time instead"
             )
         topic = get(ALARM_TOPIC_ARN, "")
+        source = str(get(WARM_SOURCE, "")).strip()
+        try:
+            warm_source = parse_s3_url(source) if source else None
+        except ValueError as exc:
+            raise SettingsError(f"context `{WARM_SOURCE}`: {exc}") from None
         return cls(
             stack_name=stack_name,
             removal_policy=REMOVAL_POLICIES[removal],
@@ -148,4 +160,5 @@ class Settings:
             throttle_burst=_number(get(THROTTLE_BURST, DEFAULT_THROTTLE_BURST), THROTTLE_BURST, int, 1),
             model_concurrency=_number(get(MODEL_CONCURRENCY, DEFAULT_MODEL_CONCURRENCY), MODEL_CONCURRENCY, int, 1),
             alarm_topic_arn=str(topic) if topic else None,
+            warm_source=warm_source,
         )

@@ -19,8 +19,11 @@ from infra.monitoring import Monitoring
 from infra.network import ModelNetwork
 from infra.router import Router, fill_secret_command
 from infra.settings import LOG_RETENTION, Settings
+from infra.warm import WarmStep
 
 ROUTER = "router"
+#: The warm function's name is ``<prefix>-warm``; no model may take it.
+WARM = "warm"
 
 
 def _check_deployable(registry: Registry) -> None:
@@ -29,8 +32,9 @@ def _check_deployable(registry: Registry) -> None:
     Raises:
         RegistryError: naming the entry.
     """
-    if ROUTER in registry.names:
-        raise RegistryError(f"a model may not be named {ROUTER!r}: its function name is the router's")
+    for taken in (ROUTER, WARM):
+        if taken in registry.names:
+            raise RegistryError(f"a model may not be named {taken!r}: its function name is the {taken} function's")
     for spec in registry:
         if spec.local_path is not None:
             raise RegistryError(
@@ -43,7 +47,7 @@ class HfSlackBotStack(Stack):
     """Everything the bot runs on, built from ``registry``.
 
     Attributes:
-        router, feedback, models, network, api, monitoring, dashboard: the constructs, for tests and extensions.
+        router, feedback, network, warm, models, api, monitoring, dashboard: the constructs, for tests and extensions.
     """
 
     def __init__(
@@ -80,18 +84,32 @@ class HfSlackBotStack(Stack):
         self.network = ModelNetwork(
             self, "Network", nat_gateways=settings.nat_gateways, offline=settings.offline, **stateful
         )
+        image_directory = model_image_context(registry.path)
+        self.warm = WarmStep(
+            self,
+            "Warm",
+            registry=registry,
+            function_name=settings.function_name(WARM),
+            image_directory=image_directory,
+            network=self.network,
+            offline=settings.offline,
+            source=settings.warm_source,
+            **stateful,
+        )
         self.models = ModelFunctions(
             self,
             "Models",
             registry=registry,
             function_name=settings.function_name,
-            image_directory=model_image_context(registry.path),
+            image_directory=image_directory,
             network=self.network,
             results_to=self.router.function,
-            offline=settings.offline,
             reserved_concurrency=settings.model_concurrency,
             **stateful,
         )
+        for name, function in self.models.functions.items():
+            # Created or changed only once the deploy's warm step has filled its entry's cache.
+            function.node.add_dependency(self.warm.resources[name])
         self.api = RouterApi(
             self,
             "Api",
@@ -133,7 +151,11 @@ class HfSlackBotStack(Stack):
             "AccessPointId": (self.network.access_point.access_point_id, "Mount the cache through this"),
             "ModelSecurityGroupId": (
                 self.network.function_security_group.security_group_id,
-                "Give this group to a machine that fills the cache",
+                "The model functions' group: NFS to the cache only",
+            ),
+            "WarmSecurityGroupId": (
+                self.warm.security_group.security_group_id,
+                "Give this group to a machine that fills the cache: NFS to it, and HTTPS out",
             ),
             "ModelSubnetIds": (Fn.join(",", self.network.subnet_ids), "Subnets that reach the cache"),
         }

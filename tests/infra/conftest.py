@@ -39,7 +39,15 @@ EXTRA_MODEL = {
     "timeout": 45,
 }
 
-VARIANT_CONTEXT = {"offline": "true", "removal": "destroy", "throttle_rate": "3", "throttle_burst": "6"}
+#: Where the variant's warm step copies the cache from (an offline stack's way to fill it).
+WARM_SOURCE = ("example-warm-bucket", "hf-cache/v1")
+VARIANT_CONTEXT = {
+    "offline": "true",
+    "removal": "destroy",
+    "throttle_rate": "3",
+    "throttle_burst": "6",
+    "warm_source": f"s3://{WARM_SOURCE[0]}/{WARM_SOURCE[1]}/",
+}
 
 
 @dataclass
@@ -70,7 +78,11 @@ class Synthesis:
         """Registry name -> its Lambda resource (container-image functions only)."""
         functions = self.resources("AWS::Lambda::Function").values()
         images = [f for f in functions if f["Properties"].get("PackageType") == "Image"]
-        return {f["Properties"]["Environment"]["Variables"]["MODEL_NAME"]: f for f in images}
+        return {
+            f["Properties"]["Environment"]["Variables"]["MODEL_NAME"]: f
+            for f in images
+            if "MODEL_NAME" in f["Properties"]["Environment"]["Variables"]
+        }
 
     def role_statements(self, function: Any) -> list[dict[str, Any]]:
         """Every statement of the inline policies attached to ``function``'s role."""

@@ -1,12 +1,16 @@
-"""The VPC and the EFS cache: encrypted, reachable only from the model functions, offline on request."""
+"""The VPC and the EFS cache: encrypted, reachable only from the model functions and the warm step, offline on request."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
 
 from aws_cdk import App, RemovalPolicy, Stack, assertions
 from aws_cdk import aws_logs as logs
 
 from infra.network import ModelNetwork
-from tests.infra.conftest import Synthesis
+from tests.infra.conftest import Synthesis, synthesize
 
 NFS = 2049
 
@@ -30,10 +34,11 @@ def test_the_access_point_writes_as_its_own_user_under_a_private_root(synth: Syn
     }
 
 
-def test_only_the_model_functions_reach_the_cache_over_nfs(synth: Synthesis) -> None:
+def test_only_the_model_functions_and_the_warm_step_reach_the_cache_over_nfs(synth: Synthesis) -> None:
     network = synth.stack.network
     cache_group = synth.logical_id(network.file_system.connections.security_groups[0])
     function_group = synth.logical_id(network.function_security_group)
+    warm_group = synth.logical_id(synth.stack.warm.security_group)
     groups = synth.resources("AWS::EC2::SecurityGroup")
     assert "SecurityGroupIngress" not in groups[cache_group]["Properties"]
     ingress = [
@@ -47,15 +52,19 @@ def test_only_the_model_functions_reach_the_cache_over_nfs(synth: Synthesis) -> 
             "FromPort": NFS,
             "ToPort": NFS,
             "GroupId": {"Fn::GetAtt": [cache_group, "GroupId"]},
-            "SourceSecurityGroupId": {"Fn::GetAtt": [function_group, "GroupId"]},
-            "Description": "NFS from the model functions",
+            "SourceSecurityGroupId": {"Fn::GetAtt": [group, "GroupId"]},
+            "Description": description,
         }
+        for group, description in [
+            (function_group, "NFS from the model functions"),
+            (warm_group, "NFS from the warm step"),
+        ]
     ]
 
 
-def egress_ports(synth: Synthesis) -> set[tuple[int, str]]:
-    """(port, destination) of each outbound rule of the model functions' security group."""
-    function_group = synth.logical_id(synth.stack.network.function_security_group)
+def egress_ports(synth: Synthesis, group: Any = None) -> set[tuple[int, str]]:
+    """(port, destination) of each outbound rule of ``group`` (the model functions' security group by default)."""
+    function_group = synth.logical_id(group or synth.stack.network.function_security_group)
     inline = synth.raw["Resources"][function_group]["Properties"].get("SecurityGroupEgress", [])
     separate = [
         rule["Properties"]
@@ -69,10 +78,37 @@ def egress_ports(synth: Synthesis) -> set[tuple[int, str]]:
     }
 
 
-def test_model_functions_reach_out_only_to_the_cache_and_https(synth: Synthesis, variant: Synthesis) -> None:
+def test_model_functions_reach_out_only_to_the_cache(synth: Synthesis, variant: Synthesis) -> None:
     cache_group = synth.logical_id(synth.stack.network.file_system.connections.security_groups[0])
-    assert egress_ports(synth) == {(NFS, cache_group), (443, "0.0.0.0/0")}
+    assert egress_ports(synth) == {(NFS, cache_group)}
     assert egress_ports(variant) == {(NFS, cache_group)}
+
+
+def test_the_warm_step_reaches_the_cache_and_https_for_the_hub_or_s3(synth: Synthesis, variant: Synthesis) -> None:
+    cache_group = synth.logical_id(synth.stack.network.file_system.connections.security_groups[0])
+    assert egress_ports(synth, synth.stack.warm.security_group) == {(NFS, cache_group), (443, "0.0.0.0/0")}
+    # Offline with a warm_source: HTTPS, whose only route out of the isolated subnets is the S3 endpoint's.
+    assert egress_ports(variant, variant.stack.warm.security_group) == {(NFS, cache_group), (443, "0.0.0.0/0")}
+
+
+def test_offline_without_a_warm_source_the_warm_step_reaches_only_the_cache(tmp_path: Path) -> None:
+    offline = synthesize(tmp_path, context={"offline": "true"})
+    cache_group = offline.logical_id(offline.stack.network.file_system.connections.security_groups[0])
+    assert egress_ports(offline, offline.stack.warm.security_group) == {(NFS, cache_group)}
+
+
+def test_s3_is_reached_through_a_read_only_gateway_endpoint_from_the_models_subnets(
+    synth: Synthesis, variant: Synthesis
+) -> None:
+    for synthesis in (synth, variant):
+        (endpoint,) = synthesis.resources("AWS::EC2::VPCEndpoint").values()
+        properties = endpoint["Properties"]
+        assert properties["VpcEndpointType"] == "Gateway"
+        assert "s3" in json.dumps(properties["ServiceName"])
+        assert len(properties["RouteTableIds"]) == 2
+        (statement,) = properties["PolicyDocument"]["Statement"]
+        assert statement["Effect"] == "Allow" and statement["Principal"] == {"AWS": "*"}
+        assert sorted(statement["Action"]) == ["s3:GetObject", "s3:ListBucket"]
 
 
 def test_the_vpc_spans_two_zones_with_one_nat_gateway_and_flow_logs(synth: Synthesis) -> None:

@@ -5,24 +5,29 @@ The only ``Resource: *`` left are X-Ray's and CloudWatch's GetMetricData (for
 permissions. The model functions' AWS managed policy (network interfaces in
 the VPC, whose Describe calls EC2 allows only on ``*``) is named, not inlined.
 What the router's code calls is checked against the granted actions by running
-its DynamoDB stores and its CloudWatch reader on clients that record every call.
+its DynamoDB stores and its CloudWatch reader on clients that record every call,
+and what the warm step's copy from S3 calls by running it against moto.
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 from botocore.stub import Stubber
 
 from bot.core.cloudwatch_stats import CloudWatchStats
 from bot.stores.feedback import Answer, DynamoFeedbackStore, FeedbackStore
 from bot.stores.state import DynamoStateStore, StateStore
+from inference import s3_cache
 from inference.registry import load_registry
 from infra.feedback import ROUTER_ACTIONS
 from infra.router import METRICS_ACTIONS, TABLE_ACTIONS
-from tests.infra.conftest import Synthesis, managed_policy_name
+from infra.warm import S3_LIST_ACTIONS, S3_READ_ACTIONS
+from tests.infra.conftest import WARM_SOURCE, Synthesis, managed_policy_name
 
 XRAY = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 #: GetMetricData names no resource; the router may call it in its own region only.
@@ -195,8 +200,79 @@ def test_each_model_function_may_use_the_cache_answer_the_router_and_nothing_els
         assert synth.managed_policies(function) == [VPC_ACCESS], name
 
 
+def test_the_warm_function_may_use_the_cache_and_nothing_else_online(synth: Synthesis) -> None:
+    network = synth.stack.network
+    function = synth.stack.warm.function
+    found = grants(synth.role_statements(function))
+    assert set(found) == {"MountCacheThroughAccessPoint"}
+    mount = found["MountCacheThroughAccessPoint"]
+    assert mount["actions"] == {"elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"}
+    assert mount["resources"] == [get_att(synth, network.file_system)]
+    assert json.dumps({"Ref": synth.logical_id(network.access_point)}) in json.dumps(mount["condition"])
+    assert synth.managed_policies(function) == [VPC_ACCESS]
+
+
+def test_with_a_warm_source_it_may_also_list_and_read_that_prefix_only(variant: Synthesis) -> None:
+    bucket, prefix = WARM_SOURCE
+    found = grants(variant.role_statements(variant.stack.warm.function))
+    assert set(found) == {"MountCacheThroughAccessPoint", "ListWarmSource", "ReadWarmSource"}
+    arn = {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, f":s3:::{bucket}"]]}
+    assert found["ListWarmSource"] == {
+        "actions": set(S3_LIST_ACTIONS),
+        "resources": [arn],
+        "condition": {"StringLike": {"s3:prefix": [f"{prefix}/*"]}},
+    }
+    objects = {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, f":s3:::{bucket}/{prefix}/*"]]}
+    assert found["ReadWarmSource"] == {"actions": set(S3_READ_ACTIONS), "resources": [objects], "condition": None}
+
+
+#: IAM's action for each S3 call (HeadObject, which boto3's download_file makes first, is GetObject's).
+S3_ACTION_OF = {"ListObjectsV2": "s3:ListBucket", "GetObject": "s3:GetObject", "HeadObject": "s3:GetObject"}
+
+
+def test_the_s3_actions_are_exactly_what_the_warm_steps_copy_calls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto import mock_aws
+
+    bucket, prefix = WARM_SOURCE
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "efs"))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    spec = load_registry().get("sentiment")
+    repo = f"hub/models--{spec.model.replace('/', '--')}"
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=bucket)
+        client.put_object(Bucket=bucket, Key=f"{prefix}/{repo}/snapshots/{spec.revision}/config.json", Body=b"{}")
+        calls: list[tuple[str, dict[str, Any]]] = []
+        client.meta.events.register(
+            "provide-client-params.s3", lambda model, params, **_: calls.append((model.name, dict(params)))
+        )
+        copied = s3_cache.restore(spec, bucket=bucket, prefix=prefix, client=client)
+    assert copied.files == 1
+    assert {S3_ACTION_OF[name] for name, _ in calls} == {*S3_LIST_ACTIONS, *S3_READ_ACTIONS}
+    for name, params in calls:
+        assert params["Bucket"] == bucket
+        # Within what the policy's resource and its s3:prefix condition allow.
+        assert (params.get("Prefix") or params.get("Key")).startswith(f"{prefix}/"), (name, params)
+
+
+def test_the_provider_framework_may_invoke_the_warm_function_only(synth: Synthesis) -> None:
+    warm = synth.stack.warm
+    framework = warm.provider.node.find_child("framework-onEvent")
+    statements = synth.role_statements(framework)
+    arn = get_att(synth, warm.function)
+    assert {(frozenset(as_list(s["Action"])), json.dumps(s["Resource"], sort_keys=True)) for s in statements} == {
+        (frozenset({"lambda:InvokeFunction"}), json.dumps([arn, {"Fn::Join": ["", [arn, ":*"]]}], sort_keys=True)),
+        (frozenset({"lambda:GetFunction"}), json.dumps(arn, sort_keys=True)),
+    }
+    assert synth.managed_policies(framework) == ["service-role/AWSLambdaBasicExecutionRole"]
+
+
 def test_every_function_is_assumed_by_lambda_only(synth: Synthesis) -> None:
-    functions = [synth.stack.router.function, *synth.stack.models.functions.values()]
+    functions = [synth.stack.router.function, synth.stack.warm.function, *synth.stack.models.functions.values()]
     for function in functions:
         role = synth.raw["Resources"][synth.logical_id(function.role)]["Properties"]
         (statement,) = role["AssumeRolePolicyDocument"]["Statement"]

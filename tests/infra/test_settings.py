@@ -31,6 +31,11 @@ def test_offline_means_no_nat_gateway_whatever_the_count() -> None:
     assert settings(offline="true", nat_gateways="2").nat_gateways == 0
 
 
+def test_the_warm_source_is_a_bucket_and_a_prefix() -> None:
+    assert settings().warm_source is None
+    assert settings(warm_source="s3://my-bucket/hf/cache/").warm_source == ("my-bucket", "hf/cache")
+
+
 def test_values_from_the_command_line_are_converted() -> None:
     parsed = settings(nat_gateways="2", removal="destroy", throttle_rate="2.5", throttle_burst="5")
     assert parsed.nat_gateways == 2
@@ -47,6 +52,8 @@ def test_values_from_the_command_line_are_converted() -> None:
         ({"nat_gateways": 0}, "offline=true"),
         ({"throttle_burst": 0}, "throttle_burst"),
         ({"stack_name": "1st-stack"}, "stack_name"),
+        ({"warm_source": "https://bucket/prefix"}, "warm_source"),
+        ({"warm_source": "s3://bucket"}, "warm_source"),
     ],
 )
 def test_invalid_values_are_refused_by_name(context: dict[str, Any], named: str) -> None:
