@@ -89,9 +89,14 @@ TORCH_CALIBRATION = Calibration(
     s_per_m_token_written=97.3e-6,
     two_vcpu_speedup=1.90,
 )
-#: Each backend's calibration. The fast runtimes' own figures are being measured again (docs/sizing.md will
-#: give one line per runtime family: ONNX Runtime for the encoders, CTranslate2 for seq2seq, onnxruntime-genai
-#: for chat); until they land here, they are sized with torch's, an upper bound (they measured less).
+#: The backend each of docs/sizing.md's per-family calibration lines ("- Calibration, encoder (...): ...") measures.
+#: From a line: cold start s and ms (/1000) per million parameters, peak RSS MB and MB per million parameters,
+#: µs (1e-6 s) per million parameters per unit of work (``s_per_m_token_read`` for the encoder family,
+#: ``s_per_m_token_written`` for the others: tokens times beams for seq2seq, tokens for chat), the two-vCPU speed-up.
+DOC_FAMILIES = {"encoder": "onnx", "seq2seq": "ctranslate2", "chat": "onnxruntime-genai"}
+#: Each backend's calibration. The fast runtimes' own figures are being measured again (docs/sizing.md will give
+#: one line per family, :data:`DOC_FAMILIES`); until they are copied here, the fast backends are sized with torch's,
+#: an upper bound (they measured less).
 CALIBRATIONS: dict[str, Calibration] = {
     TORCH: TORCH_CALIBRATION,
     "onnx": TORCH_CALIBRATION,

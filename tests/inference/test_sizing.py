@@ -39,8 +39,36 @@ def _doc_table() -> dict[str, int]:
     return {name: int(memory) for name, memory in rows}
 
 
+#: docs/sizing.md's line per runtime family (benchmarks/speed/sizing.py's markdown) and the backend it calibrates.
+FAMILY_LINE = re.compile(
+    r"^- Calibration, (\w+) \([^)]*\): cold start ([\d.]+) s \+ ([\d.]+) ms per million parameters; "
+    r"peak RSS ([\d.]+) MB \+ ([\d.]+) MB per million parameters; ([\d.]+) µs per million parameters per [^;]+; "
+    r"two vCPUs run a request ([\d.]+) times",
+    re.MULTILINE,
+)
+FAMILIES = sizing.DOC_FAMILIES
+
+
 def test_the_calibration_is_the_one_docs_sizing_md_states() -> None:
-    line = re.search(r"^Calibration: .*$", DOC.read_text(encoding="utf-8"), re.MULTILINE)
+    """Either the doc's one torch line (per GB of float32 weights), or its line per runtime family."""
+    text = DOC.read_text(encoding="utf-8")
+    families = FAMILY_LINE.findall(text)
+    for family, cold, cold_per_m_ms, rss, rss_per_m, work_us, speedup in families:
+        c = sizing.CALIBRATIONS[FAMILIES[family]]
+        per_work = c.s_per_m_token_read if family == "encoder" else c.s_per_m_token_written
+        assert [
+            c.cold_base_s,
+            c.cold_per_m_s * 1000,
+            c.rss_base_mb,
+            c.rss_per_m_mb,
+            per_work * 1e6,
+            c.two_vcpu_speedup,
+        ] == (pytest.approx([float(n) for n in (cold, cold_per_m_ms, rss, rss_per_m, work_us, speedup)], abs=0.01)), (
+            f"docs/sizing.md's {family} calibration changed: update CALIBRATIONS[{FAMILIES[family]!r}] in inference/sizing.py"
+        )
+    if families:
+        return
+    line = re.search(r"^Calibration: .*$", text, re.MULTILINE)
     assert line is not None, "docs/sizing.md has no Calibration line: update inference/sizing.py's CALIBRATIONS"
     numbers = [float(n) for n in re.findall(r"\d+(?:\.\d+)?", line.group())]
     c, per_gb = sizing.TORCH_CALIBRATION, 1000 / sizing.BYTES_PER_PARAMETER  # the doc counts GB of float32
@@ -54,6 +82,20 @@ def test_the_calibration_is_the_one_docs_sizing_md_states() -> None:
         c.two_vcpu_speedup,
     ]
     assert numbers == pytest.approx(expected), "docs/sizing.md's calibration changed: update TORCH_CALIBRATION"
+
+
+def test_the_family_line_pattern_reads_what_the_benchmark_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pattern above against what benchmarks/speed/sizing.py renders, so a regenerated doc is checked."""
+    from benchmarks.speed import sizing as benchmark
+
+    family = benchmark.Family(
+        cold_base_s=0.25, cold_per_m_s=0.004, rss_base_mb=90, rss_per_m_mb=1.5, s_per_m_work=2e-6, two_vcpu_speedup=1.8
+    )
+    monkeypatch.setattr(benchmark, "calibrate", lambda results: dict.fromkeys(benchmark.RUNTIMES, family))
+    rendered = benchmark.markdown({"mode": "full", "started_at": "now", "revision": None})
+    found = FAMILY_LINE.findall(rendered)
+    assert [line[0] for line in found] == list(benchmark.RUNTIMES) and set(FAMILIES) == set(benchmark.RUNTIMES)
+    assert found[0][1:] == ("0.25", "4.00", "90", "1.50", "2.00", "1.80")
 
 
 @pytest.mark.parametrize("name", PARAMETERS_M)
