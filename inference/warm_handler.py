@@ -29,6 +29,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from inference.errors import InferenceError, RegistryError, UnknownModel
+from inference.loader import is_offline
 from inference.registry import ModelSpec, load_registry
 
 #: ``s3://bucket/prefix`` to copy each entry's cache from before warming it (``-c warm_source=...``).
@@ -41,6 +42,12 @@ CHECKED = {MODEL: "model", REVISION: "revision", BACKEND: "backend", QUANTIZE: "
 MARGIN_SECONDS = 60.0
 #: Without a Lambda context (tests, a local run): Lambda's longest timeout.
 DEFAULT_BUDGET_SECONDS = 15 * 60.0
+#: Said after a failure in an offline stack without ``warm_source``, whose warm step can only check the cache.
+OFFLINE_HINT = (
+    " This stack is offline (-c offline=true) without -c warm_source, so its warm step only checks the cache: "
+    "fill an S3 prefix with `python -m inference warm --to-s3 s3://BUCKET/PREFIX {name}` on a machine that reaches "
+    "the Hub, and deploy with -c warm_source=s3://BUCKET/PREFIX (docs/deploy.md)."
+)
 #: A download in progress is logged this often.
 PROGRESS_LOG_SECONDS = 15.0
 
@@ -171,6 +178,8 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         raise
     except InferenceError as exc:
         message = str(exc) if str(exc).startswith(f"{spec.name}:") else f"{spec.name}: {exc}"
+        if source is None and is_offline():
+            message += OFFLINE_HINT.format(name=spec.name)
         logger.error(message, extra={"step": "failed"})
         raise WarmFailed(message) from exc
     except Exception as exc:

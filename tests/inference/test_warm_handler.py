@@ -222,3 +222,16 @@ def test_the_work_stops_before_lambdas_limit_and_says_the_next_deploy_resumes(
     with pytest.raises(warm_handler.WarmFailed, match=r"^sentiment: not finished after .* next deploy resumes it"):
         warm_handler.handler(resource_event("Create"), context(seconds=warm_handler.MARGIN_SECONDS + 1))
     assert time.monotonic() - started < 4
+
+
+def test_offline_without_a_warm_source_it_only_checks_and_says_how_to_fill_the_cache(
+    efs: Path, logs: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(warm_handler.WarmFailed) as failure:
+        warm_handler.handler(resource_event("Create"), context())
+    message = str(failure.value)
+    assert message.startswith(f"{ENTRY}: distilbert/distilbert-base-uncased-finetuned-sst-2-english@714eb0f is not in")
+    assert "the stack's warm step fills the cache" in message, "the loader's own words"
+    assert "python -m inference warm --to-s3 s3://BUCKET/PREFIX sentiment" in message
+    assert "-c warm_source=s3://BUCKET/PREFIX" in message
