@@ -638,7 +638,7 @@ def append(path: Path, plan: Plan, *, dry_run: bool = False) -> str:
     try:
         if path.read_bytes().decode("utf-8") != old:
             raise Refused(f"{path} changed while the entry was being made; run the command again")
-        _write_atomically(path, new)
+        _write_atomically(path.resolve(), new)  # through a symlink, to the file it names
     except OSError as exc:
         raise Refused(f"cannot write the registry {path}: {exc.strerror or exc}") from exc
     return inserted

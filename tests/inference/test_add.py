@@ -614,3 +614,14 @@ def test_an_added_entry_passes_check(hub: Hub, registry: Path, capsys: pytest.Ca
     capsys.readouterr()
     assert cli.main(["check", "similar"]) == 0
     assert "verdict    will load" in capsys.readouterr().out
+
+
+def test_a_symlinked_registry_is_written_through_the_link(
+    hub: Hub, registry: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    link = registry.with_name("linked.yaml")
+    link.symlink_to(registry)
+    monkeypatch.setenv("MODELS_FILE", str(link))
+    status, _, err = run(capsys, SST2, "--name", "linked")
+    assert status == 0, err
+    assert link.is_symlink() and load_registry(registry).names[-1] == "linked"
