@@ -24,12 +24,12 @@ import yaml
 
 from bot.local.server import ACTIVITY_PATH
 from inference.registry import load_registry
+from tests.fakes.signing import SIGNING_SECRET
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.slack_client import SlackSender
 from tests.tiny_models import build_tiny_models, warm, write_registry
 
 ROOT = Path(__file__).resolve().parent.parent
-SIGNING_SECRET = "test-signing-secret-0123456789abcdef"
 BOT_TOKEN = "xoxb-test-token-0123456789"
 PASSCODE = "open-sesame-42"
 STARTUP_SECONDS = 60

@@ -4,6 +4,10 @@ Slack sends ``X-Slack-Request-Timestamp`` and ``X-Slack-Signature:
 v0=<hex HMAC-SHA256 of "v0:{timestamp}:{raw body}">``. Written from Slack's
 description rather than by calling slack_sdk, so a test can check the bot's
 verification against an independent implementation.
+
+:data:`SIGNING_SECRET` is the one secret every test signs with and every router under test
+verifies with (``SLACK_SIGNING_SECRET`` of ``bot serve``, ``Secrets.signing_secret`` in process);
+a test that needs a request to fail verification signs with another one, spelled out where it does.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import time
 
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
+#: The deployment's signing secret, for every test.
+SIGNING_SECRET = "test-signing-secret-0123456789abcdef"
 
 
 def signature(body: str | bytes, secret: str, timestamp: int | str) -> str:

@@ -13,7 +13,7 @@ from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient
 
 from tests.fakes.block_kit import ack_problems, message_problems, view_problems
-from tests.fakes.signing import JSON
+from tests.fakes.signing import JSON, SIGNING_SECRET
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.slack_client import SlackSender
 
@@ -181,7 +181,7 @@ class JsonAnswers:
 def test_the_sender_records_acks_that_break_a_limit(ack: dict[str, Any], broken: bool) -> None:
     bot = JsonAnswers(ack)
     try:
-        sender = SlackSender(bot.url, "secret")
+        sender = SlackSender(bot.url, SIGNING_SECRET)
         assert sender.post("{}", JSON).json() == ack
         found = sender.take_violations()
     finally:

@@ -6,37 +6,37 @@ import time
 
 from slack_sdk.signature import SignatureVerifier
 
-from tests.fakes.signing import JSON, signature, signed_headers
-
-SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+from tests.fakes.signing import JSON, SIGNING_SECRET, signature, signed_headers
 
 
 def test_signed_headers_verify() -> None:
     body = "token=x&command=%2Fsentiment&text=I+love+it"
-    headers = signed_headers(body, SECRET)
+    headers = signed_headers(body, SIGNING_SECRET)
     assert headers["Content-Type"] == "application/x-www-form-urlencoded"
-    assert SignatureVerifier(SECRET).is_valid_request(body, headers)
+    assert SignatureVerifier(SIGNING_SECRET).is_valid_request(body, headers)
 
 
 def test_known_vector() -> None:
-    # computed independently: printf 'v0:1531420618:hello' | openssl dgst -sha256 -hmac "$SECRET"
-    assert signature("hello", SECRET, 1531420618) == (
-        "v0=e8beca64fdd1a137bebe4f274bd47abcbee4e63c101f4bc8461b7e9398109030"
+    # computed independently: printf 'v0:1531420618:hello' | openssl dgst -sha256 -hmac "test-signing-secret-0123456789abcdef"
+    assert signature("hello", SIGNING_SECRET, 1531420618) == (
+        "v0=9e3670d39481ea280f880c4d64d7847afa92f3abe1e2a7db799955ac3411be29"
     )
 
 
 def test_bytes_and_json_bodies_verify() -> None:
     body = '{"type": "event_callback", "text": "caf\u00e9 \u2615"}'
-    headers = signed_headers(body.encode(), SECRET, content_type=JSON)
+    headers = signed_headers(body.encode(), SIGNING_SECRET, content_type=JSON)
     assert headers["Content-Type"] == JSON
-    assert SignatureVerifier(SECRET).is_valid(body, headers["X-Slack-Request-Timestamp"], headers["X-Slack-Signature"])
+    assert SignatureVerifier(SIGNING_SECRET).is_valid(
+        body, headers["X-Slack-Request-Timestamp"], headers["X-Slack-Signature"]
+    )
 
 
 def test_tampering_wrong_secret_and_old_timestamps_fail() -> None:
     body = "text=hello"
-    verifier = SignatureVerifier(SECRET)
-    headers = signed_headers(body, SECRET)
-    stale = signed_headers(body, SECRET, timestamp=int(time.time()) - 6 * 60)
+    verifier = SignatureVerifier(SIGNING_SECRET)
+    headers = signed_headers(body, SIGNING_SECRET)
+    stale = signed_headers(body, SIGNING_SECRET, timestamp=int(time.time()) - 6 * 60)
 
     assert not verifier.is_valid_request(body + "&x=1", headers)
     assert not verifier.is_valid_request(body, signed_headers(body, "another-secret"))

@@ -19,7 +19,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.core.http import Request
 from tests.events import load_event
-from tests.fakes.signing import FORM, JSON, signed_headers
+from tests.fakes.signing import FORM, JSON, SIGNING_SECRET, signed_headers
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.slack_client import (
     LambdaContext,
@@ -31,7 +31,6 @@ from tests.fakes.slack_client import (
     url_verification_body,
 )
 
-SECRET = "signing-secret-for-tests"
 TOKEN = "xoxb-test"
 
 
@@ -103,20 +102,20 @@ def test_event_callback_and_interaction_bodies() -> None:
 
 def test_sender_signs_commands_as_slack_does(recorder: Recorder) -> None:
     urls = iter(["http://127.0.0.1:1/response/a"])
-    sender = SlackSender(recorder.url, SECRET, response_urls=lambda: next(urls))
+    sender = SlackSender(recorder.url, SIGNING_SECRET, response_urls=lambda: next(urls))
     result = sender.command("/sentiment", "I love it")
 
     path, headers, body = recorder.last()
     assert path == "/slack/events"
     assert headers["content-type"] == FORM
-    assert SignatureVerifier(SECRET).is_valid_request(body, headers)
+    assert SignatureVerifier(SIGNING_SECRET).is_valid_request(body, headers)
     assert parse_qs(body.decode())["response_url"] == ["http://127.0.0.1:1/response/a"]
     assert (result.status, result.json()) == (200, {})
     assert result.elapsed > 0
 
 
 def test_sender_marks_retries(recorder: Recorder) -> None:
-    sender = SlackSender(recorder.url, SECRET)
+    sender = SlackSender(recorder.url, SIGNING_SECRET)
     event = load_event("app_mention")["event"]
     sender.event(event, event_id="Ev1")
     sender.event(event, event_id="Ev1", retry_num=2)
@@ -125,11 +124,11 @@ def test_sender_marks_retries(recorder: Recorder) -> None:
     assert "x-slack-retry-num" not in first
     assert (second["x-slack-retry-num"], second["x-slack-retry-reason"]) == ("2", "http_timeout")
     assert json.loads(recorder.requests[1][2])["event_id"] == "Ev1"
-    assert SignatureVerifier(SECRET).is_valid_request(recorder.requests[1][2], second)
+    assert SignatureVerifier(SIGNING_SECRET).is_valid_request(recorder.requests[1][2], second)
 
 
 def test_extra_headers_replace_remove_and_keep_their_case(recorder: Recorder) -> None:
-    SlackSender(recorder.url, SECRET).post(
+    SlackSender(recorder.url, SIGNING_SECRET).post(
         "text=x", FORM, extra_headers={"x-SLACK-signature": "v0=forged", "X-Slack-Request-Timestamp": None}
     )
     _, raw_headers, _ = recorder.requests[-1]
@@ -141,7 +140,7 @@ def test_extra_headers_replace_remove_and_keep_their_case(recorder: Recorder) ->
 
 def test_client_errors_come_back_as_results(recorder: Recorder) -> None:
     recorder.status = 401
-    result = SlackSender(recorder.url, SECRET).interaction(load_event("block_actions"))
+    result = SlackSender(recorder.url, SIGNING_SECRET).interaction(load_event("block_actions"))
     assert result.status == 401
     assert result.json() == {"error": "nope"}
     assert result.headers["content-type"] == "application/json"
@@ -149,19 +148,19 @@ def test_client_errors_come_back_as_results(recorder: Recorder) -> None:
 
 def test_sender_refuses_non_http_urls() -> None:
     with pytest.raises(ValueError):
-        SlackSender("https://example.com", SECRET)
+        SlackSender("https://example.com", SIGNING_SECRET)
 
 
 def test_api_gateway_event_round_trips_through_the_router_request() -> None:
     body = slash_command_body("/sentiment", "caf\u00e9")
     event = api_gateway_event(
-        "POST", "/slack/events", body, signed_headers(body, SECRET), query={"a": "1"}, source_ip="198.51.100.9"
+        "POST", "/slack/events", body, signed_headers(body, SIGNING_SECRET), query={"a": "1"}, source_ip="198.51.100.9"
     )
     request = Request.from_event(event)
 
     assert (request.method, request.path, request.query) == ("POST", "/slack/events", {"a": "1"})
     assert request.body == body.encode()
-    assert SignatureVerifier(SECRET).is_valid_request(request.body, request.headers)
+    assert SignatureVerifier(SIGNING_SECRET).is_valid_request(request.body, request.headers)
     assert event["requestContext"]["identity"]["sourceIp"] == "198.51.100.9"
     assert event["requestContext"]["path"] == "/prod/slack/events"
     assert event["headers"]["X-Forwarded-For"] == "198.51.100.9"
@@ -178,7 +177,7 @@ def test_api_gateway_event_base64_keeps_any_bytes() -> None:
 def test_api_gateway_event_fits_bolts_lambda_adapter() -> None:
     body = url_verification_body("xyz")
     request = to_bolt_request(
-        api_gateway_event("POST", "/slack/events", body, signed_headers(body, SECRET, content_type=JSON))
+        api_gateway_event("POST", "/slack/events", body, signed_headers(body, SIGNING_SECRET, content_type=JSON))
     )
     assert request.raw_body == body
     assert request.body["challenge"] == "xyz"
@@ -189,7 +188,7 @@ def test_bolt_app_runs_against_the_doubles() -> None:
     with FakeSlackApi(expect_token=TOKEN) as fake:
         app = App(
             client=WebClient(token=TOKEN, base_url=fake.base_url),
-            signing_secret=SECRET,
+            signing_secret=SIGNING_SECRET,
             process_before_response=True,
         )
 
@@ -202,7 +201,7 @@ def test_bolt_app_runs_against_the_doubles() -> None:
 
         response_url = fake.new_response_url()
         body = slash_command_body("/sentiment", "I love it", response_url=response_url)
-        event = api_gateway_event("POST", "/slack/events", body, signed_headers(body, SECRET))
+        event = api_gateway_event("POST", "/slack/events", body, signed_headers(body, SIGNING_SECRET))
         answer = SlackRequestHandler(app).handle(event, LambdaContext())
 
         forged = api_gateway_event("POST", "/slack/events", body, signed_headers(body, "wrong-secret"))

@@ -23,12 +23,11 @@ from bot.core.config import Secrets, Settings
 from bot.router import Router
 from bot.stores.state import SqliteStateStore
 from inference.registry import Registry, load_registry
-from tests.fakes.signing import FORM, signed_headers
+from tests.fakes.signing import FORM, SIGNING_SECRET, signed_headers
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.slack_client import LambdaContext, api_gateway_event
 
 ROOT = Path(__file__).resolve().parents[2]
-SIGNING_SECRET = "security-signing-secret-5f1d9a0c"
 BOT_TOKEN = "xoxb-security-token-8c2e41"
 EVENTS = "/slack/events"
 

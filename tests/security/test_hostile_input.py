@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 
 from tests.events import load_event
-from tests.fakes.signing import FORM, JSON, signature
+from tests.fakes.signing import FORM, JSON, SIGNING_SECRET, signature
 from tests.fakes.slack_client import api_gateway_event, event_callback_body, interaction_body, slash_command_body
-from tests.security.conftest import EVENTS, SIGNING_SECRET, InProcess, header, response_text, signed_event
+from tests.security.conftest import EVENTS, InProcess, header, response_text, signed_event
 from tests.security.test_spoofing import mrkdwn_texts, rich_elements, spans_exactly
 
 #: Markup a person might type; none of it may come back out unescaped.

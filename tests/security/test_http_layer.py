@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import SIGNING_SECRET, BotServer
-from tests.fakes.signing import FORM, JSON, signature
+from tests.conftest import BotServer
+from tests.fakes.signing import FORM, JSON, SIGNING_SECRET, signature
 from tests.fakes.slack_client import slash_command_body
 
 pytestmark = pytest.mark.e2e

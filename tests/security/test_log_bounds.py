@@ -26,12 +26,11 @@ from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
 import bot.handler
 from bot.core.logs import log_handler
-from tests.conftest import SIGNING_SECRET as SERVER_SECRET
 from tests.conftest import BotServer, start_server, stop_server
-from tests.fakes.signing import FORM, signed_headers
+from tests.fakes.signing import FORM, SIGNING_SECRET, signed_headers
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.slack_client import LambdaContext, api_gateway_event
-from tests.security.conftest import EVENTS, SIGNING_SECRET, InProcess
+from tests.security.conftest import EVENTS, InProcess
 
 #: A form body of 990,000 characters and more: under the router's 1 MB limit, so Bolt verifies it.
 BODY = "text=" + "a" * 990_000
@@ -127,7 +126,7 @@ def post(server: BotServer, body: str, headers: dict[str, str]) -> int:
 @pytest.mark.parametrize("headers", [bad_signature, replayed], ids=["bad-signature", "replayed"])
 def test_bot_serve_logs_a_rejected_request_in_one_short_line(own_server: BotServer, headers: Any) -> None:
     before = len(own_server.log_path.read_bytes())
-    assert post(own_server, BODY, headers(SERVER_SECRET)) == 401
+    assert post(own_server, BODY, headers(SIGNING_SECRET)) == 401
     written = own_server.log_path.read_bytes()[before:].decode()
     assert len(written.encode()) < MAX_LOG_BYTES, written[:2000]
     assert_named_not_quoted(written, "invalid_signature")

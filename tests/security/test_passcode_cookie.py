@@ -25,9 +25,10 @@ from bot.form.passcode import (
     FailureLimiter,
     session_cookie,
 )
+from tests.fakes.signing import SIGNING_SECRET
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.slack_client import api_gateway_event
-from tests.security.conftest import BOT_TOKEN, SIGNING_SECRET, InProcess, header, in_process
+from tests.security.conftest import BOT_TOKEN, InProcess, header, in_process
 
 PASSCODE = "a long and private passcode 7"
 

@@ -25,8 +25,8 @@ import yaml
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
 from bot.core.logs import RedactSecrets
-from tests.conftest import BOT_TOKEN, PASSCODE, SIGNING_SECRET, BotServer, start_server, stop_server
-from tests.fakes.signing import FORM
+from tests.conftest import BOT_TOKEN, PASSCODE, BotServer, start_server, stop_server
+from tests.fakes.signing import FORM, SIGNING_SECRET
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.slack_client import slash_command_body
 
