@@ -56,6 +56,8 @@ from inference.tasks import ALIASES, TASKS, InvalidInput, parse_input
 NAME_LENGTH = 31
 #: A Hub id: ``owner/name``, or a bare legacy name (``gpt2``) that the Hub answers with its ``owner/name``.
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+#: Names the registry accepts but ``cdk deploy`` refuses: the stack's own functions (infra/stack.py's WARM).
+DEPLOY_NAMES = frozenset({"warm"})
 #: The longest description taken from a card (cut at a word, with an ellipsis).
 DESCRIPTION_LENGTH = 200
 #: Width of the rendered YAML; longer text continues on the next line.
@@ -374,6 +376,10 @@ def _check_name(name: str, registry: Registry, *, derived: bool) -> None:
     if name in RESERVED_NAMES:
         raise Refused(
             f"the name {name!r} is reserved by the router ({', '.join(sorted(RESERVED_NAMES))}){hint}", usage=True
+        )
+    if name in DEPLOY_NAMES:
+        raise Refused(
+            f"the name {name!r} is the deploy's warm function's: cdk deploy would refuse it{hint}", usage=True
         )
     taken = registry.find(name)
     if taken is not None:
