@@ -1,9 +1,9 @@
 """The router in one process, as the Lambda entry builds it, for hostile-input tests.
 
 ``lambda_router`` is ``bot.router.Router`` in Lambda mode over the bundled
-registry, a fake Slack Web API and two recording doubles: boto3's Lambda client
-(Bolt's lazy listeners invoke the router itself through it) and the model
-invoker (which echoes the text back, as a model that repeats its input would).
+registry, a fake Slack Web API and the two model doubles of :mod:`tests.fakes.invoker`:
+boto3's Lambda client (Bolt's lazy listeners invoke the router itself through it) and the
+model invoker (which echoes the text back, as a model that repeats its input would).
 ``run_lazy`` plays Lambda's part by running the recorded self-invocations.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from bot.core.config import Secrets, Settings
 from bot.router import Router
 from bot.stores.state import SqliteStateStore
 from inference.registry import Registry, load_registry
+from tests.fakes.invoker import FakeInvoker, FakeLambdaClient, echo
 from tests.fakes.signing import FORM, SIGNING_SECRET, signed_headers
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.slack_client import LambdaContext, api_gateway_event
@@ -33,38 +34,12 @@ EVENTS = "/slack/events"
 
 
 @dataclass
-class RecordingLambda:
-    """boto3's ``lambda`` client as Bolt's lazy-listener runner uses it: records, never runs."""
-
-    invocations: list[dict[str, Any]] = field(default_factory=list)
-
-    def invoke(self, *, FunctionName: str, InvocationType: str, Payload: Any) -> dict[str, Any]:
-        self.invocations.append({"FunctionName": FunctionName, "Payload": json.loads(Payload)})
-        return {"StatusCode": 202}
-
-
-@dataclass
-class EchoInvoker:
-    """A model that answers every request by repeating its text as its one label."""
-
-    calls: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
-
-    def invoke_async(self, model: str, payload: dict[str, Any]) -> None:
-        self.calls.append(("async", model, payload))
-
-    def invoke_sync(self, model: str, payload: dict[str, Any], *, timeout: float) -> dict[str, Any]:
-        self.calls.append(("sync", model, payload))
-        label = {"label": payload["text"], "score": 1.0}
-        return {"model": model, "task": "text-classification", "result": {"labels": [label]}, "timings": {}}
-
-
-@dataclass
 class InProcess:
     """The router and its doubles; ``handle`` is what API Gateway's call to the Lambda does."""
 
     router: Router
-    lambdas: RecordingLambda
-    models: EchoInvoker
+    lambdas: FakeLambdaClient
+    models: FakeInvoker
     slack: FakeSlackApi
 
     def handle(self, event: dict[str, Any]) -> dict[str, Any]:
@@ -92,7 +67,7 @@ def in_process(slack: FakeSlackApi, data_dir: Path, *, passcode: str = "", local
         slack_api_url=slack.base_url,
         data_dir=data_dir,
     )
-    models, lambdas = EchoInvoker(), RecordingLambda()
+    models, lambdas = FakeInvoker(answer=echo), FakeLambdaClient()
     services = build_services(settings, bundled_registry(), models, SqliteStateStore(data_dir / "state.sqlite"))
     router = Router(services, build_bolt_app(services), lambda_mode=True)
     router.app.listener_runner.lazy_listener_runner.lambda_client = lambdas
@@ -110,7 +85,7 @@ def lambda_router(shared_router: InProcess) -> InProcess:
     """The module's router with its doubles emptied; every case uses fresh Slack ids, so claims never collide."""
     shared_router.slack.clear()
     shared_router.lambdas.invocations.clear()
-    shared_router.models.calls.clear()
+    shared_router.models.clear()
     return shared_router
 
 

@@ -389,7 +389,7 @@ def test_unusual_characters_reach_the_model_as_typed(lambda_router: InProcess) -
     env = lambda_router
     assert env.handle(command(UNICODE)(env))["statusCode"] == 200
     env.run_lazy()
-    [(_, model, payload)] = env.models.calls
+    [(_, model, payload, _)] = env.models.calls
     assert (model, payload["text"]) == ("sentiment", UNICODE)
 
 
@@ -409,7 +409,7 @@ def test_markup_in_a_model_answer_is_escaped_in_the_thread(lambda_router: InProc
     env = lambda_router
     env.handle(command(ENCODED)(env))
     env.run_lazy()
-    [(_, model, payload)] = env.models.calls
+    [(_, model, payload, _)] = env.models.calls
     labels = [{"label": payload["text"], "score": 0.9}, {"label": "<!channel>", "score": 0.1}]
     record = {
         "version": "1.0",

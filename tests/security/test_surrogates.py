@@ -66,7 +66,7 @@ def test_a_surrogate_pair_is_one_character_and_is_accepted(lambda_router: InProc
     """``\\ud83d\\ude00`` is how JSON spells 😀: valid, and it reaches the model as the emoji."""
     result = lambda_router.handle(go("/go", r'{"model": "sentiment", "text": "happy \ud83d\ude00"}'))
     assert result["statusCode"] == 200
-    [(_, _, payload)] = lambda_router.models.calls
+    [(_, _, payload, _)] = lambda_router.models.calls
     assert payload["text"] == "happy 😀"
 
 
@@ -80,7 +80,7 @@ def test_a_surrogate_pair_is_one_character_and_is_accepted(lambda_router: InProc
 def test_any_text_holding_a_lone_surrogate_is_a_400(
     shared_router: InProcess, before: str, surrogate: str, after: str, model: str
 ) -> None:
-    shared_router.models.calls.clear()
+    shared_router.models.clear()
     result = shared_router.handle(go("/go", json.dumps({"model": model, "text": f"{before}{surrogate}{after} | x"})))
     assert (result["statusCode"], NOT_UNICODE in response_text(result)) == (400, True)
     assert shared_router.models.calls == []
