@@ -24,6 +24,7 @@ from inference.errors import ModelLoadError
 from inference.registry import DEFAULT_MODELS_FILE, ModelSpec, load_registry
 from inference.runners import load_runner, weight_files
 from tests.fakes.hub import FakeHub
+from tests.fakes.specs import model_spec
 from tests.hub_repos import build_repo, publish, record
 from tests.tiny_models import write_registry
 
@@ -263,19 +264,7 @@ def test_a_checkpoint_in_torchs_old_tar_format_converts(
 
 
 def test_a_local_pickle_only_folder_is_refused_with_the_reason(served: Served, tmp_path: Path) -> None:
-    spec = ModelSpec(
-        name="local-opus",
-        task="translation",
-        model=str(served.folders["translate-en-fr"]),
-        revision=None,
-        title="",
-        description="",
-        example="",
-        memory=1024,
-        timeout=60,
-        command="/local-opus",
-        local_path=served.folders["translate-en-fr"],
-    )
+    spec = model_spec("local-opus", folder=served.folders["translate-en-fr"], task="translation")
     with pytest.raises(ModelLoadError) as caught:
         loader.weights_path(spec)
     assert "has only pickled weights (pytorch_model.bin)" in str(caught.value)

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from inference.errors import ModelLoadError
-from inference.registry import ModelSpec
 from inference.service import LoadOnce, handle
+from tests.fakes.specs import model_spec
 
 
 class Clock:
@@ -75,18 +75,7 @@ def test_concurrent_first_requests_wait_for_one_load() -> None:
 
 
 def test_the_handler_reports_the_failed_load_and_how_long_it_took() -> None:
-    spec = ModelSpec(
-        name="m",
-        task="text-classification",
-        model="owner/m",
-        revision="0" * 40,
-        title="M",
-        description="",
-        example="",
-        memory=1769,
-        timeout=60,
-        command="/m",
-    )
+    spec = model_spec("m", model="owner/m")
 
     def failing() -> Any:
         time.sleep(0.05)

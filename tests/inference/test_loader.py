@@ -14,26 +14,8 @@ from huggingface_hub.errors import LocalEntryNotFoundError
 
 from inference import handler, loader
 from inference.errors import ModelLoadError
-from inference.registry import ModelSpec
+from tests.fakes.specs import PIN, model_spec
 from tests.tiny_models import write_registry
-
-PIN = "0123456789abcdef0123456789abcdef01234567"
-
-
-def hub_spec(**fields: Any) -> ModelSpec:
-    values: dict[str, Any] = {
-        "name": "sentiment",
-        "task": "text-classification",
-        "model": "owner/model",
-        "revision": PIN,
-        "title": "Sentiment",
-        "description": "",
-        "example": "",
-        "memory": 1024,
-        "timeout": 60,
-        "command": "/sentiment",
-    }
-    return ModelSpec(**{**values, **fields})
 
 
 def snapshot(folder: Path, *files: str) -> Path:
@@ -80,7 +62,7 @@ def test_download_asks_for_the_pinned_revision_and_only_safe_files(
 ) -> None:
     fake = FakeSnapshots(cached=None, fetched=snapshot(tmp_path / "snap", "config.json", "model.safetensors"))
     monkeypatch.setattr(loader, "snapshot_download", fake)
-    assert loader.download(hub_spec()) == tmp_path / "snap"
+    assert loader.download(model_spec()) == tmp_path / "snap"
     [call] = fake.calls
     assert call["repo_id"] == "owner/model"
     assert call["revision"] == PIN
@@ -95,7 +77,7 @@ def test_a_warm_cache_never_reaches_for_the_network(
 ) -> None:
     fake = FakeSnapshots(cached=snapshot(tmp_path / "snap", "config.json", "model.safetensors"))
     monkeypatch.setattr(loader, "snapshot_download", fake)
-    assert loader.weights_path(hub_spec()) == tmp_path / "snap"
+    assert loader.weights_path(model_spec()) == tmp_path / "snap"
     assert [call["local_files_only"] for call in fake.calls] == [True]
 
 
@@ -104,14 +86,14 @@ def test_a_cold_cache_downloads_when_online(
 ) -> None:
     fake = FakeSnapshots(cached=None, fetched=snapshot(tmp_path / "snap", "model.safetensors"))
     monkeypatch.setattr(loader, "snapshot_download", fake)
-    assert loader.weights_path(hub_spec()) == tmp_path / "snap"
+    assert loader.weights_path(model_spec()) == tmp_path / "snap"
     assert [call["local_files_only"] for call in fake.calls] == [True, False]
 
 
 def test_offline_and_not_cached_says_to_warm(hf_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ModelLoadError) as caught:
-        loader.weights_path(hub_spec())
+        loader.weights_path(model_spec())
     message = str(caught.value)
     assert "sentiment: owner/model@0123456 is not in the model cache" in message
     assert str(hf_home / "hub") in message
@@ -124,7 +106,7 @@ def test_a_snapshot_without_safetensors_is_refused(
     fake = FakeSnapshots(cached=snapshot(tmp_path / "snap", "config.json", "tf_model.h5"))
     monkeypatch.setattr(loader, "snapshot_download", fake)
     with pytest.raises(ModelLoadError, match="owner/model@0123456 has no safetensors weights, and no PyTorch"):
-        loader.weights_path(hub_spec())
+        loader.weights_path(model_spec())
 
 
 def test_a_pickle_only_snapshot_not_yet_converted_says_to_warm(
@@ -133,24 +115,24 @@ def test_a_pickle_only_snapshot_not_yet_converted_says_to_warm(
     fake = FakeSnapshots(cached=snapshot(tmp_path / "snap", "config.json", "pytorch_model.bin"))
     monkeypatch.setattr(loader, "snapshot_download", fake)
     with pytest.raises(ModelLoadError) as caught:
-        loader.weights_path(hub_spec())
+        loader.weights_path(model_spec())
     assert "owner/model@0123456 has only pickled weights (pytorch_model.bin)" in str(caught.value)
     assert "Run `python -m inference warm sentiment` to convert them" in str(caught.value)
 
 
 def test_a_local_folder_is_used_as_is(tmp_path: Path) -> None:
     folder = snapshot(tmp_path / "local", "config.json", "model.safetensors")
-    assert loader.weights_path(hub_spec(revision=None, local_path=folder)) == folder
+    assert loader.weights_path(model_spec(revision=None, local_path=folder)) == folder
 
 
 def test_a_missing_local_folder(tmp_path: Path) -> None:
     with pytest.raises(ModelLoadError, match=r"the model folder .*gone does not exist"):
-        loader.weights_path(hub_spec(revision=None, local_path=tmp_path / "gone"))
+        loader.weights_path(model_spec(revision=None, local_path=tmp_path / "gone"))
 
 
 def test_a_local_folder_cannot_be_downloaded(tmp_path: Path) -> None:
     with pytest.raises(ModelLoadError, match="nothing to download"):
-        loader.download(hub_spec(revision=None, local_path=tmp_path))
+        loader.download(model_spec(revision=None, local_path=tmp_path))
 
 
 def test_hf_hub_cache_wins_over_hf_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
