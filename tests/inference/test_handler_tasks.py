@@ -15,7 +15,7 @@ import pytest
 
 from inference.backends import BACKENDS, TORCH
 from inference.tasks import TASKS
-from tests.events import load_event
+from tests.fakes.destinations import destination_record
 
 pytestmark = pytest.mark.slow
 
@@ -37,7 +37,7 @@ def test_every_task_has_a_torch_runner_to_fall_back_on() -> None:
 
 
 def test_response_envelope_passes_reply_through_untouched(invoke) -> None:
-    event = load_event("destination_success")["requestPayload"]
+    event = destination_record()["requestPayload"]  # what the router sends a model, reply target and all
     response = invoke("tiny-sentiment", event)
     assert response["reply"] == event["reply"]
     assert response["model"] == "tiny-sentiment"

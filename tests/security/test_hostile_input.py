@@ -22,6 +22,8 @@ from typing import Any
 import pytest
 
 from tests.events import load_event
+from tests.fakes.destinations import destination_record
+from tests.fakes.invoker import model_answer
 from tests.fakes.signing import FORM, JSON, SIGNING_SECRET, signature
 from tests.fakes.slack_client import api_gateway_event, event_callback_body, interaction_body, slash_command_body
 from tests.security.conftest import EVENTS, InProcess, header, response_text, signed_event
@@ -411,14 +413,7 @@ def test_markup_in_a_model_answer_is_escaped_in_the_thread(lambda_router: InProc
     env.run_lazy()
     [(_, model, payload, _)] = env.models.calls
     labels = [{"label": payload["text"], "score": 0.9}, {"label": "<!channel>", "score": 0.1}]
-    record = {
-        "version": "1.0",
-        "requestContext": {"requestId": "r1", "functionArn": f"arn:x:{model}", "condition": "Success"},
-        "requestPayload": payload,
-        "responseContext": {"statusCode": 200},
-        "responsePayload": {"model": model, "task": "text-classification", "result": {"labels": labels}},
-    }
-    env.router.handle(record)
+    env.router.handle(destination_record(payload, model_answer(model, result={"labels": labels})))
     thread = [m for m in env.slack.messages() if m.get("thread_ts")]
     assert thread, "the answer was not posted"
     assert "<!channel>" in json.dumps(thread, ensure_ascii=False)
