@@ -28,6 +28,7 @@ MODEL_CONCURRENCY = "model_concurrency"
 ALARM_TOPIC_ARN = "alarm_topic_arn"
 #: ``s3://bucket/prefix`` that ``python -m inference warm --to-s3`` filled: the warm step copies the cache from it.
 WARM_SOURCE = "warm_source"
+WARM_MEMORY = "warm_memory"
 
 DEFAULT_STACK_NAME = "HfSlackBot"
 #: Slack retries after 3 s and a team rarely sends more than a few commands a second.
@@ -39,6 +40,10 @@ DEFAULT_THROTTLE_BURST = 20
 #: over it wait in Lambda's queue, so they are answered late, never refused. Lambda keeps 100 of the
 #: account's concurrency unreserved, so the account needs 100 + this times the number of models.
 DEFAULT_MODEL_CONCURRENCY = 5
+#: The warm function's memory, MB: converting loads the model in torch and writes its export, so the most Lambda
+#: gives (and six vCPUs with it), paid only for the minutes a deploy warms. New accounts may be held to 3008.
+DEFAULT_WARM_MEMORY = 10240
+LAMBDA_MEMORY = (128, 10240)
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 REMOVAL_POLICIES = {"retain": RemovalPolicy.RETAIN, "destroy": RemovalPolicy.DESTROY}
 #: Lambda allows 64 characters; model names take up to 32 of them and "-" one more.
@@ -74,6 +79,13 @@ def _number(value: Any, key: str, kind: type[int] | type[float], minimum: float)
     return number
 
 
+def _memory(value: Any) -> int:
+    memory = _number(value, WARM_MEMORY, int, LAMBDA_MEMORY[0])
+    if memory > LAMBDA_MEMORY[1]:
+        raise SettingsError(f"context `{WARM_MEMORY}` must be at most {LAMBDA_MEMORY[1]} (MB), got {value!r}")
+    return int(memory)
+
+
 def function_prefix(stack_name: str) -> str:
     """A short, lower-case prefix for the functions' explicit names, derived from the stack name.
 
@@ -101,6 +113,7 @@ class Settings:
     #: (bucket, prefix) of ``warm_source``, or None: the warm step then downloads from the Hub (or, offline,
     #: only checks that the cache holds each entry).
     warm_source: tuple[str, str] | None = None
+    warm_memory: int = DEFAULT_WARM_MEMORY
 
     @property
     def prefix(self) -> str:
@@ -161,4 +174,5 @@ class Settings:
             model_concurrency=_number(get(MODEL_CONCURRENCY, DEFAULT_MODEL_CONCURRENCY), MODEL_CONCURRENCY, int, 1),
             alarm_topic_arn=str(topic) if topic else None,
             warm_source=warm_source,
+            warm_memory=_memory(get(WARM_MEMORY, DEFAULT_WARM_MEMORY)),
         )

@@ -94,6 +94,7 @@ class HfSlackBotStack(Stack):
             network=self.network,
             offline=settings.offline,
             source=settings.warm_source,
+            memory_mb=settings.warm_memory,
             **stateful,
         )
         self.models = ModelFunctions(

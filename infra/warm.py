@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import cast
 
 from aws_cdk import CustomResource, Duration, RemovalPolicy, Size, Stack
 from aws_cdk import aws_ec2 as ec2
@@ -47,9 +48,6 @@ HANDLER = "inference.warm_handler.handler"
 TIMEOUT = Duration.minutes(15)
 #: How long CloudFormation waits for a resource's answer (its default is an hour).
 SERVICE_TIMEOUT = Duration.minutes(20)
-#: Converting loads the model in torch and writes its export: the most Lambda gives, and six vCPUs with it.
-#: It is paid only for the minutes a deploy warms.
-MEMORY_MB = 10240
 #: Room for what transformers and the exporters write outside the cache.
 EPHEMERAL_STORAGE = Size.gibibytes(10)
 #: The runtimes' pins, which conversions are keyed by (inference/conversions.py): a change warms every entry.
@@ -103,6 +101,7 @@ class WarmStep(Construct):
         network: ModelNetwork,
         offline: bool,
         source: tuple[str, str] | None,
+        memory_mb: int,
         removal_policy: RemovalPolicy,
         log_retention: logs.RetentionDays,
     ) -> None:
@@ -150,7 +149,7 @@ class WarmStep(Construct):
                 cmd=[HANDLER],
             ),
             architecture=lambda_.Architecture.X86_64,
-            memory_size=MEMORY_MB,
+            memory_size=memory_mb,
             ephemeral_storage_size=EPHEMERAL_STORAGE,
             timeout=TIMEOUT,
             vpc=network.vpc,
@@ -246,6 +245,4 @@ class WarmStep(Construct):
         )
 
     def _function_resource(self) -> lambda_.CfnFunction:
-        child = self.function.node.default_child
-        assert isinstance(child, lambda_.CfnFunction)
-        return child
+        return cast(lambda_.CfnFunction, self.function.node.default_child)

@@ -36,6 +36,11 @@ def test_the_warm_source_is_a_bucket_and_a_prefix() -> None:
     assert settings(warm_source="s3://my-bucket/hf/cache/").warm_source == ("my-bucket", "hf/cache")
 
 
+def test_the_warm_memory_is_lambdas_most_unless_the_account_allows_less() -> None:
+    assert settings().warm_memory == 10240
+    assert settings(warm_memory="3008").warm_memory == 3008
+
+
 def test_values_from_the_command_line_are_converted() -> None:
     parsed = settings(nat_gateways="2", removal="destroy", throttle_rate="2.5", throttle_burst="5")
     assert parsed.nat_gateways == 2
@@ -54,6 +59,8 @@ def test_values_from_the_command_line_are_converted() -> None:
         ({"stack_name": "1st-stack"}, "stack_name"),
         ({"warm_source": "https://bucket/prefix"}, "warm_source"),
         ({"warm_source": "s3://bucket"}, "warm_source"),
+        ({"warm_memory": "20000"}, "warm_memory"),
+        ({"warm_memory": "lots"}, "warm_memory"),
     ],
 )
 def test_invalid_values_are_refused_by_name(context: dict[str, Any], named: str) -> None:
