@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import BotServer, start_server, stop_server
+from tests.conftest import BOT_TOKEN, BotServer, start_server, stop_server
 from tests.fakes.slack_api import FakeSlackApi
 
 
@@ -40,7 +40,7 @@ def e2e_registry(tiny_registry: Path, tmp_path_factory: pytest.TempPathFactory) 
 
 @pytest.fixture(scope="session")
 def server(e2e_registry: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotServer]:
-    with FakeSlackApi(expect_token="xoxb-test-token-0123456789") as slack:
+    with FakeSlackApi(expect_token=BOT_TOKEN) as slack:
         running = start_server(registry=e2e_registry, slack=slack, workdir=tmp_path_factory.mktemp("e2e"))
         yield running
         stop_server(running)

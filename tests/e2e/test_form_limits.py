@@ -31,7 +31,7 @@ import pytest
 from bot.core.config import DEFAULT_FORM_RUNS_PER_CLIENT
 from bot.form.feedback import MAX_POSTS_PER_VOTER, VOTER_COOKIE
 from bot.local.workers import QUEUE_LIMIT
-from tests.conftest import ROOT, BotServer, start_server, stop_server
+from tests.conftest import BOT_TOKEN, ROOT, BotServer, start_server, stop_server
 from tests.fakes.slack_api import FakeSlackApi
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -92,7 +92,7 @@ class Client:
 
 @pytest.fixture(scope="module")
 def server(tiny_registry: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotServer]:
-    with FakeSlackApi(expect_token="xoxb-test-token-0123456789") as slack:
+    with FakeSlackApi(expect_token=BOT_TOKEN) as slack:
         running = start_server(
             registry=tiny_registry,
             slack=slack,

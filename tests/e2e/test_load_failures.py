@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, BotServer, start_server, stop_server
+from tests.conftest import BOT_TOKEN, ROOT, BotServer, start_server, stop_server
 from tests.e2e.test_slack import flat, placeholder, wait_for_reply
 from tests.fakes.hub import FakeHub
 from tests.fakes.slack_api import FakeSlackApi
@@ -58,7 +58,7 @@ def unreachable_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotSer
     }
     registry = write_registry(workdir / "models.yaml", [entry])
     env = {"HF_ENDPOINT": UNREACHABLE_HUB, "HF_HUB_OFFLINE": "0", "HF_HOME": str(workdir / "hf-home")}
-    with FakeSlackApi(expect_token="xoxb-test-token-0123456789") as slack:
+    with FakeSlackApi(expect_token=BOT_TOKEN) as slack:
         server = start_server(registry=registry, slack=slack, workdir=workdir, extra_env=env)
         yield server
         stop_server(server)
@@ -160,7 +160,7 @@ def test_a_download_in_progress_reports_how_far_it_has_come(tiny_registry: Path,
             "HF_HOME": str(tmp_path / "hf-home"),
             "FORM_WAIT_SECONDS": "1",
         }
-        with FakeSlackApi(expect_token="xoxb-test-token-0123456789") as slack:
+        with FakeSlackApi(expect_token=BOT_TOKEN) as slack:
             server = start_server(registry=registry, slack=slack, workdir=tmp_path, extra_env=env)
             try:
                 waits: list[str] = []

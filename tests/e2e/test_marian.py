@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from inference.registry import DEFAULT_MODELS_FILE
-from tests.conftest import ROOT, BotServer, start_server, stop_server
+from tests.conftest import BOT_TOKEN, ROOT, BotServer, start_server, stop_server
 from tests.e2e.test_load_failures import post_go
 from tests.e2e.test_slack import flat, placeholder, wait_for_reply
 from tests.fakes.hub import FakeHub
@@ -83,7 +83,7 @@ def test_inference_run_translates_offline(warmed: Warmed) -> None:
 @pytest.fixture(scope="module")
 def marian_server(warmed: Warmed, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotServer]:
     env = {"HF_HOME": str(warmed.hf_home), "HF_HUB_OFFLINE": "1"}
-    with FakeSlackApi(expect_token="xoxb-test-token-0123456789") as slack:
+    with FakeSlackApi(expect_token=BOT_TOKEN) as slack:
         server = start_server(
             registry=warmed.registry, slack=slack, workdir=tmp_path_factory.mktemp("marian-server"), extra_env=env
         )
