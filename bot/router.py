@@ -52,6 +52,11 @@ class Router:
         return self.handle_http(request, context).to_event()
 
     def handle_http(self, request: Request, context: Any = None) -> Response:
+        """Route one request; every error answer, Bolt's and the form's included, carries the security headers."""
+        response = self._route(request, context)
+        return response.with_security_headers() if response.status >= 400 else response
+
+    def _route(self, request: Request, context: Any) -> Response:
         try:
             if len(request.body) > MAX_BODY_BYTES:
                 raise BadRequest("The request body is too large.", status=413, type="too_large")

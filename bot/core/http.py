@@ -18,6 +18,28 @@ from typing import Any
 #: carry); such characters only ever occur inside JSON strings, where the escape means the same thing.
 _JSON_ESCAPES = str.maketrans({c: f"\\u{ord(c):04x}" for c in ["<", ">", "&", *map(chr, range(0xD800, 0xE000))]})
 
+#: Headers every answer of the form and every error of the router carries: nothing is sniffed into
+#: markup, no address leaks in a Referer, nothing is kept by a cache.
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+#: For everything but the form's page: nothing in it may ever run or be framed.
+JSON_POLICY = "default-src 'none'; frame-ancestors 'none'"
+
+
+def json_headers() -> dict[str, str]:
+    """The security headers of a JSON answer or an error: the form's, and every error the router gives."""
+    return {"Content-Security-Policy": JSON_POLICY, **SECURITY_HEADERS}
+
+
+def json_for_html(data: Any) -> str:
+    """``data`` as JSON that is valid UTF-8 and in which no HTML parser finds markup: ``<``, ``>``, ``&``
+    and lone surrogates are escaped, so it is safe in a response a browser may sniff and inside
+    ``<script type="application/json">`` alike."""
+    return json.dumps(data, ensure_ascii=False).translate(_JSON_ESCAPES)
+
 
 #: A host and optional port as this project accepts them, in a Host header or a URL: a name of letters,
 #: digits, dots and hyphens (so an IPv4 address too) or a bracketed IPv6 address. Nothing else (no
@@ -145,13 +167,19 @@ class Response:
         """A JSON answer that is always valid UTF-8 and in which no sniffing browser ever finds markup."""
         return cls(
             status=status,
-            body=json.dumps(data, ensure_ascii=False).translate(_JSON_ESCAPES),
+            body=json_for_html(data),
             headers={"Content-Type": "application/json; charset=utf-8", **(headers or {})},
         )
 
     @classmethod
     def error(cls, message: str, *, status: int = 400, type: str = "bad_request") -> Response:
-        return cls.json({"error": {"type": type, "message": message}}, status=status)
+        """A JSON error, with the security headers (:func:`json_headers`)."""
+        return cls.json({"error": {"type": type, "message": message}}, status=status, headers=json_headers())
+
+    def with_security_headers(self) -> Response:
+        """This response, with every security header it does not set itself (:func:`json_headers`)."""
+        self.headers = {**json_headers(), **self.headers}
+        return self
 
     def to_event(self) -> dict[str, Any]:
         """The proxy integration's response shape (cookies as multi-value headers)."""

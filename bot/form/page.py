@@ -4,7 +4,7 @@ The markup, style and script live in ``bot/form/web/`` and are inlined into ever
 page, so the browser needs one request and the Content-Security-Policy can
 allow exactly those inline blocks by a per-response nonce. The only values
 put into the HTML are escaped registry texts and a JSON block with ``<``,
-``>`` and ``&`` escaped; people's text never reaches the HTML at all (the
+``>`` and ``&`` escaped (``bot.core.http.json_for_html``); people's text never reaches the HTML at all (the
 script renders answers with DOM text nodes).
 
 The script is written in parts by concern (``web/form/*.js``: DOM helpers,
@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import functools
 import html
-import json
 import secrets
 from pathlib import Path
 from string import Template
 from typing import Any
 
 from bot.core.compare import MAX_MODELS
+from bot.core.http import SECURITY_HEADERS, json_for_html
 from bot.form.feedback import MAX_COMMENT_CHARS
 from inference.registry import Registry
 from inference.tasks import get_task
@@ -34,15 +34,6 @@ WEB_DIR = Path(__file__).with_name("web")
 #: The parts of the page's script, in ``web/form/``, in the order they are joined: each part's top-level
 #: names are seen by the others, and the last part (``main.js``) runs the page.
 SCRIPT_PARTS = ("dom.js", "requests.js", "renderers.js", "answer.js", "feedback.js", "compare.js", "main.js")
-
-#: Headers every /go response carries, pages and JSON alike.
-COMMON_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-}
-#: For JSON answers: nothing in them may ever run or be framed.
-JSON_POLICY = "default-src 'none'; frame-ancestors 'none'"
 
 
 @functools.cache
@@ -86,12 +77,8 @@ def page_headers(nonce: str) -> dict[str, str]:
         "Content-Security-Policy": content_security_policy(nonce),
         "X-Frame-Options": "DENY",
         "Cross-Origin-Opener-Policy": "same-origin",
-        **COMMON_HEADERS,
+        **SECURITY_HEADERS,
     }
-
-
-def json_headers() -> dict[str, str]:
-    return {"Content-Security-Policy": JSON_POLICY, **COMMON_HEADERS}
 
 
 def model_catalog(registry: Registry) -> list[dict[str, Any]]:
@@ -114,12 +101,6 @@ def model_catalog(registry: Registry) -> list[dict[str, Any]]:
     return catalog
 
 
-def script_json(data: Any) -> str:
-    """JSON safe inside ``<script type="application/json">``: no ``<``, ``>`` or ``&`` survives."""
-    text = json.dumps(data, ensure_ascii=False)
-    return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
-
-
 def _options(catalog: list[dict[str, Any]]) -> str:
     return "\n".join(
         f'          <option value="{html.escape(m["name"])}">{html.escape(m["title"])}</option>' for m in catalog
@@ -134,7 +115,7 @@ def render_page(*, catalog: list[dict[str, Any]], locked: bool, nonce: str) -> s
         style=_asset("form.css"),
         script=form_script(),
         options=_options(shown),
-        data=script_json(
+        data=json_for_html(
             {"locked": locked, "models": shown, "max_compare": MAX_MODELS, "max_comment_chars": MAX_COMMENT_CHARS}
         ),
         login_hidden="" if locked else " hidden",

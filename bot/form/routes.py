@@ -21,14 +21,14 @@ from contextlib import nullcontext
 from typing import Any
 
 from bot.core.config import Settings
-from bot.core.http import BadRequest, Request, Response
+from bot.core.http import BadRequest, Request, Response, json_headers
 from bot.core.invoker import InvokeBusy, InvokeError, Invoker, InvokeTimeout, ModelFailure
 from bot.core.messages import describe_error
 from bot.core.model_requests import check_input, new_request_id
 from bot.form.compare import check_compare_request
 from bot.form.feedback import FeedbackLimits, apply_feedback, record_form_answer, voter_for, voter_of
 from bot.form.limits import RunSlots
-from bot.form.page import json_headers, model_catalog, new_nonce, page_headers, render_page
+from bot.form.page import model_catalog, new_nonce, page_headers, render_page
 from bot.form.passcode import (
     FailureLimiter,
     client_address,

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import re
 from html.parser import HTMLParser
 
-from bot.form.page import SCRIPT_PARTS, WEB_DIR, form_script, script_json
+from bot.form.page import SCRIPT_PARTS, WEB_DIR, form_script
 from inference.tasks import TASKS, get_task
 from tests.bot.form.conftest import HOSTILE, make_request, page_data_of
 
@@ -84,13 +83,6 @@ def test_registry_markup_is_escaped_in_html_and_json(call):
     assert "&lt;script&gt;alert(&#x27;owned&#x27;)&lt;/script&gt;" in html
     hostile = next(m for m in page_data_of(html)["models"] if m["name"] == "hostile")
     assert hostile["title"] == hostile["description"] == hostile["example"] == HOSTILE
-
-
-def test_script_json_leaves_no_markup_characters():
-    text = script_json({"a": "</script><b>&amp;"})
-
-    assert not set("<>&") & set(text)
-    assert json.loads(text) == {"a": "</script><b>&amp;"}
 
 
 def test_the_page_describes_every_model_with_its_task_input_format(call, registry):
