@@ -235,3 +235,18 @@ def test_offline_without_a_warm_source_it_only_checks_and_says_how_to_fill_the_c
     assert "the stack's warm step fills the cache" in message, "the loader's own words"
     assert "python -m inference warm --to-s3 s3://BUCKET/PREFIX sentiment" in message
     assert "-c warm_source=s3://BUCKET/PREFIX" in message
+
+
+@pytest.mark.slow
+def test_an_offline_warm_step_finds_a_cache_an_online_one_filled(
+    hub: FakeHub, efs: Path, logs: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # huggingface_hub's list of the revision's files (trees/<revision>.json) names files warm never fetched
+    # (sentiment's pytorch_model.bin beside its safetensors); offline, the check must not call that incomplete.
+    with pytest.MonkeyPatch.context() as online:
+        hub.use(online)
+        warm_handler.handler(resource_event("Create"), context())
+    assert list(efs.glob("hub/models--*/trees/*.json"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    result = warm_handler.handler(resource_event("Update"), context())
+    assert result["PhysicalResourceId"] == f"warm-{ENTRY}"
