@@ -6,11 +6,14 @@ import json
 from dataclasses import replace
 from typing import Any
 
+import pytest
+
 from inference import warm_handler
 from inference.registry import load_registry
 from infra.bundling import model_image_context
 from infra.network import MOUNT_PATH
 from infra.warm import HANDLER, RESOURCE_TYPE, pins_digest, warm_properties
+from tests.fakes.slack_client import LambdaContext
 from tests.infra.conftest import EXTRA_MODEL, WARM_SOURCE, Synthesis
 
 
@@ -147,3 +150,18 @@ def test_a_failure_logs_where_the_provider_frameworks_message_says(synth: Synthe
     group = synth.raw["Resources"][properties["LoggingConfig"]["LogGroup"]["Ref"]]["Properties"]
     assert group["LogGroupName"] == f"/aws/lambda/{properties['FunctionName']}"
     assert group["RetentionInDays"] == 30
+
+
+def test_the_warm_handler_accepts_exactly_what_the_template_sends(
+    synth: Synthesis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    warmed: list[str] = []
+    monkeypatch.setattr(warm_handler, "warm", lambda spec, source=None: warmed.append(spec.name) or {"Folder": "/x"})
+    monkeypatch.delenv(warm_handler.WARM_SOURCE_ENV, raising=False)
+    for name, resource in warm_resources(synth).items():
+        # As CloudFormation resolves it: the service token is the framework function's ARN.
+        properties = {**resource["Properties"], "ServiceToken": "arn:aws:lambda:eu-west-1:1:function:onEvent"}
+        event = {"RequestType": "Create", "ResourceProperties": properties, "RequestId": "r", "StackId": "s"}
+        context = LambdaContext(function_name=f"{synth.settings.prefix}-warm")
+        assert warm_handler.handler(event, context) == {"PhysicalResourceId": f"warm-{name}", "Data": {"Folder": "/x"}}
+    assert warmed == list(warm_resources(synth))
