@@ -159,3 +159,20 @@ def test_a_local_folder_entry_is_not_copied(tmp_path: Path) -> None:
     spec = replace(load_registry(DEFAULT_MODELS_FILE).get(ENTRY), local_path=tmp_path, revision=None)
     with pytest.raises(s3_cache.S3CacheError, match="only pinned Hub entries are deployed"):
         s3_cache.upload(spec, bucket=BUCKET, prefix=PREFIX, client=object())
+
+
+def test_warm_to_s3_names_the_entry_it_could_not_upload_and_exits_1(
+    s3: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from inference import warming
+
+    use_home(monkeypatch, tmp_path / "home")
+    monkeypatch.setattr(warming, "warm_entry", lambda spec, **_: warming.Warmed(spec.name, tmp_path))
+    snapshot = tmp_path / "home" / "hub" / "models--distilbert--distilbert-base-uncased-finetuned-sst-2-english"
+    (snapshot / "snapshots" / REVISION).mkdir(parents=True)
+    (snapshot / "snapshots" / REVISION / "config.json").write_text("{}")
+    assert cli.main(["warm", "--to-s3", "s3://no-such-bucket-here/cache", ENTRY]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {ENTRY}: cannot upload ") and "NoSuchBucket" in err
+    assert cli.main(["warm", "--to-s3", f"s3://{BUCKET}/{PREFIX}", "qa"]) == 1
+    assert "error: qa: its snapshot is not in the cache" in capsys.readouterr().err
