@@ -12,10 +12,10 @@ import logging
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qs, parse_qsl
+from urllib.parse import parse_qsl
 
 from slack_bolt import App
-from slack_bolt.adapter.aws_lambda.handler import SlackRequestHandler
+from slack_bolt.adapter.aws_lambda.lazy_listener_runner import LambdaLazyListenerRunner
 from slack_bolt.request import BoltRequest
 
 from bot.core.http import BadRequest, Request, Response
@@ -33,12 +33,14 @@ MAX_BODY_BYTES = 1_000_000
 
 
 class Router:
-    """Routes requests; ``lambda_mode`` picks Bolt's Lambda adapter (lazy work re-invokes the function)."""
+    """Routes requests; in ``lambda_mode`` a lazy listener re-invokes the function (locally: a thread)."""
 
     def __init__(self, services: Services, app: App, *, lambda_mode: bool) -> None:
         self.services = services
         self.app = app
-        self.lambda_adapter = SlackRequestHandler(app) if lambda_mode else None
+        self.lambda_mode = lambda_mode
+        if lambda_mode:  # as Bolt's Lambda adapter sets it up; the router hands Bolt its requests itself
+            app.listener_runner.lazy_listener_runner = LambdaLazyListenerRunner(logging.getLogger("bot.bolt"))
 
     def handle(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         """The Lambda entry's whole job."""
@@ -63,7 +65,8 @@ class Router:
             if request.path == SLACK_PATH:
                 if request.method != "POST":
                     return Response(status=405, body="", headers={"Allow": "POST"})
-                return self._timed(request, lambda: self._slack(request, context))
+                body: dict[str, Any] = {}  # the request's one parse, by _slack; the entry point is read from it
+                return self._timed(request, lambda: self._slack(request, context, body), slack_body=body)
             if request.path.rstrip("/") == STATS_PATH:
                 return self._stats(request)
             if request.path == FORM_PATH or request.path.startswith(FORM_PATH + "/"):
@@ -100,41 +103,84 @@ class Router:
         s = self.services
         return handle_stats(request, registry=s.registry, settings=s.settings, stats=s.stats, feedback=s.feedback)
 
-    def _timed(self, request: Request, respond: Callable[[], Response]) -> Response:
+    def _timed(
+        self, request: Request, respond: Callable[[], Response], *, slack_body: dict[str, Any] | None = None
+    ) -> Response:
         """Answer, then record the entry point's request and how long the answer took."""
         started = time.perf_counter()
         response = respond()
-        entry = entry_point(request, response.status)
+        entry = entry_point(request, response.status, slack_body)
         if entry:
             self.services.metrics.entry(entry, (time.perf_counter() - started) * 1000)
         return response
 
-    def _slack(self, request: Request, context: Any) -> Response:
+    def _slack(self, request: Request, context: Any, parsed: dict[str, Any]) -> Response:
+        """Check the request, parse its body once (into ``parsed``) and hand both to Bolt."""
         if not self.services.settings.secrets.signing_secret:
             # Never verify signatures against an empty secret: anyone could forge them.
             return Response.error(
                 "Slack is not configured: the signing secret is missing.", status=503, type="not_configured"
             )
         check_slack_headers(request)
-        check_slack_body(request)
-        if self.lambda_adapter is not None:
-            result = self.lambda_adapter.handle(request.event, context)
-            return Response(
-                status=result["statusCode"], body=result.get("body") or "", headers=result.get("headers") or {}
-            )
-        bolt_response = self.app.dispatch(
-            BoltRequest(body=request.text(), query=request.query, headers=dict(request.headers))
+        parsed.update(check_slack_body(request))
+        # The DEBUG line Bolt's Lambda adapter wrote for each request; the log handler bounds it to
+        # method, path and size (bot.core.logs.BoundRequestLines), and nothing here quotes the body.
+        logger.debug("Incoming event: %s %s", request.method, request.path)
+        bolt_request = ParsedBoltRequest(
+            raw_body=request.text(), body=parsed, query=request.query, headers=dict(request.headers)
         )
+        if self.lambda_mode:
+            # What Bolt's Lambda adapter puts in the context: its lazy listener runner
+            # re-invokes this function with the same event (and two x-slack-bolt-lazy-* headers).
+            bolt_request.context["aws_lambda_function_name"] = context.function_name
+            bolt_request.context["aws_lambda_invoked_function_arn"] = context.invoked_function_arn
+            bolt_request.context["lambda_request"] = request.event
+        bolt_response = self.app.dispatch(bolt_request)
         return Response(
             status=bolt_response.status, body=bolt_response.body or "", headers=bolt_response.first_headers()
         )
 
 
-def entry_point(request: Any, status: int) -> str | None:
+class ParsedBoltRequest(BoltRequest):
+    """A Bolt request over a body the router has already parsed: Bolt's own constructor would parse it again.
+
+    ``raw_body`` is the text as received: Bolt verifies Slack's signature over it, as for any
+    HTTP request. ``body`` is :func:`check_slack_body`'s parse, which reads a body as Bolt's
+    parser does, except that a form body mentioning "payload" in a field other than ``payload``
+    (``/sentiment the payload is late``) stays that form; Bolt's parser reads it as empty.
+    """
+
+    def __init__(
+        self,
+        *,
+        raw_body: str,
+        body: dict[str, Any],
+        query: dict[str, Any],
+        headers: dict[str, Any],
+        context: dict[str, Any] | None = None,
+    ) -> None:
+        # Socket Mode is the constructor's one way to take a parsed body; the request is then
+        # made an HTTP one again, so the signature is checked over the body as received.
+        super().__init__(body=body, query=query, headers=headers, context=context, mode="socket_mode")
+        self.raw_body, self.mode = raw_body, "http"
+
+    def to_copyable(self) -> ParsedBoltRequest:
+        """The copy a lazy listener runs with (locally, in a thread): the same parse, not a new one."""
+        return ParsedBoltRequest(
+            raw_body=self.raw_body,
+            body=self.body,
+            query=dict(self.query),
+            headers=dict(self.headers),
+            context=self.context.to_copyable(),
+        )
+
+
+def entry_point(request: Any, status: int, slack_body: dict[str, Any] | None = None) -> str | None:
     """Which entry point an answered request was, or None for what is not counted.
 
     Bolt's lazy re-invocations, Slack's retries, refused requests and page loads are not requests
     of a person; a slash command, a mention, a shortcut (or its modal), a vote and a form run are.
+    ``slack_body`` is a Slack request's body as :func:`check_slack_body` parsed it.
     """
     if status >= 400 or request.header("x-slack-bolt-lazy-only") or request.header("x-slack-retry-num"):
         return None
@@ -143,23 +189,21 @@ def entry_point(request: Any, status: int) -> str | None:
         return "feedback" if request.method == "POST" else None
     if path.endswith("/go"):
         return "form" if request.method == "POST" else None
+    if slack_body is None:
+        return None
     try:
-        return _slack_entry_point(request)
-    except (ValueError, AttributeError):  # a body Bolt accepted but that is no person's request
+        return _slack_entry_point(slack_body)
+    except AttributeError:  # a body Bolt accepted but that is no person's request
         return None
 
 
-def _slack_entry_point(request: Any) -> str | None:
-    text = request.body.decode("utf-8", "replace")
-    if request.header("content-type").startswith("application/json"):
-        body = json.loads(text)
-        return "mention" if (body.get("event") or {}).get("type") == "app_mention" else None
-    form = parse_qs(text)
-    if "command" in form:
+def _slack_entry_point(body: dict[str, Any]) -> str | None:
+    if "command" in body:
         return "slash_command"
-    payload = json.loads(form.get("payload", ["{}"])[0])
-    kind = payload.get("type")
-    if kind == "block_actions" or (payload.get("view") or {}).get("callback_id") == COMMENT_MODAL_CALLBACK:
+    if (body.get("event") or {}).get("type") == "app_mention":
+        return "mention"
+    kind = body.get("type")
+    if kind == "block_actions" or (body.get("view") or {}).get("callback_id") == COMMENT_MODAL_CALLBACK:
         return "feedback"
     if kind in ("message_action", "view_submission"):
         return "shortcut"
@@ -185,8 +229,11 @@ def check_slack_headers(request: Request) -> None:
         raise BadRequest("The Slack signature is invalid.", status=401, type="invalid_signature")
 
 
-def check_slack_body(request: Request) -> None:
-    """Refuse what Bolt would choke on: Slack only sends UTF-8 JSON or form bodies, in Slack's shapes.
+def check_slack_body(request: Request) -> dict[str, Any]:
+    """The body, parsed once for the whole request (Bolt, the listeners, the entry point), if Slack could send it.
+
+    Slack only sends UTF-8 JSON or form bodies, in Slack's shapes; what Bolt would choke on is refused.
+    A form body is its fields, or the JSON object in its ``payload`` field (a shortcut, an action, a view).
 
     Raises:
         BadRequest: a body that is not UTF-8, not JSON where it says JSON, a form whose
@@ -213,6 +260,7 @@ def check_slack_body(request: Request) -> None:
     problem = slack_shape_problem(body)
     if problem:
         raise BadRequest(f"This is not a request Slack would send: {problem}.")
+    return body
 
 
 #: The JSON types Slack always uses for these fields; Bolt reads them without checking.

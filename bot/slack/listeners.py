@@ -1,27 +1,50 @@
-"""Every Slack listener, registered in one place for the Lambda and local entry points.
+"""Every Slack listener, as a module-level function, and the one table that registers them.
 
 Each listener is split as Bolt's lazy listeners want: an ``ack`` function that
 only validates and answers Slack within 3 seconds (no Web API call, no
-invocation), and a lazy function that does the work afterwards. Duplicate
-deliveries (Slack's retries, a command sent twice) are claimed away in the
-lazy half, through the shared state store, so they never answer twice. What a
-command or mention asks for is decided in :mod:`bot.slack.plans`.
+invocation), and a lazy function that does the work afterwards. Each takes
+``services`` first and then what Bolt passes by name (``ack``, ``command``,
+``event``, ``body``, ``view``, ``action``, ``context``), so a test calls it
+with a fake ``ack`` and a dict for ``context``; :func:`register_listeners`
+binds ``services`` and hands :data:`LISTENERS` to Bolt.
+
+Duplicate deliveries (Slack's retries, a command sent twice) are claimed away
+in the lazy half, through the shared state store, so they never answer twice.
+What a command or mention asks for is decided in :mod:`bot.slack.plans`.
+
+**A request's plan is computed once per invocation of the router.** The ack
+decides (:func:`bot.slack.plans.plan_command`, :func:`plan_modal`) and keeps
+the plan in Bolt's ``context`` under :data:`PLAN_KEY`; the lazy half takes it
+from there. Locally (``python -m bot serve``) Bolt runs the lazy half in a
+thread with a copy of the ack's context, so the plan is computed exactly once
+(a :class:`~bot.slack.plans.Plan` copies as itself). In Lambda the lazy half is
+another invocation of the function, started with the same signed event and no
+context: it plans again from the body. A plan is a pure function of the body
+and the registry (a slash command's; a modal's also reads the text its
+shortcut stored), without the clock, randomness or a Web API call, so both
+invocations reach the same plan, in well under a millisecond. It is never
+carried in the event itself: the headers Bolt adds for the re-invocation are
+not signed, and a plan taken from them would be a plan anyone could write.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import logging
 import re
 import uuid
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from slack_bolt import Ack, App
 
 from bot.core.model_requests import check_input, new_request_id
 from bot.core.mrkdwn import clip
 from bot.core.services import Services
+from bot.core.slack_ops import SlackError
 from bot.slack.delivery import deliver_outcome
 from bot.slack.plans import Plan, plan_command, plan_mention, run_or_explain
 from bot.slack.reply import ReplyTarget
@@ -45,7 +68,6 @@ from bot.slack.ui import (
 )
 from bot.stores.feedback import DOWN, UP
 from inference.errors import InferenceError, InvalidInput
-from inference.registry import ModelSpec
 from inference.tasks import check_unicode
 
 logger = logging.getLogger(__name__)
@@ -59,182 +81,306 @@ SHORTCUT_TEXT_FIELD = "text"
 SHORTCUT_TEXT_TTL = 24 * 3600
 #: Shown in the modal when the stored text has expired or is missing.
 SHORTCUT_TEXT_GONE = "This message's text is no longer available. Close this and run the shortcut on the message again."
+#: Said (only to the person) when Slack would not open a modal they asked for.
+VIEW_NOT_OPENED = "Slack didn't open that window. Please try again."
+
+#: Where the ack leaves the request's plan for the lazy half, in Bolt's ``context``.
+PLAN_KEY = "hf_plan"
+#: Where a modal's parsed ``private_metadata`` is kept for the rest of the request.
+METADATA_KEY = "hf_modal_metadata"
+
+T = TypeVar("T")
+
+
+def once(context: dict[str, Any], key: str, compute: Callable[[], T]) -> T:
+    """``context[key]``, computed on first use: what the ack computed, the lazy half reuses.
+
+    ``context`` is Bolt's (its lazy half gets a deep copy of the ack's) or, in a test, a dict.
+    """
+    if key not in context:
+        context[key] = compute()
+    return context[key]
+
+
+# -- slash commands ------------------------------------------------------------------------
+
+
+def ack_command(services: Services, ack: Ack, command: dict[str, Any], context: dict[str, Any]) -> None:
+    """Answer a slash command from its plan: usage or help right away, or a bare ack for a run."""
+    _ack_with(ack, once(context, PLAN_KEY, lambda: plan_command(services, command)))
+
+
+def run_command(services: Services, command: dict[str, Any], context: dict[str, Any]) -> None:
+    """Start the run (or comparison) the ack planned, once per ``trigger_id``."""
+    plan = once(context, PLAN_KEY, lambda: plan_command(services, command))
+    key = f"command:{command.get('trigger_id')}"
+    if plan.spec is None or not services.store.claim(key):
+        return
+    target = ReplyTarget(
+        request_id=new_request_id(),
+        source="command",
+        user=str(command.get("user_id", "")),
+        channel=str(command.get("channel_id", "")),
+        response_url=str(command.get("response_url", "")),
+    )
+    _attempt(services, key, plan, target, lambda: _start(services, plan, target))
+
+
+# -- mentions, Home, acks without a decision -----------------------------------------------
+
+
+def ack_only(ack: Ack) -> None:
+    """Acknowledge; the lazy half decides (a mention's plan may need its thread, read after the ack)."""
+    ack()
+
+
+def run_mention(services: Services, event: dict[str, Any], body: dict[str, Any]) -> None:
+    """Answer a mention in its thread: a reply, a run, a comparison, or a run on the thread's text."""
+    key = f"event:{body.get('event_id') or event.get('event_ts')}"
+    if not services.store.claim(key):
+        return
+    plan, from_thread = plan_mention(services, event)
+    target = ReplyTarget(
+        request_id=new_request_id(),
+        source="mention",
+        user=str(event.get("user", "")),
+        channel=str(event.get("channel", "")),
+        thread_ts=str(event.get("thread_ts") or event.get("ts") or ""),
+    )
+
+    def work() -> None:
+        nonlocal plan
+        if from_thread and plan.spec is not None:
+            thread = services.slack.thread_text(target.channel, target.thread_ts, exclude_ts=str(event.get("ts", "")))
+            plan = run_or_explain(plan.spec, to_plain(thread))
+        if plan.reply is not None:
+            services.slack.post(target.channel, plan.reply, thread_ts=target.thread_ts)
+        else:
+            _start(services, plan, target)
+
+    _attempt(services, key, plan, target, work)
+
+
+def publish_home(services: Services, event: dict[str, Any]) -> None:
+    """Publish the Home tab: every model with how often it was used and rated."""
+    if event.get("tab", "home") != "home":
+        return
+    registry = services.registry
+    view = home_view(registry, services.store.counts("usage"), services.feedback.model_tallies(registry.names))
+    try:
+        services.slack.publish_home(str(event.get("user", "")), view)
+    except SlackError as exc:  # nobody asked for it: the next visit to the tab publishes it again
+        logger.warning("Home tab not published: %s", exc)
+
+
+# -- the message shortcut and its modal ----------------------------------------------------
+
+
+def open_picker(services: Services, body: dict[str, Any]) -> None:
+    """Keep the message's text server-side and open the model picker on it."""
+    message = body.get("message") or {}
+    text = to_plain(str(message.get("text", "")))
+    metadata = {
+        "channel": str((body.get("channel") or {}).get("id", "")),
+        "thread_ts": str(message.get("thread_ts") or message.get("ts", "")),
+    }
+    try:
+        check_unicode(text)
+    except InvalidInput as exc:
+        metadata["refused"] = str(exc)  # no store takes it: the modal says why when submitted
+    else:
+        metadata["text_key"] = uuid.uuid4().hex
+        services.store.set_field(
+            SHORTCUT_TEXT_KEY + metadata["text_key"], SHORTCUT_TEXT_FIELD, text, ttl=SHORTCUT_TEXT_TTL
+        )
+    modal = model_picker_modal(services.registry, private_metadata=json.dumps(metadata))
+    _open_view(services, body, modal)
+
+
+def plan_modal(services: Services, view: dict[str, Any], metadata: dict[str, Any]) -> Plan:
+    """The model picked and the text it reads, or the modal's errors (the ack's answer) saying why not.
+
+    ``metadata`` is the view's parsed ``private_metadata`` (:func:`modal_metadata`). The one read
+    is the shortcut's text from the state store, kept there when the modal opened.
+    """
+    spec = services.registry.find(_selected_model(view))
+    if spec is None:
+        return _modal_refusal("Pick a model.")
+    refused = metadata.get("refused")
+    if isinstance(refused, str) and refused:
+        return _modal_refusal(clip(refused, 150))
+    text = _shortcut_text(services, metadata)
+    if text is None:
+        return _modal_refusal(SHORTCUT_TEXT_GONE)
+    try:
+        return Plan(spec=spec, text=check_input(spec, text))
+    except InferenceError as exc:
+        return _modal_refusal(clip(str(exc), 150))
+
+
+def ack_modal(services: Services, ack: Ack, view: dict[str, Any], context: dict[str, Any]) -> None:
+    """Close the modal when it can run; otherwise keep it open, saying why next to the picker."""
+    metadata = once(context, METADATA_KEY, lambda: modal_metadata(view))
+    _ack_with(ack, once(context, PLAN_KEY, lambda: plan_modal(services, view, metadata)))
+
+
+def run_modal(services: Services, view: dict[str, Any], body: dict[str, Any], context: dict[str, Any]) -> None:
+    """Run the model picked on the message's text, answering in that message's thread."""
+    metadata = once(context, METADATA_KEY, lambda: modal_metadata(view))
+    plan = once(context, PLAN_KEY, lambda: plan_modal(services, view, metadata))
+    key = f"view:{view.get('id')}"
+    if plan.spec is None or not services.store.claim(key):
+        return  # refused: the ack said why, in the modal
+    target = ReplyTarget(
+        request_id=new_request_id(),
+        source="shortcut",
+        user=str((body.get("user") or {}).get("id", "")),
+        channel=str(metadata.get("channel", "")),
+        thread_ts=str(metadata.get("thread_ts", "")),
+    )
+    _attempt(services, key, plan, target, lambda: _start(services, plan, target))
+
+
+# -- feedback: votes and comments ----------------------------------------------------------
+
+
+def record_vote(services: Services, body: dict[str, Any], action: dict[str, Any]) -> None:
+    """Count a 👍 or 👎 on an answer and show the new tally on it."""
+    request_id, user = str(action.get("value", "")), str((body.get("user") or {}).get("id", ""))
+    if not request_id or not user:
+        return
+    services.feedback.vote(request_id, user, UP if action.get("action_id") == VOTE_UP else DOWN)
+    message, channel = body.get("message") or {}, (body.get("channel") or {}).get("id", "")
+    if message.get("ts") and channel:
+        blocks = with_tally(message.get("blocks") or [], request_id, services.feedback.tally(request_id))
+        try:
+            services.slack.update(channel, message["ts"], {"text": message.get("text", ""), "blocks": blocks})
+        except SlackError as exc:  # the vote is counted; the next vote shows the tally
+            logger.warning("tally not shown: %s", exc, extra={"request_id": request_id})
+
+
+def open_comment(services: Services, body: dict[str, Any], action: dict[str, Any]) -> None:
+    """Open the comment modal for one answer."""
+    modal = comment_modal(private_metadata=json.dumps({"request_id": action.get("value", "")}))
+    _open_view(services, body, modal)
+
+
+def save_comment(services: Services, body: dict[str, Any], view: dict[str, Any]) -> None:
+    """Keep a submitted comment on an answer."""
+    request_id = str(modal_metadata(view).get("request_id", ""))
+    text = _input_value(view, COMMENT_BLOCK, COMMENT_INPUT, "value").strip()
+    user = str(_dig(body, "user", "id") or "")
+    if request_id and user and text:
+        services.feedback.comment(request_id, user, text)
+
+
+# -- the table -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Route:
+    """One listener: the ``App`` method that matches it, what it matches, its ack and its lazy half."""
+
+    kind: str
+    matches: str | re.Pattern[str]
+    ack: Callable[..., None]
+    lazy: Callable[..., None]
+
+
+#: Every listener of the app, for Lambda and local mode alike.
+LISTENERS: tuple[Route, ...] = (
+    Route("command", re.compile(r"^/.+"), ack_command, run_command),
+    Route("event", "app_mention", ack_only, run_mention),
+    Route("event", "app_home_opened", ack_only, publish_home),
+    Route("shortcut", SHORTCUT_CALLBACK, ack_only, open_picker),
+    Route("view", RUN_MODAL_CALLBACK, ack_modal, run_modal),
+    Route("action", re.compile(f"^({VOTE_UP}|{VOTE_DOWN})$"), ack_only, record_vote),
+    Route("action", COMMENT_ACTION, ack_only, open_comment),
+    Route("view", COMMENT_MODAL_CALLBACK, ack_only, save_comment),
+)
 
 
 def register_listeners(app: App, services: Services) -> None:
-    """Attach every listener; the same registration serves Lambda and local mode."""
-    store, slack, registry = services.store, services.slack, services.registry
+    """Attach every listener in :data:`LISTENERS`; the same registration serves Lambda and local mode."""
+    for route in LISTENERS:
+        register = getattr(app, route.kind)(route.matches)
+        register(ack=for_bolt(route.ack, services), lazy=[for_bolt(route.lazy, services)])
 
-    def ack_command(ack: Ack, command: dict[str, Any]) -> None:
-        plan = plan_command(services, command)
-        ack(**plan.reply) if plan.reply else ack()
 
-    def run_command(command: dict[str, Any]) -> None:
-        plan = plan_command(services, command)
-        key = f"command:{command.get('trigger_id')}"
-        if plan.spec is None or not store.claim(key):
-            return
-        target = ReplyTarget(
-            request_id=new_request_id(),
-            source="command",
-            user=str(command.get("user_id", "")),
-            channel=str(command.get("channel_id", "")),
-            response_url=str(command.get("response_url", "")),
-        )
-        _attempt(key, plan.spec, target, lambda: _start(plan, target))
+def for_bolt(listener: Callable[..., None], services: Services) -> Callable[..., None]:
+    """``listener`` as Bolt calls it: ``services`` bound, the rest passed by parameter name.
 
-    def _start(plan: Plan, target: ReplyTarget) -> None:
-        if plan.compare:
-            start_compare(services, plan.compare, plan.text, target)
-        else:
-            start_run(services, plan.spec, plan.text, target)
+    Bolt reads which arguments to pass from the callable's signature (a partial's hides the
+    bound ``services``) and names a lazy function by ``__name__``: the Lambda re-invocation
+    finds its lazy half by that name, so it is the listener's own.
+    """
+    if "services" not in inspect.signature(listener).parameters:
+        return listener
+    bound = functools.partial(listener, services)
+    bound.__name__ = listener.__name__  # type: ignore[attr-defined]
+    return bound
 
-    def ack_only(ack: Ack) -> None:
-        ack()
 
-    def run_mention(event: dict[str, Any], body: dict[str, Any]) -> None:
-        key = f"event:{body.get('event_id') or event.get('event_ts')}"
-        if not store.claim(key):
-            return
-        plan, from_thread = plan_mention(services, event)
-        target = ReplyTarget(
-            request_id=new_request_id(),
-            source="mention",
-            user=str(event.get("user", "")),
-            channel=str(event.get("channel", "")),
-            thread_ts=str(event.get("thread_ts") or event.get("ts") or ""),
-        )
+# -- helpers -------------------------------------------------------------------------------
 
-        def work() -> None:
-            nonlocal plan
-            if from_thread and plan.spec is not None:
-                thread = slack.thread_text(target.channel, target.thread_ts, exclude_ts=str(event.get("ts", "")))
-                plan = run_or_explain(plan.spec, to_plain(thread))
-            if plan.reply is not None:
-                slack.post(target.channel, plan.reply, thread_ts=target.thread_ts)
-            else:
-                _start(plan, target)
 
-        _attempt(key, plan.spec, target, work)
+def _ack_with(ack: Ack, plan: Plan) -> None:
+    ack(**plan.reply) if plan.reply else ack()
 
-    def open_picker(body: dict[str, Any]) -> None:
-        message = body.get("message") or {}
-        text = to_plain(str(message.get("text", "")))
-        metadata = {
-            "channel": str((body.get("channel") or {}).get("id", "")),
-            "thread_ts": str(message.get("thread_ts") or message.get("ts", "")),
-        }
+
+def _start(services: Services, plan: Plan, target: ReplyTarget) -> None:
+    if plan.compare:
+        start_compare(services, plan.compare, plan.text, target)
+    elif plan.spec is not None:
+        start_run(services, plan.spec, plan.text, target)
+
+
+def _attempt(services: Services, key: str, plan: Plan, target: ReplyTarget, work: Callable[[], None]) -> None:
+    """Run the work once; if it breaks, the person still gets one clear error.
+
+    A lazy listener's exception is swallowed by Bolt and never retried, so
+    this is the last chance to tell the person. Only when even that fails is
+    the claim given back, for Slack's own retry to find.
+    """
+    try:
+        work()
+    except Exception:
+        logger.exception("listener failed", extra={"claim": key, "request_id": target.request_id})
+        error = {"type": "internal_error", "message": "the request could not be started."}
         try:
-            check_unicode(text)
-        except InvalidInput as exc:
-            metadata["refused"] = str(exc)  # no store takes it: the modal says why when submitted
-        else:
-            metadata["text_key"] = uuid.uuid4().hex
-            store.set_field(SHORTCUT_TEXT_KEY + metadata["text_key"], SHORTCUT_TEXT_FIELD, text, ttl=SHORTCUT_TEXT_TTL)
-        slack.open_view(body["trigger_id"], model_picker_modal(registry, private_metadata=json.dumps(metadata)))
-
-    def shortcut_text(view: dict[str, Any]) -> str | None:
-        """The message text kept when the modal opened; None once it expired (or never was)."""
-        text_key = _modal_metadata(view).get("text_key")
-        if not isinstance(text_key, str) or not text_key:
-            return None
-        return store.fields(SHORTCUT_TEXT_KEY + text_key).get(SHORTCUT_TEXT_FIELD)
-
-    def check_modal(view: dict[str, Any]) -> tuple[ModelSpec, str] | str:
-        """The model picked and the text it reads, or why the modal cannot be submitted (for the person)."""
-        spec = registry.find(_selected_model(view))
-        if spec is None:
-            return "Pick a model."
-        refused = _modal_metadata(view).get("refused")
-        if isinstance(refused, str) and refused:
-            return clip(refused, 150)
-        text = shortcut_text(view)
-        if text is None:
-            return SHORTCUT_TEXT_GONE
-        try:
-            return spec, check_input(spec, text)
-        except InferenceError as exc:
-            return clip(str(exc), 150)
-
-    def ack_modal(ack: Ack, view: dict[str, Any]) -> None:
-        checked = check_modal(view)
-        if isinstance(checked, str):
-            ack(response_action="errors", errors={MODEL_SELECT_BLOCK: checked})
-        else:
-            ack()
-
-    def run_modal(view: dict[str, Any], body: dict[str, Any]) -> None:
-        checked = check_modal(view)
-        key = f"view:{view.get('id')}"
-        if isinstance(checked, str) or not store.claim(key):
-            return  # refused: the ack said why, in the modal
-        spec, text = checked
-        metadata = _modal_metadata(view)
-        target = ReplyTarget(
-            request_id=new_request_id(),
-            source="shortcut",
-            user=str((body.get("user") or {}).get("id", "")),
-            channel=str(metadata.get("channel", "")),
-            thread_ts=str(metadata.get("thread_ts", "")),
-        )
-        _attempt(key, spec, target, lambda: start_run(services, spec, text, target))
-
-    def publish_home(event: dict[str, Any]) -> None:
-        if event.get("tab", "home") == "home":
-            view = home_view(registry, store.counts("usage"), services.feedback.model_tallies(registry.names))
-            slack.publish_home(str(event.get("user", "")), view)
-
-    def record_vote(body: dict[str, Any], action: dict[str, Any]) -> None:
-        request_id, user = str(action.get("value", "")), str((body.get("user") or {}).get("id", ""))
-        if not request_id or not user:
-            return
-        services.feedback.vote(request_id, user, UP if action.get("action_id") == VOTE_UP else DOWN)
-        refresh_tally(body, request_id)
-
-    def refresh_tally(body: dict[str, Any], request_id: str) -> None:
-        message, channel = body.get("message") or {}, (body.get("channel") or {}).get("id", "")
-        if message.get("ts") and channel:
-            blocks = with_tally(message.get("blocks") or [], request_id, services.feedback.tally(request_id))
-            slack.update(channel, message["ts"], {"text": message.get("text", ""), "blocks": blocks})
-
-    def open_comment(body: dict[str, Any], action: dict[str, Any]) -> None:
-        metadata = {"request_id": action.get("value", "")}
-        slack.open_view(body["trigger_id"], comment_modal(private_metadata=json.dumps(metadata)))
-
-    def save_comment(body: dict[str, Any], view: dict[str, Any]) -> None:
-        request_id = str(_modal_metadata(view).get("request_id", ""))
-        text = _input_value(view, COMMENT_BLOCK, COMMENT_INPUT, "value").strip()
-        user = str(_dig(body, "user", "id") or "")
-        if request_id and user and text:
-            services.feedback.comment(request_id, user, text)
-
-    def _attempt(key: str, spec: ModelSpec | None, target: ReplyTarget, work: Callable[[], None]) -> None:
-        """Run the work once; if it breaks, the person still gets one clear error.
-
-        A lazy listener's exception is swallowed by Bolt and never retried, so
-        this is the last chance to tell the person. Only when even that fails is
-        the claim given back, for Slack's own retry to find.
-        """
-        try:
-            work()
+            deliver_outcome(services, plan.spec, target, text="", error=error)
         except Exception:
-            logger.exception("listener failed", extra={"claim": key, "request_id": target.request_id})
-            error = {"type": "internal_error", "message": "the request could not be started."}
-            try:
-                deliver_outcome(services, spec, target, text="", error=error)
-            except Exception:
-                store.release(key)
-                raise
-        store.complete(key)
+            services.store.release(key)
+            raise
+    services.store.complete(key)
 
-    app.command(re.compile(r"^/.+"))(ack=ack_command, lazy=[run_command])
-    app.event("app_mention")(ack=ack_only, lazy=[run_mention])
-    app.event("app_home_opened")(ack=ack_only, lazy=[publish_home])
-    app.shortcut(SHORTCUT_CALLBACK)(ack=ack_only, lazy=[open_picker])
-    app.view(RUN_MODAL_CALLBACK)(ack=ack_modal, lazy=[run_modal])
-    app.action(re.compile(f"^({VOTE_UP}|{VOTE_DOWN})$"))(ack=ack_only, lazy=[record_vote])
-    app.action(COMMENT_ACTION)(ack=ack_only, lazy=[open_comment])
-    app.view(COMMENT_MODAL_CALLBACK)(ack=ack_only, lazy=[save_comment])
+
+def _open_view(services: Services, body: dict[str, Any], view: dict[str, Any]) -> None:
+    """Open ``view`` for the person who acted; if Slack will not, tell them (only them) in the channel."""
+    try:
+        services.slack.open_view(str(body.get("trigger_id", "")), view)
+    except SlackError as exc:
+        logger.warning("view not opened: %s", exc)
+        channel, user = str(_dig(body, "channel", "id") or ""), str(_dig(body, "user", "id") or "")
+        if not (channel and user):
+            return
+        try:
+            services.slack.post_ephemeral(channel, user, {"text": VIEW_NOT_OPENED})
+        except SlackError as again:
+            logger.warning("could not say the view was not opened: %s", again)
+
+
+def _modal_refusal(reason: str) -> Plan:
+    """The ack that keeps a modal open with ``reason`` under its model picker."""
+    return Plan(reply={"response_action": "errors", "errors": {MODEL_SELECT_BLOCK: reason}})
+
+
+def _shortcut_text(services: Services, metadata: dict[str, Any]) -> str | None:
+    """The message text kept when the modal opened; None once it expired (or never was)."""
+    text_key = metadata.get("text_key")
+    if not isinstance(text_key, str) or not text_key:
+        return None
+    return services.store.fields(SHORTCUT_TEXT_KEY + text_key).get(SHORTCUT_TEXT_FIELD)
 
 
 def _dig(data: Any, *keys: str) -> Any:
@@ -255,7 +401,8 @@ def _selected_model(view: dict[str, Any]) -> str:
     return _input_value(view, MODEL_SELECT_BLOCK, MODEL_SELECT_ACTION, "selected_option.value")
 
 
-def _modal_metadata(view: dict[str, Any]) -> dict[str, Any]:
+def modal_metadata(view: dict[str, Any]) -> dict[str, Any]:
+    """A view's ``private_metadata`` (this app's JSON object), or {} where it is anything else."""
     raw = view.get("private_metadata")
     if not isinstance(raw, str):
         return {}

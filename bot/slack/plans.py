@@ -1,8 +1,9 @@
 """What a slash command or a mention asks for: a reply right away, or a model run or comparison.
 
 Pure decisions over the registry, without any I/O, so the ack can answer from them within
-Slack's 3 seconds and the lazy half can act on them (:mod:`bot.slack.listeners`). The
-syntax is Slack's: ``/hf NAME text``, ``/hf compare a,b[,c] text``, ``@bot NAME text``.
+Slack's 3 seconds and the lazy half can act on them (:mod:`bot.slack.listeners`). Pure also
+means deterministic: in Lambda, where the lazy half is another invocation that plans again
+from the same body, both invocations reach the same plan. The syntax is Slack's: ``/hf NAME text``, ``/hf compare a,b[,c] text``, ``@bot NAME text``.
 """
 
 from __future__ import annotations
@@ -22,14 +23,23 @@ from inference.registry import ModelSpec, Registry
 HF_COMMAND = "/hf"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Plan:
-    """What a command or mention asks for: a reply right away, or a model run."""
+    """What a command or mention asks for: a reply right away, or a model run.
+
+    ``reply`` is what the ack answers with (a message, or a modal's errors); without it,
+    ``spec`` (and for a comparison, every model in ``compare``) runs on ``text``. A plan is
+    never changed once made, so the copy Bolt makes of the ack's context for the lazy half
+    (:mod:`bot.slack.listeners`) holds this same plan, not a copy.
+    """
 
     reply: dict[str, Any] | None = None
     spec: ModelSpec | None = None
     text: str = ""
     compare: list[ModelSpec] | None = None
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Plan:
+        return self
 
 
 def parse_compare(registry: Registry, rest: str) -> tuple[list[ModelSpec], str]:

@@ -9,10 +9,12 @@ from typing import Any
 import pytest
 
 import bot.handler
+import bot.slack.listeners as listeners
 from bot.app import build_bolt_app
 from bot.core.invoker import LambdaInvoker
 from bot.core.services import Services
 from bot.router import Router
+from bot.slack.plans import Plan
 from inference.service import handle
 from tests.bot.conftest import SIGNING_SECRET
 from tests.fakes.signing import FORM, signed_headers
@@ -87,6 +89,23 @@ def test_command_round_trip_through_lambda(aws: tuple[Router, FakeLambdaClient],
     assert router.handle(record, context) == {"delivered": True}
     replies = [m for m in slack.messages("C777") if m.get("thread_ts") == placeholder["ts"]]
     assert len(replies) == 1 and "POSITIVE" in json.dumps(replies[0]["blocks"])
+
+
+def test_each_invocation_plans_once_and_both_reach_the_same_plan(
+    aws: tuple[Router, FakeLambdaClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lazy half is another invocation, without the ack's context: it plans again, from the same body."""
+    router, lambdas = aws
+    plans: list[Plan] = []
+    real = listeners.plan_command
+    monkeypatch.setattr(
+        listeners, "plan_command", lambda services, command: plans.append(real(services, command)) or plans[-1]
+    )
+    router.handle(signed_command("What a great day"), LambdaContext())
+    assert len(plans) == 1  # the ack's invocation
+    router.handle(lambdas.invocations[0]["Payload"], LambdaContext())
+    assert len(plans) == 2 and plans[0] == plans[1]  # the lazy one's
+    assert plans[1].spec is router.services.registry.get("sentiment") and plans[1].text == "What a great day"
 
 
 def test_function_name_never_comes_from_the_request(aws: tuple[Router, FakeLambdaClient]) -> None:
