@@ -18,6 +18,7 @@ from typing import Any
 
 from bot.cli_errors import InvalidUrl, NotJson, ServerHungUp, ServerUnreachable, report
 from bot.core.config import form_passcode
+from bot.core.http import cookies_to_send_back
 from inference.cli import interrupted, program
 
 DEFAULT_URL = "http://127.0.0.1:3000"
@@ -77,7 +78,7 @@ def invoke(url: str, model: str, text: str) -> int:
     passcode = form_passcode()
     if passcode:
         _, _, set_cookie = _post(server, "/go/login", {"passcode": passcode})
-        cookie = set_cookie.split(";", 1)[0]
+        cookie = cookies_to_send_back([set_cookie])
     deadline = time.monotonic() + INVOKE_PATIENCE_SECONDS
     while True:
         status, body, _ = _post(server, "/go", {"model": model, "text": text}, cookie)

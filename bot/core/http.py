@@ -11,7 +11,9 @@ import binascii
 import ipaddress
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
 #: JSON escapes for the characters HTML cares about and for lone surrogates (which no UTF-8 body can
@@ -32,6 +34,43 @@ JSON_POLICY = "default-src 'none'; frame-ancestors 'none'"
 def json_headers() -> dict[str, str]:
     """The security headers of a JSON answer or an error: the form's, and every error the router gives."""
     return {"Content-Security-Policy": JSON_POLICY, **SECURITY_HEADERS}
+
+
+def parse_cookies(header: str) -> dict[str, str]:
+    """The cookies of a ``Cookie`` header by name (the last of a name wins), read by :mod:`http.cookies`.
+
+    Each ``;``-separated pair is read on its own, so a malformed one (anything on the same host may
+    set cookies) costs only itself: :class:`~http.cookies.SimpleCookie` stops at the first pair it
+    cannot read, and refuses a name it finds illegal with an error.
+    """
+    jar: dict[str, str] = {}
+    for part in header.split(";"):
+        cookie: SimpleCookie = SimpleCookie()
+        try:
+            cookie.load(part)
+        except CookieError:
+            continue
+        jar.update((name, morsel.value) for name, morsel in cookie.items())
+    return jar
+
+
+def set_cookie(name: str, value: str, *, max_age: int, secure: bool) -> str:
+    """A ``Set-Cookie`` value as every cookie of this site is set: for the whole site (``Path=/``), out
+    of scripts' reach (``HttpOnly``), never sent by another site's request (``SameSite=Strict``), for
+    ``max_age`` seconds, and ``Secure`` unless serving plain HTTP locally."""
+    cookie: SimpleCookie = SimpleCookie()
+    cookie[name] = value
+    morsel = cookie[name]
+    morsel.update({"path": "/", "max-age": max_age, "httponly": True, "samesite": "Strict", "secure": secure})
+    return morsel.OutputString()
+
+
+def cookies_to_send_back(set_cookies: Iterable[str]) -> str:
+    """The ``Cookie`` header a client sends back after receiving ``set_cookies`` (their attributes dropped)."""
+    cookie: SimpleCookie = SimpleCookie()
+    for value in set_cookies:
+        cookie.load(value)
+    return "; ".join(f"{name}={morsel.coded_value}" for name, morsel in cookie.items())
 
 
 def json_for_html(data: Any) -> str:
@@ -119,12 +158,8 @@ class Request:
 
     @property
     def cookies(self) -> dict[str, str]:
-        jar: dict[str, str] = {}
-        for part in self.header("cookie").split(";"):
-            name, sep, value = part.strip().partition("=")
-            if sep:
-                jar[name] = value
-        return jar
+        """The request's cookies by name (:func:`parse_cookies`)."""
+        return parse_cookies(self.header("cookie"))
 
     @classmethod
     def from_event(cls, event: dict[str, Any]) -> Request:

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.core.config import Settings
-from bot.core.http import BadRequest, Request
+from bot.core.http import BadRequest, Request, set_cookie
 from bot.form.passcode import FailureLimiter, sign
 from bot.stores.feedback import VOTES, Answer, FeedbackStore
 from inference.registry import ModelSpec
@@ -101,16 +101,8 @@ def voter_of(request: Request, settings: Settings) -> str | None:
 def new_voter(settings: Settings) -> tuple[str, str]:
     """A fresh voter id and the ``Set-Cookie`` value that keeps it, signed (``Secure`` unless local)."""
     voter = secrets.token_urlsafe(16)
-    attributes = [
-        f"{VOTER_COOKIE}={voter}.{sign(_voter_key(settings), voter)}",
-        "Path=/",
-        f"Max-Age={VOTER_MAX_AGE_SECONDS}",
-        "HttpOnly",
-        "SameSite=Strict",
-    ]
-    if not settings.local:
-        attributes.append("Secure")
-    return voter, "; ".join(attributes)
+    value = f"{voter}.{sign(_voter_key(settings), voter)}"
+    return voter, set_cookie(VOTER_COOKIE, value, max_age=VOTER_MAX_AGE_SECONDS, secure=not settings.local)
 
 
 def voter_for(request: Request, settings: Settings) -> tuple[str, str | None]:

@@ -18,7 +18,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 
 from bot.core.config import Settings
-from bot.core.http import Request
+from bot.core.http import Request, set_cookie
 
 COOKIE_NAME = "go_session"
 #: How long one login lasts.
@@ -64,10 +64,7 @@ def session_cookie(settings: Settings, *, now: float | None = None) -> str:
     issued = time.time() if now is None else now
     expires = int(issued) + MAX_AGE_SECONDS
     value = f"{_VERSION}.{expires}.{_signature(_key(settings), expires)}"
-    attributes = [f"{COOKIE_NAME}={value}", "Path=/", f"Max-Age={MAX_AGE_SECONDS}", "HttpOnly", "SameSite=Strict"]
-    if not settings.local:
-        attributes.append("Secure")
-    return "; ".join(attributes)
+    return set_cookie(COOKIE_NAME, value, max_age=MAX_AGE_SECONDS, secure=not settings.local)
 
 
 def has_valid_session(request: Request, settings: Settings, *, now: float | None = None) -> bool:
