@@ -166,6 +166,8 @@ class WarmStep(Construct):
                 removal_policy=removal_policy,
             ),
         )
+        # The route to S3 exists before the first entry is warmed (a warm_source is read through it).
+        self.function.node.add_dependency(network.s3_endpoint)
         nag.suppress(
             role,
             "IAM4",

@@ -165,3 +165,8 @@ def test_the_warm_handler_accepts_exactly_what_the_template_sends(
         context = LambdaContext(function_name=f"{synth.settings.prefix}-warm")
         assert warm_handler.handler(event, context) == {"PhysicalResourceId": f"warm-{name}", "Data": {"Folder": "/x"}}
     assert warmed == list(warm_resources(synth))
+
+
+def test_the_warm_function_waits_for_the_s3_endpoints_route(variant: Synthesis) -> None:
+    depends = warm_function(variant).get("DependsOn", [])
+    assert variant.logical_id(variant.stack.network.s3_endpoint) in depends
