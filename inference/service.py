@@ -13,9 +13,9 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from inference.errors import InferenceError, InputTooLong, InvalidInput, ModelLoadError
+from inference.errors import InferenceError, InvalidInput, ModelLoadError
 from inference.registry import ModelSpec
-from inference.tasks import check_unicode
+from inference.tasks import check_text, require_text
 
 logger = logging.getLogger(__name__)
 
@@ -76,8 +76,8 @@ def parse_event(event: Any) -> tuple[str, dict[str, Any]]:
     """Accept ``{"text": ...}`` (the seed's shape) or ``{"inputs": ..., "parameters": {...}}``.
 
     Raises:
-        InvalidInput: for anything else, and for text that is not Unicode (a lone surrogate, which
-            JSON can carry and tokenizers fail on with a TypeError).
+        InvalidInput: for anything else, and for text that is not a string (its length and
+            characters are :func:`handle`'s to check, as the router checks them).
     """
     if not isinstance(event, dict):
         raise InvalidInput("The request must be a JSON object with a `text` or `inputs` field.")
@@ -87,9 +87,7 @@ def parse_event(event: Any) -> tuple[str, dict[str, Any]]:
         text = event["inputs"]
     else:
         raise InvalidInput("The request has no `text` (or `inputs`) field.")
-    if not isinstance(text, str):
-        raise InvalidInput(f"The text must be a string, not {type(text).__name__}.")
-    check_unicode(text)
+    text = require_text(text)
     parameters = event.get("parameters") or {}
     if not isinstance(parameters, dict):
         raise InvalidInput("`parameters` must be a JSON object.")
@@ -109,10 +107,9 @@ def handle(event: Any, *, spec: ModelSpec, get_runner: Callable[[], Runner]) -> 
     response["timings"] = timings
     try:
         text, parameters = parse_event(event)
-        if len(text) > spec.max_chars:
-            raise InputTooLong(
-                f"The text is {len(text):,} characters long; {spec.name} accepts at most {spec.max_chars:,}."
-            )
+        # The router's check (bot.core.model_requests), again for a direct invocation; a lone
+        # surrogate, which JSON can carry, would fail in a tokenizer with a TypeError.
+        text = check_text(text, model=spec.name, max_chars=spec.max_chars)
         started = time.perf_counter()
         try:
             runner = get_runner()

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from inference.errors import InvalidInput
+from inference.errors import InputTooLong, InvalidInput
 
 SEPARATOR = "|"
 
@@ -46,6 +46,32 @@ def check_unicode(text: str) -> None:
             f"The text is not valid Unicode: character {exc.start + 1:,} is U+{ord(text[exc.start]):04X}, "
             "half of a surrogate pair without its other half. Remove it and try again."
         ) from exc
+
+
+def require_text(text: object) -> str:
+    """``text``, if it is a string.
+
+    Raises:
+        InvalidInput: naming the type it is instead.
+    """
+    if not isinstance(text, str):
+        raise InvalidInput(f"The text must be a string, not {type(text).__name__}.")
+    return text
+
+
+def check_text(text: object, *, model: str, max_chars: int) -> str:
+    """The one check of a model's text, for the router (before it pays for an invocation) and for the
+    model side (a direct invocation): a string of Unicode characters, at most ``max_chars`` long.
+
+    Raises:
+        InvalidInput: not a string, or not Unicode (:func:`check_unicode`).
+        InputTooLong: longer than ``max_chars``, naming ``model`` and its cap.
+    """
+    text = require_text(text)
+    if len(text) > max_chars:
+        raise InputTooLong(f"The text is {len(text):,} characters long; {model} accepts at most {max_chars:,}.")
+    check_unicode(text)
+    return text
 
 
 def _split(text: str, *, parts: int, names: tuple[str, ...]) -> list[str]:
@@ -204,9 +230,7 @@ def parse_input(task: str, text: Any, parameters: dict[str, Any] | None = None) 
     Raises:
         InvalidInput: empty text, wrong type, or a line that does not fit the task's format.
     """
-    if not isinstance(text, str):
-        raise InvalidInput(f"The text must be a string, not {type(text).__name__}.")
-    text = text.strip()
+    text = require_text(text).strip()
     if not text:
         raise InvalidInput("The text is empty. " + f"Expected {get_task(task).input_format}.")
     return get_task(task).parse(text, parameters or {})
