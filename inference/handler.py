@@ -11,18 +11,23 @@ afterwards.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from inference.registry import ModelSpec, load_registry
-from inference.service import LoadOnce, Runner, handle
+from inference.service import LoadOnce, PartialSink, Runner, handle, partial_record
 
 if TYPE_CHECKING:
     from inference.loader import DownloadProgress, ProgressListener
 
 MODEL_NAME_ENV = "MODEL_NAME"
+#: The router's function: a streaming runner's partial records are sent to it (an ``Event`` invoke, through the
+#: VPC's Lambda endpoint); unset, partials go only where :func:`send_partials_to` says (local mode's workers).
+PARTIALS_FUNCTION_ENV = "PARTIALS_FUNCTION"
 logger = logging.getLogger(__name__)
 
 
@@ -48,6 +53,46 @@ def _report(progress: DownloadProgress) -> None:
         listener(progress)
 
 
+PartialSender = Callable[[dict[str, Any]], None]
+_partial_senders: list[PartialSender] = []
+
+
+def send_partials_to(sender: PartialSender) -> None:
+    """Hand ``sender`` each partial record (local mode's workers pass them up the pipe to the router)."""
+    _partial_senders.append(sender)
+
+
+@cache
+def _lambda_client() -> Any:
+    import boto3  # on the first partial only: a model that never streams never pays for it
+
+    return boto3.client("lambda")
+
+
+def invoke_router(record: dict[str, Any]) -> None:
+    """Send ``record`` to the router asynchronously (at least once, in any order: the router sorts it out)."""
+    _lambda_client().invoke(
+        FunctionName=os.environ[PARTIALS_FUNCTION_ENV], InvocationType="Event", Payload=json.dumps(record).encode()
+    )
+
+
+def partial_sink(event: Any) -> PartialSink | None:
+    """Where this request's partials go: nowhere unless it came from the router (it has a ``reply``) and has a sender."""
+    reply = event.get("reply") if isinstance(event, dict) else None
+    if not isinstance(reply, dict) or not reply.get("request_id"):
+        return None
+    senders = [*_partial_senders, *([invoke_router] if os.environ.get(PARTIALS_FUNCTION_ENV) else [])]
+    if not senders:
+        return None
+
+    def sink(sequence: int, text: str) -> None:
+        record = partial_record(event, model=_spec().name, sequence=sequence, text=text)
+        for send in senders:
+            send(record)
+
+    return sink
+
+
 def _load() -> Runner:
     from inference.loader import prefetch
     from inference.runners import load_runner, weight_files
@@ -63,4 +108,4 @@ _runner = LoadOnce(_load)
 
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """Lambda entry point; see :func:`inference.service.handle` for the response."""
-    return handle(event, spec=_spec(), get_runner=_runner)
+    return handle(event, spec=_spec(), get_runner=_runner, on_partial=partial_sink(event))

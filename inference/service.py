@@ -8,6 +8,7 @@ raises for a caller's mistake or a model failure, it reports them as
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -15,17 +16,78 @@ from typing import Any, Protocol
 
 from inference.errors import InferenceError, InvalidInput, ModelLoadError
 from inference.registry import ModelSpec
-from inference.tasks import check_text, require_text
+from inference.tasks import MESSAGES, TRIMMED_TURNS, check_text, require_text
 
 logger = logging.getLogger(__name__)
 
 
 class Runner(Protocol):
-    """A loaded model: load once, then ``run`` many times."""
+    """A loaded model: load once, then ``run`` many times.
+
+    A runner that generates text a token at a time says so with ``streams = True``, and its ``run``
+    then also takes ``on_text``, which it calls after each step with a function returning the text so
+    far (a :class:`Partials`, which decodes only when a partial is due).
+    """
 
     def run(self, text: str, parameters: dict[str, Any]) -> dict[str, Any]:
         """Run the task on one line of text; the result is JSON-able."""
         ...
+
+
+#: Where partial text goes: ``(sequence, text so far)``, the sequence counting from 1 within one request.
+PartialSink = Callable[[int, str], None]
+#: A generating runner's text so far is passed on at most this often (Slack's ``chat.update`` takes about one a
+#: second); the first as soon as there are words. ``PARTIAL_INTERVAL_SECONDS`` in the environment overrides it.
+PARTIAL_INTERVAL_SECONDS = 1.0
+PARTIAL_INTERVAL_ENV = "PARTIAL_INTERVAL_SECONDS"
+#: A partial's text is cut to this many characters: it only previews the answer, which travels whole at the end.
+PARTIAL_TEXT_LIMIT = 40_000
+
+
+def partial_interval() -> float:
+    """The interval between partials: the environment's ``PARTIAL_INTERVAL_SECONDS``, else the default."""
+    try:
+        return max(0.0, float(os.environ.get(PARTIAL_INTERVAL_ENV, PARTIAL_INTERVAL_SECONDS)))
+    except ValueError:
+        return PARTIAL_INTERVAL_SECONDS
+
+
+class Partials:
+    """Hands a runner's text so far to ``sink``: the first words at once, then at most once per ``interval``.
+
+    Called after every generated token with a function returning the text so far, so the text is decoded
+    only when a partial is due. Text that has not changed, or is still blank, is not sent. A sink that fails
+    costs only that partial: the request goes on, and its final result is what counts.
+    """
+
+    def __init__(self, sink: PartialSink, *, interval: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.sink, self.interval, self.clock = sink, interval, clock
+        self.sequence = 0
+        self._last_at: float | None = None
+        self._sent = ""
+
+    def __call__(self, text: Callable[[], str] | str) -> None:
+        now = self.clock()
+        if self._last_at is not None and now - self._last_at < self.interval:
+            return
+        value = (text() if callable(text) else text).rstrip("\ufffd")[:PARTIAL_TEXT_LIMIT]
+        if not value.strip() or value == self._sent:
+            return
+        self.sequence += 1
+        self._last_at, self._sent = now, value
+        try:
+            self.sink(self.sequence, value)
+        except Exception:  # a partial is a preview: losing one must never fail the answer
+            logger.warning("partial %d not passed on", self.sequence, exc_info=True)
+
+
+def partial_record(event: dict[str, Any], *, model: str, sequence: int, text: str) -> dict[str, Any]:
+    """What a model sends the router while it generates: which request, which partial, the text so far.
+
+    The router tells it from a destination record and an HTTP event by its ``partial`` field
+    (``bot.slack.streaming.is_partial_record``); ``reply`` is the request's own, as in the final result.
+    """
+    return {"partial": {"model": model, "sequence": sequence, "text": text}, "reply": event.get("reply")}
 
 
 #: After a failed load, requests get the same error at once for this long; then loading is tried again.
@@ -91,11 +153,19 @@ def parse_event(event: Any) -> tuple[str, dict[str, Any]]:
     parameters = event.get("parameters") or {}
     if not isinstance(parameters, dict):
         raise InvalidInput("`parameters` must be a JSON object.")
+    for key in (MESSAGES, TRIMMED_TURNS):  # a chat's history, for the text-generation parser (inference.tasks)
+        if key in event:
+            parameters = {**parameters, key: event[key]}
     return text, parameters
 
 
-def handle(event: Any, *, spec: ModelSpec, get_runner: Callable[[], Runner]) -> dict[str, Any]:
+def handle(
+    event: Any, *, spec: ModelSpec, get_runner: Callable[[], Runner], on_partial: PartialSink | None = None
+) -> dict[str, Any]:
     """Serve one request for ``spec``; ``get_runner`` loads the model on first use.
+
+    With ``on_partial``, a runner that streams passes its text so far there while it generates
+    (:class:`Partials`); the response is the same either way.
 
     Returns ``{"model", "task", "revision", "result" | "error", "timings", "reply"?}``;
     the ``reply`` field of the event is passed through untouched.
@@ -116,7 +186,11 @@ def handle(event: Any, *, spec: ModelSpec, get_runner: Callable[[], Runner]) -> 
         finally:
             loaded = time.perf_counter()
             timings["load_ms"] = round((loaded - started) * 1000, 1)
-        result = runner.run(text, {**spec.parameters, **parameters})
+        settings = {**spec.parameters, **parameters}
+        if on_partial is not None and getattr(runner, "streams", False):
+            result = runner.run(text, settings, on_text=Partials(on_partial, interval=partial_interval()))
+        else:
+            result = runner.run(text, settings)
         timings["inference_ms"] = round((time.perf_counter() - loaded) * 1000, 1)
         response["result"] = result
     except InferenceError as exc:

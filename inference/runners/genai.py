@@ -19,7 +19,7 @@ its logits. An fp32 conversion then gives exactly torch's greedy tokens.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -37,7 +37,7 @@ from inference.records import JsonRecord
 from inference.registry import ModelSpec
 from inference.runners import parameters as params
 from inference.runners import vcpus
-from inference.tasks import parse_input
+from inference.tasks import MESSAGES, parse_input, trimmed_turns
 from inference.tokenization import clean_up_tokenization
 
 MANIFEST = "generation.json"
@@ -214,24 +214,50 @@ class TextGenerationGenai:
         self.tokenizer.no_truncation()
         self.rng = np.random.default_rng()
 
-    def run(self, text: str, parameters: dict[str, Any]) -> dict[str, Any]:
-        """Parse ``text`` with the task's one-line format and answer it."""
-        return self.predict(parse_input(self.spec.task, text, parameters), parameters)
+    #: It generates a token at a time, so ``run`` can pass the text so far on (:class:`inference.service.Partials`).
+    streams = True
 
-    def predict(self, inputs: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
-        """The whole reply to ``inputs["text"]``, as the torch runner returns it."""
+    def run(
+        self, text: str, parameters: dict[str, Any], *, on_text: Callable[[Callable[[], str]], None] | None = None
+    ) -> dict[str, Any]:
+        """Parse ``text`` with the task's one-line format and answer it; ``on_text`` sees the reply as it grows."""
+        return self.predict(parse_input(self.spec.task, text, parameters), parameters, on_text=on_text)
+
+    def predict(
+        self,
+        inputs: dict[str, Any],
+        parameters: dict[str, Any],
+        *,
+        on_text: Callable[[Callable[[], str]], None] | None = None,
+    ) -> dict[str, Any]:
+        """The whole reply to ``inputs["text"]``, as the torch runner returns it.
+
+        After each token, ``on_text`` (when given) is called with a function that decodes the reply so
+        far; the final reply is the same with or without it.
+        """
         settings = resolve_settings(self.manifest, parameters)
-        prompt = self.encode(inputs["text"], parameters)
+        history, dropped = params.fit_history(
+            inputs.get(MESSAGES) or [],
+            lambda turns: len(self.encode(inputs["text"], parameters, turns)),
+            self.manifest.limit - settings["max_new_tokens"],
+        )
+        prompt = self.encode(inputs["text"], parameters, history)
         params.check_prompt_fits(len(prompt), settings["max_new_tokens"], self.manifest.limit)
-        return {"text": self.decode(list(self.tokens(prompt, settings))).strip()}
+        reply: list[int] = []
+        for token in self.tokens(prompt, settings):
+            reply.append(token)
+            if on_text is not None:
+                on_text(lambda: self.decode(reply).strip())
+        return {"text": self.decode(reply).strip(), **trimmed_turns(dropped, inputs)}
 
-    def encode(self, text: str, parameters: dict[str, Any]) -> list[int]:
-        """The prompt's tokens: the chat template's rendering of the conversation, or the plain text."""
+    def encode(self, text: str, parameters: dict[str, Any], history: list[dict[str, str]] | None = None) -> list[int]:
+        """The prompt's tokens: the chat template's rendering of the conversation (``history``, then
+        ``text``), or the plain text."""
         if self.template is None:
-            return self.tokenizer.encode(params.plain_prompt(text, parameters)).ids
+            return self.tokenizer.encode(params.plain_prompt(text, parameters, history or [])).ids
         try:
             rendered = self.template.render(
-                messages=params.chat_messages(text, parameters),
+                messages=params.chat_messages(text, parameters, history or []),
                 tools=None,
                 documents=None,
                 add_generation_prompt=True,

@@ -7,6 +7,7 @@ pipeline's output into the result shape documented in :mod:`inference.tasks`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -19,6 +20,7 @@ from transformers import (
     AutoModelForTokenClassification,
     pipeline,
 )
+from transformers.generation.streamers import BaseStreamer
 
 from inference.errors import ModelLoadError
 from inference.registry import ModelSpec
@@ -26,6 +28,7 @@ from inference.runners import parameters as params
 from inference.runners.base import TorchRunner
 from inference.runners.pooling import read_pooling
 from inference.runners.similarity import pool
+from inference.tasks import MESSAGES, trimmed_turns
 
 
 class PipelineRunner(TorchRunner):
@@ -134,11 +137,42 @@ class FillMaskRunner(PipelineRunner):
         return {"predictions": predictions}
 
 
+class TextSoFar(BaseStreamer):
+    """A ``generate`` streamer that hands ``on_text`` the reply so far after each token (the prompt comes first: skipped)."""
+
+    def __init__(self, tokenizer: Any, on_text: Callable[[Callable[[], str]], None]) -> None:
+        self.tokenizer, self.on_text = tokenizer, on_text
+        self.tokens: list[int] = []
+        self._prompt_seen = False
+
+    def put(self, value: Any) -> None:
+        if not self._prompt_seen:
+            self._prompt_seen = True
+            return
+        self.tokens.extend(int(token) for token in value.reshape(-1).tolist())
+        self.on_text(lambda: str(self.tokenizer.decode(self.tokens, skip_special_tokens=True)).strip())
+
+    def end(self) -> None:
+        """Nothing to flush: the final reply travels in the result."""
+
+
 class TextGenerationRunner(PipelineRunner):
     """Answers a prompt, through the tokenizer's chat template when it has one; returns only the new text."""
 
     auto_class = AutoModelForCausalLM
     pipeline_task = "text-generation"
+    #: ``generate`` takes a streamer, so ``run`` can pass the text so far on (:class:`inference.service.Partials`).
+    streams = True
+
+    def run(
+        self, text: str, parameters: dict[str, Any], *, on_text: Callable[[Callable[[], str]], None] | None = None
+    ) -> dict[str, Any]:
+        """As :meth:`TorchRunner.run`; ``on_text`` sees the reply as it grows (through a :class:`TextSoFar`)."""
+        self._streamer = TextSoFar(self.tokenizer, on_text) if on_text is not None else None
+        try:
+            return super().run(text, parameters)
+        finally:
+            self._streamer = None
 
     def predict(self, inputs: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
         # Sample only when the model's generation config says so (the pipeline alone would always sample).
@@ -147,19 +181,29 @@ class TextGenerationRunner(PipelineRunner):
             "do_sample": bool(self.model.generation_config.do_sample),
         }
         settings = {**model_defaults, **params.generation(parameters)}
-        prompt: str | list[dict[str, str]]
-        if self.tokenizer.chat_template:
-            prompt = params.chat_messages(inputs["text"], parameters)
-            encoded = self.tokenizer.apply_chat_template(
-                prompt, add_generation_prompt=True, tokenize=True, return_dict=True
-            )
-            tokens = len(encoded["input_ids"])
-        else:
-            prompt = params.plain_prompt(inputs["text"], parameters)
-            tokens = self.token_count(prompt)
+        history, dropped = params.fit_history(
+            inputs.get(MESSAGES) or [],
+            lambda turns: self._prompt(inputs["text"], parameters, turns)[1],
+            self.limit - settings["max_new_tokens"],
+        )
+        prompt, tokens = self._prompt(inputs["text"], parameters, history)
         params.check_prompt_fits(tokens, settings["max_new_tokens"], self.limit)
-        output = self.pipe(prompt, return_full_text=False, **settings)
-        return {"text": str(output[0]["generated_text"]).strip()}
+        streamer = getattr(self, "_streamer", None)
+        output = self.pipe(prompt, return_full_text=False, **settings, **({"streamer": streamer} if streamer else {}))
+        return {"text": str(output[0]["generated_text"]).strip(), **trimmed_turns(dropped, inputs)}
+
+    def _prompt(
+        self, text: str, parameters: dict[str, Any], history: list[dict[str, str]]
+    ) -> tuple[str | list[dict[str, str]], int]:
+        """What the pipeline is given (the conversation, or the plain prompt) and its length in tokens."""
+        if self.tokenizer.chat_template:
+            messages = params.chat_messages(text, parameters, history)
+            encoded = self.tokenizer.apply_chat_template(
+                messages, add_generation_prompt=True, tokenize=True, return_dict=True
+            )
+            return messages, len(encoded["input_ids"])
+        prompt = params.plain_prompt(text, parameters, history)
+        return prompt, self.token_count(prompt)
 
 
 class FeatureExtractionRunner(PipelineRunner):
