@@ -74,6 +74,73 @@ def check_text(text: object, *, model: str, max_chars: int) -> str:
     return text
 
 
+#: A chat request's earlier turns (``"messages"``, beside ``"text"``, the new user turn) and how many
+#: turns the caller already left out (``"trimmed_turns"``); :func:`inference.service.parse_event`
+#: hands both to the text-generation parser, :func:`_chat`, in the runner's parameters.
+MESSAGES, TRIMMED_TURNS = "messages", "trimmed_turns"
+#: The roles an earlier turn may have (a ``system`` prompt is the registry's ``parameters.system``).
+CHAT_ROLES = ("user", "assistant")
+#: The most earlier turns one request may carry.
+MAX_TURNS = 100
+
+
+def check_messages(value: object) -> list[dict[str, str]]:
+    """A chat's earlier turns, oldest first, checked: a list of at most :data:`MAX_TURNS`
+    ``{"role": "user" | "assistant", "content": str}`` objects of Unicode text. ``None`` is no history.
+
+    Raises:
+        InvalidInput: one message naming the first thing wrong (which turn, and what).
+    """
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InvalidInput(f"`messages` must be a list of turns, not {type(value).__name__}.")
+    if len(value) > MAX_TURNS:
+        raise InvalidInput(f"`messages` holds {len(value):,} turns; at most {MAX_TURNS} are accepted.")
+    turns = []
+    for number, turn in enumerate(value, start=1):
+        if not isinstance(turn, dict) or set(turn) != {"role", "content"}:
+            raise InvalidInput(f"Turn {number} of `messages` must be an object with exactly `role` and `content`.")
+        role, content = turn["role"], turn["content"]
+        if role not in CHAT_ROLES:
+            raise InvalidInput(f"Turn {number} of `messages` has the role {role!r}; use `user` or `assistant`.")
+        if not isinstance(content, str):
+            raise InvalidInput(
+                f"Turn {number} of `messages` must have text as its `content`, not {type(content).__name__}."
+            )
+        check_unicode(content)
+        turns.append({"role": role, "content": content})
+    return turns
+
+
+def check_trimmed_turns(value: object) -> int:
+    """How many turns the caller left out before sending (0 when absent).
+
+    Raises:
+        InvalidInput: not a whole number of at least 0.
+    """
+    if value is None:
+        return 0
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise InvalidInput("`trimmed_turns` must be a whole number of at least 0.")
+    return value
+
+
+def trimmed_turns(dropped: int, inputs: dict[str, Any]) -> dict[str, int]:
+    """A chat result's ``trimmed_turns``: the turns a runner dropped to fit the model and those the
+    caller had already left out; nothing when none were."""
+    total = dropped + int(inputs.get(TRIMMED_TURNS) or 0)
+    return {TRIMMED_TURNS: total} if total else {}
+
+
+def _chat(text: str, parameters: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "text": text,
+        MESSAGES: check_messages(parameters.get(MESSAGES)),
+        TRIMMED_TURNS: check_trimmed_turns(parameters.get(TRIMMED_TURNS)),
+    }
+
+
 def _split(text: str, *, parts: int, names: tuple[str, ...]) -> list[str]:
     pieces = [p.strip() for p in text.split(SEPARATOR, parts - 1)]
     if len(pieces) != parts or not all(pieces):
@@ -175,7 +242,9 @@ TASKS: dict[str, Task] = {
             "text-generation",
             "Answers a prompt with a chat model.",
             "a question or instruction",
-            '{"text": str}',
+            '{"text": str, "trimmed_turns"?: int} (a request may carry `messages`, the earlier turns, oldest first; '
+            "trimmed_turns: how many of the oldest were left out to fit the model)",
+            parse=_chat,
         ),
         Task(
             "feature-extraction",

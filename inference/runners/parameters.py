@@ -7,7 +7,7 @@ request from asking a Lambda for more work than its timeout allows.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from inference.errors import InvalidInput, ModelLoadError
@@ -169,16 +169,54 @@ def seq2seq_generation(
     return merged
 
 
-def chat_messages(prompt: str, parameters: dict[str, Any]) -> list[dict[str, str]]:
-    """The conversation a chat template renders: the ``system`` setting, if any, then the prompt."""
+def chat_messages(
+    prompt: str, parameters: dict[str, Any], history: Sequence[dict[str, str]] = ()
+) -> list[dict[str, str]]:
+    """The conversation a chat template renders: the ``system`` setting, if any, the earlier turns, then the prompt."""
     system = text(parameters, "system")
-    return [*([{"role": "system", "content": system}] if system else []), {"role": "user", "content": prompt}]
+    return [
+        *([{"role": "system", "content": system}] if system else []),
+        *history,
+        {"role": "user", "content": prompt},
+    ]
 
 
-def plain_prompt(prompt: str, parameters: dict[str, Any]) -> str:
-    """The prompt of a model without a chat template: the ``system`` setting, if any, as its first paragraph."""
+def plain_prompt(prompt: str, parameters: dict[str, Any], history: Sequence[dict[str, str]] = ()) -> str:
+    """The prompt of a model without a chat template: the ``system`` setting, if any, as its first paragraph,
+    then each earlier turn as a ``User:`` or ``Assistant:`` paragraph (the prompt itself as it is, without
+    history; after it, as the last ``User:`` paragraph and an open ``Assistant:``)."""
     system = text(parameters, "system")
+    if history:
+        turns = [f"{turn['role'].capitalize()}: {turn['content']}" for turn in history]
+        prompt = "\n\n".join([*turns, f"User: {prompt}", "Assistant:"])
     return f"{system}\n\n{prompt}" if system else prompt
+
+
+def fit_history(
+    history: Sequence[dict[str, str]], prompt_tokens: Callable[[Sequence[dict[str, str]]], int], room: int
+) -> tuple[list[dict[str, str]], int]:
+    """The newest earlier turns whose prompt fits in ``room`` tokens, and how many of the oldest were dropped.
+
+    ``prompt_tokens(turns)`` counts the whole prompt with ``turns`` as its history (the chat template's
+    rendering, tokenized), which only shrinks as turns are dropped, so the fewest dropped is found by
+    bisection (about log2(turns) renderings). A history left starting with the model's own turn drops
+    that one too, so the conversation starts with a person (templates that alternate roles require it).
+    With no history left the prompt may still not fit: :func:`check_prompt_fits` says so.
+    """
+    turns = list(history)
+    if not turns or prompt_tokens(turns) <= room:
+        return turns, 0
+    low, high = 1, len(turns)  # dropping `high` (all) is the fallback; find the fewest that fits
+    while low < high:
+        middle = (low + high) // 2
+        if prompt_tokens(turns[middle:]) <= room:
+            high = middle
+        else:
+            low = middle + 1
+    dropped = low
+    while dropped < len(turns) and turns[dropped]["role"] != "user":
+        dropped += 1
+    return turns[dropped:], dropped
 
 
 def check_prompt_fits(tokens: int, max_new_tokens: int, limit: int) -> None:
