@@ -4,9 +4,11 @@ This is the only module of ``bot`` that reads the environment (``tests/bot/core/
 checks it); everything else is handed the values. Names are constants so code, tests, the CDK stack
 (``infra/router.py`` imports them) and the docs agree on them. The module imports nothing heavy, so
 the CDK app can use its names without loading the router.
+
 Secrets (bot token, signing secret, passcode) come from the environment
 locally and from Secrets Manager in AWS (``SLACK_SECRET_ID``), never from a
-plain Lambda environment value.
+plain Lambda environment value; Socket Mode's app token only ever from the
+environment (``python -m bot serve``).
 """
 
 from __future__ import annotations
