@@ -48,7 +48,7 @@ from inference.backends import BACKENDS, default_backend, serving
 from inference.check import tokenizer_kind
 from inference.errors import RegistryError
 from inference.loader import HUB_TIMEOUT_SECONDS, OFFLINE_ENV, has_safetensors, is_offline, pickle_files
-from inference.registry import COMMAND, COMMIT, RESERVED_NAMES, SLUG, Registry, parse_registry
+from inference.registry import COMMAND, COMMIT, RESERVED_NAMES, RESERVED_WHY, SLUG, Registry, parse_registry
 from inference.sizing import TooLarge, size
 from inference.tasks import ALIASES, TASKS, InvalidInput, parse_input
 
@@ -56,8 +56,6 @@ from inference.tasks import ALIASES, TASKS, InvalidInput, parse_input
 NAME_LENGTH = 31
 #: A Hub id: ``owner/name``, or a bare legacy name (``gpt2``) that the Hub answers with its ``owner/name``.
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
-#: Names the registry accepts but ``cdk deploy`` refuses: the stack's own functions (infra/stack.py's WARM).
-DEPLOY_NAMES = frozenset({"warm"})
 #: The longest description taken from a card (cut at a word, with an ellipsis).
 DESCRIPTION_LENGTH = 200
 #: Width of the rendered YAML; longer text continues on the next line.
@@ -374,13 +372,7 @@ def _check_name(name: str, registry: Registry, *, derived: bool) -> None:
             usage=True,
         )
     if name in RESERVED_NAMES:
-        raise Refused(
-            f"the name {name!r} is reserved by the router ({', '.join(sorted(RESERVED_NAMES))}){hint}", usage=True
-        )
-    if name in DEPLOY_NAMES:
-        raise Refused(
-            f"the name {name!r} is the deploy's warm function's: cdk deploy would refuse it{hint}", usage=True
-        )
+        raise Refused(f"the name {name!r} is reserved ({RESERVED_WHY}){hint}", usage=True)
     taken = registry.find(name)
     if taken is not None:
         raise Refused(f"the name {name!r} is already taken by the entry for {taken.model}{hint}", usage=True)

@@ -169,6 +169,14 @@ def backend_folder(spec: ModelSpec) -> Path:
     return folder(spec, runtime=backend.runtime, quantize=spec.quantize, task=spec.task if backend.per_task else None)
 
 
+def how_to_warm(name: str) -> str:
+    """What fills the cache for entry ``name``, in the words every missing-cache message ends with."""
+    return (
+        "In AWS, deploy again (`cdk deploy`): the stack's warm step fills the cache for each entry it has not warmed. "
+        f"Elsewhere, run `python -m inference warm {name}` where the Hub is reachable, with the same HF_HOME."
+    )
+
+
 def find(spec: ModelSpec) -> tuple[Path, Record]:
     """The finished conversion for ``spec``'s backend and its record (serving's look-up: nothing is converted).
 
@@ -176,7 +184,7 @@ def find(spec: ModelSpec) -> tuple[Path, Record]:
         ModelLoadError: there is none (naming ``python -m inference warm NAME``) or it cannot be read.
     """
     path = backend_folder(spec)
-    warm = f"Conversions are made only by `python -m inference warm {spec.name}`: run it with the same HF_HOME."
+    warm = f"Conversions are made only by the warm step. {how_to_warm(spec.name)}"
     try:
         record = Record.read(path)
     except FileNotFoundError:

@@ -57,6 +57,8 @@ HUB_TIMEOUT_SECONDS = 10.0
 #: How often a download in progress is reported.
 PROGRESS_INTERVAL_SECONDS = 1.0
 _TRUE = {"1", "on", "yes", "true"}
+#: Where the deploy's warm step gets a token from.
+DEPLOY = "(for cdk deploy's warm step: a secret holding it, named with -c hf_token_secret=NAME; docs/deploy.md)"
 
 
 @dataclass(frozen=True)
@@ -351,9 +353,7 @@ def _require_local_safetensors(spec: ModelSpec, folder: Path) -> Path:
 def _missing(spec: ModelSpec) -> ModelLoadError:
     return ModelLoadError(
         f"{spec.name}: {describe(spec)} is not in the model cache ({cache_dir()}) and HF_HUB_OFFLINE=1 forbids "
-        "downloading it. In AWS, deploy again (`cdk deploy`): the stack's warm step fills the cache for each "
-        f"entry it has not warmed. Elsewhere, run `python -m inference warm {spec.name}` where the Hub is reachable, "
-        "with the same HF_HOME."
+        f"downloading it. {conversions.how_to_warm(spec.name)}"
     )
 
 
@@ -363,11 +363,11 @@ def _hub_error(spec: ModelSpec, exc: Exception) -> ModelLoadError:
 
     where = describe(spec)
     if isinstance(exc, GatedRepoError):
-        reason = "the repository is gated: accept its terms on the Hub and set HF_TOKEN to a token that may read it"
+        reason = f"the repository is gated: accept its terms on the Hub and set HF_TOKEN to a token that may read it {DEPLOY}"
     elif isinstance(exc, RevisionNotFoundError):
         reason = f"the Hub has no revision {spec.revision} for {spec.model}; pin a commit from its history"
     elif isinstance(exc, RepositoryNotFoundError):
-        reason = f"the Hub has no repository {spec.model} (or it is private: set HF_TOKEN)"
+        reason = f"the Hub has no repository {spec.model} (or it is private: set HF_TOKEN {DEPLOY})"
     elif isinstance(exc, HfHubHTTPError):
         status = exc.response.status_code if exc.response is not None else "no"
         reason = f"the Hub answered HTTP {status}; try again later"
@@ -470,7 +470,7 @@ def download(spec: ModelSpec, *, progress: ProgressListener | None = None, for_c
         raise ModelLoadError(
             f"{spec.name}: the model is the local folder {spec.local_path}; there is nothing to download."
         )
-    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+    from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, LocalEntryNotFoundError, RepositoryNotFoundError
 
     offline = is_offline()
     stop = threading.Event()
@@ -488,6 +488,8 @@ def download(spec: ModelSpec, *, progress: ProgressListener | None = None, for_c
         if offline:
             raise _missing(spec) from exc
         raise ModelLoadError(f"{spec.name}: cannot download {describe(spec)}: {exc}") from exc
+    except (GatedRepoError, RepositoryNotFoundError) as exc:  # a gated file, after a public model_info
+        raise _hub_error(spec, exc) from exc
     except (HfHubHTTPError, ValueError, OSError) as exc:
         raise ModelLoadError(f"{spec.name}: cannot download {describe(spec)}: {exc}") from exc
     finally:

@@ -29,8 +29,10 @@ MODELS_FILE_ENV = "MODELS_FILE"
 DEFAULT_MODELS_FILE = Path(__file__).with_name("models.yaml")
 
 #: Names the router uses itself (``/hf help``, ``/hf compare``), so no model may take them.
-#: ``router`` would clash with the router function's name in AWS.
-RESERVED_NAMES = frozenset({"hf", "help", "compare", "list", "stats", "router"})
+#: ``router`` and ``warm`` would clash with the stack's router and warm functions' names in AWS
+#: (``<prefix>-router``, ``<prefix>-warm``: infra/stack.py); this is the one list of them.
+RESERVED_NAMES = frozenset({"hf", "help", "compare", "list", "stats", "router", "warm"})
+RESERVED_WHY = f"{', '.join(sorted(RESERVED_NAMES))}: the router's own words and the stack's router and warm functions"
 #: What ``parameters.onnx_quantize`` (read until issue 14) became: the entry's own ``quantize`` field.
 OLD_QUANTIZE = "onnx_quantize"
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$")
@@ -161,7 +163,7 @@ def _entry(raw: Any, index: int, defaults: dict[str, Any], base: Path) -> ModelS
     if not isinstance(name, str) or not SLUG.match(name):
         raise fail("`name` must be a slug: lower-case letters, digits and '-', 1 to 32 characters")
     if name in RESERVED_NAMES:
-        raise fail(f"`name` {name!r} is reserved by the router ({', '.join(sorted(RESERVED_NAMES))})")
+        raise fail(f"`name` {name!r} is reserved ({RESERVED_WHY})")
     task = merged.get("task")
     if not isinstance(task, str) or ALIASES.get(task, task) not in TASKS:
         raise fail(f"unknown task {task!r}; supported: {', '.join(TASKS)}")

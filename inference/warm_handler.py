@@ -14,14 +14,29 @@ offline deploy's way), then looks the entry up as its function will
 A failure raises :class:`WarmFailed`, whose message names the entry and the
 reason; the provider framework reports it as the resource's failure, so
 ``cdk deploy`` prints it and rolls the change back (docs/deploy.md says why).
-The work stops a minute before Lambda's own limit, so that failure is always
-reported rather than lost to a timeout.
+
+Each entry is warmed in a child process (forked, so it shares what this one
+imported), which is killed a minute before Lambda's own limit: the failure is
+always reported rather than lost to a timeout, and nothing of a warm that ran
+out of time is left running when Lambda reuses the container for the next
+entry. What it downloaded stays in the cache (huggingface_hub writes each file
+beside its place and renames it; conversions are built in a temporary folder
+and moved into place whole), so the next try resumes from there. Its log lines
+come back through a pipe and are written here.
+
+With ``-c hf_token_secret=...`` (gated or private models) the environment names
+a Secrets Manager secret (``HF_TOKEN_SECRET_ID``), never the token: each
+invocation reads the token from it and hands it to huggingface_hub in the
+child's environment only (``HF_TOKEN``), and every log line and failure message
+has it replaced by ``***``.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import multiprocessing
 import os
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -50,12 +65,116 @@ OFFLINE_HINT = (
 )
 #: A download in progress is logged this often.
 PROGRESS_LOG_SECONDS = 15.0
+#: The secret holding a Hub token (its name or ARN, set by infra/warm.py from ``-c hf_token_secret``).
+TOKEN_SECRET_ENV = "HF_TOKEN_SECRET_ID"  # noqa: S105 (a variable's name, not a secret)
+#: Where huggingface_hub reads a token from; set in the warm child's environment only.
+HF_TOKEN_ENV = "HF_TOKEN"  # noqa: S105 (a variable's name, not a secret)
+#: A secret holding JSON keeps the token under this key (a plain string secret is the token itself).
+TOKEN_KEY = "HF_TOKEN"  # noqa: S105 (a key's name, not a secret)
+#: How long the child may take to end after being killed, and to hand over its last lines.
+KILL_WAIT_SECONDS = 5.0
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "warm"))
 
 
 class WarmFailed(RuntimeError):
-    """An entry could not be warmed; the message (``NAME: reason``) is what ``cdk deploy`` shows."""
+    """An entry could not be warmed; the message (``NAME: reason``) is what ``cdk deploy`` shows.
+
+    ``logged``: the warm child has already logged it (as an ERROR line with ``step: failed``).
+    """
+
+    def __init__(self, message: str, *, logged: bool = False) -> None:
+        super().__init__(message)
+        self.logged = logged
+
+
+class RedactToken(logging.Filter):
+    """Replaces the Hub token with ``***`` in a record's message, extras and exception (as the router's filter does).
+
+    The exception is rendered to text here and its live object dropped, because
+    Powertools' formatter would render it again from the exception, token included.
+    """
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+    def redact(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return value.replace(self.token, "***")
+        if isinstance(value, list | tuple):
+            return type(value)(self.redact(item) for item in value)
+        if isinstance(value, dict):
+            return {self.redact(k): self.redact(v) for k, v in value.items()}
+        return value
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = self.redact(record.getMessage()), None
+        if record.exc_info and record.exc_info[0] is not None:
+            record.exc_text = record.exc_text or logging.Formatter().formatException(record.exc_info)
+            record.exception_name = record.exc_info[0].__name__
+            record.exc_info = None
+        if record.exc_text:
+            record.exc_text = record.exception = self.redact(record.exc_text)
+        for key, value in list(vars(record).items()):
+            if key not in _RECORD_ATTRIBUTES:
+                setattr(record, key, self.redact(value))
+        return True
+
+
+#: Attributes every LogRecord has; anything else on a record came in through ``extra=``.
+_RECORD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+def _log_handlers() -> list[logging.Handler]:
+    """This module's Powertools handler and the root logger's (Lambda's runtime, huggingface_hub's loggers)."""
+    return [logger.registered_handler, *logging.getLogger().handlers]
+
+
+def _redact_logs(token: str | None) -> None:
+    """Redact ``token`` (when there is one) in every log line from now on, replacing any earlier invocation's filter."""
+    for handler in _log_handlers():
+        for old in [f for f in handler.filters if isinstance(f, RedactToken)]:
+            handler.removeFilter(old)
+        if token:
+            handler.addFilter(RedactToken(token))
+
+
+def hub_token(name: str, *, client: Any = None) -> str | None:
+    """The Hub token from the secret ``HF_TOKEN_SECRET_ID`` names, read now; None when no secret is named.
+
+    The secret holds the token itself (``hf_...``) or JSON with it under ``HF_TOKEN``.
+
+    Raises:
+        WarmFailed: the secret cannot be read, or holds no token (naming the entry and the secret, never a value).
+    """
+    secret_id = os.environ.get(TOKEN_SECRET_ENV, "").strip()
+    if not secret_id:
+        return None
+    fix = f"put the token in it: aws secretsmanager put-secret-value --secret-id {secret_id} --secret-string hf_..."
+    try:
+        if client is None:
+            import boto3
+
+            client = boto3.client("secretsmanager")
+        value = client.get_secret_value(SecretId=secret_id).get("SecretString") or ""
+    except Exception as exc:  # botocore's errors name the secret and the reason, never its value
+        raise WarmFailed(
+            f"{name}: cannot read the Hub token from the secret {secret_id} ({type(exc).__name__}: {exc}); it must be "
+            "in this stack's account and region, encrypted with the AWS managed key (docs/deploy.md)"
+        ) from None
+    token = value.strip()
+    if token.startswith("{"):
+        try:
+            document = json.loads(token)
+        except ValueError:
+            document = None
+        token = str(document.get(TOKEN_KEY) or "").strip() if isinstance(document, dict) else ""
+        if not token:
+            raise WarmFailed(f"{name}: the secret {secret_id} is JSON without a {TOKEN_KEY} key; {fix}")
+    if not token:
+        raise WarmFailed(f"{name}: the secret {secret_id} is empty; {fix}")
+    return token
 
 
 def _budget(context: Any) -> float:
@@ -121,32 +240,94 @@ def warm(spec: ModelSpec, *, source: str | None = None, s3_client: Any = None) -
     return {"Folder": str(folder), "Refused": result.refused or "", "Seconds": seconds}
 
 
-def _within(seconds: float, name: str, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """Run ``work`` in a thread and wait at most ``seconds`` for it, re-raising its error.
+class _PipeStream:
+    """The child's log stream: each line goes to the parent, which writes it to its own handler's stream."""
 
-    On time-out the thread is left running; Lambda freezes it with the container.
-    What it downloaded stays in the cache, and the next try resumes from there.
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+
+    def write(self, text: str) -> int:
+        self.connection.send(("log", text))
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def _within(
+    seconds: float, name: str, work: Callable[[], dict[str, Any]], *, token: str | None = None
+) -> dict[str, Any]:
+    """Run ``work`` in a forked child and wait at most ``seconds`` for it; kill it then (see the module doc).
+
+    ``work`` raises :class:`WarmFailed` with the message for ``cdk deploy``; any other error
+    is reported by its type and message. ``token`` goes into the child's environment only.
     """
-    outcome: dict[str, Any] = {}
+    receive, send = multiprocessing.get_context("fork").Pipe(duplex=False)
 
-    def run() -> None:
+    def child() -> None:
+        receive.close()
+        if token:
+            os.environ[HF_TOKEN_ENV] = token
+        logger.registered_handler.setStream(_PipeStream(send))  # type: ignore[arg-type]
         try:
-            outcome["result"] = work()
-        except BaseException as exc:  # handed to the caller's thread
-            outcome["error"] = exc
+            send.send(("ok", work()))
+        except WarmFailed as exc:
+            send.send(("failed", (str(exc), exc.logged)))
+        except BaseException as exc:  # handed to the parent, which words it
+            send.send(("failed", (f"{name}: {type(exc).__name__}: {exc}", False)))
 
-    thread = threading.Thread(target=run, name=f"warm-{name}", daemon=True)
-    thread.start()
-    thread.join(seconds)
-    if thread.is_alive():
+    process = multiprocessing.get_context("fork").Process(target=child, name=f"warm-{name}", daemon=True)
+    process.start()
+    send.close()
+    deadline = time.monotonic() + seconds
+    answer: tuple[str, Any] | None = None
+    try:
+        while answer is None and receive.poll(max(deadline - time.monotonic(), 0)):
+            try:
+                kind, value = receive.recv()
+            except EOFError:  # the child ended without an answer
+                break
+            if kind == "log":
+                logger.registered_handler.stream.write(value)
+            else:
+                answer = (kind, value)
+    finally:
+        if answer is None and process.is_alive():
+            process.kill()
+        process.join(KILL_WAIT_SECONDS)
+        receive.close()
+    if answer is None:
+        if process.exitcode in (None, -9):
+            raise WarmFailed(
+                f"{name}: not finished after {seconds / 60:.0f} minutes, within Lambda's 15-minute limit, so it was "
+                "stopped. What it downloaded stays in the cache and the next deploy resumes it; or fill the cache "
+                "from a machine with `python -m inference warm --to-s3 s3://BUCKET/PREFIX` and deploy with "
+                "-c warm_source=s3://BUCKET/PREFIX"
+            )
         raise WarmFailed(
-            f"{name}: not finished after {seconds / 60:.0f} minutes, within Lambda's 15-minute limit. What it "
-            "downloaded stays in the cache and the next deploy resumes it; or fill the cache from a machine with "
-            "`python -m inference warm --to-s3 s3://BUCKET/PREFIX` and deploy with -c warm_source=s3://BUCKET/PREFIX"
+            f"{name}: the warm process ended without an answer (exit code {process.exitcode}); if it ran out of "
+            "memory, deploy with a larger -c warm_memory"
         )
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["result"]
+    kind, value = answer
+    if kind == "failed":
+        message, logged = value
+        raise WarmFailed(message, logged=logged)
+    return value
+
+
+def _warm_or_fail(spec: ModelSpec, source: str | None) -> dict[str, Any]:
+    """:func:`warm`, with every failure logged and raised as :class:`WarmFailed` in the words ``cdk deploy`` shows."""
+    try:
+        return warm(spec, source=source)
+    except InferenceError as exc:
+        message = str(exc) if str(exc).startswith(f"{spec.name}:") else f"{spec.name}: {exc}"
+        if source is None and is_offline():
+            message += OFFLINE_HINT.format(name=spec.name)
+        logger.error(message, extra={"step": "failed"})
+        raise WarmFailed(message, logged=True) from exc
+    except Exception as exc:
+        logger.exception(f"{spec.name}: warming failed", extra={"step": "failed"})
+        raise WarmFailed(f"{spec.name}: {type(exc).__name__}: {exc}", logged=True) from exc
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -171,18 +352,13 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         raise WarmFailed(f"{name}: unexpected request type {request!r}")
     spec = _spec(properties)
     source = os.environ.get(WARM_SOURCE_ENV) or None
+    token = hub_token(spec.name)
+    _redact_logs(token)
     try:
-        data = _within(_budget(context), spec.name, lambda: warm(spec, source=source))
+        data = _within(_budget(context), spec.name, lambda: _warm_or_fail(spec, source), token=token)
     except WarmFailed as exc:
-        logger.error(str(exc), extra={"step": "failed"})
-        raise
-    except InferenceError as exc:
-        message = str(exc) if str(exc).startswith(f"{spec.name}:") else f"{spec.name}: {exc}"
-        if source is None and is_offline():
-            message += OFFLINE_HINT.format(name=spec.name)
-        logger.error(message, extra={"step": "failed"})
-        raise WarmFailed(message) from exc
-    except Exception as exc:
-        logger.exception(f"{spec.name}: warming failed", extra={"step": "failed"})
-        raise WarmFailed(f"{spec.name}: {type(exc).__name__}: {exc}") from exc
+        message = str(exc).replace(token, "***") if token else str(exc)
+        if not exc.logged:
+            logger.error(message, extra={"step": "failed"})
+        raise WarmFailed(message, logged=True) from None
     return {"PhysicalResourceId": f"warm-{spec.name}", "Data": data}

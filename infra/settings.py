@@ -29,6 +29,9 @@ ALARM_TOPIC_ARN = "alarm_topic_arn"
 #: ``s3://bucket/prefix`` that ``python -m inference warm --to-s3`` filled: the warm step copies the cache from it.
 WARM_SOURCE = "warm_source"
 WARM_MEMORY = "warm_memory"
+#: A Secrets Manager secret (name or full ARN) holding a Hugging Face token, for gated or private models:
+#: the warm step reads it when it runs; nothing else may.
+HF_TOKEN_SECRET = "hf_token_secret"  # noqa: S105 (a context key, not a secret)
 
 DEFAULT_STACK_NAME = "HfSlackBot"
 #: Slack retries after 3 s and a team rarely sends more than a few commands a second.
@@ -50,6 +53,9 @@ REMOVAL_POLICIES = {"retain": RemovalPolicy.RETAIN, "destroy": RemovalPolicy.DES
 MAX_PREFIX = 24
 FUNCTION_NAME_LIMIT = 64
 STACK_NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
+#: What Secrets Manager allows in a secret's name, and a secret's full ARN (with its six-character suffix).
+SECRET_NAME = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$")
+SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$")
 TRUE = {"true", "1", "yes", "on"}
 FALSE = {"false", "0", "no", "off", ""}
 
@@ -86,6 +92,30 @@ def _memory(value: Any) -> int:
     return int(memory)
 
 
+def _token_secret(value: Any, *, offline: bool) -> str | None:
+    text = str(value or "").strip()
+    if not text:
+        return None
+    if offline:
+        raise SettingsError(
+            f"context `{HF_TOKEN_SECRET}` is for the warm step's downloads from the Hub, which an offline stack "
+            f"(`{OFFLINE}=true`) cannot reach: drop it, and run `python -m inference warm --to-s3 ...` with HF_TOKEN "
+            f"set on the machine that fills `{WARM_SOURCE}` instead (docs/deploy.md)"
+        )
+    if text.startswith("arn:"):
+        if not SECRET_ARN.match(text):
+            raise SettingsError(
+                f"context `{HF_TOKEN_SECRET}` must be a secret's name or its full ARN "
+                f"(arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-XXXXXX, as the console shows it), got {text!r}"
+            )
+    elif not SECRET_NAME.match(text):
+        raise SettingsError(
+            f"context `{HF_TOKEN_SECRET}` must be a Secrets Manager secret's name (letters, digits and /_+=.@-) "
+            f"or its full ARN, got {text!r}"
+        )
+    return text
+
+
 def function_prefix(stack_name: str) -> str:
     """A short, lower-case prefix for the functions' explicit names, derived from the stack name.
 
@@ -114,6 +144,8 @@ class Settings:
     #: only checks that the cache holds each entry).
     warm_source: tuple[str, str] | None = None
     warm_memory: int = DEFAULT_WARM_MEMORY
+    #: ``hf_token_secret``: the name or full ARN of the secret holding a Hub token, or None (public models only).
+    hf_token_secret: str | None = None
 
     @property
     def prefix(self) -> str:
@@ -175,4 +207,5 @@ class Settings:
             alarm_topic_arn=str(topic) if topic else None,
             warm_source=warm_source,
             warm_memory=_memory(get(WARM_MEMORY, DEFAULT_WARM_MEMORY)),
+            hf_token_secret=_token_secret(get(HF_TOKEN_SECRET, ""), offline=offline),
         )

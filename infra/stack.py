@@ -9,7 +9,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from inference.errors import RegistryError
-from inference.registry import Registry
+from inference.registry import RESERVED_NAMES, RESERVED_WHY, Registry
 from infra.api import FORM_PATH, SLACK_EVENTS_PATH, RouterApi
 from infra.bundling import model_image_context, router_bundle
 from infra.dashboard import Dashboard
@@ -22,7 +22,7 @@ from infra.settings import LOG_RETENTION, Settings
 from infra.warm import WarmStep
 
 ROUTER = "router"
-#: The warm function's name is ``<prefix>-warm``; no model may take it.
+#: The warm function's name is ``<prefix>-warm``; no model may take it (``ROUTER`` and it are in RESERVED_NAMES).
 WARM = "warm"
 
 
@@ -32,9 +32,10 @@ def _check_deployable(registry: Registry) -> None:
     Raises:
         RegistryError: naming the entry.
     """
-    for taken in (ROUTER, WARM):
-        if taken in registry.names:
-            raise RegistryError(f"a model may not be named {taken!r}: its function name is the {taken} function's")
+    for name in registry.names:
+        # The registry refuses these when it reads a file; a Registry built in code is checked here, by the same list.
+        if name in RESERVED_NAMES:
+            raise RegistryError(f"a model may not be named {name!r}: it is reserved ({RESERVED_WHY})")
     for spec in registry:
         if spec.local_path is not None:
             raise RegistryError(
@@ -95,6 +96,7 @@ class HfSlackBotStack(Stack):
             offline=settings.offline,
             source=settings.warm_source,
             memory_mb=settings.warm_memory,
+            token_secret=settings.hf_token_secret,
             **stateful,
         )
         self.models = ModelFunctions(

@@ -13,6 +13,13 @@ gateway endpoint) and converts it; a failure fails the deploy, naming the entry
 and the reason (docs/deploy.md says why). Each model function depends on its
 entry's resource, so it is created or changed only once its cache is ready.
 
+With ``-c hf_token_secret=NAME_OR_ARN`` (gated or private models) the function
+may read that one secret (``secretsmanager:GetSecretValue``; the AWS managed key
+needs no ``kms:Decrypt``) and its environment names the secret, never the token,
+which the handler reads at each invocation. The model functions never get it:
+they only read the cache. An offline stack refuses the setting (its warm step
+cannot reach the Hub; infra/settings.py).
+
 We chose a custom resource over ``triggers.Trigger``: a trigger runs again when
 its function changes, so either every entry would re-run on any change, or each
 entry would need a function of its own; a custom resource is keyed by its
@@ -27,7 +34,7 @@ import hashlib
 from pathlib import Path
 from typing import cast
 
-from aws_cdk import CustomResource, Duration, RemovalPolicy, Size, Stack
+from aws_cdk import ArnFormat, CustomResource, Duration, RemovalPolicy, Size, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_iam as iam
@@ -57,6 +64,10 @@ PINS_DIGEST_LENGTH = 20
 #: HeadObject, which GetObject allows).
 S3_LIST_ACTIONS = ("s3:ListBucket",)
 S3_READ_ACTIONS = ("s3:GetObject",)
+#: ``-c hf_token_secret``: the handler's environment names the secret (never the token), and it may only read it.
+#: The AWS managed key (aws/secretsmanager) decrypts for whoever may read the secret, so no kms:Decrypt.
+TOKEN_SECRET_ENV = "HF_TOKEN_SECRET_ID"  # noqa: S105 (a variable's name, not a secret)
+TOKEN_ACTIONS = ("secretsmanager:GetSecretValue",)
 
 
 def warm_properties(spec: ModelSpec, pins: str) -> dict[str, str]:
@@ -73,6 +84,23 @@ def warm_properties(spec: ModelSpec, pins: str) -> dict[str, str]:
         "Task": spec.task,
         "Pins": pins,
     }
+
+
+def token_secret_arn(stack: Stack, secret: str) -> str:
+    """The ARN to allow for ``hf_token_secret``: the full ARN as given, or a name's ARN in this account and region.
+
+    Secrets Manager ends every secret's ARN with ``-`` and six random characters,
+    so a name's ARN ends with ``-??????`` (as CDK's ``Secret.from_secret_name_v2``
+    grants it): that name's secret only, not one whose name merely starts with it.
+    """
+    if secret.startswith("arn:"):
+        return secret
+    return stack.format_arn(
+        service="secretsmanager",
+        resource="secret",
+        resource_name=f"{secret}-??????",
+        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    )
 
 
 def pins_digest(image_directory: Path) -> str:
@@ -102,6 +130,7 @@ class WarmStep(Construct):
         offline: bool,
         source: tuple[str, str] | None,
         memory_mb: int,
+        token_secret: str | None = None,
         removal_policy: RemovalPolicy,
         log_retention: logs.RetentionDays,
     ) -> None:
@@ -136,6 +165,10 @@ class WarmStep(Construct):
             bucket, prefix = source
             environment["WARM_SOURCE"] = f"s3://{bucket}/{prefix}"
             self._read_source(role, bucket, prefix)
+        if token_secret:
+            # Only the secret's name or ARN: the handler reads the token from it at each invocation.
+            environment[TOKEN_SECRET_ENV] = token_secret
+            self._read_token(role, token_secret)
         self.function = lambda_.DockerImageFunction(
             self,
             "Function",
@@ -196,6 +229,16 @@ class WarmStep(Construct):
             )
             for spec in registry
         }
+
+    def _read_token(self, role: iam.Role, secret: str) -> None:
+        """Read the Hub token's secret, and nothing else of Secrets Manager (:func:`token_secret_arn`)."""
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadHubToken",
+                actions=list(TOKEN_ACTIONS),
+                resources=[token_secret_arn(Stack.of(self), secret)],
+            )
+        )
 
     def _read_source(self, role: iam.Role, bucket: str, prefix: str) -> None:
         """List and read ``s3://bucket/prefix/`` only."""

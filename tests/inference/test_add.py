@@ -383,8 +383,8 @@ def test_refuses_a_name_or_command_already_taken(hub: Hub, registry: Path, capsy
     registry.write_text(text)
     line = refused(capsys, 2, SST2, "--name", "feelings")
     assert line == "error: the slash command /feelings is already taken by the entry 'sentiment'"
-    assert "is reserved by the router" in refused(capsys, 2, SST2, "--name", "help")
-    assert "cdk deploy would refuse it" in refused(capsys, 2, SST2, "--name", "warm")
+    assert "is reserved (compare, help, hf" in refused(capsys, 2, SST2, "--name", "help")
+    assert "the stack's router and warm functions" in refused(capsys, 2, SST2, "--name", "warm")
     assert "must be a slug" in refused(capsys, 2, SST2, "--name", "Not A Slug")
     # a derived name that is taken says how to choose another
     status, _, _ = run(capsys, SST2)

@@ -15,6 +15,9 @@ from __future__ import annotations
 import importlib
 import io
 import json
+import logging
+import multiprocessing
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +29,7 @@ from inference import handler as model_handler
 from inference import warm_handler
 from inference.backends import BACKENDS
 from inference.conversions import ConversionRefused
+from inference.errors import ModelLoadError
 from inference.registry import DEFAULT_MODELS_FILE, load_registry
 from inference.service import LoadOnce
 from tests.fakes.hub import FakeHub
@@ -250,3 +254,139 @@ def test_an_offline_warm_step_finds_a_cache_an_online_one_filled(
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     result = warm_handler.handler(resource_event("Update"), context())
     assert result["PhysicalResourceId"] == f"warm-{ENTRY}"
+
+
+def test_a_warm_that_ran_out_of_time_is_stopped_so_a_reused_container_runs_only_the_next_entry(
+    efs: Path, logs: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Lambda may reuse this container for the next entry: nothing of the abandoned warm may go on meanwhile.
+    marker = efs / "written-after-the-deadline"
+
+    def slow(spec: Any, source: Any = None) -> dict[str, Any]:
+        time.sleep(3)
+        marker.write_text(spec.name)
+        return {}
+
+    monkeypatch.setattr(warm_handler, "warm", slow)
+    with pytest.raises(warm_handler.WarmFailed, match=r"^sentiment: not finished .* so it was stopped"):
+        warm_handler.handler(resource_event("Create"), context(seconds=warm_handler.MARGIN_SECONDS + 1))
+    assert multiprocessing.active_children() == [], "the warm process was killed, not left running"
+    monkeypatch.setattr(warm_handler, "warm", lambda spec, source=None: {"Folder": f"/next/{spec.name}"})
+    assert warm_handler.handler(resource_event("Create", "ask"), context())["Data"] == {"Folder": "/next/ask"}
+    time.sleep(3)
+    assert not marker.exists(), "the first entry's warm never resumed"
+    assert lines(logs)[0]["step"] == "failed" and lines(logs)[0]["level"] == "ERROR"
+
+
+def test_a_warm_process_that_dies_is_a_failure_naming_the_entry(
+    efs: Path, logs: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(warm_handler, "warm", lambda spec, source=None: os._exit(137))
+    with pytest.raises(warm_handler.WarmFailed, match=r"^sentiment: the warm process ended without an answer .*137"):
+        warm_handler.handler(resource_event("Create"), context())
+
+
+# -- the Hub token of -c hf_token_secret ---------------------------------------------------------------------
+
+TOKEN = "hf_FAKEtokenForTheWarmStep0123456789"
+
+
+@pytest.fixture
+def secrets(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Secrets Manager (moto) in eu-west-1, with fake credentials."""
+    from moto import mock_aws
+
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv(warm_handler.HF_TOKEN_ENV, raising=False)
+    with mock_aws():
+        import boto3
+
+        yield boto3.client("secretsmanager")
+
+
+def test_without_a_secret_there_is_no_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(warm_handler.TOKEN_SECRET_ENV, raising=False)
+    assert warm_handler.hub_token(ENTRY) is None
+
+
+def test_the_token_is_read_from_the_secret_the_environment_names(secrets: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    plain = secrets.create_secret(Name="hf/token", SecretString=f"{TOKEN}\n")
+    as_json = secrets.create_secret(Name="hf/json", SecretString=json.dumps({"HF_TOKEN": TOKEN, "other": "x"}))
+    for secret_id in ("hf/token", plain["ARN"], as_json["ARN"]):
+        monkeypatch.setenv(warm_handler.TOKEN_SECRET_ENV, secret_id)
+        assert warm_handler.hub_token(ENTRY) == TOKEN
+
+
+@pytest.mark.parametrize(
+    ("stored", "said"),
+    [
+        (None, r"^sentiment: cannot read the Hub token from the secret hf/token \(ResourceNotFoundException"),
+        ("", r"^sentiment: the secret hf/token is empty; put the token in it: aws secretsmanager put-secret-value"),
+        ('{"token": "x"}', r"^sentiment: the secret hf/token is JSON without a HF_TOKEN key"),
+    ],
+)
+def test_a_secret_without_a_token_fails_naming_the_entry_and_the_secret(
+    secrets: Any, monkeypatch: pytest.MonkeyPatch, stored: str | None, said: str
+) -> None:
+    if stored is not None:
+        secrets.create_secret(Name="hf/token", SecretString=stored or " ")
+    monkeypatch.setenv(warm_handler.TOKEN_SECRET_ENV, "hf/token")
+    with pytest.raises(warm_handler.WarmFailed, match=said):
+        warm_handler.hub_token(ENTRY)
+
+
+def test_the_token_reaches_huggingface_hub_in_the_warm_process_only_and_never_a_log_or_a_failure(
+    secrets: Any, efs: Path, logs: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secrets.create_secret(Name="hf/token", SecretString=TOKEN)
+    monkeypatch.setenv(warm_handler.TOKEN_SECRET_ENV, "hf/token")
+
+    def leaky(spec: Any, source: Any = None) -> dict[str, Any]:
+        from huggingface_hub import get_token
+
+        assert get_token() == TOKEN, "huggingface_hub reads it from the warm process's environment"
+        warm_handler.logger.info(f"token {get_token()}", extra={"step": "warm", "headers": {"auth": get_token()}})
+        logging.getLogger("huggingface_hub").warning("sent Authorization: Bearer %s", get_token())
+        try:
+            raise ValueError(f"the Hub refused {get_token()}")
+        except ValueError:
+            warm_handler.logger.exception("failed once", extra={"step": "warm"})
+        raise ModelLoadError(f"{spec.name}: cannot download it with {get_token()}")
+
+    monkeypatch.setattr(warm_handler, "warm", leaky)
+    with pytest.raises(warm_handler.WarmFailed) as failure:
+        warm_handler.handler(resource_event("Create"), context())
+    assert str(failure.value) == f"{ENTRY}: cannot download it with ***", "what CloudFormation shows and keeps"
+    text = logs.getvalue()
+    assert TOKEN not in text and text.count("***") >= 4
+    assert any(record.get("exception") for record in lines(logs)), "the exception is logged, redacted"
+    assert warm_handler.HF_TOKEN_ENV not in os.environ, "this process's environment never holds it"
+
+
+@pytest.mark.slow
+def test_a_gated_model_warms_with_the_token_from_its_secret_and_fails_without_it(
+    secrets: Any, efs: Path, logs: io.StringIO, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    with FakeHub(token=TOKEN) as gated:
+        folders = publish(gated, tmp_path / "repos", [ENTRY])
+        spec = load_registry(DEFAULT_MODELS_FILE).get(ENTRY)
+        # A later commit gates the repository (the gate is the repository's); the entry's pin stays the same.
+        gated.add_repo(spec.model, folders[ENTRY], revision="e" * 40, gated=True)
+        gated.use(monkeypatch)
+        monkeypatch.delenv(warm_handler.TOKEN_SECRET_ENV, raising=False)
+        with pytest.raises(warm_handler.WarmFailed, match=r"^sentiment: cannot download .* the repository is gated"):
+            warm_handler.handler(resource_event("Create"), context())
+
+        secrets.create_secret(Name="hf/token", SecretString=TOKEN)
+        monkeypatch.setenv(warm_handler.TOKEN_SECRET_ENV, "hf/token")
+        result = warm_handler.handler(resource_event("Create"), context())
+        assert (Path(result["Data"]["Folder"]) / "warm.json").is_file()
+        assert gated.calls("GET", "/resolve/")
+    assert TOKEN not in logs.getvalue()
+    assert answer_offline(monkeypatch, ENTRY, "I love it.")["result"], "the model answers offline, with no token"

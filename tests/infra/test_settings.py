@@ -41,6 +41,20 @@ def test_the_warm_memory_is_lambdas_most_unless_the_account_allows_less() -> Non
     assert settings(warm_memory="3008").warm_memory == 3008
 
 
+ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:hf-token-AbC123"
+
+
+def test_the_hub_token_secret_is_a_name_or_a_full_arn_and_none_by_default() -> None:
+    assert settings().hf_token_secret is None
+    assert settings(hf_token_secret=" hf/token ").hf_token_secret == "hf/token"
+    assert settings(hf_token_secret=ARN).hf_token_secret == ARN
+
+
+def test_a_hub_token_is_refused_offline_where_the_warm_step_cannot_reach_the_hub() -> None:
+    with pytest.raises(SettingsError, match=r"hf_token_secret.*offline.*--to-s3 \.\.\.` with HF_TOKEN"):
+        settings(offline="true", hf_token_secret="hf-token")
+
+
 def test_values_from_the_command_line_are_converted() -> None:
     parsed = settings(nat_gateways="2", removal="destroy", throttle_rate="2.5", throttle_burst="5")
     assert parsed.nat_gateways == 2
@@ -61,6 +75,9 @@ def test_values_from_the_command_line_are_converted() -> None:
         ({"warm_source": "s3://bucket"}, "warm_source"),
         ({"warm_memory": "20000"}, "warm_memory"),
         ({"warm_memory": "lots"}, "warm_memory"),
+        ({"hf_token_secret": "a token?"}, "hf_token_secret"),
+        ({"hf_token_secret": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:hf-token"}, "full ARN"),
+        ({"hf_token_secret": "arn:aws:ssm:eu-west-1:123456789012:parameter/hf-AbC123"}, "hf_token_secret"),
     ],
 )
 def test_invalid_values_are_refused_by_name(context: dict[str, Any], named: str) -> None:

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import subprocess
+import sys
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
+from aws_cdk import App, Stack
 
 from inference import warm_handler
-from inference.registry import load_registry
+from inference.registry import RESERVED_NAMES, load_registry
+from infra.app import findings
 from infra.bundling import model_image_context
 from infra.network import MOUNT_PATH
-from infra.warm import HANDLER, RESOURCE_TYPE, pins_digest, warm_properties
+from infra.stack import ROUTER, WARM
+from infra.warm import HANDLER, RESOURCE_TYPE, TOKEN_SECRET_ENV, pins_digest, token_secret_arn, warm_properties
 from tests.fakes.slack_client import LambdaContext
-from tests.infra.conftest import EXTRA_MODEL, WARM_SOURCE, Synthesis
+from tests.infra.conftest import EXTRA_MODEL, WARM_SOURCE, Synthesis, synthesize
 
 
 def warm_function(synth: Synthesis) -> dict[str, Any]:
@@ -155,18 +162,114 @@ def test_a_failure_logs_where_the_provider_frameworks_message_says(synth: Synthe
 def test_the_warm_handler_accepts_exactly_what_the_template_sends(
     synth: Synthesis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    warmed: list[str] = []
-    monkeypatch.setattr(warm_handler, "warm", lambda spec, source=None: warmed.append(spec.name) or {"Folder": "/x"})
+    # Each entry's warm runs in a child process, so the fake's answer, not a list it appends to, says it ran.
+    monkeypatch.setattr(warm_handler, "warm", lambda spec, source=None: {"Folder": f"/x/{spec.name}"})
     monkeypatch.delenv(warm_handler.WARM_SOURCE_ENV, raising=False)
+    monkeypatch.delenv(warm_handler.TOKEN_SECRET_ENV, raising=False)
     for name, resource in warm_resources(synth).items():
         # As CloudFormation resolves it: the service token is the framework function's ARN.
         properties = {**resource["Properties"], "ServiceToken": "arn:aws:lambda:eu-west-1:1:function:onEvent"}
         event = {"RequestType": "Create", "ResourceProperties": properties, "RequestId": "r", "StackId": "s"}
         context = LambdaContext(function_name=f"{synth.settings.prefix}-warm")
-        assert warm_handler.handler(event, context) == {"PhysicalResourceId": f"warm-{name}", "Data": {"Folder": "/x"}}
-    assert warmed == list(warm_resources(synth))
+        assert warm_handler.handler(event, context) == {
+            "PhysicalResourceId": f"warm-{name}",
+            "Data": {"Folder": f"/x/{name}"},
+        }
 
 
 def test_the_warm_function_waits_for_the_s3_endpoints_route(variant: Synthesis) -> None:
     depends = warm_function(variant).get("DependsOn", [])
     assert variant.logical_id(variant.stack.network.s3_endpoint) in depends
+
+
+#: The secret a deployer names with ``-c hf_token_secret=...`` (its name; the console shows it with a suffix).
+TOKEN_SECRET = "hf/warm-token"
+
+
+@pytest.fixture(scope="module")
+def with_token(tmp_path_factory: pytest.TempPathFactory) -> Synthesis:
+    """The default app deployed with ``-c hf_token_secret=TOKEN_SECRET`` (gated or private models)."""
+    return synthesize(tmp_path_factory.mktemp("cdk-token"), context={"hf_token_secret": TOKEN_SECRET})
+
+
+def secret_statements(synthesis: Synthesis, function: Any) -> list[dict[str, Any]]:
+    return [
+        statement
+        for statement in synthesis.role_statements(function)
+        if any(str(action).startswith(("secretsmanager:", "kms:")) for action in _listed(statement["Action"]))
+    ]
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_with_a_hub_token_the_warm_function_may_read_that_secret_only(with_token: Synthesis) -> None:
+    (statement,) = secret_statements(with_token, with_token.stack.warm.function)
+    assert statement["Action"] == "secretsmanager:GetSecretValue"
+    assert statement["Effect"] == "Allow" and "Condition" not in statement
+    # That name's secret in this account and region, whatever its six-character suffix: nothing else.
+    assert statement["Resource"] == {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":secretsmanager:",
+                {"Ref": "AWS::Region"},
+                ":",
+                {"Ref": "AWS::AccountId"},
+                f":secret:{TOKEN_SECRET}-??????",
+            ],
+        ]
+    }
+
+
+def test_a_full_arn_is_allowed_as_given() -> None:
+    arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:hf-token-AbC123"
+    assert token_secret_arn(Stack(App(), "S"), arn) == arn
+
+
+def test_the_token_is_never_an_environment_value_and_only_the_warm_step_reads_it(with_token: Synthesis) -> None:
+    variables = warm_function(with_token)["Properties"]["Environment"]["Variables"]
+    assert variables[warm_handler.TOKEN_SECRET_ENV] == TOKEN_SECRET, "the secret's name, which the handler reads"
+    assert TOKEN_SECRET_ENV == warm_handler.TOKEN_SECRET_ENV
+    for function in with_token.resources("AWS::Lambda::Function").values():
+        names = set(function["Properties"].get("Environment", {}).get("Variables", {}))
+        assert not names & {"HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"}, function["Properties"].get("FunctionName")
+    # Model functions run offline and never see it; the router reads its own (Slack) secret only.
+    for function in with_token.stack.models.functions.values():
+        assert secret_statements(with_token, function) == []
+    router = json.dumps(secret_statements(with_token, with_token.stack.router.function))
+    assert TOKEN_SECRET not in router
+    assert TOKEN_SECRET not in json.dumps(
+        {
+            key: f
+            for key, f in with_token.resources("AWS::Lambda::Function").items()
+            if f is not warm_function(with_token)
+        }
+    )
+
+
+def test_without_a_hub_token_the_warm_function_reads_no_secret(synth: Synthesis) -> None:
+    assert secret_statements(synth, synth.stack.warm.function) == []
+    assert warm_handler.TOKEN_SECRET_ENV not in warm_function(synth)["Properties"]["Environment"]["Variables"]
+
+
+def test_with_a_hub_token_nag_and_cfn_lint_stay_clean(with_token: Synthesis) -> None:
+    assert findings(with_token.assembly) == []
+    (report,) = Path(with_token.assembly.directory).glob("AwsSolutions-*NagReport.csv")
+    with report.open(encoding="utf-8", newline="") as stream:
+        assert {row["Compliance"] for row in csv.DictReader(stream)} == {"Compliant", "Suppressed"}
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("cfn-lint")), "--format", "json", str(with_token.template_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode in (0, 4), done.stderr  # 4: warnings only
+    assert [p for p in json.loads(done.stdout or "[]") if p["Level"] == "Error"] == []
+
+
+def test_the_stacks_own_function_names_are_reserved_in_the_registry() -> None:
+    assert {ROUTER, WARM} <= RESERVED_NAMES
