@@ -11,6 +11,7 @@ from bot.core.services import Services
 from bot.core.slack_ops import SlackUnavailable
 from bot.slack.delivery import deliver_record, failure_from_record, is_destination_record
 from tests.events import load_event
+from tests.fakes.destinations import destination_record
 from tests.fakes.slack_api import FakeSlackApi
 
 
@@ -18,7 +19,8 @@ def post_placeholder(slack: FakeSlackApi, services: Services, channel: str = "C1
     return services.slack.post(channel, {"text": "⏳ working"})
 
 
-def record(slack: FakeSlackApi, services: Services, name: str = "destination_success", **reply: Any) -> dict[str, Any]:
+def record(slack: FakeSlackApi, services: Services, *, failed: bool = False, **reply: Any) -> dict[str, Any]:
+    """The sample record of a run answering in a thread under a fresh placeholder (``reply`` over its target)."""
     ts = post_placeholder(slack, services)
     target = {
         "channel": "C123",
@@ -27,7 +29,7 @@ def record(slack: FakeSlackApi, services: Services, name: str = "destination_suc
         "response_url": slack.new_response_url(),
         **reply,
     }
-    return load_event(name, requestPayload={"reply": target})
+    return destination_record(failed=failed, requestPayload={"reply": target})
 
 
 def replies(slack: FakeSlackApi) -> list[dict[str, Any]]:
@@ -57,13 +59,13 @@ def test_duplicate_record_answers_once(slack: FakeSlackApi, services: Services) 
 def test_failure_after_success_is_ignored(slack: FakeSlackApi, services: Services) -> None:
     event = record(slack, services)
     deliver_record(services, event)
-    late = load_event("destination_failure", requestPayload=event["requestPayload"])
+    late = destination_record(event["requestPayload"], failed=True)
     deliver_record(services, late)
     assert len(replies(slack)) == 1
 
 
 def test_timeout_is_worded_plainly(slack: FakeSlackApi, services: Services) -> None:
-    event = record(slack, services, "destination_failure")
+    event = record(slack, services, failed=True)
     deliver_record(services, event)
     [answer] = replies(slack)
     assert "ran out of time" in text_of(answer)
@@ -115,36 +117,30 @@ def test_rate_limit_is_waited_out(slack: FakeSlackApi, services: Services) -> No
 
 def test_response_url_mode(slack: FakeSlackApi, services: Services) -> None:
     url = slack.new_response_url()
-    event = load_event("destination_success", requestPayload={"reply": {"mode": "response_url", "response_url": url}})
+    event = destination_record(requestPayload={"reply": {"mode": "response_url", "response_url": url}})
     deliver_record(services, event)
     [post] = slack.response_posts(url)
     assert post.body["response_type"] == "in_channel" and "POSITIVE" in json.dumps(post.body)
 
 
 def test_response_url_must_point_at_slack(slack: FakeSlackApi, services: Services) -> None:
-    event = load_event(
-        "destination_success",
-        requestPayload={"reply": {"mode": "response_url", "response_url": "http://169.254.169.254/x"}},
+    event = destination_record(
+        requestPayload={"reply": {"mode": "response_url", "response_url": "http://169.254.169.254/x"}}
     )
     with pytest.raises(SlackUnavailable):
         deliver_record(services, event)
 
 
 def test_form_records_and_foreign_events_are_ignored(slack: FakeSlackApi, services: Services) -> None:
-    deliver_record(services, load_event("destination_success", requestPayload={"reply": {"source": "form"}}))
-    event = load_event("destination_success")
-    event["requestPayload"] = {"text": "no reply target"}
-    deliver_record(services, event)
+    deliver_record(services, destination_record(requestPayload={"reply": {"source": "form"}}))
+    deliver_record(services, destination_record({"text": "no reply target"}))
     assert slack.calls() == []
 
 
 def test_record_detection_and_failure_words() -> None:
-    assert is_destination_record(load_event("destination_success"))
+    assert is_destination_record(destination_record())
     assert not is_destination_record(load_event("api_gateway_get_go"))
-    aged = load_event("destination_failure", requestContext={"condition": "EventAgeExceeded"})
-    aged["responsePayload"] = None
+    aged = destination_record(failed=True, requestContext={"condition": "EventAgeExceeded"}, responsePayload=None)
     assert failure_from_record(aged)["type"] == "timeout"
-    crash = load_event(
-        "destination_failure", responsePayload={"errorMessage": "boom", "errorType": "Runtime.ExitError"}
-    )
+    crash = destination_record(response={"errorMessage": "boom", "errorType": "Runtime.ExitError"}, failed=True)
     assert "Runtime.ExitError" in failure_from_record(crash)["message"]
