@@ -60,6 +60,9 @@ SLACK_HOOKS = ("https", "hooks.slack.com", 443)
 DEFAULT_PORTS = {"http": 80, "https": 443}
 #: Slack allows 5 posts to a response_url within 30 minutes.
 MAX_THREAD_MESSAGES = 200
+#: A conversation in a thread: ``conversations.replies`` pages of this many messages (Slack's
+#: suggested most), at most this many pages, and the newest this many messages kept.
+REPLIES_PAGE, MAX_CONVERSATION_PAGES, MAX_CONVERSATION_MESSAGES = 200, 10, 400
 
 
 def retry_handlers() -> list[Any]:
@@ -236,3 +239,83 @@ class SlackOps:
             SlackError: Slack kept failing, or refused.
         """
         self._call("views.publish", lambda: self.client.views_publish(user_id=user, view=view))
+
+    def replies(
+        self, channel: str, thread_ts: str, *, max_messages: int = MAX_CONVERSATION_MESSAGES
+    ) -> list[dict[str, Any]]:
+        """A thread's messages, parent first, every page of ``conversations.replies`` (its ``cursor``),
+        at most ``max_messages`` of the newest (a longer thread's oldest are left out: a conversation
+        keeps its newest turns).
+
+        Raises:
+            CannotPost: the bot cannot read that conversation.
+            SlackUnavailable: Slack kept failing, or refused for another reason (``thread_not_found``).
+        """
+        messages: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            page = self._call(
+                "conversations.replies",
+                lambda cursor=cursor: self.client.conversations_replies(
+                    channel=channel, ts=thread_ts, limit=REPLIES_PAGE, cursor=cursor
+                ),
+            )
+            messages += [m for m in page.get("messages") or [] if isinstance(m, dict)]
+            cursor = str((page.get("response_metadata") or {}).get("next_cursor") or "")
+            if not (page.get("has_more") and cursor) or len(messages) >= MAX_CONVERSATION_PAGES * REPLIES_PAGE:
+                break
+        parent, rest = messages[:1], messages[1:]
+        return parent + rest[-max(0, max_messages - 1) :] if len(messages) > max_messages else messages
+
+    def user_name(self, user: str) -> str:
+        """How Slack shows ``user``: their display name, else their full name, else their user name.
+
+        Raises:
+            SlackError: Slack kept failing, or refused (``user_not_found``, a missing ``users:read``).
+        """
+        response = self._call("users.info", lambda: self.client.users_info(user=user))
+        found = response.get("user") or {}
+        profile = found.get("profile") or {}
+        for name in (profile.get("display_name"), profile.get("real_name"), found.get("real_name"), found.get("name")):
+            if isinstance(name, str) and name.strip():
+                return name.strip()
+        return user
+
+    # -- the app's own chat surface (assistant threads) ----------------------------------------
+
+    def set_status(self, channel: str, thread_ts: str, status: str) -> None:
+        """Show ``status`` ("is thinking…") under an assistant thread; an empty one clears it.
+
+        Raises:
+            SlackError: Slack kept failing, or refused.
+        """
+        self._call(
+            "assistant.threads.setStatus",
+            lambda: self.client.assistant_threads_setStatus(channel_id=channel, thread_ts=thread_ts, status=status),
+        )
+
+    def set_suggested_prompts(
+        self, channel: str, thread_ts: str, prompts: list[dict[str, str]], *, title: str | None = None
+    ) -> None:
+        """Offer ``prompts`` (``{"title", "message"}``, at most four) in an assistant thread.
+
+        Raises:
+            SlackError: Slack kept failing, or refused.
+        """
+        self._call(
+            "assistant.threads.setSuggestedPrompts",
+            lambda: self.client.assistant_threads_setSuggestedPrompts(
+                channel_id=channel, thread_ts=thread_ts, prompts=prompts, title=title
+            ),
+        )
+
+    def set_title(self, channel: str, thread_ts: str, title: str) -> None:
+        """Name an assistant thread in the app's history.
+
+        Raises:
+            SlackError: Slack kept failing, or refused.
+        """
+        self._call(
+            "assistant.threads.setTitle",
+            lambda: self.client.assistant_threads_setTitle(channel_id=channel, thread_ts=thread_ts, title=title),
+        )

@@ -191,6 +191,8 @@ def _notes(result: dict[str, Any]) -> list[str]:
     notes = []
     if result.get("truncated"):
         notes.append("✂️ The input was longer than the model reads; only its beginning was used.")
+    if int(result.get("trimmed_turns") or 0) > 0:
+        notes.append("🧵 Older messages were left out: the conversation is longer than the model reads.")
     if int(result.get("chunks") or 1) > 1:
         notes.append(f"🧩 Long input: processed in {result['chunks']} parts.")
     return notes

@@ -45,6 +45,7 @@ from bot.core.model_requests import check_input, new_request_id
 from bot.core.mrkdwn import clip
 from bot.core.services import Services
 from bot.core.slack_ops import SlackError
+from bot.slack.conversation import Bot, load_history, person_text, read_thread
 from bot.slack.delivery import deliver_outcome
 from bot.slack.plans import Plan, plan_command, plan_mention, run_or_explain
 from bot.slack.reply import ReplyTarget
@@ -68,9 +69,13 @@ from bot.slack.ui import (
 )
 from bot.stores.feedback import DOWN, UP
 from inference.errors import InferenceError, InvalidInput
+from inference.registry import ModelSpec
 from inference.tasks import check_unicode
 
 logger = logging.getLogger(__name__)
+
+#: The task whose models hold conversations.
+CHAT_TASK = "text-generation"
 
 #: The state-store record holding a shortcut's message text while its modal is open.
 #: The text stays server-side: Slack's private_metadata holds 3,000 characters, which
@@ -134,8 +139,13 @@ def ack_only(ack: Ack) -> None:
     ack()
 
 
-def run_mention(services: Services, event: dict[str, Any], body: dict[str, Any]) -> None:
-    """Answer a mention in its thread: a reply, a run, a comparison, or a run on the thread's text."""
+def run_mention(
+    services: Services, event: dict[str, Any], body: dict[str, Any], context: dict[str, Any] | None = None
+) -> None:
+    """Answer a mention in its thread: a reply, a run, a comparison, or a run on the thread's text.
+
+    A chat model mentioned inside a thread continues the thread's conversation (:mod:`bot.slack.conversation`).
+    """
     key = f"event:{body.get('event_id') or event.get('event_ts')}"
     if not services.store.claim(key):
         return
@@ -155,10 +165,94 @@ def run_mention(services: Services, event: dict[str, Any], body: dict[str, Any])
             plan = run_or_explain(plan.spec, to_plain(thread))
         if plan.reply is not None:
             services.slack.post(target.channel, plan.reply, thread_ts=target.thread_ts)
+        elif _is_chat(plan) and event.get("thread_ts") and plan.spec is not None:
+            _converse(services, plan.spec, plan.text, target, event, context or {})
         else:
             _start(services, plan, target)
 
     _attempt(services, key, plan, target, work)
+
+
+def is_conversation_reply(event: dict[str, Any], context: dict[str, Any]) -> bool:
+    """A person's reply, without a mention of this app, in a thread this app started (``/ask text``'s):
+    the thread's conversation goes on. Read from the event alone, so the ack makes no call; a direct
+    message is the app's own chat surface (:mod:`bot.slack.assistant`)."""
+    bot_user = str(context.get("bot_user_id") or "")
+    return bool(
+        bot_user
+        and event.get("thread_ts")
+        and event.get("thread_ts") != event.get("ts")
+        and event.get("parent_user_id") == bot_user
+        and not event.get("bot_id")
+        and event.get("subtype") in (None, "thread_broadcast")
+        and event.get("channel_type") != "im"
+        and f"<@{bot_user}" not in str(event.get("text", ""))
+    )
+
+
+def run_thread_message(
+    services: Services, event: dict[str, Any], body: dict[str, Any], context: dict[str, Any]
+) -> None:
+    """Go on with the conversation in a thread this app's chat answer started, with the model that answered.
+
+    A thread whose latest answer is not a chat model's (``/sentiment``'s), a message with no text, or a
+    thread the app cannot read is left alone; a text the model cannot take is explained in the thread.
+    """
+    key = f"event:{body.get('event_id') or event.get('event_ts')}"
+    if not services.store.claim(key):
+        return
+    target = ReplyTarget(
+        request_id=new_request_id(),
+        source="thread",
+        user=str(event.get("user", "")),
+        channel=str(event.get("channel", "")),
+        thread_ts=str(event.get("thread_ts", "")),
+    )
+    bot = Bot.from_context(context)
+    text = person_text(str(event.get("text", "")), services.registry, bot)
+    plan = Plan()
+
+    def work() -> None:
+        nonlocal plan
+        if not text:
+            return  # a file, an emoji: nothing to answer
+        try:
+            messages = services.slack.replies(target.channel, target.thread_ts)
+        except SlackError as exc:
+            logger.warning("thread not read: %s", exc, extra={"request_id": target.request_id})
+            return
+        thread = read_thread(messages, registry=services.registry, bot=bot, exclude_ts=str(event.get("ts", "")))
+        spec = services.registry.find(thread.model or "")
+        if spec is None or spec.task != CHAT_TASK:
+            return  # not a conversation with a chat model
+        plan = run_or_explain(spec, text)
+        if plan.reply is not None:
+            services.slack.post(target.channel, plan.reply, thread_ts=target.thread_ts)
+        else:
+            _converse(services, spec, plan.text, target, event, context)
+
+    _attempt(services, key, plan, target, work)
+
+
+def _is_chat(plan: Plan) -> bool:
+    return plan.spec is not None and plan.spec.task == CHAT_TASK and not plan.compare and bool(plan.text)
+
+
+def _converse(
+    services: Services, spec: ModelSpec, text: str, target: ReplyTarget, event: dict[str, Any], context: dict[str, Any]
+) -> None:
+    """Run ``spec`` on ``text`` with the thread's conversation before it as the history."""
+    text, chat, _ = load_history(
+        services,
+        spec,
+        channel=target.channel,
+        thread_ts=target.thread_ts,
+        text=text,
+        user=target.user,
+        bot=Bot.from_context(context),
+        exclude_ts=str(event.get("ts", "")),
+    )
+    start_run(services, spec, text, target, chat=chat)
 
 
 def publish_home(services: Services, event: dict[str, Any]) -> None:
@@ -284,7 +378,9 @@ class Route:
     kind: str
     matches: str | re.Pattern[str]
     ack: Callable[..., None]
-    lazy: Callable[..., None]
+    lazy: Callable[..., None] | None
+    #: Bolt listener matchers (functions of what Bolt passes by name), checked before the ack.
+    matchers: tuple[Callable[..., bool], ...] = ()
 
 
 #: Every listener of the app, for Lambda and local mode alike.
@@ -292,6 +388,9 @@ LISTENERS: tuple[Route, ...] = (
     Route("command", re.compile(r"^/.+"), ack_command, run_command),
     Route("event", "app_mention", ack_only, run_mention),
     Route("event", "app_home_opened", ack_only, publish_home),
+    Route("event", "message", ack_only, run_thread_message, matchers=(is_conversation_reply,)),
+    # Every other message event (the app subscribes to threads' messages): acknowledged, nothing to do.
+    Route("event", "message", ack_only, None),
     Route("shortcut", SHORTCUT_CALLBACK, ack_only, open_picker),
     Route("view", RUN_MODAL_CALLBACK, ack_modal, run_modal),
     Route("action", re.compile(f"^({VOTE_UP}|{VOTE_DOWN})$"), ack_only, record_vote),
@@ -303,8 +402,9 @@ LISTENERS: tuple[Route, ...] = (
 def register_listeners(app: App, services: Services) -> None:
     """Attach every listener in :data:`LISTENERS`; the same registration serves Lambda and local mode."""
     for route in LISTENERS:
-        register = getattr(app, route.kind)(route.matches)
-        register(ack=for_bolt(route.ack, services), lazy=[for_bolt(route.lazy, services)])
+        options = {"matchers": list(route.matchers)} if route.matchers else {}
+        register = getattr(app, route.kind)(route.matches, **options)
+        register(ack=for_bolt(route.ack, services), lazy=[for_bolt(route.lazy, services)] if route.lazy else [])
 
 
 def for_bolt(listener: Callable[..., None], services: Services) -> Callable[..., None]:

@@ -34,8 +34,19 @@ BOT_SCOPES = [
     "chat:write",
     "chat:write.public",
     "commands",
+    "users:read",
 ]
-BOT_EVENTS = ["app_mention", "app_home_opened"]
+#: ``message.*``: a reply in a thread the app's chat answer started goes on with the conversation
+#: (bot/slack/conversation.py); each needs its ``*:history`` scope above. ``users:read`` names the
+#: people of a thread with several.
+BOT_EVENTS = [
+    "app_mention",
+    "app_home_opened",
+    "message.channels",
+    "message.groups",
+    "message.im",
+    "message.mpim",
+]
 
 
 class ManifestError(ValueError):

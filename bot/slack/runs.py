@@ -25,8 +25,20 @@ from inference.registry import ModelSpec
 logger = logging.getLogger(__name__)
 
 
-def start_run(services: Services, spec: ModelSpec, text: str, target: ReplyTarget) -> None:
+def start_run(
+    services: Services,
+    spec: ModelSpec,
+    text: str,
+    target: ReplyTarget,
+    *,
+    chat: dict[str, Any] | None = None,
+    placeholder: bool = True,
+) -> None:
     """Post the placeholder, then invoke the model asynchronously.
+
+    ``chat`` is a conversation's history for a chat model (``{"messages", "trimmed_turns"}``,
+    :mod:`bot.slack.conversation`), sent beside ``text``. Without ``placeholder`` (the app's own
+    chat surface, where Slack shows the status instead) the answer is the thread's only message.
 
     A slash command has no thread yet: its placeholder starts one. Where the bot
     cannot post, the placeholder and later the answer go through ``response_url``.
@@ -36,9 +48,12 @@ def start_run(services: Services, spec: ModelSpec, text: str, target: ReplyTarge
     """
     target.started_at = target.started_at or time.time()
     services.store.increment("usage", spec.name)
-    placeholder = placeholder_message(spec, user=target.user, text=text)
-    if _post_placeholder(services, target, placeholder) or _respond_placeholder(services, target, placeholder):
-        _invoke(services, spec, text, target)
+    if not placeholder:
+        _invoke(services, spec, text, target, chat)
+        return
+    message = placeholder_message(spec, user=target.user, text=text)
+    if _post_placeholder(services, target, message) or _respond_placeholder(services, target, message):
+        _invoke(services, spec, text, target, chat)
 
 
 def _post_placeholder(services: Services, target: ReplyTarget, placeholder: dict[str, Any]) -> bool:
@@ -78,9 +93,11 @@ def _respond_placeholder(services: Services, target: ReplyTarget, placeholder: d
     return True
 
 
-def _invoke(services: Services, spec: ModelSpec, text: str, target: ReplyTarget) -> None:
+def _invoke(
+    services: Services, spec: ModelSpec, text: str, target: ReplyTarget, chat: dict[str, Any] | None = None
+) -> None:
     try:
-        services.invoker.invoke_async(spec.name, {"text": text, "reply": target.to_dict()})
+        services.invoker.invoke_async(spec.name, {"text": text, **(chat or {}), "reply": target.to_dict()})
     except InvokeError as exc:
         logger.warning("invoke failed: %s", exc, extra={"request_id": target.request_id})
         deliver_outcome(services, spec, target, text=text, error={"type": "invoke_failed", "message": str(exc)})

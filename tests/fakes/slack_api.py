@@ -161,6 +161,9 @@ class FakeSlackApi(LoopbackServer):
             "conversations.history": self._history,
             "users.info": self._user_info,
             "reactions.add": lambda params: {"ok": True},
+            "assistant.threads.setStatus": lambda params: self._assistant(params, required="status"),
+            "assistant.threads.setSuggestedPrompts": lambda params: self._assistant(params, required="prompts"),
+            "assistant.threads.setTitle": lambda params: self._assistant(params, required="title"),
         }
 
     #: Load tests open hundreds of connections at once.
@@ -441,7 +444,23 @@ class FakeSlackApi(LoopbackServer):
         if found is None:
             return {"ok": False, "error": "thread_not_found"}
         limit = int(params.get("limit") or 1000)
-        return {"ok": True, "messages": found[:limit], "has_more": len(found) > limit}
+        start = int(params.get("cursor") or 0)  # Slack's cursor is opaque; here it is the next offset
+        page, rest = found[start : start + limit], len(found) > start + limit
+        next_cursor = {"response_metadata": {"next_cursor": str(start + limit)}} if rest else {}
+        return {"ok": True, "messages": page, "has_more": rest, **next_cursor}
+
+    def _assistant(self, params: dict[str, Any], *, required: str) -> dict[str, Any]:
+        """``assistant.threads.*``: a channel, a thread and the method's own field, else Slack's error."""
+        if not params.get("channel_id") or not params.get("thread_ts"):
+            return {"ok": False, "error": "invalid_arguments"}
+        if required not in params:
+            return {"ok": False, "error": "invalid_arguments"}
+        if required == "prompts":
+            prompts = params["prompts"]
+            valid = isinstance(prompts, list) and 0 < len(prompts) <= 4
+            if not valid or not all(isinstance(p, dict) and p.get("title") and p.get("message") for p in prompts):
+                return {"ok": False, "error": "invalid_arguments"}
+        return {"ok": True}
 
     def _history(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = params.get("channel", "")

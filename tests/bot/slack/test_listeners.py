@@ -287,12 +287,15 @@ def test_bolt_passes_each_listener_what_it_names_and_finds_its_lazy_half_by_its_
 ) -> None:
     for route in LISTENERS:
         for listener in (route.ack, route.lazy):
+            if listener is None:  # an ack-only route: nothing runs after it
+                continue
             bound = for_bolt(listener, services)
             names = [n for n in listener.__code__.co_varnames[: listener.__code__.co_argcount] if n != "services"]
             assert get_arg_names_of_callable(bound) == names
             assert get_name_for_callable(bound) == listener.__name__
     assert for_bolt(ack_only, services) is ack_only
-    assert len({route.lazy.__name__ for route in LISTENERS}) == len(LISTENERS)
+    lazies = [route.lazy for route in LISTENERS if route.lazy is not None]
+    assert len({lazy.__name__ for lazy in lazies}) == len(lazies)
 
 
 def test_locally_a_slash_command_is_planned_once(

@@ -42,7 +42,14 @@ def test_manifest_has_a_command_per_model_plus_hf() -> None:
     assert {c["url"] for c in manifest["features"]["slash_commands"]} == {url}
     assert manifest["settings"]["event_subscriptions"]["request_url"] == url
     assert manifest["settings"]["interactivity"]["request_url"] == url
-    assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == {"app_mention", "app_home_opened"}
+    assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == {
+        "app_mention",
+        "app_home_opened",
+        "message.channels",
+        "message.groups",
+        "message.im",
+        "message.mpim",
+    }
     assert "commands" in manifest["oauth_config"]["scopes"]["bot"]
 
 

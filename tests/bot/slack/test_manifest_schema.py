@@ -20,7 +20,7 @@ from referencing import Registry, Resource
 from referencing.exceptions import NoSuchResource
 
 from bot.__main__ import main
-from bot.slack.manifest import PLACEHOLDER_URL, build_manifest
+from bot.slack.manifest import BOT_EVENTS, PLACEHOLDER_URL, build_manifest
 from inference.registry import load_registry
 from tests.conftest import ROOT
 
@@ -107,7 +107,7 @@ def test_socket_mode_manifest_has_no_request_urls(
     settings = manifest["settings"]
     assert settings["socket_mode_enabled"] is True
     assert settings["interactivity"] == {"is_enabled": True}
-    assert settings["event_subscriptions"] == {"bot_events": ["app_mention", "app_home_opened"]}
+    assert settings["event_subscriptions"] == {"bot_events": BOT_EVENTS}
     assert len(manifest["features"]["slash_commands"]) == len(load_registry(ROOT / "inference" / "models.yaml")) + 1
 
 
