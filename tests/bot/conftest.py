@@ -14,9 +14,9 @@ from bot.core.config import Secrets, Settings
 from bot.core.services import Services
 from bot.stores.state import SqliteStateStore
 from inference.registry import load_registry
+from tests.fakes.signing import SIGNING_SECRET
 from tests.fakes.slack_api import FakeSlackApi
 
-SIGNING_SECRET = "unit-signing-secret-abcdef012345"
 BOT_TOKEN = "xoxb-unit-token-0123456789"
 
 

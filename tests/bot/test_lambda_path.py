@@ -16,23 +16,11 @@ from bot.core.services import Services
 from bot.router import Router
 from bot.slack.plans import Plan
 from inference.service import handle
-from tests.bot.conftest import SIGNING_SECRET
-from tests.fakes.signing import FORM, signed_headers
+from tests.fakes.destinations import destination_record
+from tests.fakes.invoker import FakeLambdaClient
+from tests.fakes.signing import FORM, SIGNING_SECRET, signed_headers
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.slack_client import LambdaContext, api_gateway_event, interaction_body, slash_command_body
-
-
-class FakeLambdaClient:
-    """boto3's ``lambda`` client, recording ``invoke`` calls."""
-
-    def __init__(self) -> None:
-        self.invocations: list[dict[str, Any]] = []
-
-    def invoke(self, *, FunctionName: str, InvocationType: str, Payload: Any) -> dict[str, Any]:
-        self.invocations.append(
-            {"FunctionName": FunctionName, "InvocationType": InvocationType, "Payload": json.loads(Payload)}
-        )
-        return {"StatusCode": 202}
 
 
 @pytest.fixture
@@ -74,18 +62,7 @@ def test_command_round_trip_through_lambda(aws: tuple[Router, FakeLambdaClient],
             return {"labels": [{"label": "POSITIVE", "score": 0.99}], "truncated": False}
 
     response = handle(payload, spec=router.services.registry.get("sentiment"), get_runner=Runner)
-    record = {
-        "version": "1.0",
-        "requestContext": {
-            "requestId": "r1",
-            "functionArn": "arn:aws:lambda:us-east-1:1:function:hf-test-sentiment:$LATEST",
-            "condition": "Success",
-            "approximateInvokeCount": 1,
-        },
-        "requestPayload": payload,
-        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST"},
-        "responsePayload": json.loads(json.dumps(response)),
-    }
+    record = destination_record(payload, json.loads(json.dumps(response)))  # what Lambda sends the router
     assert router.handle(record, context) == {"delivered": True}
     replies = [m for m in slack.messages("C777") if m.get("thread_ts") == placeholder["ts"]]
     assert len(replies) == 1 and "POSITIVE" in json.dumps(replies[0]["blocks"])
