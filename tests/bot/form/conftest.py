@@ -1,9 +1,8 @@
-"""Fixtures for the /go form's unit tests: a small registry, a recording invoker, requests."""
+"""Fixtures for the /go form's unit tests: a small registry, the shared fake invoker, requests."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +16,12 @@ from bot.form.routes import handle_form
 from bot.stores.feedback import SqliteFeedbackStore
 from inference.registry import Registry, parse_registry
 from tests.events import load_event
+from tests.fakes.invoker import FakeInvoker, model_answer
+from tests.fakes.signing import SIGNING_SECRET
 
 #: Markup in registry texts: the page must show it as text, never run it.
 HOSTILE = "<script>alert('owned')</script> \u2028 & </script><!--"
 PASSCODE = "correct horse battery staple"
-SIGNING_SECRET = "form-test-signing-secret"
 CLIENT_IP = "203.0.113.10"
 
 
@@ -39,37 +39,9 @@ def registry() -> Registry:
     return parse_registry({"models": entries}, base=Path("."), path=Path("form-test.yaml"))
 
 
-@dataclass
-class FakeInvoker:
-    """Answers every synchronous call with ``answer`` (or raises ``error``), recording the calls."""
-
-    answer: Any = None
-    error: Exception | None = None
-    calls: list[tuple[str, dict[str, Any], float]] = field(default_factory=list)
-
-    def invoke_sync(self, model: str, payload: dict[str, Any], *, timeout: float) -> dict[str, Any]:
-        self.calls.append((model, payload, timeout))
-        if self.error is not None:
-            raise self.error
-        return self.answer
-
-    def invoke_async(self, model: str, payload: dict[str, Any]) -> None:
-        raise AssertionError("the form only invokes synchronously")
-
-
-def model_answer(model: str = "tiny-sentiment", **fields: Any) -> dict[str, Any]:
-    """A model response as ``inference.service.handle`` builds it."""
-    return {
-        "model": model,
-        "task": "text-classification",
-        "revision": "0" * 40,
-        "timings": {"load_ms": 120.5, "inference_ms": 8.25},
-        **fields,
-    }
-
-
 @pytest.fixture
 def invoker() -> FakeInvoker:
+    """The models, answering every call with a positive label (the form only ever calls synchronously)."""
     return FakeInvoker(answer=model_answer(result={"labels": [{"label": "POSITIVE", "score": 0.98}]}))
 
 

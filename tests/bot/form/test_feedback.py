@@ -16,7 +16,8 @@ from bot.form.feedback import MAX_COMMENT_CHARS, new_voter
 from bot.form.passcode import session_cookie
 from bot.stores.feedback import Answer
 from inference.registry import parse_registry
-from tests.bot.form.conftest import SIGNING_SECRET, body, make_request
+from tests.bot.form.conftest import body, make_request
+from tests.fakes.signing import SIGNING_SECRET
 
 RESULT = {"labels": [{"label": "POSITIVE", "score": 0.98}]}
 VOTER, _SET_COOKIE = new_voter(Settings(secrets=Secrets(signing_secret=SIGNING_SECRET)))

@@ -29,7 +29,8 @@ from bot.form.routes import BUSY_RETRY_AFTER_SECONDS
 from bot.local.workers import Job, WorkerPool
 from bot.stores.state import SqliteStateStore
 from inference.registry import Registry
-from tests.bot.form.conftest import CLIENT_IP, FakeInvoker, body, make_request, model_answer
+from tests.bot.form.conftest import CLIENT_IP, body, make_request
+from tests.fakes.invoker import FakeInvoker
 
 #: Bounds every wait of a test on another thread, so a broken limit fails instead of hanging.
 GUARD_SECONDS = 10
@@ -40,25 +41,9 @@ def post(text: str = "hi", source_ip: str = CLIENT_IP, model: str = "tiny-sentim
     return make_request("POST", json_body={"model": model, "text": text}, source_ip=source_ip)
 
 
-@dataclass
-class HeldInvoker:
-    """A model that keeps every call until the test lets it go, counting the calls in flight."""
-
-    answer: dict[str, Any] = field(default_factory=lambda: model_answer(result={"labels": []}))
-    release: threading.Event = field(default_factory=threading.Event)
-    entered: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(0))
-
-    def invoke_sync(self, model: str, payload: dict[str, Any], *, timeout: float) -> dict[str, Any]:
-        self.entered.release()
-        assert self.release.wait(GUARD_SECONDS)
-        return self.answer
-
-    def invoke_async(self, model: str, payload: dict[str, Any]) -> None:
-        raise AssertionError("the form only invokes synchronously")
-
-    def wait_for_calls(self, count: int) -> None:
-        for _ in range(count):
-            assert self.entered.acquire(timeout=GUARD_SECONDS)
+def held_model() -> FakeInvoker:
+    """A model that keeps every call until the test sets its ``hold``; ``wait_for_calls`` counts them in."""
+    return FakeInvoker(hold=threading.Event())
 
 
 @pytest.fixture
@@ -70,7 +55,7 @@ def store(tmp_path: Path) -> SqliteStateStore:
 
 
 def test_a_client_over_its_runs_at_once_gets_a_429_and_others_still_run(call, store, settings):
-    held = HeldInvoker()
+    held = held_model()
     limit = settings.form_runs_per_client
     with ThreadPoolExecutor(limit + 1) as pool:
         running = [pool.submit(call, post(), invoker=held, store=store) for _ in range(limit)]
@@ -79,7 +64,7 @@ def test_a_client_over_its_runs_at_once_gets_a_429_and_others_still_run(call, st
         refused = call(post(), invoker=held, store=store)
         other = pool.submit(call, post(source_ip=OTHER_IP), invoker=held, store=store)
         held.wait_for_calls(1)
-        held.release.set()
+        held.hold.set()
         answered = [future.result(GUARD_SECONDS) for future in [*running, other]]
 
     assert refused.status == 429
@@ -99,14 +84,14 @@ def test_a_client_over_its_runs_at_once_gets_a_429_and_others_still_run(call, st
 
 def test_every_router_process_shares_the_count(call, tmp_path, settings):
     """In AWS each request may land in another container: the slots live in the shared state store."""
-    held = HeldInvoker()
+    held = held_model()
     limit = settings.form_runs_per_client
     here, there = SqliteStateStore(tmp_path / "state.sqlite"), SqliteStateStore(tmp_path / "state.sqlite")
     with ThreadPoolExecutor(limit) as pool:
         running = [pool.submit(call, post(), invoker=held, store=here) for _ in range(limit)]
         held.wait_for_calls(limit)
         refused = call(post(), invoker=held, store=there)
-        held.release.set()
+        held.hold.set()
         for future in running:
             assert future.result(GUARD_SECONDS).status == 200
 

@@ -9,7 +9,8 @@ import pytest
 from bot.core.invoker import InvokeError, InvokeTimeout
 from bot.core.messages import describe_error
 from bot.form.routes import MAX_BODY_BYTES, RETRY_AFTER_SECONDS
-from tests.bot.form.conftest import FakeInvoker, body, make_request, model_answer
+from tests.bot.form.conftest import body, make_request
+from tests.fakes.invoker import Call, FakeInvoker, model_answer
 
 
 def post(json_body=None, **kwargs):
@@ -32,7 +33,7 @@ def test_success_invokes_the_named_model_and_answers_with_its_result(call, invok
     }
     assert answer["request_id"]
     payload = {"text": "I love it.", "reply": {"request_id": answer["request_id"], "source": "form"}}
-    assert invoker.calls == [("tiny-sentiment", payload, settings.form_wait_seconds)]
+    assert invoker.calls == [Call("sync", "tiny-sentiment", payload, settings.form_wait_seconds)]
 
 
 def test_function_names_and_arns_in_the_request_are_ignored(call, invoker):
@@ -42,8 +43,8 @@ def test_function_names_and_arns_in_the_request_are_ignored(call, invoker):
     )
 
     assert response.status == 200
-    ((model, payload, _),) = invoker.calls
-    assert model == "tiny-sentiment"
+    [(kind, model, payload, _)] = invoker.calls
+    assert (kind, model) == ("sync", "tiny-sentiment")
     assert set(payload) == {"text", "reply"}
     assert evil not in json.dumps(payload)
 
@@ -189,7 +190,7 @@ def test_markup_in_text_and_results_only_ever_travels_as_json(call, invoker):
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert "default-src 'none'" in response.headers["Content-Security-Policy"]
     assert body(response)["result"]["labels"][0]["label"] == markup
-    assert invoker.calls[0][1]["text"] == markup
+    assert invoker.calls[0].payload["text"] == markup
     page = call(make_request("GET"))
     assert markup not in page.body
     assert "onerror" not in page.body
