@@ -10,6 +10,7 @@ import pytest
 
 import bot.local.server as local_server
 from bot.core.http import Request
+from tests.fakes.signing import SIGNING_SECRET
 
 
 def test_proxy_event_round_trips_into_a_request() -> None:
@@ -36,7 +37,7 @@ def test_socket_mode_connects_with_the_app_token(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(socket_mode, "SocketModeHandler", FakeHandler)
     monkeypatch.setattr(local_server.LocalServer, "serve", lambda self, host, port, ready=None: None)
     monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-test")
-    monkeypatch.setenv("SLACK_SIGNING_SECRET", "local-secret-123456")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", SIGNING_SECRET)
     monkeypatch.setenv("DATA_DIR", str(tmp_path))
     local_server.serve("127.0.0.1", 0)
     [(app, token)] = connected
