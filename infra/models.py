@@ -16,9 +16,10 @@ queue and is retried there (up to ``MAX_EVENT_AGE``), so Slack is answered late
 rather than refused. We chose it over API Gateway's limits because those cannot
 tell models apart (every model is one ``POST /go``) or clients apart (usage plans
 need API keys, which neither Slack nor a browser sends); the router limits runs
-per client itself. Its role may mount and write the cache through the access point only, invoke the
-router only, and manage its network interfaces in the VPC (with the AWS
-managed policy for that, which also covers writing its logs).
+per client itself. Its role may mount the cache read-only through the access point only (serving
+never writes to it: only the warm step has ``ClientWrite``, and the file system's own policy grants
+no one more than their role does: infra/network.py), invoke the router only, and manage its network
+interfaces in the VPC (with the AWS managed policy for that, which also covers writing its logs).
 """
 
 from __future__ import annotations
@@ -53,11 +54,19 @@ def _description(spec: ModelSpec) -> str:
     return f"{spec.title}: {spec.task} with {spec.model}{pin}"[:DESCRIPTION_LIMIT]
 
 
-def cache_mount(network: ModelNetwork) -> lambda_.FileSystem:
+#: Mounting the cache read-only (the model functions), and writing it too (the warm step). Without
+#: ``ClientWrite`` EFS refuses every write of the client, whatever the files' permissions.
+READ_CACHE = ("elasticfilesystem:ClientMount",)
+WRITE_CACHE = (*READ_CACHE, "elasticfilesystem:ClientWrite")
+
+
+def cache_mount(network: ModelNetwork, *, write: bool = False) -> lambda_.FileSystem:
     """The cache mounted through its access point, allowed on the file system only through that access point.
 
-    CDK's ``FileSystem.from_efs_access_point`` allows ``ClientMount`` on every file
-    system (``*``, under the same condition); EFS accepts the file system's ARN.
+    Read-only unless ``write`` (the warm step): serving never writes to the cache
+    (tests/inference/test_read_only_cache.py). CDK's ``FileSystem.from_efs_access_point``
+    allows ``ClientMount`` and ``ClientWrite`` on every file system (``*``, under the
+    same condition); EFS accepts the file system's ARN.
     """
     file_system, access_point = network.file_system, network.access_point
     return lambda_.FileSystem(
@@ -67,8 +76,8 @@ def cache_mount(network: ModelNetwork) -> lambda_.FileSystem:
         dependency=[file_system.mount_targets_available],
         policies=[
             iam.PolicyStatement(
-                sid="MountCacheThroughAccessPoint",
-                actions=["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"],
+                sid="MountCacheThroughAccessPoint" if write else "MountCacheReadOnlyThroughAccessPoint",
+                actions=list(WRITE_CACHE if write else READ_CACHE),
                 resources=[file_system.file_system_arn],
                 conditions={"StringEquals": {"elasticfilesystem:AccessPointArn": access_point.access_point_arn}},
             )

@@ -108,6 +108,21 @@ class ModelNetwork(Construct):
             throughput_mode=efs.ThroughputMode.ELASTIC,
             performance_mode=efs.PerformanceMode.GENERAL_PURPOSE,
             removal_policy=removal_policy,
+            # CDK's default policy would allow ClientWrite (and root access) to every principal through a mount
+            # target, which no role's policy could narrow: this one grants nothing by itself, so each role's own
+            # actions are all it may do (the model functions: ClientMount, read-only; the warm step: ClientWrite
+            # too), and a client without IAM may not mount at all.
+            allow_anonymous_access=True,
+            file_system_policy=iam.PolicyDocument(
+                statements=[
+                    iam.PolicyStatement(
+                        sid="OnlyWhatEachRoleAllows",
+                        principals=[iam.AccountRootPrincipal()],
+                        actions=["elasticfilesystem:ClientMount"],
+                        conditions={"Bool": {"elasticfilesystem:AccessedViaMountTarget": "true"}},
+                    )
+                ]
+            ),
         )
         self.file_system.connections.allow_default_port_from(
             self.function_security_group, "NFS from the model functions"

@@ -188,7 +188,7 @@ class WarmStep(Construct):
             vpc=network.vpc,
             vpc_subnets=network.subnets,
             security_groups=[self.security_group],
-            filesystem=cache_mount(network),
+            filesystem=cache_mount(network, write=True),
             environment=environment,
             # Named as Lambda would name it: the provider framework's failure message points there.
             log_group=logs.LogGroup(

@@ -184,9 +184,10 @@ def test_each_model_function_may_use_the_cache_answer_the_router_and_nothing_els
     router = get_att(synth, synth.stack.router.function)
     for name, function in synth.stack.models.functions.items():
         found = grants(synth.role_statements(function))
-        assert set(found) == {"MountCacheThroughAccessPoint", "xray", "SendResultsToFunction"}, name
-        mount = found["MountCacheThroughAccessPoint"]
-        assert mount["actions"] == {"elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"}
+        assert set(found) == {"MountCacheReadOnlyThroughAccessPoint", "xray", "SendResultsToFunction"}, name
+        mount = found["MountCacheReadOnlyThroughAccessPoint"]
+        # Read-only: serving never writes to the cache (tests/inference/test_read_only_cache.py).
+        assert mount["actions"] == {"elasticfilesystem:ClientMount"}, name
         assert mount["resources"] == [get_att(synth, network.file_system)]
         (condition,) = mount["condition"]["StringEquals"].items()
         assert condition[0] == "elasticfilesystem:AccessPointArn"
@@ -336,3 +337,17 @@ class RecordingDynamoDB:
 
 def protocol_methods(protocol: type) -> set[str]:
     return {name for name, value in vars(protocol).items() if callable(value) and not name.startswith("_")}
+
+
+def test_the_file_systems_own_policy_grants_no_write_so_each_roles_actions_are_all_it_may_do(
+    synth: Synthesis,
+) -> None:
+    # EFS allows what the file system's policy or the role's allows; CDK's default policy would let every
+    # principal write through a mount target, and the model functions' read-only grant would mean nothing.
+    (file_system,) = synth.resources("AWS::EFS::FileSystem").values()
+    (statement,) = file_system["Properties"]["FileSystemPolicy"]["Statement"]
+    assert statement["Effect"] == "Allow"
+    assert statement["Action"] == "elasticfilesystem:ClientMount"
+    account_root = statement["Principal"]["AWS"]["Fn::Join"][1]
+    assert ":root" in account_root and {"Ref": "AWS::AccountId"} in account_root
+    assert statement["Condition"] == {"Bool": {"elasticfilesystem:AccessedViaMountTarget": "true"}}
