@@ -1,20 +1,17 @@
-"""Starting runs and comparisons when things go wrong: no placeholder, no invocation, a flaky router."""
+"""Starting runs and comparisons when things go wrong: no placeholder, no invocation."""
 
 from __future__ import annotations
 
 import json
-import threading
 
 import pytest
 
 from bot.core.invoker import InvokeError
 from bot.core.services import Services
 from bot.core.slack_ops import SlackUnavailable
-from bot.local.workers import WorkerPool
 from bot.slack.delivery import deliver_outcome
 from bot.slack.reply import RESPONSE_URL, ReplyTarget
 from bot.slack.runs import start_compare, start_run
-from inference.registry import load_registry
 from tests.bot.conftest import RecordingInvoker
 from tests.fakes.slack_api import FakeSlackApi
 
@@ -40,42 +37,6 @@ def test_invoke_failure_on_the_slack_path_is_a_threaded_error(
     assert len(replies) == 2  # the placeholder and the error
     error = json.dumps(replies[1]["blocks"])
     assert "could not be started" in error and "r2" in error
-
-
-def test_local_delivery_is_retried_like_lambdas() -> None:
-    calls: list[int] = []
-    delivered = threading.Event()
-
-    def flaky(record: dict) -> None:
-        calls.append(1)
-        if len(calls) < 3:
-            raise RuntimeError("Slack is down")
-        delivered.set()
-
-    pool = WorkerPool(load_registry(), on_record=flaky, retry_delays=(0.05, 0.05))
-    try:
-        pool._deliver({"requestContext": {}})
-        assert delivered.wait(5)
-        assert len(calls) == 3
-    finally:
-        pool.close()
-
-
-def test_local_delivery_gives_up_after_its_retries() -> None:
-    calls: list[int] = []
-
-    def broken(record: dict) -> None:
-        calls.append(1)
-        raise RuntimeError("Slack is down")
-
-    pool = WorkerPool(load_registry(), on_record=broken, retry_delays=(0.02,))
-    try:
-        pool._deliver({"requestContext": {}})
-        deadline = threading.Event()
-        deadline.wait(0.5)
-        assert len(calls) == 2
-    finally:
-        pool.close()
 
 
 # -- a failed placeholder: start_run and start_compare treat it the same way ----------------
