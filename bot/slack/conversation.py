@@ -162,7 +162,7 @@ def read_thread(
                 model = answer[0] or model
                 if answer[1]:
                     turns.append(Turn(ASSISTANT, answer[1]))
-            elif ts == parent_ts and index == 0:
+            elif ts == parent_ts and index == 0 and _is_placeholder(message):
                 question = _first_question(message, listed[1:], bot, question_of)
                 if question:
                     turns.append(Turn(USER, question, user=_asker(message)))
@@ -178,6 +178,12 @@ def read_thread(
         if user and user not in people:
             people.append(user)
     return Thread(turns=turns, model=model, people=people)
+
+
+def _is_placeholder(message: Mapping[str, Any]) -> bool:
+    """A run's placeholder: "… <@U…> asked …" above a quote of the question (the app's own words)."""
+    blocks = [b for b in message.get("blocks") or [] if isinstance(b, dict)]
+    return " asked " in str(message.get("text", "")) and bool(quoted_text(blocks))
 
 
 def _asker(placeholder: Mapping[str, Any]) -> str:

@@ -45,6 +45,7 @@ from bot.core.model_requests import check_input, new_request_id
 from bot.core.mrkdwn import clip
 from bot.core.services import Services
 from bot.core.slack_ops import SlackError
+from bot.slack.assistant import build_assistant
 from bot.slack.conversation import Bot, load_history, person_text, read_thread
 from bot.slack.delivery import deliver_outcome
 from bot.slack.plans import Plan, plan_command, plan_mention, run_or_explain
@@ -405,6 +406,7 @@ def register_listeners(app: App, services: Services) -> None:
         options = {"matchers": list(route.matchers)} if route.matchers else {}
         register = getattr(app, route.kind)(route.matches, **options)
         register(ack=for_bolt(route.ack, services), lazy=[for_bolt(route.lazy, services)] if route.lazy else [])
+    app.assistant(build_assistant(services, bind=for_bolt))  # the app's own chat surface (Slack's agent view)
 
 
 def for_bolt(listener: Callable[..., None], services: Services) -> Callable[..., None]:

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from bot.core.mrkdwn import clip
+from bot.slack.assistant import default_chat_model, suggested_prompts
 from bot.slack.plans import HF_COMMAND
 from bot.slack.ui import SHORTCUT_CALLBACK
 from inference.registry import Registry
@@ -35,6 +36,7 @@ BOT_SCOPES = [
     "chat:write.public",
     "commands",
     "users:read",
+    "assistant:write",
 ]
 #: ``message.*``: a reply in a thread the app's chat answer started goes on with the conversation
 #: (bot/slack/conversation.py); each needs its ``*:history`` scope above. ``users:read`` names the
@@ -46,7 +48,11 @@ BOT_EVENTS = [
     "message.groups",
     "message.im",
     "message.mpim",
+    "assistant_thread_started",
+    "assistant_thread_context_changed",
 ]
+#: Slack's agent view (the app's own chat surface: bot/slack/assistant.py) holds this long a description.
+AGENT_DESCRIPTION_LIMIT = 300
 
 
 class ManifestError(ValueError):
@@ -109,9 +115,11 @@ def build_manifest(registry: Registry, url: str | None) -> dict[str, Any]:
         "features": {
             "app_home": {
                 "home_tab_enabled": True,
-                "messages_tab_enabled": False,
-                "messages_tab_read_only_enabled": True,
+                # The agent view's conversations are threads in the app's direct messages.
+                "messages_tab_enabled": True,
+                "messages_tab_read_only_enabled": False,
             },
+            **agent_view(registry),
             "bot_user": {"display_name": "hf-models", "always_online": True},
             "shortcuts": [
                 {
@@ -131,6 +139,21 @@ def build_manifest(registry: Registry, url: str | None) -> dict[str, Any]:
             "socket_mode_enabled": url is None,
             "token_rotation_enabled": False,
         },
+    }
+
+
+def agent_view(registry: Registry) -> dict[str, Any]:
+    """Slack's agent view (``features.agent_view``: the split view and top bar entry) when the registry
+    has a chat model: what it says about itself and the registry's examples as its suggested prompts."""
+    spec = default_chat_model(registry)
+    if spec is None:
+        return {}
+    description = f"Chat with {spec.title}, an open model from the Hugging Face Hub served from your own AWS account."
+    return {
+        "agent_view": {
+            "agent_description": clip(description, AGENT_DESCRIPTION_LIMIT),
+            "suggested_prompts": suggested_prompts(registry),
+        }
     }
 
 

@@ -49,7 +49,11 @@ def test_manifest_has_a_command_per_model_plus_hf() -> None:
         "message.groups",
         "message.im",
         "message.mpim",
+        "assistant_thread_started",
+        "assistant_thread_context_changed",
     }
+    assert "assistant:write" in manifest["oauth_config"]["scopes"]["bot"]
+    assert manifest["features"]["agent_view"]["suggested_prompts"][0]["message"] == registry.get("ask").example
     assert "commands" in manifest["oauth_config"]["scopes"]["bot"]
 
 

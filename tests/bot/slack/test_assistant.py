@@ -1,0 +1,142 @@
+"""The app's own chat surface (bot/slack/assistant.py): its listeners called directly over the fake
+Slack API, and Bolt's Assistant middleware routing the three events to them without a call in the ack."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+from bot.app import build_bolt_app
+from bot.core.services import Services
+from bot.router import Router
+from bot.slack.answers import answer_message
+from bot.slack.assistant import (
+    THINKING,
+    answer_in_thread,
+    default_chat_model,
+    greet_thread,
+    suggested_prompts,
+)
+from inference.registry import load_registry
+from tests.bot.conftest import SIGNING_SECRET, RecordingInvoker
+from tests.fakes.signing import signed_headers
+from tests.fakes.slack_api import BOT_ID, BOT_USER_ID, FakeSlackApi
+from tests.fakes.slack_client import api_gateway_event
+
+REGISTRY = load_registry()
+CONTEXT = {"bot_user_id": BOT_USER_ID, "bot_id": BOT_ID}
+DM, THREAD = "D0001", "1700000100.000100"
+JSON = "application/json"
+
+
+def started() -> dict[str, Any]:
+    return {
+        "type": "assistant_thread_started",
+        "assistant_thread": {"user_id": "U1", "channel_id": DM, "thread_ts": THREAD, "context": {}},
+        "event_ts": "1700000100.000200",
+    }
+
+
+def message(text: str, ts: str = "1700000100.000300") -> dict[str, Any]:
+    return {
+        "type": "message",
+        "channel_type": "im",
+        "channel": DM,
+        "user": "U1",
+        "text": text,
+        "ts": ts,
+        "thread_ts": THREAD,
+        "event_ts": ts,
+    }
+
+
+def test_the_default_chat_model_is_the_first_text_generation_entry_and_its_example_a_prompt() -> None:
+    spec = default_chat_model(REGISTRY)
+    assert spec is not None and spec.name == "ask"
+    [prompt] = suggested_prompts(REGISTRY)
+    assert prompt["message"] == spec.example and len(prompt["title"]) <= 60
+
+
+def test_a_new_thread_is_greeted_with_suggested_prompts_once(services: Services, slack: FakeSlackApi) -> None:
+    greet_thread(services, started(), {"event_id": "Ev1"})
+    greet_thread(services, started(), {"event_id": "Ev1"})  # Slack's retry
+    [greeting] = slack.messages(DM)
+    assert greeting["thread_ts"] == THREAD and "Ask (Qwen2.5 0.5B Instruct)" in greeting["text"]
+    [prompts] = slack.calls("assistant.threads.setSuggestedPrompts")
+    assert prompts.params["channel_id"] == DM and prompts.params["thread_ts"] == THREAD
+    assert prompts.params["prompts"][0]["message"] == REGISTRY.get("ask").example
+
+
+def test_a_message_shows_thinking_names_the_thread_and_runs_the_chat_model_without_a_placeholder(
+    services: Services, slack: FakeSlackApi, invoker: RecordingInvoker
+) -> None:
+    slack.set_thread(DM, THREAD, [{"user": BOT_USER_ID, "bot_id": BOT_ID, "text": "Hi! Ask anything."}])
+    answer_in_thread(services, message("What is a <https://aws.amazon.com|Lambda>?"), {"event_id": "Ev2"}, CONTEXT)
+    [status] = slack.calls("assistant.threads.setStatus")
+    assert status.params["status"] == THINKING and status.params["thread_ts"] == THREAD
+    [title] = slack.calls("assistant.threads.setTitle")
+    assert title.params["title"] == "What is a Lambda?"
+    [(_, model, payload)] = invoker.calls
+    assert model == "ask" and payload["text"] == "What is a Lambda?" and payload["messages"] == []
+    assert payload["reply"]["placeholder_ts"] == "" and payload["reply"]["thread_ts"] == THREAD
+    assert slack.calls("chat.postMessage") == []  # the status stands in for a placeholder
+
+
+def test_a_second_message_carries_the_first_turn_and_keeps_the_title(
+    services: Services, slack: FakeSlackApi, invoker: RecordingInvoker
+) -> None:
+    spec = REGISTRY.get("ask")
+    first_answer = answer_message(spec, {"text": "A function."}, source="", elapsed_ms=5.0, request_id="r1")
+    slack.set_thread(
+        DM,
+        THREAD,
+        [
+            {"user": BOT_USER_ID, "bot_id": BOT_ID, "text": "Hi! Ask anything."},
+            {"user": "U1", "text": "What is a Lambda?"},
+            {**first_answer, "user": BOT_USER_ID, "bot_id": BOT_ID},
+        ],
+    )
+    answer_in_thread(services, message("And a cold start?", ts="1700000100.000900"), {"event_id": "Ev3"}, CONTEXT)
+    [(_, _, payload)] = invoker.calls
+    assert payload["messages"] == [
+        {"role": "user", "content": "What is a Lambda?"},
+        {"role": "assistant", "content": "A function."},
+    ]
+    assert slack.calls("assistant.threads.setTitle") == []
+
+
+def test_a_failing_status_costs_nothing_and_a_text_too_long_is_explained(
+    services: Services, slack: FakeSlackApi, invoker: RecordingInvoker
+) -> None:
+    slack.set_thread(DM, THREAD, [{"user": BOT_USER_ID, "bot_id": BOT_ID, "text": "Hi! Ask anything."}])
+    slack.fail("assistant.threads.setStatus", error="missing_scope")
+    answer_in_thread(services, message("Hello"), {"event_id": "Ev4"}, CONTEXT)
+    assert len(invoker.calls) == 1
+    answer_in_thread(services, message("x" * 30_000, ts="1700000100.000950"), {"event_id": "Ev5"}, CONTEXT)
+    [why] = slack.messages(DM)
+    assert "30,000" in json.dumps(why) and len(invoker.calls) == 1
+
+
+def test_bolt_routes_the_assistants_events_and_acks_without_a_call(
+    services: Services, slack: FakeSlackApi, invoker: RecordingInvoker
+) -> None:
+    """Locally, through Bolt: the Assistant middleware acks at once and runs the lazy half in a thread."""
+    router = Router(services, build_bolt_app(services), lambda_mode=False)
+    invoked = threading.Event()
+    real = invoker.invoke_async
+    invoker.invoke_async = lambda model, payload: (real(model, payload), invoked.set())  # type: ignore[method-assign]
+    slack.clear()
+    slack.set_thread(DM, THREAD, [{"user": BOT_USER_ID, "bot_id": BOT_ID, "text": "Hi! Ask anything."}])
+    for event_id, event in (("Ev6", started()), ("Ev7", {**message("Hello"), "ts": "1700000100.000400"})):
+        body = json.dumps(
+            {"type": "event_callback", "team_id": "T0001", "api_app_id": "A1", "event_id": event_id, "event": event}
+        )
+        response = router.handle(
+            api_gateway_event("POST", "/slack/events", body, signed_headers(body, SIGNING_SECRET, content_type=JSON))
+        )
+        assert response["statusCode"] == 200
+    assert invoked.wait(10)
+    assert slack.wait_for(lambda: slack.calls("assistant.threads.setSuggestedPrompts"))
+    [(_, model, _)] = invoker.calls
+    assert model == "ask"
