@@ -13,14 +13,13 @@ import pytest
 from inference import cli, onnx_export
 from inference.conversions import RECORD, Record, backend_folder, convert_entry, home
 from inference.errors import ModelLoadError
-from inference.registry import ModelSpec, Registry
+from inference.registry import Registry
 from inference.runners import load_runner
 from inference.runners.onnx_files import MANIFEST, MODEL_FILE, TOKENIZER_FILE, OnnxManifest
+from tests.fakes.specs import PIN, model_spec
 from tests.tiny_models import minilm_dir
 
 pytestmark = pytest.mark.slow
-
-PIN = "0123456789abcdef0123456789abcdef01234567"
 
 
 def _files(folder: Path) -> dict[str, tuple[int, int]]:
@@ -78,20 +77,7 @@ def test_warm_never_writes_into_the_model_folder(minilm_onnx: Registry, onnx_reg
 
 def test_hub_exports_are_keyed_by_revision(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    spec = ModelSpec(
-        name="sentiment",
-        task="text-classification",
-        model="owner/model",
-        revision=PIN,
-        title="",
-        description="",
-        example="",
-        memory=1024,
-        timeout=60,
-        command="/sentiment",
-        backend="onnx",
-        quantize="int8",
-    )
+    spec = model_spec(backend="onnx", quantize="int8")  # owner/model, pinned at PIN
     runtime = f"onnxruntime-{version('onnxruntime')}"
     expected = tmp_path / "hf" / "conversions" / "models--owner--model" / PIN / runtime / "int8" / "text-classification"
     assert backend_folder(spec) == expected
