@@ -10,8 +10,8 @@ import pytest
 
 from bot.core.metrics import ENTRY_POINTS, Metrics
 from bot.stores.stats import ModelSample
-from inference.registry import ModelSpec
 from infra.metrics import entry_metric, model_metric
+from tests.fakes.specs import model_spec
 from tests.infra.conftest import EXTRA_MODEL, Synthesis
 
 
@@ -124,10 +124,7 @@ def test_the_dashboard_queries_exactly_what_the_router_emits(
 
 
 def test_the_metric_helpers_refuse_what_the_router_does_not_record() -> None:
-    spec = ModelSpec(
-        name="m", task="fill-mask", model="o/m", revision="0" * 40, title="M", description="", example="",
-        memory=1024, timeout=30, command="/m",
-    )  # fmt: skip
+    spec = model_spec("m", task="fill-mask")
     with pytest.raises(ValueError, match="Latency"):
         model_metric(spec, "Latency", statistic="Sum")
     with pytest.raises(ValueError, match="webhook"):

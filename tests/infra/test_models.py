@@ -13,6 +13,7 @@ from inference.registry import DEFAULT_MODELS_FILE, ModelSpec, Registry
 from infra.network import MOUNT_PATH
 from infra.settings import Settings
 from infra.stack import HfSlackBotStack
+from tests.fakes.specs import model_spec
 from tests.infra.conftest import EXTRA_MODEL, Synthesis
 
 
@@ -81,14 +82,14 @@ def test_each_function_runs_its_backends_image_which_synthesis_does_not_build(sy
 
 def test_each_entry_picks_its_backends_image(tmp_path: Path) -> None:
     entries = [
-        spec("sentiment", backend="onnx", quantize="int8"),
-        spec("qa", task="question-answering", backend="onnx"),
+        model_spec("sentiment", backend="onnx", quantize="int8"),
+        model_spec("qa", task="question-answering", backend="onnx"),
     ]
     stack = HfSlackBotStack(
         App(), "Fast", settings=Settings(), registry=Registry(models=tuple(entries), path=DEFAULT_MODELS_FILE)
     )
     assert set(stack.models.images.values()) == {"Dockerfile"}
-    mixed = Registry(models=(*entries, spec("old", backend="torch")), path=DEFAULT_MODELS_FILE)
+    mixed = Registry(models=(*entries, model_spec("old", backend="torch")), path=DEFAULT_MODELS_FILE)
     stack = HfSlackBotStack(App(), "Mixed", settings=Settings(), registry=mixed)
     assert stack.models.images == {"sentiment": "Dockerfile", "qa": "Dockerfile", "old": "Dockerfile.convert"}
 
@@ -123,28 +124,12 @@ def test_the_image_of_another_registry_holds_that_registry(variant: Synthesis) -
     assert (context / "handler.py").is_file()
 
 
-def spec(name: str = "sentiment", **fields: Any) -> ModelSpec:
-    values: dict[str, Any] = {
-        "name": name,
-        "task": "text-classification",
-        "model": "owner/model",
-        "revision": "0" * 40,
-        "title": name,
-        "description": "",
-        "example": "",
-        "memory": 1024,
-        "timeout": 30,
-        "command": f"/{name}",
-    }
-    return ModelSpec(**{**values, **fields})
-
-
 @pytest.mark.parametrize(
     ("entry", "message"),
     [
-        (spec("router"), "named 'router'"),
-        (spec("warm"), "named 'warm'"),
-        (spec(model="./tiny", revision=None, local_path=Path("/models/tiny")), "local folder /models/tiny"),
+        (model_spec("router"), "named 'router'"),
+        (model_spec("warm"), "named 'warm'"),
+        (model_spec(folder=Path("/models/tiny")), "local folder /models/tiny"),
     ],
 )
 def test_entries_that_could_not_run_in_aws_are_refused(entry: ModelSpec, message: str, tmp_path: Path) -> None:
