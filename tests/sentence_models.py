@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from inference.registry import ModelSpec
+from tests.fakes.specs import model_spec
 
 HIDDEN = 32
 #: Texts of different lengths, so the batch is padded.
@@ -124,20 +125,7 @@ def relinked(source: Path, folder: Path, pooling: dict[str, Any]) -> Path:
 
 def spec_for(folder: Path, task: str, *, backend: str = "torch", name: str = "pooled") -> ModelSpec:
     """A registry entry serving ``folder`` for ``task``."""
-    return ModelSpec(
-        name=name,
-        task=task,
-        model=str(folder),
-        revision=None,
-        title=name,
-        description="",
-        example="",
-        memory=512,
-        timeout=30,
-        command=name,
-        backend=backend,
-        local_path=folder,
-    )
+    return model_spec(name, folder=folder, task=task, backend=backend, memory=512, timeout=30)
 
 
 def reference(folder: Path, texts: list[str]) -> np.ndarray:
