@@ -21,6 +21,7 @@ from slack_bolt.request import BoltRequest
 from bot.core.http import BadRequest, Request, Response
 from bot.core.services import Services
 from bot.slack.delivery import deliver_record, is_destination_record
+from bot.slack.streaming import deliver_partial, is_partial_record
 from bot.slack.ui import COMMENT_MODAL_CALLBACK
 
 logger = logging.getLogger(__name__)
@@ -46,6 +47,9 @@ class Router:
         """The Lambda entry's whole job."""
         if is_destination_record(event):
             deliver_record(self.services, event)
+            return {"delivered": True}
+        if is_partial_record(event):  # a model's text so far, sent while it generates (bot.slack.streaming)
+            deliver_partial(self.services, event)
             return {"delivered": True}
         try:
             request = Request.from_event(event)

@@ -37,7 +37,7 @@ class Runner(Protocol):
 #: Where partial text goes: ``(sequence, text so far)``, the sequence counting from 1 within one request.
 PartialSink = Callable[[int, str], None]
 #: A generating runner's text so far is passed on at most this often (Slack's ``chat.update`` takes about one a
-#: second); the first as soon as there are words. ``PARTIAL_INTERVAL_SECONDS`` in the environment overrides it.
+#: second); the first half as long after generation starts. ``PARTIAL_INTERVAL_SECONDS`` in the environment overrides it.
 PARTIAL_INTERVAL_SECONDS = 1.0
 PARTIAL_INTERVAL_ENV = "PARTIAL_INTERVAL_SECONDS"
 #: A partial's text is cut to this many characters: it only previews the answer, which travels whole at the end.
@@ -53,7 +53,10 @@ def partial_interval() -> float:
 
 
 class Partials:
-    """Hands a runner's text so far to ``sink``: the first words at once, then at most once per ``interval``.
+    """Hands a runner's text so far to ``sink``: the first words half an ``interval`` in, then at most once per ``interval``.
+
+    An answer that takes less than half an interval sends no partial at all: it arrives whole about as
+    soon, and Slack is spared the calls.
 
     Called after every generated token with a function returning the text so far, so the text is decoded
     only when a partial is due. Text that has not changed, or is still blank, is not sent. A sink that fails
@@ -63,12 +66,12 @@ class Partials:
     def __init__(self, sink: PartialSink, *, interval: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.sink, self.interval, self.clock = sink, interval, clock
         self.sequence = 0
-        self._last_at: float | None = None
+        self._last_at = self.clock() - interval / 2  # as if one had been sent: the first comes half an interval in
         self._sent = ""
 
     def __call__(self, text: Callable[[], str] | str) -> None:
         now = self.clock()
-        if self._last_at is not None and now - self._last_at < self.interval:
+        if now - self._last_at < self.interval:
             return
         value = (text() if callable(text) else text).rstrip("\ufffd")[:PARTIAL_TEXT_LIMIT]
         if not value.strip() or value == self._sent:

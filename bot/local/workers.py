@@ -6,7 +6,10 @@ the model Lambda runs. A request that outlives the model's ``timeout`` kills
 the worker (as Lambda does), and so does a crash; either way the request ends
 in a failure record and the next request starts a fresh worker. Results of
 asynchronous requests come back as Lambda Destinations records, so the router
-delivers them through the same code path as in AWS.
+delivers them through the same code path as in AWS. While a model generates, its
+partial records (the text so far) come up the same pipe and go to the router as
+the model function's ``Event`` invocations of the router do in AWS: best effort,
+in any order, each handed over once (``bot.slack.streaming`` sorts them out).
 
 Asynchronous (Slack) jobs always queue, as Lambda's asynchronous queue takes
 every event. A synchronous (form) call is refused with ``InvokeBusy`` when
@@ -82,7 +85,7 @@ def _serve(conn: Connection, model: str, models_file: str) -> None:
     os.environ["MODEL_NAME"] = model
     os.environ["MODELS_FILE"] = models_file
     # Only in the worker process, after its environment is set: the router's process never imports the model side.
-    from inference.handler import handler, report_progress_to
+    from inference.handler import handler, report_progress_to, send_partials_to
 
     sending = threading.Lock()  # progress comes from the download's thread, answers from this one
 
@@ -91,6 +94,7 @@ def _serve(conn: Connection, model: str, models_file: str) -> None:
             conn.send(message)
 
     report_progress_to(lambda progress: send(("progress", progress.describe())))
+    send_partials_to(lambda record: send(("partial", record)))  # the text so far, while a model generates
     while True:
         try:
             payload = conn.recv()
@@ -218,10 +222,18 @@ def destination_record(
 class ModelWorker:
     """One model's worker process and the thread that feeds it, one job at a time."""
 
-    def __init__(self, spec: ModelSpec, *, models_file: Path, finish: Callable[[Job, Record], None]) -> None:
+    def __init__(
+        self,
+        spec: ModelSpec,
+        *,
+        models_file: Path,
+        finish: Callable[[Job, Record], None],
+        partial: Callable[[Record], None] = lambda record: None,
+    ) -> None:
         self.spec = spec
         self.models_file = models_file
         self.finish = finish
+        self.partial = partial
         self.jobs: queue.Queue[Job | None] = queue.Queue()
         self.process: multiprocessing.process.BaseProcess | None = None
         self.conn: Connection | None = None
@@ -309,14 +321,17 @@ class ModelWorker:
         self.finish(job, record)
 
     def _receive(self, deadline: float) -> tuple[str, Any] | None:
-        """The job's answer, keeping the progress reports that come before it; ``None`` past the deadline."""
+        """The job's answer, keeping the progress reports and passing on the partials before it; ``None`` past the deadline."""
         while (remaining := deadline - time.monotonic()) > 0:
             if not self.conn.poll(remaining):
                 return None
             kind, body = self.conn.recv()
-            if kind != "progress":
+            if kind == "partial":
+                self.partial(body)
+            elif kind != "progress":
                 return kind, body
-            self.progress = str(body)
+            else:
+                self.progress = str(body)
         return None
 
     def _loop(self) -> None:
@@ -385,7 +400,9 @@ class WorkerPool:
             if self._closed:
                 raise InvokeError("The server is stopping.")
             if model not in self.workers:
-                self.workers[model] = ModelWorker(spec, models_file=self.registry.path.resolve(), finish=self._finish)
+                self.workers[model] = ModelWorker(
+                    spec, models_file=self.registry.path.resolve(), finish=self._finish, partial=self._partial
+                )
             return self.workers[model]
 
     def _count(self, job: Job) -> None:
@@ -397,6 +414,22 @@ class WorkerPool:
         if job.asynchronous:
             self._submit(record)  # counted as a delivery before the job stops counting
         job.future.set_result(record)
+
+    def _partial(self, record: Record) -> None:
+        """Hand a partial record to the router, as a model function's ``Event`` invoke does: once, never retried."""
+        with self._lock:
+            if self._closed:
+                return
+            self.activity.start(DELIVERIES)
+            self._deliveries.submit(self._counted_partial, record)
+
+    def _counted_partial(self, record: Record) -> None:
+        try:
+            self.on_record(record)
+        except Exception:  # a preview lost: the final answer still comes through its destination record
+            logger.warning("a partial answer was not delivered", exc_info=True)
+        finally:
+            self.activity.end(DELIVERIES)
 
     def _submit(self, record: Record, attempt: int = 0) -> None:
         """Queue a delivery, unless the pool is closed: the server is stopping, and its deliveries with it."""

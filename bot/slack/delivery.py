@@ -20,6 +20,7 @@ from bot.core.slack_ops import SlackError, SlackUnavailable
 from bot.slack.answers import answer_message, error_message
 from bot.slack.compare_reply import deliver_column
 from bot.slack.reply import RESPONSE_URL, ReplyTarget
+from bot.slack.streaming import Stream, begin_final, end_final, finish, post_continuations, split_result
 from bot.slack.ui import placeholder_done
 from bot.stores.feedback import Answer
 from bot.stores.state import DONE_TTL
@@ -103,17 +104,23 @@ def deliver_outcome(
             services, spec, target, key, text=text, result=result, error=error, elapsed_ms=elapsed_ms
         )
         return
+    parts: list[str] = []
     if error is None and result is not None and spec is not None:
-        message = answer_message(spec, result, source=text, elapsed_ms=elapsed_ms, request_id=target.request_id)
+        shown, parts = split_result(spec.task, result)
+        message = answer_message(spec, shown, source=text, elapsed_ms=elapsed_ms, request_id=target.request_id)
         record_for_feedback(services, spec, target, text=text, result=result)
     else:
         message = error_message(spec, describe_error(error), request_id=target.request_id)
+    stream = begin_final(services, target)  # no partial lands after this; the streamed message, if any
     try:
-        in_placeholder = _post(services, target, message)
+        in_placeholder = _post(services, target, message, stream=stream)
     except SlackUnavailable:
         services.store.release(key)
         raise
+    finally:
+        end_final(services, target)
     services.store.complete(key)
+    post_continuations(services, target, parts)
     if target.placeholder_ts and not in_placeholder and spec is not None:
         done = placeholder_done(spec, user=target.user, text=text, elapsed_ms=elapsed_ms, failed=error is not None)
         mark_done(services, target, done)
@@ -127,8 +134,11 @@ def mark_done(services: Services, target: ReplyTarget, done: dict[str, Any]) -> 
         logger.warning("placeholder not marked done: %s", exc, extra={"request_id": target.request_id})
 
 
-def _post(services: Services, target: ReplyTarget, message: dict[str, Any]) -> bool:
+def _post(services: Services, target: ReplyTarget, message: dict[str, Any], *, stream: Stream | None = None) -> bool:
     """Post by the best route left; True when the answer replaced the placeholder.
+
+    A streamed message (the text so far, :mod:`bot.slack.streaming`) is the first route: the answer
+    replaces its text, so the words are posted once.
 
     Raises:
         SlackUnavailable: no route took the answer (each route's failure is logged).
@@ -140,9 +150,10 @@ def _post(services: Services, target: ReplyTarget, message: dict[str, Any]) -> b
         except SlackError as exc:
             raise SlackUnavailable(exc.method, f"the answer was refused: {exc.error}") from exc
         return False
-    routes: list[tuple[str, Callable[[], object]]] = [
-        ("thread", lambda: slack.post(target.channel, message, thread_ts=target.thread_ts or None))
-    ]
+    routes: list[tuple[str, Callable[[], object]]] = []
+    if stream is not None:
+        routes.append(("streamed message", lambda: finish(services, target, stream, message)))
+    routes.append(("thread", lambda: slack.post(target.channel, message, thread_ts=target.thread_ts or None)))
     if target.placeholder_ts:
         routes.append(("placeholder", lambda: slack.update(target.channel, target.placeholder_ts, message)))
     if target.response_url:

@@ -17,6 +17,7 @@ import contextlib
 import copy
 import itertools
 import json
+import math
 import threading
 import time
 import uuid
@@ -142,6 +143,11 @@ class FakeSlackApi(LoopbackServer):
         self._threads: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self._home_views: dict[str, str] = {}
         self._faults: list[_Fault] = []
+        #: method -> (calls, seconds): more calls than that within the window are answered 429 (see ``limit_rate``).
+        self._rate_limits: dict[str, tuple[int, float]] = {}
+        self._rate_calls: dict[str, list[float]] = {}
+        #: Whether the workspace lets the app use the streaming methods (``allow_streaming``).
+        self._streaming = False
         self._violations = Violations()
         self._latency: dict[str | None, float] = {}
         self._ts = itertools.count(1)
@@ -150,6 +156,9 @@ class FakeSlackApi(LoopbackServer):
             "auth.test": self._auth_test,
             "chat.postMessage": self._post_message,
             "chat.update": self._update,
+            "chat.startStream": self._start_stream,
+            "chat.appendStream": self._append_stream,
+            "chat.stopStream": self._stop_stream,
             "chat.postEphemeral": self._post_ephemeral,
             "chat.delete": self._delete,
             "chat.getPermalink": self._permalink,
@@ -280,10 +289,36 @@ class FakeSlackApi(LoopbackServer):
             self._faults.append(fault)
 
     def heal(self) -> None:
-        """Remove every fault and all latency."""
+        """Remove every fault, rate limit and all latency; the streaming methods are refused again."""
         with self._lock:
             self._faults.clear()
             self._latency.clear()
+            self._rate_limits.clear()
+            self._rate_calls.clear()
+            self._streaming = False
+
+    def limit_rate(self, method: str, calls: int, seconds: float) -> None:
+        """Answer ``method`` with 429 and a ``Retry-After`` (whole seconds, as Slack's) past ``calls`` per ``seconds``."""
+        with self._lock:
+            self._rate_limits[method] = (calls, seconds)
+            self._rate_calls[method] = []
+
+    def allow_streaming(self, allowed: bool = True) -> None:
+        """Let the app use ``chat.startStream``, ``chat.appendStream`` and ``chat.stopStream`` (refused by default,
+        with ``feature_not_enabled``, as in a workspace or app without them)."""
+        with self._lock:
+            self._streaming = allowed
+
+    def _rate_fault(self, method: str) -> _Fault | None:
+        if method not in self._rate_limits:
+            return None
+        calls, seconds = self._rate_limits[method]
+        now = time.monotonic()
+        recent = self._rate_calls[method] = [t for t in self._rate_calls[method] if t > now - seconds]
+        if len(recent) < calls:
+            recent.append(now)
+            return None
+        return _Fault(method, 429, "ratelimited", max(1, math.ceil(recent[0] + seconds - now)), False, None)
 
     # -- request handling (called from the server's threads) ---------------------------------
 
@@ -302,7 +337,7 @@ class FakeSlackApi(LoopbackServer):
 
     def _answer_api(self, method: str, params: dict[str, Any], headers: dict[str, str]) -> _Answer:
         with self._lock:
-            fault = self._take_fault(method)
+            fault = self._take_fault(method) or self._rate_fault(method)
             delay = self._latency_for(method)
             self._calls.append(Call(method, params, headers, time.monotonic(), fault.label if fault else None))
         check = _CHECKS.get(method)
@@ -384,6 +419,48 @@ class FakeSlackApi(LoopbackServer):
                 message[name] = params[name]
         message["edited"] = {"user": BOT_USER_ID, "ts": self._next_ts()}
         return {"ok": True, "channel": channel, "ts": ts, "text": message["text"], "message": _public(message)}
+
+    def _start_stream(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel, thread_ts = params.get("channel", ""), params.get("thread_ts", "")
+        if not self._streaming:
+            return {"ok": False, "error": "feature_not_enabled"}
+        if not channel or not thread_ts:
+            return {"ok": False, "error": "invalid_arguments"}
+        if channel.startswith("C") and not (params.get("recipient_user_id") and params.get("recipient_team_id")):
+            return {"ok": False, "error": "missing_recipient_team_id"}
+        message = {
+            "type": "message",
+            "user": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "channel": channel,
+            "ts": self._next_ts(),
+            "thread_ts": thread_ts,
+            "text": params.get("markdown_text", ""),
+            "streaming": True,
+        }
+        self._messages[(channel, message["ts"])] = message
+        return {"ok": True, "channel": channel, "ts": message["ts"]}
+
+    def _append_stream(self, params: dict[str, Any]) -> dict[str, Any]:
+        message = self._messages.get((params.get("channel", ""), params.get("ts", "")))
+        if message is None:
+            return {"ok": False, "error": "message_not_found"}
+        if not message.get("streaming"):
+            return {"ok": False, "error": "message_not_in_streaming_state"}
+        message["text"] += params.get("markdown_text", "")
+        return {"ok": True, "channel": message["channel"], "ts": message["ts"]}
+
+    def _stop_stream(self, params: dict[str, Any]) -> dict[str, Any]:
+        message = self._messages.get((params.get("channel", ""), params.get("ts", "")))
+        if message is None:
+            return {"ok": False, "error": "message_not_found"}
+        if not message.get("streaming"):
+            return {"ok": False, "error": "message_not_in_streaming_state"}
+        message["text"] += params.get("markdown_text") or ""
+        if params.get("blocks") is not None:
+            message["blocks"] = params["blocks"]
+        message["streaming"] = False
+        return {"ok": True, "channel": message["channel"], "ts": message["ts"], "message": _public(message)}
 
     def _post_ephemeral(self, params: dict[str, Any]) -> dict[str, Any]:
         if not params.get("channel") or not params.get("user"):

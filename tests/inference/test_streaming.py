@@ -24,10 +24,12 @@ class Clock:
         return self.now
 
 
-def test_partials_send_the_first_words_at_once_then_at_most_once_per_interval() -> None:
+def test_partials_send_the_first_words_half_an_interval_in_then_at_most_once_per_interval() -> None:
     sent: list[tuple[int, str]] = []
     clock = Clock()
     partials = Partials(lambda seq, text: sent.append((seq, text)), interval=1.0, clock=clock)
+    partials(lambda: "Hi")  # too soon: a quick answer sends no partial at all
+    clock.now += 0.5
     partials(lambda: "  ")  # blank: nothing to show yet
     partials(lambda: "Hello")
     clock.now += 0.5
@@ -43,6 +45,7 @@ def test_text_is_decoded_only_when_a_partial_is_due() -> None:
     decoded: list[int] = []
     clock = Clock()
     partials = Partials(lambda seq, text: None, interval=1.0, clock=clock)
+    clock.now += 0.5
     for step in range(10):
         partials(lambda step=step: decoded.append(step) or f"word {step}")
     assert decoded == [0]
