@@ -3,7 +3,6 @@ Slack's retries and refusals do not count), and one parse of a Slack body for th
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -14,8 +13,8 @@ from bot.app import build_bolt_app
 from bot.core.http import Request
 from bot.core.services import Services
 from bot.router import Router, check_slack_body, entry_point
-from tests.bot.conftest import SIGNING_SECRET, RecordingInvoker
-from tests.fakes.signing import FORM, signed_headers
+from tests.fakes.invoker import FakeInvoker
+from tests.fakes.signing import FORM, SIGNING_SECRET, signed_headers
 from tests.fakes.slack_client import api_gateway_event, event_callback_body, interaction_body, slash_command_body
 
 
@@ -86,6 +85,12 @@ def test_entry_points(req: Request, status: int, expected: str | None) -> None:
 
 
 @pytest.fixture
+def invoker() -> FakeInvoker:
+    """The shared fake, under ``services`` (tests/bot/conftest.py's own is still RecordingInvoker, for now)."""
+    return FakeInvoker()
+
+
+@pytest.fixture
 def local_router(services: Services) -> Router:
     return Router(services, build_bolt_app(services), lambda_mode=False)
 
@@ -94,18 +99,8 @@ def signed_event(body: str, secret: str = SIGNING_SECRET) -> dict[str, Any]:
     return api_gateway_event("POST", "/slack/events", body, signed_headers(body, secret, content_type=FORM))
 
 
-def wait_for_run(invoker: RecordingInvoker, timeout: float = 10.0) -> bool:
-    """Wait until the lazy half (a thread, locally) has invoked a model."""
-    deadline = time.monotonic() + timeout
-    while not invoker.calls:
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
-
-
 def test_bolt_runs_on_the_routers_one_parse_ack_and_lazy_half_alike(
-    local_router: Router, invoker: RecordingInvoker, monkeypatch: pytest.MonkeyPatch
+    local_router: Router, invoker: FakeInvoker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     parses: list[str] = []
     real = router_module.check_slack_body
@@ -116,24 +111,22 @@ def test_bolt_runs_on_the_routers_one_parse_ack_and_lazy_half_alike(
     )
     response = local_router.handle(signed_event(slash_command_body("/sentiment", "What a day", channel_id="C1")))
     assert response["statusCode"] == 200
-    assert wait_for_run(invoker)  # the lazy half ran, in a thread, on a copy of the request
+    invoker.wait_for_calls(1)  # the lazy half ran, in a thread, on a copy of the request
     assert parses == ["router"]
 
 
 def test_a_command_whose_text_says_payload_is_still_a_command(
-    local_router: Router, invoker: RecordingInvoker, services: Services
+    local_router: Router, invoker: FakeInvoker, services: Services
 ) -> None:
     """Bolt's own parser reads a form body holding the word "payload" anywhere as empty (a 404)."""
     response = local_router.handle(signed_event(slash_command_body("/sentiment", "the payload is late")))
     assert response["statusCode"] == 200
-    assert wait_for_run(invoker)
-    [(_, model, payload)] = invoker.calls
-    assert (model, payload["text"]) == ("sentiment", "the payload is late")
+    invoker.wait_for_calls(1)
+    [(kind, model, payload, _)] = invoker.calls
+    assert (kind, model, payload["text"]) == ("async", "sentiment", "the payload is late")
 
 
-def test_the_signature_is_still_checked_over_the_body_as_received(
-    local_router: Router, invoker: RecordingInvoker
-) -> None:
+def test_the_signature_is_still_checked_over_the_body_as_received(local_router: Router, invoker: FakeInvoker) -> None:
     body = slash_command_body("/sentiment", "hi")
     forged = signed_event(body, secret="not-the-signing-secret-0123456789")
     assert local_router.handle(forged)["statusCode"] == 401

@@ -12,25 +12,31 @@ from bot.core.slack_ops import SlackUnavailable
 from bot.slack.delivery import deliver_outcome
 from bot.slack.reply import RESPONSE_URL, ReplyTarget
 from bot.slack.runs import start_compare, start_run
-from tests.bot.conftest import RecordingInvoker
+from tests.fakes.invoker import FakeInvoker
 from tests.fakes.slack_api import FakeSlackApi
 
 
+@pytest.fixture
+def invoker() -> FakeInvoker:
+    """The shared fake, under ``services`` (tests/bot/conftest.py's own is still RecordingInvoker, for now)."""
+    return FakeInvoker()
+
+
 def test_model_runs_even_when_the_placeholder_cannot_be_posted(
-    slack: FakeSlackApi, services: Services, invoker: RecordingInvoker
+    slack: FakeSlackApi, services: Services, invoker: FakeInvoker
 ) -> None:
     slack.fail("chat.postMessage", status=500, times=3)  # the first try and both retries
     target = ReplyTarget(request_id="r1", source="command", user="U1", channel="C1")
     start_run(services, services.registry.get("sentiment"), "hello", target)
-    [(kind, model, payload)] = invoker.calls
+    [(kind, model, payload, _)] = invoker.calls
     assert (kind, model, payload["text"]) == ("async", "sentiment", "hello")
     assert payload["reply"]["placeholder_ts"] == ""
 
 
 def test_invoke_failure_on_the_slack_path_is_a_threaded_error(
-    slack: FakeSlackApi, services: Services, invoker: RecordingInvoker
+    slack: FakeSlackApi, services: Services, invoker: FakeInvoker
 ) -> None:
-    invoker.fail = InvokeError("Could not start sentiment: TooManyRequestsException")
+    invoker.error = InvokeError("Could not start sentiment: TooManyRequestsException")
     target = ReplyTarget(request_id="r2", source="mention", user="U1", channel="C1", thread_ts="1700000000.000001")
     start_run(services, services.registry.get("sentiment"), "hello", target)
     replies = [m for m in slack.messages("C1") if m.get("thread_ts") == "1700000000.000001"]
@@ -48,12 +54,12 @@ def compare_target(slack: FakeSlackApi, **fields: str) -> ReplyTarget:
     )
 
 
-def column_targets(invoker: RecordingInvoker) -> list[ReplyTarget]:
-    return [ReplyTarget.from_dict(payload["reply"]) for _, _, payload in invoker.calls]
+def column_targets(invoker: FakeInvoker) -> list[ReplyTarget]:
+    return [ReplyTarget.from_dict(call.payload["reply"]) for call in invoker.calls]
 
 
 def test_a_comparison_runs_even_when_its_placeholder_cannot_be_posted(
-    slack: FakeSlackApi, services: Services, invoker: RecordingInvoker
+    slack: FakeSlackApi, services: Services, invoker: FakeInvoker
 ) -> None:
     """As start_run: Slack failing on the placeholder does not stop the request; its answers still land."""
     slack.fail("chat.postMessage", status=500, times=3)  # the placeholder's first try and both retries
@@ -61,7 +67,7 @@ def test_a_comparison_runs_even_when_its_placeholder_cannot_be_posted(
     start_compare(services, specs, "hello", compare_target(slack))
     [comparison] = slack.messages("C1")  # no placeholder: the comparison message is the thread's root
     columns = column_targets(invoker)
-    assert [model for _, model, _ in invoker.calls] == ["sentiment", "ner"]
+    assert [(call.kind, call.model) for call in invoker.calls] == [("async", "sentiment"), ("async", "ner")]
     assert {c.compare["message_ts"] for c in columns} == {comparison["ts"]}
     assert {c.placeholder_ts for c in columns} == {""}
     result = {"labels": [{"label": "POSITIVE", "score": 0.99}], "truncated": False}
@@ -72,7 +78,7 @@ def test_a_comparison_runs_even_when_its_placeholder_cannot_be_posted(
 
 
 def test_a_comparison_where_the_bot_cannot_post_says_so_once(
-    slack: FakeSlackApi, services: Services, invoker: RecordingInvoker
+    slack: FakeSlackApi, services: Services, invoker: FakeInvoker
 ) -> None:
     slack.fail("chat.postMessage", error="not_in_channel")
     target = compare_target(slack)
@@ -83,7 +89,7 @@ def test_a_comparison_where_the_bot_cannot_post_says_so_once(
 
 
 def test_a_comparison_whose_message_cannot_be_posted_raises_before_any_model_runs(
-    slack: FakeSlackApi, services: Services, invoker: RecordingInvoker
+    slack: FakeSlackApi, services: Services, invoker: FakeInvoker
 ) -> None:
     """The columns need the comparison message: without it the listener's one clear error is the answer."""
     slack.fail("chat.postMessage", status=500, times=6)  # the placeholder, then the comparison message
@@ -95,7 +101,7 @@ def test_a_comparison_whose_message_cannot_be_posted_raises_before_any_model_run
 
 
 def test_a_run_where_the_bot_cannot_post_goes_through_the_response_url(
-    slack: FakeSlackApi, services: Services, invoker: RecordingInvoker
+    slack: FakeSlackApi, services: Services, invoker: FakeInvoker
 ) -> None:
     slack.fail("chat.postMessage", error="not_in_channel")
     target = compare_target(slack)
@@ -107,7 +113,7 @@ def test_a_run_where_the_bot_cannot_post_goes_through_the_response_url(
 
 
 def test_a_run_nobody_can_be_answered_on_does_not_start(
-    slack: FakeSlackApi, services: Services, invoker: RecordingInvoker
+    slack: FakeSlackApi, services: Services, invoker: FakeInvoker
 ) -> None:
     slack.fail("chat.postMessage", error="not_in_channel")
     target = ReplyTarget(
