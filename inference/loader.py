@@ -448,6 +448,24 @@ def _report_while(
     return thread
 
 
+def _cached_snapshot(spec: ModelSpec, *, for_conversion: bool) -> str:
+    """Offline: the cached snapshot with what :func:`download_patterns` would have fetched for it.
+
+    Looked up with the serving patterns first, and with the pickles too only for a
+    conversion of a snapshot that has no safetensors: asking for the pickles of one
+    that has them would make huggingface_hub call it incomplete, because its list of
+    the revision's files (``trees/<revision>.json``, left by an online download) names
+    a ``pytorch_model.bin`` that ``warm`` never fetched beside the safetensors.
+
+    Raises:
+        LocalEntryNotFoundError: the snapshot, or a pickle-only one's pickle, is not cached.
+    """
+    folder = _snapshot(spec, local_only=True)
+    if for_conversion and not has_safetensors(_folder_paths(Path(folder))):
+        folder = _snapshot(spec, local_only=True, patterns=[*ALLOW_PATTERNS, *PICKLE_PATTERNS])
+    return folder
+
+
 def download(spec: ModelSpec, *, progress: ProgressListener | None = None, for_conversion: bool = False) -> Path:
     """Fetch the pinned snapshot of a Hub entry into the cache (with progress bars) and return the folder to serve.
 
@@ -476,14 +494,14 @@ def download(spec: ModelSpec, *, progress: ProgressListener | None = None, for_c
     stop = threading.Event()
     try:
         if offline:
-            patterns = [*ALLOW_PATTERNS, *(PICKLE_PATTERNS if for_conversion else [])]
+            folder = _cached_snapshot(spec, for_conversion=for_conversion)
         else:
             files = hub_files(spec)
             patterns = download_patterns(spec, [file.path for file in files], for_conversion=for_conversion)
             if progress is not None:
                 wanted = [file for file in files if any(fnmatch.fnmatch(file.path, p) for p in patterns)]
                 _report_while(spec, wanted, progress, stop)
-        folder = _snapshot(spec, local_only=offline, patterns=patterns)
+            folder = _snapshot(spec, local_only=False, patterns=patterns)
     except LocalEntryNotFoundError as exc:
         if offline:
             raise _missing(spec) from exc

@@ -60,15 +60,14 @@ def source_folder(
     Raises:
         ModelLoadError: the snapshot cannot be fetched or converted.
     """
-    from inference.loader import describe, download, is_offline, is_pickle_only, weights_path
+    from inference.loader import describe, download, is_pickle_only, weights_path
 
     if spec.local_path:
         return weights_path(spec) if spec.backend != TORCH else None
     say(f"{spec.name}: fetching {describe(spec)}")
-    folder = _cached_with_safetensors(spec) if is_offline() else None
-    if folder is None:
-        with downloading():
-            folder = download(spec, for_conversion=True, progress=progress)
+    with downloading():
+        # Offline, this looks the snapshot up in the cache as serving does (the pickles only for a pickle-only one).
+        folder = download(spec, for_conversion=True, progress=progress)
     if is_pickle_only(folder):
         from inference.convert import convert
 
@@ -76,34 +75,6 @@ def source_folder(
         folder = convert(spec, folder, force=force)
     say(f"{spec.name}: ready in {folder}")
     return folder
-
-
-def _cached_with_safetensors(spec: ModelSpec) -> Path | None:
-    """Offline: the cached snapshot, looked up as serving looks it up, when it has safetensors (else None).
-
-    :func:`inference.loader.download` for a conversion also asks for the pickles, and
-    huggingface_hub's list of the revision's files (``trees/<revision>.json``, left by an
-    online download) then calls a snapshot incomplete for a pickle ``warm`` never fetched
-    beside its safetensors. Only a pickle-only snapshot needs its pickle.
-    """
-    from huggingface_hub.errors import LocalEntryNotFoundError
-
-    from inference.loader import ALLOW_PATTERNS, cache_dir, has_safetensors, snapshot_download
-
-    try:
-        folder = Path(
-            snapshot_download(
-                spec.model,
-                revision=spec.revision,
-                cache_dir=cache_dir(),
-                allow_patterns=ALLOW_PATTERNS,
-                local_files_only=True,
-            )
-        )
-    except LocalEntryNotFoundError:
-        return None
-    paths = [path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file()]
-    return folder if has_safetensors(paths) else None
 
 
 def warm_entry(
