@@ -1,4 +1,11 @@
-"""In-process router fixtures: real Services over a fake Slack API and a recording invoker."""
+"""In-process router fixtures: real Services over a fake Slack API and a recording invoker.
+
+The invoker is still this module's :class:`RecordingInvoker`, whose calls are ``(kind, model, payload)``,
+because ``slack/test_listeners.py``, ``slack/test_assistant.py`` and ``slack/test_conversation.py``
+unpack them so; ``test_router.py`` and ``slack/test_runs.py`` already override the fixture with the
+shared :class:`tests.fakes.invoker.FakeInvoker` (four-field calls). Once those three unpack four
+fields, this fixture returns a ``FakeInvoker`` and the class and the overrides go.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +29,7 @@ BOT_TOKEN = "xoxb-unit-token-0123456789"
 
 @dataclass
 class RecordingInvoker:
-    """Records what the router asks of the models; ``fail`` makes the next call raise."""
+    """Records what the router asks of the models; ``fail`` makes the next call raise (see the module's docstring)."""
 
     calls: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     fail: Exception | None = None
