@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -190,18 +191,7 @@ def test_route_and_passcode(services: Services) -> None:
     page = router.handle_http(Request(method="GET", path="/go/stats"))
     assert page.status == 200 and "Model usage" in page.body and "recorded on this computer" in page.body
     assert router.handle_http(Request(method="POST", path="/go/stats")).status == 405
-    locked = Services(
-        **{
-            **services.__dict__,
-            "settings": services.settings.__class__(
-                **{
-                    **services.settings.__dict__,
-                    "secrets": services.settings.secrets.__class__(
-                        bot_token="x", signing_secret="y" * 10, passcode="pass-word"
-                    ),
-                }
-            ),
-        }
-    )
+    secrets = replace(services.settings.secrets, passcode="pass-word")  # the same deployment, now locked
+    locked = replace(services, settings=replace(services.settings, secrets=secrets))
     router = Router(locked, build_bolt_app(locked), lambda_mode=False)
     assert router.handle_http(Request(method="GET", path="/go/stats")).status == 303
