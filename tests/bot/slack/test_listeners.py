@@ -34,8 +34,8 @@ from bot.slack.listeners import (
 )
 from bot.slack.plans import Plan
 from bot.slack.ui import MODEL_SELECT_BLOCK, VOTE_UP
-from tests.bot.conftest import SIGNING_SECRET, RecordingInvoker
-from tests.fakes.signing import FORM, signed_headers
+from tests.bot.conftest import RecordingInvoker
+from tests.fakes.signing import FORM, SIGNING_SECRET, signed_headers
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.slack_client import api_gateway_event, slash_command_body
 
