@@ -115,7 +115,7 @@ def answer_in_thread(services: Services, event: dict[str, Any], body: dict[str, 
         thread_ts=thread_ts,
     )
     spec = default_chat_model(services.registry)
-    bot = Bot.from_context(context)
+    bot = Bot.of(body, context)
     text = person_text(str(event.get("text", "")), services.registry, bot)
 
     def work() -> None:

@@ -72,14 +72,20 @@ class Thread:
 
 @dataclass(frozen=True)
 class Bot:
-    """Who this app is in Slack, from Bolt's context (``bot_user_id``, ``bot_id``)."""
+    """Who this app is in Slack: its bot user (and bot id, where known)."""
 
     user_id: str
     bot_id: str = ""
 
     @classmethod
-    def from_context(cls, context: Mapping[str, Any]) -> Bot:
-        return cls(user_id=str(context.get("bot_user_id") or ""), bot_id=str(context.get("bot_id") or ""))
+    def of(cls, body: Mapping[str, Any], context: Mapping[str, Any]) -> Bot:
+        """From Bolt's context when its authorization knew it, else from the event's signed envelope
+        (``authorizations``: the installation's bot user), so no ``auth.test`` call is needed."""
+        user = context.get("bot_user_id") or next(
+            (a.get("user_id") for a in body.get("authorizations") or [] if isinstance(a, dict) and a.get("is_bot")),
+            "",
+        )
+        return cls(user_id=str(user or ""), bot_id=str(context.get("bot_id") or ""))
 
     def wrote(self, message: Mapping[str, Any]) -> bool:
         """True for a message this app posted."""

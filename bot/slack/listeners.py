@@ -167,18 +167,18 @@ def run_mention(
         if plan.reply is not None:
             services.slack.post(target.channel, plan.reply, thread_ts=target.thread_ts)
         elif _is_chat(plan) and event.get("thread_ts") and plan.spec is not None:
-            _converse(services, plan.spec, plan.text, target, event, context or {})
+            _converse(services, plan.spec, plan.text, target, event, Bot.of(body, context or {}))
         else:
             _start(services, plan, target)
 
     _attempt(services, key, plan, target, work)
 
 
-def is_conversation_reply(event: dict[str, Any], context: dict[str, Any]) -> bool:
+def is_conversation_reply(event: dict[str, Any], body: dict[str, Any], context: dict[str, Any]) -> bool:
     """A person's reply, without a mention of this app, in a thread this app started (``/ask text``'s):
     the thread's conversation goes on. Read from the event alone, so the ack makes no call; a direct
     message is the app's own chat surface (:mod:`bot.slack.assistant`)."""
-    bot_user = str(context.get("bot_user_id") or "")
+    bot_user = Bot.of(body, context).user_id
     return bool(
         bot_user
         and event.get("thread_ts")
@@ -209,7 +209,7 @@ def run_thread_message(
         channel=str(event.get("channel", "")),
         thread_ts=str(event.get("thread_ts", "")),
     )
-    bot = Bot.from_context(context)
+    bot = Bot.of(body, context)
     text = person_text(str(event.get("text", "")), services.registry, bot)
     plan = Plan()
 
@@ -230,7 +230,7 @@ def run_thread_message(
         if plan.reply is not None:
             services.slack.post(target.channel, plan.reply, thread_ts=target.thread_ts)
         else:
-            _converse(services, spec, plan.text, target, event, context)
+            _converse(services, spec, plan.text, target, event, Bot.of(body, context))
 
     _attempt(services, key, plan, target, work)
 
@@ -240,7 +240,7 @@ def _is_chat(plan: Plan) -> bool:
 
 
 def _converse(
-    services: Services, spec: ModelSpec, text: str, target: ReplyTarget, event: dict[str, Any], context: dict[str, Any]
+    services: Services, spec: ModelSpec, text: str, target: ReplyTarget, event: dict[str, Any], bot: Bot
 ) -> None:
     """Run ``spec`` on ``text`` with the thread's conversation before it as the history."""
     text, chat, _ = load_history(
@@ -250,7 +250,7 @@ def _converse(
         thread_ts=target.thread_ts,
         text=text,
         user=target.user,
-        bot=Bot.from_context(context),
+        bot=bot,
         exclude_ts=str(event.get("ts", "")),
     )
     start_run(services, spec, text, target, chat=chat)

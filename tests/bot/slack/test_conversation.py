@@ -187,7 +187,9 @@ def reply(text: str, **fields: Any) -> dict[str, Any]:
     ],
 )
 def test_only_a_persons_reply_in_a_thread_the_app_started_goes_on(fields: dict[str, Any], matches: bool) -> None:
-    assert is_conversation_reply({**reply("And then?"), **fields}, CONTEXT) is matches
+    assert is_conversation_reply({**reply("And then?"), **fields}, {}, CONTEXT) is matches
+    envelope = {"authorizations": [{"user_id": BOT_USER_ID, "is_bot": True}]}  # Bolt's context without it
+    assert is_conversation_reply({**reply("And then?"), **fields}, envelope, {}) is matches
 
 
 def slash_thread(slack: FakeSlackApi, model: str = "ask") -> None:
