@@ -281,23 +281,39 @@ def _within(
     send.close()
     deadline = time.monotonic() + seconds
     answer: tuple[str, Any] | None = None
+    stopped = False
+
+    def read(timeout: float) -> bool:
+        """Hand one message on (a log line is written here); False when there is none, or no child any more."""
+        nonlocal answer
+        if not receive.poll(timeout):
+            return False
+        try:
+            kind, value = receive.recv()
+        except EOFError:  # the child ended
+            return False
+        if kind == "log":
+            logger.registered_handler.stream.write(value)
+        else:
+            answer = (kind, value)
+        return True
+
     try:
-        while answer is None and receive.poll(max(deadline - time.monotonic(), 0)):
-            try:
-                kind, value = receive.recv()
-            except EOFError:  # the child ended without an answer
-                break
-            if kind == "log":
-                logger.registered_handler.stream.write(value)
-            else:
-                answer = (kind, value)
+        while answer is None and read(max(deadline - time.monotonic(), 0)):
+            pass
     finally:
         if answer is None and process.is_alive():
+            stopped = True
             process.kill()
         process.join(KILL_WAIT_SECONDS)
+        if process.is_alive():  # it answered but does not end (a thread it started hangs): nothing may live on
+            process.kill()
+            process.join(KILL_WAIT_SECONDS)
+        while answer is None and read(0):  # the lines it wrote before it was stopped
+            pass
         receive.close()
     if answer is None:
-        if process.exitcode in (None, -9):
+        if stopped:
             raise WarmFailed(
                 f"{name}: not finished after {seconds / 60:.0f} minutes, within Lambda's 15-minute limit, so it was "
                 "stopped. What it downloaded stays in the cache and the next deploy resumes it; or fill the cache "

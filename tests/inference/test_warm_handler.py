@@ -278,6 +278,23 @@ def test_a_warm_that_ran_out_of_time_is_stopped_so_a_reused_container_runs_only_
     assert lines(logs)[0]["step"] == "failed" and lines(logs)[0]["level"] == "ERROR"
 
 
+def test_a_warm_process_that_answered_but_does_not_end_is_stopped_too(
+    efs: Path, logs: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    def answers_and_hangs(spec: Any, source: Any = None) -> dict[str, Any]:
+        threading.Thread(target=time.sleep, args=(120,)).start()  # not a daemon: the process waits for it
+        return {"Folder": "/x"}
+
+    monkeypatch.setattr(warm_handler, "warm", answers_and_hangs)
+    monkeypatch.setattr(warm_handler, "KILL_WAIT_SECONDS", 1.0)
+    started = time.monotonic()
+    assert warm_handler.handler(resource_event("Create"), context())["Data"] == {"Folder": "/x"}
+    assert time.monotonic() - started < 10
+    assert multiprocessing.active_children() == []
+
+
 def test_a_warm_process_that_dies_is_a_failure_naming_the_entry(
     efs: Path, logs: io.StringIO, monkeypatch: pytest.MonkeyPatch
 ) -> None:
