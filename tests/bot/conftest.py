@@ -5,10 +5,14 @@ because ``slack/test_listeners.py``, ``slack/test_assistant.py`` and ``slack/tes
 unpack them so; ``test_router.py`` and ``slack/test_runs.py`` already override the fixture with the
 shared :class:`tests.fakes.invoker.FakeInvoker` (four-field calls). Once those three unpack four
 fields, this fixture returns a ``FakeInvoker`` and the class and the overrides go.
+
+:func:`wait_idle` is the in-process counterpart of ``tests.conftest.BotServer.wait_idle``: it waits on
+an :class:`~bot.local.workers.Activity` until nothing is in flight, where a test would otherwise sleep.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,12 +23,23 @@ import pytest
 from bot.app import build_services
 from bot.core.config import Secrets, Settings
 from bot.core.services import Services
+from bot.local.workers import Activity
 from bot.stores.state import SqliteStateStore
 from inference.registry import load_registry
 from tests.fakes.signing import SIGNING_SECRET
 from tests.fakes.slack_api import FakeSlackApi
 
 BOT_TOKEN = "xoxb-unit-token-0123456789"
+#: Bounds a wait for work on other threads, so a test whose work never ends fails instead of hanging.
+IDLE_WAIT_SECONDS = 10.0
+
+
+def wait_idle(activity: Activity, timeout: float = IDLE_WAIT_SECONDS) -> None:
+    """Wait until ``activity`` has nothing in flight (a failed assertion naming what still is, after ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    while not (snapshot := activity.snapshot())["idle"]:
+        assert time.monotonic() < deadline, f"still busy after {timeout:.0f} s: {snapshot}"
+        time.sleep(0.01)
 
 
 @dataclass

@@ -12,7 +12,9 @@ import bot.router as router_module
 from bot.app import build_bolt_app
 from bot.core.http import Request
 from bot.core.services import Services
+from bot.local.workers import Activity, count_listener_work
 from bot.router import Router, check_slack_body, entry_point
+from tests.bot.conftest import wait_idle
 from tests.fakes.invoker import FakeInvoker
 from tests.fakes.signing import FORM, SIGNING_SECRET, signed_headers
 from tests.fakes.slack_client import api_gateway_event, event_callback_body, interaction_body, slash_command_body
@@ -91,8 +93,16 @@ def invoker() -> FakeInvoker:
 
 
 @pytest.fixture
-def local_router(services: Services) -> Router:
-    return Router(services, build_bolt_app(services), lambda_mode=False)
+def activity() -> Activity:
+    """The router's lazy listeners in flight, as local mode counts them."""
+    return Activity()
+
+
+@pytest.fixture
+def local_router(services: Services, activity: Activity) -> Router:
+    router = Router(services, build_bolt_app(services), lambda_mode=False)
+    count_listener_work(router.app, activity)
+    return router
 
 
 def signed_event(body: str, secret: str = SIGNING_SECRET) -> dict[str, Any]:
@@ -100,7 +110,7 @@ def signed_event(body: str, secret: str = SIGNING_SECRET) -> dict[str, Any]:
 
 
 def test_bolt_runs_on_the_routers_one_parse_ack_and_lazy_half_alike(
-    local_router: Router, invoker: FakeInvoker, monkeypatch: pytest.MonkeyPatch
+    local_router: Router, invoker: FakeInvoker, activity: Activity, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     parses: list[str] = []
     real = router_module.check_slack_body
@@ -112,25 +122,30 @@ def test_bolt_runs_on_the_routers_one_parse_ack_and_lazy_half_alike(
     response = local_router.handle(signed_event(slash_command_body("/sentiment", "What a day", channel_id="C1")))
     assert response["statusCode"] == 200
     invoker.wait_for_calls(1)  # the lazy half ran, in a thread, on a copy of the request
+    wait_idle(activity)  # and has ended
     assert parses == ["router"]
 
 
 def test_a_command_whose_text_says_payload_is_still_a_command(
-    local_router: Router, invoker: FakeInvoker, services: Services
+    local_router: Router, invoker: FakeInvoker, activity: Activity
 ) -> None:
     """Bolt's own parser reads a form body holding the word "payload" anywhere as empty (a 404)."""
     response = local_router.handle(signed_event(slash_command_body("/sentiment", "the payload is late")))
     assert response["statusCode"] == 200
     invoker.wait_for_calls(1)
+    wait_idle(activity)  # the lazy half has ended: no other call is still to come
     [(kind, model, payload, _)] = invoker.calls
     assert (kind, model, payload["text"]) == ("async", "sentiment", "the payload is late")
 
 
-def test_the_signature_is_still_checked_over_the_body_as_received(local_router: Router, invoker: FakeInvoker) -> None:
+def test_the_signature_is_still_checked_over_the_body_as_received(
+    local_router: Router, invoker: FakeInvoker, activity: Activity
+) -> None:
     body = slash_command_body("/sentiment", "hi")
     forged = signed_event(body, secret="not-the-signing-secret-0123456789")
     assert local_router.handle(forged)["statusCode"] == 401
     tampered = signed_event(body)
     tampered["body"] = body.replace("hi", "ho")
     assert local_router.handle(tampered)["statusCode"] == 401
+    wait_idle(activity)  # had either been let in, its lazy half would be counted until it invoked the model
     assert invoker.calls == []

@@ -31,6 +31,7 @@ from bot.local.workers import (
     count_listener_work,
 )
 from inference.registry import Registry
+from tests.bot.conftest import IDLE_WAIT_SECONDS, wait_idle
 from tests.fakes.destinations import destination_record
 from tests.fakes.signing import SIGNING_SECRET, signed_headers
 from tests.fakes.slack_api import FakeSlackApi
@@ -38,15 +39,7 @@ from tests.fakes.slack_client import slash_command_body
 from tests.fakes.specs import model_spec
 
 #: Bounds every wait on another thread, so broken counting fails instead of hanging.
-GUARD_SECONDS = 10.0
-
-
-def wait_idle(activity: Activity, timeout: float = GUARD_SECONDS) -> None:
-    """Wait until nothing is in flight (a failed assertion, naming what is, after ``timeout``)."""
-    deadline = time.monotonic() + timeout
-    while not (snapshot := activity.snapshot())["idle"]:
-        assert time.monotonic() < deadline, f"still busy after {timeout:.0f} s: {snapshot}"
-        time.sleep(0.01)
+GUARD_SECONDS = IDLE_WAIT_SECONDS
 
 
 def wait_for(activity: Activity, kind: str, count: int, timeout: float = GUARD_SECONDS) -> None:
