@@ -133,6 +133,25 @@ def trimmed_turns(dropped: int, inputs: dict[str, Any]) -> dict[str, int]:
     return {TRIMMED_TURNS: total} if total else {}
 
 
+def fit_chars(messages: list[dict[str, str]], text: str, max_chars: int) -> tuple[list[dict[str, str]], int]:
+    """The newest earlier turns that, with ``text``, fit ``max_chars`` characters, and how many were dropped:
+    the router's share of trimming a conversation (Slack's threads and the form's chat alike), before the
+    model side fits it to the model's context.
+
+    The history is left starting with a person's turn; an assistant's turns before the first person's
+    (a greeting) are not counted as dropped.
+    """
+    kept = list(messages)
+    while kept and kept[0]["role"] != "user":
+        kept.pop(0)
+    dropped = 0
+    total = len(text) + sum(len(m["content"]) for m in kept)
+    while kept and (total > max_chars or kept[0]["role"] != "user"):
+        total -= len(kept.pop(0)["content"])
+        dropped += 1
+    return kept, dropped
+
+
 def _chat(text: str, parameters: dict[str, Any]) -> dict[str, Any]:
     return {
         "text": text,

@@ -33,7 +33,7 @@ from inference.tasks import get_task
 WEB_DIR = Path(__file__).with_name("web")
 #: The parts of the page's script, in ``web/form/``, in the order they are joined: each part's top-level
 #: names are seen by the others, and the last part (``main.js``) runs the page.
-SCRIPT_PARTS = ("dom.js", "requests.js", "renderers.js", "answer.js", "feedback.js", "compare.js", "main.js")
+SCRIPT_PARTS = ("dom.js", "requests.js", "renderers.js", "answer.js", "feedback.js", "compare.js", "chat.js", "main.js")
 
 
 @functools.cache

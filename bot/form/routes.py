@@ -42,6 +42,7 @@ from bot.stores.state import StateStore
 from bot.stores.stats import UsageSource
 from inference.errors import InputTooLong, InvalidInput
 from inference.registry import ModelSpec, Registry
+from inference.tasks import MESSAGES, TRIMMED_TURNS, check_messages, fit_chars
 
 logger = logging.getLogger(__name__)
 
@@ -183,6 +184,10 @@ def _run(
         return _error(413, exc.type, describe_error(exc.to_result()["error"]))
     except InvalidInput as exc:
         return _error(400, exc.type, describe_error(exc.to_result()["error"]))
+    try:
+        chat = form_chat(spec, data.get(MESSAGES), text)
+    except InvalidInput as exc:
+        return _error(400, exc.type, describe_error(exc.to_result()["error"]))
     voter, cookie = voter_for(request, settings)
     limit = settings.form_runs_per_client
     slot = (
@@ -197,17 +202,40 @@ def _run(
             )
             message = describe_error({"type": "too_many_runs", "message": detail})
             return _try_again("too_many_runs", message, BUSY_RETRY_AFTER_SECONDS)
-        response = _invoke(spec, text, invoker, settings, feedback, voter)
+        response = _invoke(spec, text, invoker, settings, feedback, voter, chat=chat)
     if cookie:
         response.cookies.append(cookie)
     return response
 
 
+def form_chat(spec: ModelSpec, raw: Any, text: str) -> dict[str, Any]:
+    """The form's chat mode: the conversation on the page (``"messages"``, oldest first) checked as the
+    model side checks it, and its oldest turns dropped to fit ``max_chars`` with ``text``; what the request
+    carries beside its text (nothing for a one-shot run).
+
+    Raises:
+        InvalidInput: not a conversation, or a model that does not chat.
+    """
+    if raw is None:
+        return {}
+    if spec.task != "text-generation":
+        raise InvalidInput(f"{spec.title} answers one text at a time; only a chat model keeps a conversation.")
+    messages, dropped = fit_chars(check_messages(raw), text, spec.max_chars)
+    return {MESSAGES: messages, **({TRIMMED_TURNS: dropped} if dropped else {})}
+
+
 def _invoke(
-    spec: ModelSpec, text: str, invoker: Invoker, settings: Settings, feedback: FeedbackStore | None, voter: str
+    spec: ModelSpec,
+    text: str,
+    invoker: Invoker,
+    settings: Settings,
+    feedback: FeedbackStore | None,
+    voter: str,
+    *,
+    chat: dict[str, Any] | None = None,
 ) -> Response:
     request_id = new_request_id()
-    payload = {"text": text, "reply": {"request_id": request_id, "source": "form"}}
+    payload = {"text": text, **(chat or {}), "reply": {"request_id": request_id, "source": "form"}}
     try:
         answer = invoker.invoke_sync(spec.name, payload, timeout=settings.form_wait_seconds)
     except InvokeTimeout as exc:

@@ -37,7 +37,7 @@ from bot.core.slack_ops import SlackError
 from bot.slack.text import to_plain
 from bot.slack.ui import FEEDBACK_BLOCK, FSI, PDI, QUOTE
 from inference.registry import ModelSpec, Registry
-from inference.tasks import MESSAGES, TRIMMED_TURNS
+from inference.tasks import MESSAGES, TRIMMED_TURNS, fit_chars
 
 logger = logging.getLogger(__name__)
 
@@ -233,23 +233,6 @@ def to_messages(turns: Iterable[Turn], names: Mapping[str, str], *, several: boo
 def speaker(user: str, names: Mapping[str, str]) -> str:
     """How a person is named in the history: their display name, else "Someone"."""
     return names.get(user) or "Someone"
-
-
-def fit_chars(messages: list[dict[str, str]], text: str, max_chars: int) -> tuple[list[dict[str, str]], int]:
-    """The newest turns that, with ``text``, fit ``max_chars`` characters, and how many were dropped.
-
-    The history is left starting with a person's turn, as :func:`inference.runners.parameters.fit_history`
-    leaves it on the model side.
-    """
-    kept = list(messages)
-    while kept and kept[0]["role"] != USER:  # the app spoke first (a greeting): not a turn left out
-        kept.pop(0)
-    dropped = 0
-    total = len(text) + sum(len(m["content"]) for m in kept)
-    while kept and (total > max_chars or kept[0]["role"] != USER):
-        total -= len(kept.pop(0)["content"])
-        dropped += 1
-    return kept, dropped
 
 
 def load_history(

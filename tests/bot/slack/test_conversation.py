@@ -14,16 +14,11 @@ import pytest
 
 from bot.core.services import Services
 from bot.slack.answers import answer_message, error_message
-from bot.slack.conversation import (
-    Bot,
-    Turn,
-    fit_chars,
-    read_thread,
-    to_messages,
-)
+from bot.slack.conversation import Bot, Turn, read_thread, to_messages
 from bot.slack.listeners import is_conversation_reply, run_mention, run_thread_message
 from bot.slack.ui import placeholder_message
 from inference.registry import load_registry
+from inference.tasks import fit_chars
 from tests.bot.conftest import RecordingInvoker
 from tests.fakes.slack_api import BOT_ID, BOT_USER_ID, FakeSlackApi
 

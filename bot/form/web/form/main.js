@@ -109,7 +109,8 @@ function describe() {
   const on = comparing();
   $("one-field").hidden = on;
   $("compare-field").hidden = !on;
-  $("run").textContent = on ? "Compare" : "Run";
+  $("run").textContent = on ? "Compare" : chatting() ? "Send" : "Run";
+  describeChat(select);
   if (on) describePicks();
   else describeModel();
   const lead = chosen()[0];
@@ -201,6 +202,15 @@ async function runOne(model, text, signal, started) {
   else showError(outcome.error);
 }
 
+async function runChatTurn(model, text, signal, started) {
+  showProgress(`${model.title} is thinking…`, started);
+  const outcome = await chatTurn(model, text, signal, (note) => showProgress(note, started));
+  if (outcome.body) textarea.value = "";
+  else if (outcome.passcode) askForPasscode(outcome.passcode);
+  else showError(outcome.error);
+  countChars();
+}
+
 $("cancel").addEventListener("click", () => controller && controller.abort());
 
 $("run-form").addEventListener("submit", async (event) => {
@@ -216,6 +226,7 @@ $("run-form").addEventListener("submit", async (event) => {
   setBusy(true);
   try {
     if (comparing()) await runCompare(chosenModels, text, signal, started);
+    else if (chatting()) await runChatTurn(chosenModels[0], text, signal, started);
     else await runOne(chosenModels[0], text, signal, started);
   } catch (error) {
     if (error.name === "AbortError") {
