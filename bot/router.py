@@ -49,7 +49,12 @@ class Router:
             deliver_record(self.services, event)
             return {"delivered": True}
         if is_partial_record(event):  # a model's text so far, sent while it generates (bot.slack.streaming)
-            deliver_partial(self.services, event)
+            if event["reply"].get("source") == "form":
+                from bot.form.routes import keep_partial  # the form's modules load on its first use, as for /go
+
+                keep_partial(self.services.store, event)
+            else:
+                deliver_partial(self.services, event)
             return {"delivered": True}
         try:
             request = Request.from_event(event)

@@ -17,6 +17,7 @@ is busy says so; only one that is loading answers 202 "warming up".
 from __future__ import annotations
 
 import logging
+import re
 from contextlib import nullcontext
 from typing import Any
 
@@ -55,6 +56,10 @@ BUSY_RETRY_AFTER_SECONDS = 5
 #: Model error types that are the person's to fix (422); anything else is ours (502).
 INPUT_ERRORS = frozenset({"invalid_input", "input_too_long"})
 
+#: What the page names a run by to ask for its text so far (``crypto.randomUUID()``): unguessable, so only it can read it.
+STREAM_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
+#: How long a run's text so far is kept for the page (longer than any model's timeout).
+PARTIAL_TTL = 900
 #: Wrong-passcode counts for this process; tests pass their own limiter.
 LOGIN_LIMITER = FailureLimiter()
 #: Feedback counts per voter and per address for this process; tests pass their own.
@@ -90,6 +95,10 @@ def handle_form(
         if route == "feedback" and feedback is not None:
             if request.method == "POST":
                 return _feedback(request, feedback, settings, feedback_limits or FEEDBACK_LIMITS)
+            return _not_allowed("POST")
+        if route == "partial" and store is not None:
+            if request.method == "POST":
+                return _partial(request, settings, store)
             return _not_allowed("POST")
         if route == "compare-check":
             if request.method == "POST":
@@ -202,7 +211,9 @@ def _run(
             )
             message = describe_error({"type": "too_many_runs", "message": detail})
             return _try_again("too_many_runs", message, BUSY_RETRY_AFTER_SECONDS)
-        response = _invoke(spec, text, invoker, settings, feedback, voter, chat=chat)
+        stream = data.get("stream")
+        stream = stream if isinstance(stream, str) and STREAM_ID.fullmatch(stream) else ""
+        response = _invoke(spec, text, invoker, settings, feedback, voter, stream=stream, chat=chat)
     if cookie:
         response.cookies.append(cookie)
     return response
@@ -232,10 +243,12 @@ def _invoke(
     feedback: FeedbackStore | None,
     voter: str,
     *,
+    stream: str = "",
     chat: dict[str, Any] | None = None,
 ) -> Response:
     request_id = new_request_id()
-    payload = {"text": text, **(chat or {}), "reply": {"request_id": request_id, "source": "form"}}
+    reply = {"request_id": request_id, "source": "form", **({"stream": stream} if stream else {})}
+    payload = {"text": text, **(chat or {}), "reply": reply}
     try:
         answer = invoker.invoke_sync(spec.name, payload, timeout=settings.form_wait_seconds)
     except InvokeTimeout as exc:
@@ -267,6 +280,41 @@ def _invoke(
         error = {"type": "invoke_failed", "message": str(exc)}
         return _error(502, "invoke_failed", describe_error(error, request_id=request_id), request_id=request_id)
     return _answer(spec, answer, request_id, text=text, settings=settings, feedback=feedback, voter=voter)
+
+
+def _stream_key(stream: str) -> str:
+    return f"form-stream:{stream}"
+
+
+def keep_partial(store: StateStore, record: dict[str, Any]) -> None:
+    """Keep a form run's newest text so far for its page (a partial record: ``bot.slack.streaming``'s shape).
+
+    Partials come at least once and in any order: one with a sequence no newer than the kept one
+    changes nothing; one that finds another being kept is dropped (the next carries its text too).
+    """
+    stream = str(record["reply"].get("stream") or "")
+    partial = record["partial"]
+    if not STREAM_ID.fullmatch(stream) or not isinstance(partial.get("sequence"), int):
+        return
+    key = _stream_key(stream)
+    if not store.claim(f"{key}:lock", lease=15):
+        return
+    try:
+        if partial["sequence"] > int(store.fields(key).get("sequence", "0") or 0):
+            store.set_field(key, "text", str(partial.get("text", "")), ttl=PARTIAL_TTL)
+            store.set_field(key, "sequence", str(partial["sequence"]), ttl=PARTIAL_TTL)
+    finally:
+        store.release(f"{key}:lock")
+
+
+def _partial(request: Request, settings: Settings, store: StateStore) -> Response:
+    """The text so far of the run the page named ``stream`` ("" before the first words, and for an unknown one)."""
+    if _locked(request, settings):
+        return _passcode_required()
+    stream = _json_object(request).get("stream")
+    if not isinstance(stream, str) or not STREAM_ID.fullmatch(stream):
+        raise BadRequest('The request needs the run\'s "stream" name.')
+    return _json({"text": store.fields(_stream_key(stream)).get("text", "")})
 
 
 def _answer(

@@ -82,10 +82,6 @@ def stream_key(request_id: str) -> str:
     return f"stream:{request_id}"
 
 
-def form_stream_key(stream_id: str) -> str:
-    return f"form-stream:{stream_id}"
-
-
 def _lock_key(request_id: str) -> str:
     return f"stream-lock:{request_id}"
 
@@ -232,8 +228,7 @@ def deliver_partial(services: Services, record: dict[str, Any]) -> None:
     if not request_id or not text.strip():
         return
     if reply.get("source") == "form":
-        _keep_for_form(services, reply, sequence, text)
-        return
+        return  # the form's: the router hands those to bot.form.routes.keep_partial
     target = ReplyTarget.from_dict(reply)
     if target.compare or target.mode == RESPONSE_URL or not target.channel or not target.thread_ts:
         return  # a comparison's column, or a conversation the bot cannot post in: the final answer only
@@ -258,27 +253,6 @@ def deliver_partial(services: Services, record: dict[str, Any]) -> None:
         services.store.set_field(stream_key(request_id), "sequence", str(sequence))
     finally:
         services.store.release(_lock_key(request_id))
-
-
-def _keep_for_form(services: Services, reply: dict[str, Any], sequence: int, text: str) -> None:
-    """Keep the newest text for the form's poll (``form_partial``); older or duplicate sequences change nothing."""
-    stream_id = str(reply.get("stream") or "")
-    if not stream_id:
-        return
-    key = form_stream_key(stream_id)
-    if not services.store.claim(f"{key}:lock", lease=LOCK_LEASE):
-        return
-    try:
-        if sequence > int(services.store.fields(key).get("sequence", "0") or 0):
-            services.store.set_field(key, "text", text, ttl=LOCK_LEASE * 40)
-            services.store.set_field(key, "sequence", str(sequence), ttl=LOCK_LEASE * 40)
-    finally:
-        services.store.release(f"{key}:lock")
-
-
-def form_partial(services: Services, stream_id: str) -> str:
-    """The newest text a form run's model has written so far ("" before the first words)."""
-    return services.store.fields(form_stream_key(stream_id)).get("text", "")
 
 
 def _show(services: Services, ops: PartialOps, target: ReplyTarget, stream: Stream, text: str) -> None:

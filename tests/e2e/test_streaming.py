@@ -8,7 +8,9 @@ partials, and fails a generation part-way when the prompt asks for it.
 from __future__ import annotations
 
 import json
+import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -159,3 +161,33 @@ def test_a_slash_command_streams_through_slacks_streaming_methods(streaming_serv
     assert here.count("chat.startStream") == 1 and here.count("chat.stopStream") == 1, here
     assert here.count("chat.appendStream") >= 1
     assert "feedback" in flat(answer) and not answer.get("streaming")
+
+
+def test_the_form_shows_the_text_as_it_arrives(streaming_server: BotServer) -> None:
+    """The form's run, and its poll for the text so far (``POST /go/partial``) while it waits."""
+
+    stream_id = "a" * 32
+    seen: list[str] = []
+    finished: dict[str, Any] = {}
+
+    def run() -> None:
+        body = json.dumps({"model": "chat", "text": "Where is the tower?", "stream": stream_id}).encode()
+        request = urllib.request.Request(f"{streaming_server.url}/go", body, {"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            finished.update(json.load(response))
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    while worker.is_alive():
+        body = json.dumps({"stream": stream_id}).encode()
+        request = urllib.request.Request(
+            f"{streaming_server.url}/go/partial", body, {"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            text = json.load(response).get("text", "")
+        if text and (not seen or seen[-1] != text):
+            seen.append(text)
+        time.sleep(0.2)
+    worker.join()
+    assert len(seen) >= 2, seen
+    assert finished["result"]["text"].startswith(seen[0][:5])

@@ -14,7 +14,6 @@ from bot.slack.streaming import (
     PART_LIMIT,
     STILL_WRITING,
     deliver_partial,
-    form_partial,
     is_partial_record,
     markdown_escape,
     split_text,
@@ -190,7 +189,12 @@ def test_split_text_cuts_at_a_paragraph_when_it_can() -> None:
 
 
 def test_the_form_keeps_the_newest_text(services: Services) -> None:
+    from bot.form.routes import keep_partial
+
     reply = {"request_id": "f1", "source": "form", "stream": "s" * 32}
-    deliver_partial(services, partial(reply, 2, "newer"))
-    deliver_partial(services, partial(reply, 1, "older"))
-    assert form_partial(services, "s" * 32) == "newer"
+    keep_partial(services.store, partial(reply, 2, "newer"))
+    keep_partial(services.store, partial(reply, 1, "older"))
+    keep_partial(services.store, partial(reply, 2, "newer, again"))  # a duplicate sequence
+    assert services.store.fields("form-stream:" + "s" * 32)["text"] == "newer"
+    deliver_partial(services, partial(reply, 3, "not Slack's"))  # the Slack side leaves the form's alone
+    assert services.store.fields("form-stream:" + "s" * 32)["text"] == "newer"

@@ -25,3 +25,16 @@ function renderAnswer(body, input, roundTripMs, extraClass = "") {
     timings(body, roundTripMs),
     body.feedback ? feedbackArea(body) : null);
 }
+
+/**
+ * The text a model has written so far, in the answer's place while one model runs (a comparison's
+ * columns wait for their whole answers). The answer replaces it when it comes.
+ */
+function showPartial(model, text) {
+  if (document.getElementById("mode-compare") && document.getElementById("mode-compare").checked) return;
+  const card = el("article", "card result partial",
+    el("div", "result-head", el("h3", "", model.title || model.name), el("span", "tag", model.task)),
+    el("p", "prose", text),
+    el("p", "meta", el("span", "", "still writing…")));
+  $("result").replaceChildren(card);
+}

@@ -6,6 +6,8 @@
 
 const MAX_WAIT_MS = 180000;
 const DEFAULT_RETRY_S = 3;
+// How often the page asks for a run's text so far while the model writes it.
+const PARTIAL_POLL_MS = 700;
 
 async function postJson(url, body, signal) {
   const response = await fetch(url, {
@@ -49,15 +51,55 @@ function sleep(ms, signal) {
 const passcodeNeeded = (answer) => answer.status === 401 && answer.body && answer.body.error
   && answer.body.error.type === "passcode_required";
 
+/** A run's name for its text so far: 128 random bits in hex, which only this page knows. */
+function streamName() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * Ask for the text so far of the run named ``stream`` every PARTIAL_POLL_MS until ``done`` aborts,
+ * handing ``onPartial`` each new text. A failed poll is skipped: the answer itself still comes.
+ */
+async function pollPartials(stream, done, onPartial) {
+  let shown = "";
+  while (!done.aborted) {
+    try {
+      await sleep(PARTIAL_POLL_MS, done);
+      const answer = await postJson(`${base}/partial`, { stream }, done);
+      const text = answer.ok && answer.body && typeof answer.body.text === "string" ? answer.body.text : "";
+      if (text && text !== shown && !done.aborted) {
+        shown = text;
+        onPartial(text);
+      }
+    } catch {
+      if (done.aborted) return;
+    }
+  }
+}
+
 /**
  * One ordinary run of ``model``, asking again while it warms up, while it is busy and while this
- * address has too many runs going (a 429: after its Retry-After); ``onWait`` gets the note.
- * Resolves to {body, ms}, {error} or {passcode}; a cancel or a network failure throws.
+ * address has too many runs going (a 429: after its Retry-After); ``onWait`` gets the note, and
+ * ``onPartial`` the text so far while a model that streams writes it (by default, shown in place of
+ * the answer to come, when one model runs). Resolves to {body, ms}, {error} or {passcode}; a cancel
+ * or a network failure throws.
  */
-async function runModel(model, text, signal, onWait) {
+async function runModel(model, text, signal, onWait, onPartial = (partial) => showPartial(model, partial)) {
   const started = performance.now();
   for (;;) {
-    const answer = await postJson(base, { model: model.name, text }, signal);
+    const stream = streamName();
+    const done = new AbortController();
+    const stop = () => done.abort();
+    signal.addEventListener("abort", stop, { once: true });
+    pollPartials(stream, done.signal, onPartial);
+    let answer;
+    try {
+      answer = await postJson(base, { model: model.name, text, stream }, signal);
+    } finally {
+      done.abort();
+      signal.removeEventListener("abort", stop);
+    }
     const refused = answer.status === 429;
     if (refused || answer.status === 202 || answer.status === 504) {
       const retry = retryAfter(answer);

@@ -1,0 +1,44 @@
+"""The form shows a streaming model's text as it arrives, in headless Chromium (a screenshot is kept)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, OUTPUT_DIR
+from tests.conftest import BotServer
+from tests.e2e.test_streaming import streaming_server  # noqa: F401 (the fixture, shared with the Slack tests)
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.slow,
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed at /usr/bin/chromium"),
+]
+
+
+def test_the_form_shows_the_text_so_far_then_the_answer(streaming_server: BotServer) -> None:  # noqa: F811
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        page = browser.new_page(viewport={"width": 1000, "height": 900})
+        problems: list[str] = []
+        page.on("pageerror", lambda error: problems.append(str(error)))
+        try:
+            page.goto(f"{streaming_server.url}/go")
+            page.select_option("#model", "chat")
+            page.fill("#text", "Where is the tower?")
+            page.click("#run")
+            partial = page.locator("#result article.partial")
+            expect(partial).to_contain_text("still writing", timeout=60_000)
+            first = partial.locator("p.prose").inner_text()
+            OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(OUTPUT_DIR / "streaming-partial.png"), full_page=True)
+            answer = page.locator("#result article.result:not(.partial)")
+            answer.wait_for(timeout=60_000)
+            page.screenshot(path=str(OUTPUT_DIR / "streaming-answer.png"), full_page=True)
+            final = answer.locator("p.prose").inner_text()
+        finally:
+            browser.close()
+    assert first and final.startswith(first[:3])
+    assert problems == []
