@@ -140,3 +140,38 @@ def test_bolt_routes_the_assistants_events_and_acks_without_a_call(
     assert slack.wait_for(lambda: slack.calls("assistant.threads.setSuggestedPrompts"))
     [(_, model, _)] = invoker.calls
     assert model == "ask"
+
+
+def test_in_lambda_the_ack_makes_no_call_and_the_lazy_half_is_found_by_its_name(
+    services: Services, slack: FakeSlackApi
+) -> None:
+    """In AWS: the Assistant middleware acks before the response, the lazy half is a self-invocation."""
+    from bot.core.invoker import LambdaInvoker
+    from tests.fakes.invoker import FakeLambdaClient
+    from tests.fakes.slack_client import LambdaContext
+
+    lambdas = FakeLambdaClient()
+    services.invoker = LambdaInvoker("hf-test", client=lambdas)
+    router = Router(services, build_bolt_app(services), lambda_mode=True)
+    router.app.listener_runner.lazy_listener_runner.lambda_client = lambdas
+    slack.set_thread(DM, THREAD, [{"user": BOT_USER_ID, "bot_id": BOT_ID, "text": "Hi! Ask anything."}])
+    body = json.dumps(
+        {
+            "type": "event_callback",
+            "team_id": "T0001",
+            "api_app_id": "A1",
+            "event_id": "EvL1",
+            "event": message("Hello"),
+            "authorizations": [{"user_id": BOT_USER_ID, "is_bot": True}],
+        }
+    )
+    context = LambdaContext()
+    event = api_gateway_event("POST", "/slack/events", body, signed_headers(body, SIGNING_SECRET, content_type=JSON))
+    assert router.handle(event, context)["statusCode"] == 200
+    assert slack.calls() == []  # nothing but the ack on the ack path
+    [lazy] = lambdas.invocations
+    assert lazy["InvocationType"] == "Event"
+    router.handle(lazy["Payload"], context)  # Lambda runs the lazy half
+    assert [c.params["status"] for c in slack.calls("assistant.threads.setStatus")] == [THINKING]
+    model_call = lambdas.invocations[1]
+    assert model_call["FunctionName"] == "hf-test-ask" and model_call["Payload"]["text"] == "Hello"

@@ -239,3 +239,31 @@ def test_a_long_conversation_keeps_its_newest_turns_and_says_how_many_went(
     total = len(payload["text"]) + sum(len(m["content"]) for m in payload["messages"])
     assert total <= ASK.max_chars and payload["trimmed_turns"] > 0
     assert payload["messages"][0]["role"] == "user" and payload["messages"][-1]["content"].startswith("answer 29")
+
+
+def test_in_lambda_an_ordinary_message_is_acked_without_a_second_invocation(
+    services: Services, slack: FakeSlackApi
+) -> None:
+    """A busy channel costs one short invocation per message: only a reply in the app's thread runs more."""
+    from bot.app import build_bolt_app
+    from bot.core.invoker import LambdaInvoker
+    from bot.router import Router
+    from tests.fakes.invoker import FakeLambdaClient
+    from tests.fakes.signing import SIGNING_SECRET, signed_headers
+    from tests.fakes.slack_client import LambdaContext, api_gateway_event, event_callback_body
+
+    lambdas = FakeLambdaClient()
+    services.invoker = LambdaInvoker("hf-test", client=lambdas)
+    router = Router(services, build_bolt_app(services), lambda_mode=True)
+    router.app.listener_runner.lazy_listener_runner.lambda_client = lambdas
+
+    def deliver(event: dict[str, Any]) -> int:
+        body = event_callback_body(event)
+        headers = signed_headers(body, SIGNING_SECRET, content_type="application/json")
+        return router.handle(api_gateway_event("POST", "/slack/events", body, headers), LambdaContext())["statusCode"]
+
+    assert deliver({**reply("Lunch?"), "thread_ts": None, "parent_user_id": None}) == 200
+    assert deliver({**reply("In a person's thread"), "parent_user_id": "U1"}) == 200
+    assert lambdas.invocations == [] and slack.calls() == []
+    assert deliver(reply("And then?")) == 200
+    assert len(lambdas.invocations) == 1 and slack.calls() == []
