@@ -420,7 +420,7 @@ def _refuse_unservable(model: HubModel) -> None:
         access = "accept its terms on the Hub and set" if model.gated else "set"
         raise Refused(
             f"{model.repo} is {'gated' if model.gated else 'private'}: {access} HF_TOKEN to a token that may read it "
-            "(`warm` needs it too)"
+            "(the deploy's warm step needs it too: `cdk deploy -c hf_token_secret=NAME`, docs/deploy.md)"
         )
     if "auto_map" in model.config or "custom_code" in model.tags:
         raise Refused(
@@ -669,8 +669,8 @@ def add(request: Request, registry: Registry, *, dry_run: bool = False) -> Plan:
         print(f"dry run: nothing written to {registry.path}")
     else:
         print(
-            f"added {planned.name} to {registry.path}. Next: `python -m inference warm {planned.name}` (fills HF_HOME), "
-            "`python -m bot manifest --url <ApiUrl> > manifest.yaml` (the new command /"
-            f"{planned.name}), then `cdk deploy`."
+            f"added {planned.name} to {registry.path}. Next: `python -m bot manifest --url <ApiUrl> > manifest.yaml` "
+            f"(the new command /{planned.name}), then `cdk deploy`, whose warm step fills the cache; locally, "
+            f"`python -m inference warm {planned.name}`."
         )
     return planned
