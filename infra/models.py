@@ -20,6 +20,9 @@ per client itself. Its role may mount the cache read-only through the access poi
 never writes to it: only the warm step has ``ClientWrite``, and the file system's own policy grants
 no one more than their role does: infra/network.py), invoke the router only, and manage its network
 interfaces in the VPC (with the AWS managed policy for that, which also covers writing its logs).
+A function whose model streams (text generation) also sends its partial answers to the router
+(``PARTIALS_FUNCTION``) by an ``Event`` invoke, through the VPC's Lambda interface endpoint,
+which only a registry with such a model pays for.
 """
 
 from __future__ import annotations
@@ -45,6 +48,9 @@ RETRY_ATTEMPTS = 1
 #: Slack's response_url stops accepting answers after 30 minutes.
 MAX_EVENT_AGE = Duration.minutes(30)
 DESCRIPTION_LIMIT = 256
+#: The tasks whose runners generate a token at a time, and so send partial answers while they write
+#: (``inference.runners``' ``streams``): their functions get the router's name and the Lambda endpoint.
+STREAMING_TASKS = frozenset({"text-generation"})
 #: Creating, describing and deleting the functions' network interfaces in the VPC, and writing logs.
 VPC_ACCESS_POLICY = "service-role/AWSLambdaVPCAccessExecutionRole"
 
@@ -114,6 +120,16 @@ class ModelFunctions(Construct):
         # The whole result event (request context included) goes to the router, which finds the Slack thread in it.
         to_router = to_function(results_to)
         cache = cache_mount(network)
+        if any(spec.task in STREAMING_TASKS for spec in registry):
+            # Partial answers go to the router by an Event invoke through the VPC's Lambda endpoint: the endpoint
+            # lets through invoking the router and nothing else.
+            network.add_lambda_endpoint().add_to_policy(
+                iam.PolicyStatement(
+                    principals=[iam.AnyPrincipal()],
+                    actions=["lambda:InvokeFunction"],
+                    resources=[results_to.function_arn],
+                )
+            )
         self.functions: dict[str, lambda_.DockerImageFunction] = {}
         self.images: dict[str, str] = {}
         for spec in registry:
@@ -131,6 +147,10 @@ class ModelFunctions(Construct):
                 "HF_HUB_OFFLINE": "1",
                 "POWERTOOLS_SERVICE_NAME": f"model-{spec.name}",
             }
+            if spec.task in STREAMING_TASKS:
+                # inference.handler.PARTIALS_FUNCTION_ENV. Sending them needs no grant of its own: the role's
+                # SendResultsToFunction (infra/destinations.py) allows exactly this, invoking the router only.
+                environment["PARTIALS_FUNCTION"] = results_to.function_name
             role = iam.Role(
                 model,
                 "Role",

@@ -35,6 +35,9 @@ class ModelNetwork(Construct):
     Attributes:
         vpc: two AZs; ``subnets`` selects where model functions and EFS live, ``subnet_ids`` lists them.
         s3_endpoint: the gateway endpoint through which the warm step reads S3 (read-only).
+        lambda_endpoint: the interface endpoint through which model functions send partial answers to the router,
+            once :meth:`add_lambda_endpoint` has made it (None until then: a registry with no model that streams
+            pays nothing for it).
         function_security_group: the model functions' group: NFS to the cache, nothing else.
         file_system, access_point: the cache, mounted through the access point.
     """
@@ -84,6 +87,7 @@ class ModelNetwork(Construct):
                 principals=[iam.AnyPrincipal()], actions=["s3:GetObject", "s3:ListBucket"], resources=["*"]
             )
         )
+        self.lambda_endpoint: ec2.InterfaceVpcEndpoint | None = None
         self.function_security_group = ec2.SecurityGroup(
             self,
             "ModelFunctions",
@@ -133,6 +137,34 @@ class ModelNetwork(Construct):
             create_acl=efs.Acl(owner_uid=CACHE_UID, owner_gid=CACHE_GID, permissions=CACHE_PERMISSIONS),
             posix_user=efs.PosixUser(uid=CACHE_UID, gid=CACHE_GID),
         )
+
+    def add_lambda_endpoint(self) -> ec2.InterfaceVpcEndpoint:
+        """The Lambda API inside the VPC (made once), for the model functions' ``Event`` invokes of the router.
+
+        A streaming model sends its partial answers this way (``PARTIALS_FUNCTION``); the functions' group
+        may reach the endpoint on HTTPS and nothing else new, and the endpoint's policy (see
+        :mod:`infra.models`) allows invoking the router only. Private DNS makes boto3's usual address resolve to it.
+        """
+        if self.lambda_endpoint is None:
+            group = ec2.SecurityGroup(
+                self,
+                "LambdaEndpointGroup",
+                vpc=self.vpc,
+                description="Lambda API endpoint: HTTPS from the model functions only (their partial answers)",
+                allow_all_outbound=False,
+            )
+            self.lambda_endpoint = self.vpc.add_interface_endpoint(
+                "Lambda",
+                service=ec2.InterfaceVpcEndpointAwsService.LAMBDA_,
+                subnets=self.subnets,
+                security_groups=[group],
+                private_dns_enabled=True,
+                open=False,
+            )
+            self.lambda_endpoint.connections.allow_default_port_from(
+                self.function_security_group, "HTTPS from the model functions: partial answers to the router"
+            )
+        return self.lambda_endpoint
 
     def _keep_provider_logs(self, log_retention: logs.RetentionDays, removal_policy: RemovalPolicy) -> None:
         """Give the Lambda that CDK adds to empty the default security group a log group that expires.

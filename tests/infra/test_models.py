@@ -30,6 +30,7 @@ def test_each_function_has_its_entrys_size_name_and_environment(synth: Synthesis
     functions = synth.model_functions()
     for spec in synth.registry:
         properties = functions[spec.name]["Properties"]
+        streams = spec.task == "text-generation"
         assert properties["FunctionName"] == f"{synth.settings.prefix}-{spec.name}"
         assert properties["MemorySize"] == spec.memory
         assert properties["Timeout"] == spec.timeout
@@ -39,6 +40,8 @@ def test_each_function_has_its_entrys_size_name_and_environment(synth: Synthesis
             "HF_HOME": MOUNT_PATH,
             "HF_HUB_OFFLINE": "1",
             "POWERTOOLS_SERVICE_NAME": f"model-{spec.name}",
+            # A model that streams names the router its partial answers go to (tests/infra/test_streaming.py).
+            **({"PARTIALS_FUNCTION": {"Ref": synth.logical_id(synth.stack.router.function)}} if streams else {}),
         }
 
 
