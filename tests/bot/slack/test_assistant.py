@@ -128,7 +128,12 @@ def test_bolt_routes_the_assistants_events_and_acks_without_a_call(
     invoker.invoke_async = lambda model, payload: (real(model, payload), invoked.set())  # type: ignore[method-assign]
     slack.clear()
     slack.set_thread(DM, THREAD, [{"user": BOT_USER_ID, "bot_id": BOT_ID, "text": "Hi! Ask anything."}])
-    for event_id, event in (("Ev6", started()), ("Ev7", {**message("Hello"), "ts": "1700000100.000400"})):
+    moved = {**started(), "type": "assistant_thread_context_changed"}
+    for event_id, event in (
+        ("Ev6", started()),
+        ("Ev8", moved),
+        ("Ev7", {**message("Hello"), "ts": "1700000100.000400"}),
+    ):
         body = json.dumps(
             {"type": "event_callback", "team_id": "T0001", "api_app_id": "A1", "event_id": event_id, "event": event}
         )
@@ -140,6 +145,10 @@ def test_bolt_routes_the_assistants_events_and_acks_without_a_call(
     assert slack.wait_for(lambda: slack.calls("assistant.threads.setSuggestedPrompts"))
     [(_, model, _)] = invoker.calls
     assert model == "ask"
+    # The context change is only acknowledged: Bolt's default store would have read the thread
+    # (conversations.replies) and written the context into the app's first message (chat.update).
+    assert slack.calls("chat.update") == []
+    assert len(slack.calls("conversations.replies")) == 1  # the message's history read, no more
 
 
 def test_in_lambda_the_ack_makes_no_call_and_the_lazy_half_is_found_by_its_name(
