@@ -111,7 +111,8 @@ def deliver_outcome(
         record_for_feedback(services, spec, target, text=text, result=result)
     else:
         message = error_message(spec, describe_error(error), request_id=target.request_id)
-    stream = begin_final(services, target)  # no partial lands after this; the streamed message, if any
+    # No partial lands after this; the streamed message, if one was started (only a model that streams has one).
+    stream = begin_final(services, target, spec_task=spec.task if spec is not None else None)
     try:
         in_placeholder = _post(services, target, message, stream=stream)
     except SlackUnavailable:

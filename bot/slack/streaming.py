@@ -63,6 +63,8 @@ MARKDOWN_LIMIT = 12_000
 PART_LIMIT = TEXT_LIMIT - 200
 #: What a streamed message says under the text while the model is still writing.
 STILL_WRITING = "✍️ still writing…"
+#: The tasks whose models send partials (``inference.runners``' ``streams``; infra/models.py has the same set).
+STREAMING_TASKS = frozenset({"text-generation"})
 #: The modes of a streamed message.
 STREAM, UPDATE = "stream", "update"
 
@@ -320,7 +322,9 @@ def _team(ops: PartialOps) -> str:
 # --- the final answer ----------------------------------------------------------------------
 
 
-def begin_final(services: Services, target: ReplyTarget, *, wait: float = FINAL_WAIT_SECONDS) -> Stream | None:
+def begin_final(
+    services: Services, target: ReplyTarget, *, spec_task: str | None = None, wait: float = FINAL_WAIT_SECONDS
+) -> Stream | None:
     """Stop partials for good and wait until none is being shown; the streamed message, if one was started.
 
     Call it once the answer's claim is held. ``final`` is set first, so a partial that takes the lock
@@ -329,6 +333,8 @@ def begin_final(services: Services, target: ReplyTarget, *, wait: float = FINAL_
     """
     if target.compare or target.mode == RESPONSE_URL or not target.request_id:
         return None
+    if spec_task is not None and spec_task not in STREAMING_TASKS:
+        return None  # its model never streams: no partial to stop, and four fewer state-table calls
     key = stream_key(target.request_id)
     services.store.set_field(key, "final", "1")
     deadline = time.monotonic() + wait
@@ -375,12 +381,17 @@ def post_continuations(services: Services, target: ReplyTarget, parts: list[str]
             logger.warning("part %d of the answer not posted: %s", number, exc, extra={"request_id": target.request_id})
 
 
+#: Each text task's field of prose, which a long answer is split on.
+TEXT_FIELDS = {"text-generation": "text", "summarization": "summary", "translation": "translation"}
+
+
 def split_result(task: str, result: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """The result the answer message shows (its text cut to the first part) and every part, for a long text answer."""
-    text = result.get("text")
-    if task not in {"text-generation", "summarization", "translation"} or not isinstance(text, str):
+    field = TEXT_FIELDS.get(task, "")
+    text = result.get(field)
+    if not isinstance(text, str):
         return result, []
     parts = split_text(text)
     if len(parts) < 2:
         return result, []
-    return {**result, "text": parts[0]}, parts
+    return {**result, field: parts[0]}, parts

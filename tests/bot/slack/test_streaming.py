@@ -89,7 +89,10 @@ def test_partials_grow_one_message_and_the_answer_replaces_it_once(slack: FakeSl
 def test_a_failure_part_way_replaces_the_half_answer_with_the_error(slack: FakeSlackApi, services: Services) -> None:
     reply = start(services)
     deliver_partial(services, partial(reply, 1, "The tower is"))
-    failed = destination_record({"text": "Where is the tower?", "reply": reply}, failed=True)
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:hf-slack-ask:$LATEST"  # the chat model's function
+    failed = destination_record(
+        {"text": "Where is the tower?", "reply": reply}, failed=True, requestContext={"functionArn": arn}
+    )
     deliver_record(services, failed)
     [answer] = replies(slack, reply)
     assert "could not answer" in text_of(answer) and "The tower is" not in text_of(answer)
@@ -198,3 +201,24 @@ def test_the_form_keeps_the_newest_text(services: Services) -> None:
     assert services.store.fields("form-stream:" + "s" * 32)["text"] == "newer"
     deliver_partial(services, partial(reply, 3, "not Slack's"))  # the Slack side leaves the form's alone
     assert services.store.fields("form-stream:" + "s" * 32)["text"] == "newer"
+
+
+def test_each_text_task_splits_its_own_field() -> None:
+    from bot.slack.streaming import split_result
+
+    long = "word " * 2000
+    for task, field in (("text-generation", "text"), ("summarization", "summary"), ("translation", "translation")):
+        shown, parts = split_result(task, {field: long})
+        assert len(parts) >= 3 and shown[field] == parts[0]
+    assert split_result("text-classification", {"labels": []}) == ({"labels": []}, [])
+    assert split_result("summarization", {"summary": "short"}) == ({"summary": "short"}, [])
+
+
+def test_an_answer_from_a_model_that_never_streams_touches_no_stream_state(
+    slack: FakeSlackApi, services: Services
+) -> None:
+    reply = start(services)
+    record = destination_record({"text": "I love it", "reply": reply})  # the sentiment sample's result
+    deliver_record(services, record)
+    assert services.store.fields("stream:req-1") == {}
+    assert len(replies(slack, reply)) == 1
