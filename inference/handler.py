@@ -62,11 +62,19 @@ def send_partials_to(sender: PartialSender) -> None:
     _partial_senders.append(sender)
 
 
+#: A partial is a preview: its invoke may hold the generation up this long at most, and is not retried.
+PARTIAL_CONNECT_SECONDS, PARTIAL_READ_SECONDS = 1.0, 2.0
+
+
 @cache
 def _lambda_client() -> Any:
     import boto3  # on the first partial only: a model that never streams never pays for it
+    from botocore.config import Config
 
-    return boto3.client("lambda")
+    config = Config(
+        connect_timeout=PARTIAL_CONNECT_SECONDS, read_timeout=PARTIAL_READ_SECONDS, retries={"max_attempts": 1}
+    )
+    return boto3.client("lambda", config=config)
 
 
 def invoke_router(record: dict[str, Any]) -> None:
@@ -85,10 +93,19 @@ def partial_sink(event: Any) -> PartialSink | None:
     if not senders:
         return None
 
+    failed = False
+
     def sink(sequence: int, text: str) -> None:
+        nonlocal failed
+        if failed:  # the router could not be reached once: the rest of this answer arrives whole, not late
+            return
         record = partial_record(event, model=_spec().name, sequence=sequence, text=text)
-        for send in senders:
-            send(record)
+        try:
+            for send in senders:
+                send(record)
+        except Exception:
+            failed = True
+            raise
 
     return sink
 

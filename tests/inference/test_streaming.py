@@ -128,3 +128,23 @@ def test_the_torch_runner_streams_too(tiny_registry: Path) -> None:
     )
     assert streamed == runner.run("Where is the tower?", {"max_new_tokens": 6, "do_sample": False})
     assert seen and seen[-1] == streamed["text"]
+
+
+def test_a_sender_that_fails_once_gets_no_more_partials_of_that_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    from inference import handler
+
+    calls: list[int] = []
+
+    def sender(record: dict[str, Any]) -> None:
+        calls.append(record["partial"]["sequence"])
+        raise TimeoutError("the router's endpoint did not answer")
+
+    monkeypatch.setattr(handler, "_partial_senders", [sender])
+    monkeypatch.setattr(handler, "_spec", lambda: model_spec("chat", task="text-generation"))
+    sink = handler.partial_sink({"text": "hi", "reply": {"request_id": "r1"}})
+    assert sink is not None
+    partials = Partials(sink, interval=0.0)
+    partials(lambda: "one")
+    partials(lambda: "one two")
+    assert calls == [1]
+    assert handler.partial_sink({"text": "hi"}) is None  # not from the router: nowhere to send
