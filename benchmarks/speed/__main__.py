@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -78,6 +79,8 @@ def run(mode: str, cache: Path) -> dict[str, Any]:
         "machine": describe_machine(),
         "versions": {package: version(package) for package in VERSIONS},
         "plan": plan.__dict__,
+        # Other work on a shared machine slows both sides of every comparison, torch's threads the most.
+        "load_average": {"start": [round(load, 2) for load in os.getloadavg()]},
     }
     print("preparing the models (built once, then cached)...", flush=True)
     models = prepare(cache, smoke=mode == "smoke")
@@ -94,8 +97,17 @@ def run(mode: str, cache: Path) -> dict[str, Any]:
         results[key] = step()
     table = report.rows(results)
     results["goals"] = report.goals(table)
+    results["load_average"]["end"] = [round(load, 2) for load in os.getloadavg()]
     results["duration_s"] = round(time.monotonic() - started, 1)
     return results
+
+
+def _load(results: dict[str, Any]) -> str:
+    """The machine's 15-minute load average at the start and the end of the run, where recorded."""
+    load = results.get("load_average")
+    if not load or "end" not in load:
+        return "load not recorded"
+    return f"load average {load['start'][2]:.1f} at the start, {load['end'][2]:.1f} at the end"
 
 
 def write_docs(results: dict[str, Any], chart: Path) -> None:
@@ -104,7 +116,8 @@ def write_docs(results: dict[str, Any], chart: Path) -> None:
     machine = results["machine"]
     stamp = (
         f"_{results['mode']} run of {results['started_at']} at {results['revision'] or 'an unknown revision'}, "
-        f"{machine['cpus']} CPUs ({machine['cpu_model']}), {results['duration_s']:.0f} s; "
+        f"{machine['cpus']} CPUs ({machine['cpu_model']}), {results['duration_s']:.0f} s, "
+        f"{_load(results)}; "
         f"medians of {results['plan']['model_repetitions']} alternated runs per model handler "
         f"and {results['plan']['router_repetitions']} per router process._"
     )

@@ -167,7 +167,8 @@ def prepare(cache: Path, *, smoke: bool) -> Models:
         if not (folder / "model.safetensors").is_file():
             build(folder, smoke=smoke)
         folders[key] = folder
-    registry = write_registry(cache / "models.yaml", folders)
+    # One registry per mode: a smoke run sharing the cache must not point a full run's entries at its models.
+    registry = write_registry(cache / ("models-smoke.yaml" if smoke else "models.yaml"), folders)
     # Conversions live under HF_HOME: the benchmark's own, inherited by every process it measures.
     hf_home = cache / "hf-home"
     os.environ["HF_HOME"] = str(hf_home)

@@ -195,7 +195,7 @@ def chart(table: list[Row], path: Path) -> None:
 
     goal_rows = [row for row in table if row.share is not None]
     shares = [row.share for row in goal_rows]  # type: ignore[misc]
-    figure, axes = plt.subplots(figsize=(10, 0.5 * len(goal_rows) + 1.5))
+    figure, axes = plt.subplots(figsize=(12, 0.5 * len(goal_rows) + 1.5))
     positions = list(range(len(goal_rows)))
     axes.barh(positions, shares, color=["#2e7d32" if row.met else "#c62828" for row in goal_rows])
     for position, row, share in zip(positions, goal_rows, shares, strict=True):
@@ -204,8 +204,8 @@ def chart(table: list[Row], path: Path) -> None:
     axes.set_yticks(positions, [re.sub(r" \([^)]*\)$", "", row.measure) for row in goal_rows], fontsize=8)
     axes.invert_yaxis()
     axes.set_xscale("log")
-    axes.set_xlim(min(shares) / 2, max(shares) * 4)  # room for the labels on the right
-    ticks = [t for t in (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0) if min(shares) / 2 <= t <= max(shares) * 4]
+    axes.set_xlim(min(shares) / 2, max(shares) * 8)  # room for the labels on the right
+    ticks = [t for t in (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0) if min(shares) / 2 <= t <= max(shares) * 8]
     axes.set_xticks(ticks, [f"{t:g}" for t in ticks])
     axes.xaxis.set_minor_formatter(NullFormatter())
     axes.axvline(1.0, color="black", linewidth=1.5)
