@@ -42,3 +42,30 @@ def test_the_form_shows_the_text_so_far_then_the_answer(streaming_server: BotSer
             browser.close()
     assert first and final.startswith(first[:3])
     assert problems == []
+
+
+def test_the_chat_mode_grows_the_models_turn_then_replaces_it(streaming_server: BotServer) -> None:  # noqa: F811
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        page = browser.new_page(viewport={"width": 1000, "height": 900})
+        problems: list[str] = []
+        page.on("pageerror", lambda error: problems.append(str(error)))
+        try:
+            page.goto(f"{streaming_server.url}/go")
+            page.check("#mode-chat")
+            page.select_option("#model", "chat")
+            page.fill("#text", "Where is the tower?")
+            page.click("#run")
+            turns = page.locator("#chat-log li.turn.assistant")
+            expect(turns.first).to_contain_text("still writing", timeout=60_000)
+            OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(OUTPUT_DIR / "streaming-chat-partial.png"), full_page=True)
+            expect(turns.first).not_to_contain_text("still writing", timeout=60_000)
+            expect(turns).to_have_count(1)  # the answer took the place of the text so far
+            final = turns.first.locator("p.prose").first.inner_text()
+        finally:
+            browser.close()
+    assert final
+    assert problems == []

@@ -39,28 +39,6 @@ function newConversation() {
   $("chat-empty").hidden = false;
 }
 
-/** The model's run with the conversation, asking again while it warms up or is busy (as runModel). */
-async function runChat(model, text, signal, onWait) {
-  const started = performance.now();
-  for (;;) {
-    const answer = await postJson(base, { model: model.name, text, messages: conversation }, signal);
-    const refused = answer.status === 429;
-    if (refused || answer.status === 202 || answer.status === 504) {
-      const retry = retryAfter(answer);
-      if (performance.now() - started + retry * 1000 > MAX_WAIT_MS) {
-        return { error: `${model.title} did not answer within ${Math.round(MAX_WAIT_MS / 60000)} minutes. Please try again.` };
-      }
-      onWait(refused ? errorMessage(answer)
-        : (answer.body && answer.body.message) || `${model.title} is warming up; this page keeps trying.`);
-      await sleep(retry * 1000, signal);
-      continue;
-    }
-    if (answer.ok && answer.body) return { body: answer.body, ms: performance.now() - started };
-    if (passcodeNeeded(answer)) return { passcode: answer.body.error.message };
-    return { error: errorMessage(answer) };
-  }
-}
-
 /** One turn: the person's words at once, the model's answer under them when it comes. */
 async function chatTurn(model, text, signal, onWait) {
   const words = text.trim();
@@ -68,7 +46,17 @@ async function chatTurn(model, text, signal, onWait) {
   $("chat-empty").hidden = true;
   const mine = chatBubble("user", "You", el("p", "prose", words));
   log.append(mine);
-  const outcome = await runChat(model, words, signal, onWait);
+  // The model's words as it writes them, in a bubble of their own that the answer replaces.
+  let writing = null;
+  const showWriting = (partial) => {
+    const bubble = chatBubble("assistant", model.title, el("p", "prose", partial),
+      el("p", "meta", el("span", "", "still writing…")));
+    if (writing) writing.replaceWith(bubble);
+    else log.append(bubble);
+    writing = bubble;
+  };
+  const outcome = await runModel(model, words, signal, onWait, showWriting, { messages: conversation });
+  if (writing) writing.remove();
   if (!outcome.body) {
     mine.append(el("p", "note", "Not answered: this turn is not part of the conversation."));
     return outcome;

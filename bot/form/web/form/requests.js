@@ -82,10 +82,11 @@ async function pollPartials(stream, done, onPartial) {
  * One ordinary run of ``model``, asking again while it warms up, while it is busy and while this
  * address has too many runs going (a 429: after its Retry-After); ``onWait`` gets the note, and
  * ``onPartial`` the text so far while a model that streams writes it (by default, shown in place of
- * the answer to come, when one model runs). Resolves to {body, ms}, {error} or {passcode}; a cancel
- * or a network failure throws.
+ * the answer to come, when one model runs); ``fields`` go in the request beside the text (the chat
+ * mode's ``messages``). Resolves to {body, ms}, {error} or {passcode}; a cancel or a network failure
+ * throws.
  */
-async function runModel(model, text, signal, onWait, onPartial = (partial) => showPartial(model, partial)) {
+async function runModel(model, text, signal, onWait, onPartial = (partial) => showPartial(model, partial), fields = {}) {
   const started = performance.now();
   for (;;) {
     const stream = streamName();
@@ -95,7 +96,7 @@ async function runModel(model, text, signal, onWait, onPartial = (partial) => sh
     pollPartials(stream, done.signal, onPartial);
     let answer;
     try {
-      answer = await postJson(base, { model: model.name, text, stream }, signal);
+      answer = await postJson(base, { ...fields, model: model.name, text, stream }, signal);
     } finally {
       done.abort();
       signal.removeEventListener("abort", stop);
