@@ -1,10 +1,5 @@
-"""In-process router fixtures: real Services over a fake Slack API and a recording invoker.
-
-The invoker is still this module's :class:`RecordingInvoker`, whose calls are ``(kind, model, payload)``,
-because ``slack/test_listeners.py``, ``slack/test_assistant.py`` and ``slack/test_conversation.py``
-unpack them so; ``test_router.py`` and ``slack/test_runs.py`` already override the fixture with the
-shared :class:`tests.fakes.invoker.FakeInvoker` (four-field calls). Once those three unpack four
-fields, this fixture returns a ``FakeInvoker`` and the class and the overrides go.
+"""In-process router fixtures: real Services over a fake Slack API and the shared invoker fake
+(:class:`tests.fakes.invoker.FakeInvoker`).
 
 :func:`wait_idle` is the in-process counterpart of ``tests.conftest.BotServer.wait_idle``: it waits on
 an :class:`~bot.local.workers.Activity` until nothing is in flight, where a test would otherwise sleep.
@@ -14,9 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -26,6 +19,7 @@ from bot.core.services import Services
 from bot.local.workers import Activity
 from bot.stores.state import SqliteStateStore
 from inference.registry import load_registry
+from tests.fakes.invoker import FakeInvoker
 from tests.fakes.signing import SIGNING_SECRET
 from tests.fakes.slack_api import FakeSlackApi
 
@@ -42,23 +36,6 @@ def wait_idle(activity: Activity, timeout: float = IDLE_WAIT_SECONDS) -> None:
         time.sleep(0.01)
 
 
-@dataclass
-class RecordingInvoker:
-    """Records what the router asks of the models; ``fail`` makes the next call raise (see the module's docstring)."""
-
-    calls: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
-    fail: Exception | None = None
-
-    def invoke_async(self, model: str, payload: dict[str, Any]) -> None:
-        if self.fail:
-            raise self.fail
-        self.calls.append(("async", model, payload))
-
-    def invoke_sync(self, model: str, payload: dict[str, Any], *, timeout: float) -> dict[str, Any]:
-        self.calls.append(("sync", model, payload))
-        return {"model": model, "task": "text-classification", "result": {"labels": []}, "timings": {}}
-
-
 @pytest.fixture
 def slack() -> Iterator[FakeSlackApi]:
     """The fake Web API; a test fails if the bot sent it anything Slack would refuse or cut."""
@@ -69,12 +46,13 @@ def slack() -> Iterator[FakeSlackApi]:
 
 
 @pytest.fixture
-def invoker() -> RecordingInvoker:
-    return RecordingInvoker()
+def invoker() -> FakeInvoker:
+    """The shared fake of the models, under ``services``: every call recorded as a four-field Call."""
+    return FakeInvoker()
 
 
 @pytest.fixture
-def services(slack: FakeSlackApi, invoker: RecordingInvoker, tmp_path: Path) -> Services:
+def services(slack: FakeSlackApi, invoker: FakeInvoker, tmp_path: Path) -> Services:
     settings = Settings(
         secrets=Secrets(bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET),
         slack_api_url=slack.base_url,

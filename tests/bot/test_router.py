@@ -87,12 +87,6 @@ def test_entry_points(req: Request, status: int, expected: str | None) -> None:
 
 
 @pytest.fixture
-def invoker() -> FakeInvoker:
-    """The shared fake, under ``services`` (tests/bot/conftest.py's own is still RecordingInvoker, for now)."""
-    return FakeInvoker()
-
-
-@pytest.fixture
 def activity() -> Activity:
     """The router's lazy listeners in flight, as local mode counts them."""
     return Activity()

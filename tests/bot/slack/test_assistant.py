@@ -19,7 +19,8 @@ from bot.slack.assistant import (
     suggested_prompts,
 )
 from inference.registry import load_registry
-from tests.bot.conftest import SIGNING_SECRET, RecordingInvoker
+from tests.bot.conftest import SIGNING_SECRET
+from tests.fakes.invoker import FakeInvoker
 from tests.fakes.signing import signed_headers
 from tests.fakes.slack_api import BOT_ID, BOT_USER_ID, FakeSlackApi
 from tests.fakes.slack_client import api_gateway_event
@@ -69,7 +70,7 @@ def test_a_new_thread_is_greeted_with_suggested_prompts_once(services: Services,
 
 
 def test_a_message_shows_thinking_names_the_thread_and_runs_the_chat_model_without_a_placeholder(
-    services: Services, slack: FakeSlackApi, invoker: RecordingInvoker
+    services: Services, slack: FakeSlackApi, invoker: FakeInvoker
 ) -> None:
     slack.set_thread(DM, THREAD, [{"user": BOT_USER_ID, "bot_id": BOT_ID, "text": "Hi! Ask anything."}])
     answer_in_thread(services, message("What is a <https://aws.amazon.com|Lambda>?"), {"event_id": "Ev2"}, CONTEXT)
@@ -77,14 +78,14 @@ def test_a_message_shows_thinking_names_the_thread_and_runs_the_chat_model_witho
     assert status.params["status"] == THINKING and status.params["thread_ts"] == THREAD
     [title] = slack.calls("assistant.threads.setTitle")
     assert title.params["title"] == "What is a Lambda?"
-    [(_, model, payload)] = invoker.calls
+    [(_, model, payload, _)] = invoker.calls
     assert model == "ask" and payload["text"] == "What is a Lambda?" and payload["messages"] == []
     assert payload["reply"]["placeholder_ts"] == "" and payload["reply"]["thread_ts"] == THREAD
     assert slack.calls("chat.postMessage") == []  # the status stands in for a placeholder
 
 
 def test_a_second_message_carries_the_first_turn_and_keeps_the_title(
-    services: Services, slack: FakeSlackApi, invoker: RecordingInvoker
+    services: Services, slack: FakeSlackApi, invoker: FakeInvoker
 ) -> None:
     spec = REGISTRY.get("ask")
     first_answer = answer_message(spec, {"text": "A function."}, source="", elapsed_ms=5.0, request_id="r1")
@@ -98,7 +99,7 @@ def test_a_second_message_carries_the_first_turn_and_keeps_the_title(
         ],
     )
     answer_in_thread(services, message("And a cold start?", ts="1700000100.000900"), {"event_id": "Ev3"}, CONTEXT)
-    [(_, _, payload)] = invoker.calls
+    [(_, _, payload, _)] = invoker.calls
     assert payload["messages"] == [
         {"role": "user", "content": "What is a Lambda?"},
         {"role": "assistant", "content": "A function."},
@@ -107,7 +108,7 @@ def test_a_second_message_carries_the_first_turn_and_keeps_the_title(
 
 
 def test_a_failing_status_costs_nothing_and_a_text_too_long_is_explained(
-    services: Services, slack: FakeSlackApi, invoker: RecordingInvoker
+    services: Services, slack: FakeSlackApi, invoker: FakeInvoker
 ) -> None:
     slack.set_thread(DM, THREAD, [{"user": BOT_USER_ID, "bot_id": BOT_ID, "text": "Hi! Ask anything."}])
     slack.fail("assistant.threads.setStatus", error="missing_scope")
@@ -119,7 +120,7 @@ def test_a_failing_status_costs_nothing_and_a_text_too_long_is_explained(
 
 
 def test_bolt_routes_the_assistants_events_and_acks_without_a_call(
-    services: Services, slack: FakeSlackApi, invoker: RecordingInvoker
+    services: Services, slack: FakeSlackApi, invoker: FakeInvoker
 ) -> None:
     """Locally, through Bolt: the Assistant middleware acks at once and runs the lazy half in a thread."""
     router = Router(services, build_bolt_app(services), lambda_mode=False)
@@ -143,7 +144,7 @@ def test_bolt_routes_the_assistants_events_and_acks_without_a_call(
         assert response["statusCode"] == 200
     assert invoked.wait(10)
     assert slack.wait_for(lambda: slack.calls("assistant.threads.setSuggestedPrompts"))
-    [(_, model, _)] = invoker.calls
+    [(_, model, _, _)] = invoker.calls
     assert model == "ask"
     # The context change is only acknowledged: Bolt's default store would have read the thread
     # (conversations.replies) and written the context into the app's first message (chat.update).

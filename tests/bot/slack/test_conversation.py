@@ -19,7 +19,7 @@ from bot.slack.listeners import is_conversation_reply, run_mention, run_thread_m
 from bot.slack.ui import placeholder_message
 from inference.registry import load_registry
 from inference.tasks import fit_chars
-from tests.bot.conftest import RecordingInvoker
+from tests.fakes.invoker import FakeInvoker
 from tests.fakes.slack_api import BOT_ID, BOT_USER_ID, FakeSlackApi
 
 REGISTRY = load_registry()
@@ -128,7 +128,7 @@ def mention(text: str, **fields: str) -> dict[str, str]:
 
 
 def test_a_chat_mention_in_a_thread_carries_the_threads_conversation(
-    services: Services, slack: FakeSlackApi, invoker: RecordingInvoker
+    services: Services, slack: FakeSlackApi, invoker: FakeInvoker
 ) -> None:
     slack.set_thread(
         "C1",
@@ -140,7 +140,7 @@ def test_a_chat_mention_in_a_thread_carries_the_threads_conversation(
         ],
     )
     run_mention(services, mention(f"<@{BOT_USER_ID}> ask How tall?", thread_ts=THREAD), {"event_id": "Ev1"}, CONTEXT)
-    [(_, model, payload)] = invoker.calls
+    [(_, model, payload, _)] = invoker.calls
     assert model == "ask" and payload["text"] == "How tall?"
     assert payload["messages"] == [
         {"role": "user", "content": "Where is the tower?"},
@@ -149,9 +149,9 @@ def test_a_chat_mention_in_a_thread_carries_the_threads_conversation(
     assert "trimmed_turns" not in payload
 
 
-def test_a_mention_outside_a_thread_is_one_shot(services: Services, invoker: RecordingInvoker) -> None:
+def test_a_mention_outside_a_thread_is_one_shot(services: Services, invoker: FakeInvoker) -> None:
     run_mention(services, mention(f"<@{BOT_USER_ID}> ask Where?"), {"event_id": "Ev2"}, CONTEXT)
-    [(_, _, payload)] = invoker.calls
+    [(_, _, payload, _)] = invoker.calls
     assert payload["text"] == "Where?" and "messages" not in payload
 
 
@@ -201,12 +201,12 @@ def slash_thread(slack: FakeSlackApi, model: str = "ask") -> None:
 
 
 def test_a_reply_in_an_ask_thread_goes_on_with_names_for_several_people(
-    services: Services, slack: FakeSlackApi, invoker: RecordingInvoker
+    services: Services, slack: FakeSlackApi, invoker: FakeInvoker
 ) -> None:
     slash_thread(slack)
     run_thread_message(services, reply("And <!channel> how tall?"), {"event_id": "Ev3"}, CONTEXT)
     run_thread_message(services, reply("And <!channel> how tall?"), {"event_id": "Ev3"}, CONTEXT)  # a retry
-    [(_, model, payload)] = invoker.calls
+    [(_, model, payload, _)] = invoker.calls
     assert model == "ask"
     assert payload["text"] == "user-u2: And @channel how tall?"
     assert payload["messages"] == [
@@ -218,7 +218,7 @@ def test_a_reply_in_an_ask_thread_goes_on_with_names_for_several_people(
 
 
 def test_a_reply_in_another_models_thread_or_without_text_is_left_alone(
-    services: Services, slack: FakeSlackApi, invoker: RecordingInvoker
+    services: Services, slack: FakeSlackApi, invoker: FakeInvoker
 ) -> None:
     slash_thread(slack, model="summarize")
     run_thread_message(services, reply("And then?"), {"event_id": "Ev4"}, CONTEXT)
@@ -228,14 +228,14 @@ def test_a_reply_in_another_models_thread_or_without_text_is_left_alone(
 
 
 def test_a_long_conversation_keeps_its_newest_turns_and_says_how_many_went(
-    services: Services, slack: FakeSlackApi, invoker: RecordingInvoker
+    services: Services, slack: FakeSlackApi, invoker: FakeInvoker
 ) -> None:
     turns: list[dict[str, Any]] = [ours(placeholder_message(ASK, user="U2", text="first"))]
     for n in range(30):
         turns += [{"user": "U2", "text": f"question {n} " + "x" * 1000}, answer(f"answer {n} " + "y" * 1000, f"r{n}")]
     slack.set_thread("C1", THREAD, turns)
     run_thread_message(services, reply("last?"), {"event_id": "Ev6"}, CONTEXT)
-    [(_, _, payload)] = invoker.calls
+    [(_, _, payload, _)] = invoker.calls
     total = len(payload["text"]) + sum(len(m["content"]) for m in payload["messages"])
     assert total <= ASK.max_chars and payload["trimmed_turns"] > 0
     assert payload["messages"][0]["role"] == "user" and payload["messages"][-1]["content"].startswith("answer 29")

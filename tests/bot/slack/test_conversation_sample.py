@@ -23,8 +23,8 @@ from bot.slack.delivery import deliver_outcome
 from bot.slack.listeners import run_command, run_thread_message
 from bot.slack.reply import ReplyTarget
 from bot.slack.ui import FSI, PDI
-from tests.bot.conftest import RecordingInvoker
 from tests.conftest import ROOT
+from tests.fakes.invoker import FakeInvoker
 from tests.fakes.slack_api import BOT_ID, BOT_USER_ID, FakeSlackApi
 
 README = ROOT / "README.md"
@@ -81,7 +81,7 @@ def sample(slack: FakeSlackApi, names: dict[str, str], parent_ts: str, reply: di
 
 
 def test_the_readme_shows_a_two_turn_thread_as_the_bot_posts_it(
-    services: Services, slack: FakeSlackApi, invoker: RecordingInvoker, monkeypatch: pytest.MonkeyPatch
+    services: Services, slack: FakeSlackApi, invoker: FakeInvoker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ids = (f"sample{n:06d}" for n in itertools.count(1))
     monkeypatch.setattr(listeners, "new_request_id", lambda: next(ids))
@@ -90,7 +90,8 @@ def test_the_readme_shows_a_two_turn_thread_as_the_bot_posts_it(
     context = {"bot_user_id": BOT_USER_ID, "bot_id": BOT_ID}
 
     def answer(n: int) -> None:
-        _, model, payload = invoker.calls[n]
+        call = invoker.calls[n]
+        model, payload = call.model, call.payload
         target = ReplyTarget.from_dict({**payload["reply"], "started_at": 1_700_000_000.0})
         deliver_outcome(
             services, services.registry.get(model), target, text=payload["text"], result={"text": ANSWERS[n]}

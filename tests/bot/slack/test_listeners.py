@@ -34,7 +34,7 @@ from bot.slack.listeners import (
 )
 from bot.slack.plans import Plan
 from bot.slack.ui import MODEL_SELECT_BLOCK, VOTE_UP
-from tests.bot.conftest import RecordingInvoker
+from tests.fakes.invoker import FakeInvoker
 from tests.fakes.signing import FORM, SIGNING_SECRET, signed_headers
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.slack_client import api_gateway_event, slash_command_body
@@ -76,7 +76,7 @@ def replies(slack: FakeSlackApi, channel: str, thread_ts: str) -> list[dict[str,
 
 
 def test_the_ack_of_a_run_answers_bare_and_calls_nothing(
-    services: Services, slack: FakeSlackApi, invoker: RecordingInvoker
+    services: Services, slack: FakeSlackApi, invoker: FakeInvoker
 ) -> None:
     ack, context = FakeAck(), {}
     ack_command(services, ack, command("I love it"), context)
@@ -94,21 +94,21 @@ def test_the_ack_of_help_answers_with_it(services: Services, slack: FakeSlackApi
 
 
 def test_the_lazy_half_runs_the_plan_the_ack_made(
-    services: Services, slack: FakeSlackApi, invoker: RecordingInvoker, plans_made: list[dict[str, Any]]
+    services: Services, slack: FakeSlackApi, invoker: FakeInvoker, plans_made: list[dict[str, Any]]
 ) -> None:
     """As locally, where Bolt hands the lazy half a copy of the ack's context: one plan per request."""
     context: dict[str, Any] = {}
     ack_command(services, FakeAck(), command("I love it"), context)
     run_command(services, command("I love it"), context)
     assert len(plans_made) == 1
-    [(_, model, payload)] = invoker.calls
+    [(_, model, payload, _)] = invoker.calls
     assert (model, payload["text"]) == ("sentiment", "I love it")
     [placeholder] = slack.messages("C1")
     assert payload["reply"]["placeholder_ts"] == placeholder["ts"]
 
 
 def test_a_lazy_half_without_the_acks_context_plans_the_same_from_the_body(
-    services: Services, invoker: RecordingInvoker, plans_made: list[dict[str, Any]]
+    services: Services, invoker: FakeInvoker, plans_made: list[dict[str, Any]]
 ) -> None:
     """As in Lambda, where the lazy half is another invocation: it plans once, from the same body."""
     acked: dict[str, Any] = {}
@@ -116,17 +116,17 @@ def test_a_lazy_half_without_the_acks_context_plans_the_same_from_the_body(
     lazy: dict[str, Any] = {}
     run_command(services, command("I love it"), lazy)
     assert len(plans_made) == 2 and lazy[PLAN_KEY] == acked[PLAN_KEY]
-    assert [model for _, model, _ in invoker.calls] == ["sentiment"]
+    assert [call.model for call in invoker.calls] == ["sentiment"]
 
 
-def test_a_command_delivered_twice_runs_once(services: Services, invoker: RecordingInvoker) -> None:
+def test_a_command_delivered_twice_runs_once(services: Services, invoker: FakeInvoker) -> None:
     run_command(services, command("I love it"), {})
     run_command(services, command("I love it"), {})
     assert len(invoker.calls) == 1
 
 
 def test_a_command_answered_by_its_ack_starts_nothing(
-    services: Services, slack: FakeSlackApi, invoker: RecordingInvoker
+    services: Services, slack: FakeSlackApi, invoker: FakeInvoker
 ) -> None:
     context: dict[str, Any] = {}
     ack_command(services, FakeAck(), command("help"), context)
@@ -134,15 +134,15 @@ def test_a_command_answered_by_its_ack_starts_nothing(
     assert slack.calls() == [] and invoker.calls == []
 
 
-def test_a_comparison_runs_every_model(services: Services, invoker: RecordingInvoker) -> None:
+def test_a_comparison_runs_every_model(services: Services, invoker: FakeInvoker) -> None:
     context: dict[str, Any] = {}
     ack_command(services, FakeAck(), command("compare sentiment,ner hi", name="/hf"), context)
     run_command(services, command("compare sentiment,ner hi", name="/hf"), context)
-    assert [model for _, model, _ in invoker.calls] == ["sentiment", "ner"]
+    assert [call.model for call in invoker.calls] == ["sentiment", "ner"]
 
 
 def test_a_run_that_cannot_start_ends_in_one_clear_error(
-    services: Services, slack: FakeSlackApi, invoker: RecordingInvoker
+    services: Services, slack: FakeSlackApi, invoker: FakeInvoker
 ) -> None:
     """The comparison message cannot be posted: no model runs, and the person gets one error."""
     slack.fail("chat.postMessage", status=500, times=6)  # the placeholder, then the comparison message
@@ -161,32 +161,32 @@ def mention(text: str, **fields: str) -> dict[str, str]:
 
 
 def test_a_mention_for_help_is_answered_in_its_thread(
-    services: Services, slack: FakeSlackApi, invoker: RecordingInvoker
+    services: Services, slack: FakeSlackApi, invoker: FakeInvoker
 ) -> None:
     run_mention(services, mention("<@UBOT> help"), {"event_id": "Ev1"})
     [reply] = replies(slack, "C1", "1699999999.000200")
     assert "sentiment" in json.dumps(reply["blocks"]) and invoker.calls == []
 
 
-def test_a_mention_runs_its_model_once_per_event(services: Services, invoker: RecordingInvoker) -> None:
+def test_a_mention_runs_its_model_once_per_event(services: Services, invoker: FakeInvoker) -> None:
     run_mention(services, mention("<@UBOT> sentiment I love it"), {"event_id": "Ev2"})
     run_mention(services, mention("<@UBOT> sentiment I love it"), {"event_id": "Ev2"})  # Slack's retry
-    [(_, model, payload)] = invoker.calls
+    [(_, model, payload, _)] = invoker.calls
     assert (model, payload["text"], payload["reply"]["thread_ts"]) == ("sentiment", "I love it", "1699999999.000200")
 
 
 def test_a_mention_in_a_thread_runs_on_the_threads_text(
-    services: Services, slack: FakeSlackApi, invoker: RecordingInvoker
+    services: Services, slack: FakeSlackApi, invoker: FakeInvoker
 ) -> None:
     slack.set_thread("C1", "1699999999.000100", [{"user": "U2", "text": "We shipped it."}])
     event = mention("<@UBOT> summarize", thread_ts="1699999999.000100")
     run_mention(services, event, {"event_id": "Ev3"})
-    [(_, model, payload)] = invoker.calls
+    [(_, model, payload, _)] = invoker.calls
     assert (model, payload["text"]) == ("summarize", "We shipped it.")
 
 
 def test_a_thread_that_cannot_be_read_ends_in_one_clear_error(
-    services: Services, slack: FakeSlackApi, invoker: RecordingInvoker
+    services: Services, slack: FakeSlackApi, invoker: FakeInvoker
 ) -> None:
     slack.fail("conversations.replies", error="missing_scope")
     run_mention(services, mention("<@UBOT> summarize", thread_ts="1699999999.000100"), {"event_id": "Ev4"})
@@ -219,7 +219,7 @@ def submitted(view: dict[str, Any], model: str) -> dict[str, Any]:
 
 
 def test_a_modal_that_can_run_closes_and_runs_once(
-    services: Services, slack: FakeSlackApi, invoker: RecordingInvoker, monkeypatch: pytest.MonkeyPatch
+    services: Services, slack: FakeSlackApi, invoker: FakeInvoker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     view = submitted(opened_view(services, slack, "What a day"), "sentiment")
     planned: list[int] = []
@@ -230,13 +230,13 @@ def test_a_modal_that_can_run_closes_and_runs_once(
     run_modal(services, view, {"user": {"id": "U1"}}, context)
     run_modal(services, view, {"user": {"id": "U1"}}, context)  # a duplicate submission
     assert ack.calls == [{}] and planned == [1]
-    [(_, model, payload)] = invoker.calls
+    [(_, model, payload, _)] = invoker.calls
     assert (model, payload["text"], payload["reply"]["thread_ts"]) == ("sentiment", "What a day", "1700000000.000900")
 
 
 @pytest.mark.parametrize(("model", "says"), [("", "Pick a model."), ("sentiment", SHORTCUT_TEXT_GONE)])
 def test_a_modal_that_cannot_run_stays_open_saying_why(
-    services: Services, slack: FakeSlackApi, invoker: RecordingInvoker, model: str, says: str
+    services: Services, slack: FakeSlackApi, invoker: FakeInvoker, model: str, says: str
 ) -> None:
     view = submitted({"private_metadata": json.dumps({"channel": "C1", "text_key": "gone"})}, model)
     ack, context = FakeAck(), {}
@@ -299,7 +299,7 @@ def test_bolt_passes_each_listener_what_it_names_and_finds_its_lazy_half_by_its_
 
 
 def test_locally_a_slash_command_is_planned_once(
-    services: Services, invoker: RecordingInvoker, plans_made: list[dict[str, Any]]
+    services: Services, invoker: FakeInvoker, plans_made: list[dict[str, Any]]
 ) -> None:
     """Through Bolt in local mode: the lazy half runs in a thread with the ack's plan."""
     router = Router(services, build_bolt_app(services), lambda_mode=False)

@@ -16,12 +16,6 @@ from tests.fakes.invoker import FakeInvoker
 from tests.fakes.slack_api import FakeSlackApi
 
 
-@pytest.fixture
-def invoker() -> FakeInvoker:
-    """The shared fake, under ``services`` (tests/bot/conftest.py's own is still RecordingInvoker, for now)."""
-    return FakeInvoker()
-
-
 def test_model_runs_even_when_the_placeholder_cannot_be_posted(
     slack: FakeSlackApi, services: Services, invoker: FakeInvoker
 ) -> None:
