@@ -43,6 +43,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from inference import redaction
 from inference.errors import InferenceError, RegistryError, UnknownModel
 from inference.loader import is_offline
 from inference.registry import ModelSpec, load_registry
@@ -88,44 +89,6 @@ class WarmFailed(RuntimeError):
         self.logged = logged
 
 
-class RedactToken(logging.Filter):
-    """Replaces the Hub token with ``***`` in a record's message, extras and exception (as the router's filter does).
-
-    The exception is rendered to text here and its live object dropped, because
-    Powertools' formatter would render it again from the exception, token included.
-    """
-
-    def __init__(self, token: str) -> None:
-        super().__init__()
-        self.token = token
-
-    def redact(self, value: Any) -> Any:
-        if isinstance(value, str):
-            return value.replace(self.token, "***")
-        if isinstance(value, list | tuple):
-            return type(value)(self.redact(item) for item in value)
-        if isinstance(value, dict):
-            return {self.redact(k): self.redact(v) for k, v in value.items()}
-        return value
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg, record.args = self.redact(record.getMessage()), None
-        if record.exc_info and record.exc_info[0] is not None:
-            record.exc_text = record.exc_text or logging.Formatter().formatException(record.exc_info)
-            record.exception_name = record.exc_info[0].__name__
-            record.exc_info = None
-        if record.exc_text:
-            record.exc_text = record.exception = self.redact(record.exc_text)
-        for key, value in list(vars(record).items()):
-            if key not in _RECORD_ATTRIBUTES:
-                setattr(record, key, self.redact(value))
-        return True
-
-
-#: Attributes every LogRecord has; anything else on a record came in through ``extra=``.
-_RECORD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
-
-
 def _log_handlers() -> list[logging.Handler]:
     """This module's Powertools handler and the root logger's (Lambda's runtime, huggingface_hub's loggers)."""
     return [logger.registered_handler, *logging.getLogger().handlers]
@@ -133,11 +96,7 @@ def _log_handlers() -> list[logging.Handler]:
 
 def _redact_logs(token: str | None) -> None:
     """Redact ``token`` (when there is one) in every log line from now on, replacing any earlier invocation's filter."""
-    for handler in _log_handlers():
-        for old in [f for f in handler.filters if isinstance(f, RedactToken)]:
-            handler.removeFilter(old)
-        if token:
-            handler.addFilter(RedactToken(token))
+    redaction.install(_log_handlers(), [token] if token else [])
 
 
 def hub_token(name: str, *, client: Any = None) -> str | None:
@@ -302,6 +261,8 @@ def _within(
         while answer is None and read(max(deadline - time.monotonic(), 0)):
             pass
     finally:
+        if answer is None and time.monotonic() < deadline:
+            process.join(KILL_WAIT_SECONDS)  # its end of the pipe closed before the deadline: it is ending
         if answer is None and process.is_alive():
             stopped = True
             process.kill()

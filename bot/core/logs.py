@@ -16,6 +16,7 @@ from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
 from bot.core.config import DEFAULT_LOG_LEVEL, DEFAULT_SERVICE_NAME
 from bot.core.http import BadRequest, Request
+from inference import redaction
 
 _formatter: LambdaPowertoolsFormatter | None = None
 #: The proxy event being handled in this thread, so a log line can name its request without quoting it.
@@ -26,51 +27,6 @@ BOLT_LINES_WITH_BODIES = {
     "Invalid request signature detected": "invalid_signature",  # RequestVerification, INFO
     "Incoming event:": "received",  # the Lambda adapter's SlackRequestHandler, DEBUG
 }
-
-
-#: Attributes every LogRecord has; anything else on a record came in through ``extra=``.
-_RECORD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
-
-
-class RedactSecrets(logging.Filter):
-    """Replaces each secret value with ``***`` in a record's message, arguments, extras and exception.
-
-    The exception is rendered to text here and its live object dropped from the
-    record, because formatters (Powertools' among them) render it again from
-    the exception itself, which would bring the secret back. Powertools prints
-    the redacted text under its usual ``exception`` and ``exception_name`` keys.
-    """
-
-    def __init__(self, secrets: Iterable[str]) -> None:
-        super().__init__()
-        self.secrets = [s for s in secrets if s and len(s) >= 6]
-
-    def redact(self, value: Any) -> Any:
-        """``value`` with every secret replaced, looking inside lists, tuples and dicts."""
-        if isinstance(value, str):
-            for secret in self.secrets:
-                value = value.replace(secret, "***")
-            return value
-        if isinstance(value, list | tuple):
-            return type(value)(self.redact(item) for item in value)
-        if isinstance(value, dict):
-            return {self.redact(k): self.redact(v) for k, v in value.items()}
-        return value
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not self.secrets:
-            return True
-        record.msg, record.args = self.redact(record.getMessage()), None
-        if record.exc_info and record.exc_info[0] is not None:
-            record.exc_text = record.exc_text or logging.Formatter().formatException(record.exc_info)
-            record.exception_name = record.exc_info[0].__name__
-            record.exc_info = None
-        if record.exc_text:
-            record.exc_text = record.exception = self.redact(record.exc_text)
-        for key, value in list(vars(record).items()):
-            if key not in _RECORD_ATTRIBUTES:
-                setattr(record, key, self.redact(value))
-        return True
 
 
 class BoundRequestLines(logging.Filter):
@@ -138,10 +94,7 @@ def setup_logging(secrets: Iterable[str] = (), *, level: str | None = None, serv
             _formatter.append_keys(service=service)
     secrets = [s for s in secrets if s]
     if secrets:
-        for handler in root.handlers:
-            for old in [f for f in handler.filters if isinstance(f, RedactSecrets)]:
-                handler.removeFilter(old)
-            handler.addFilter(RedactSecrets(secrets))
+        redaction.install(root.handlers, secrets)
 
 
 def set_correlation_id(value: str | None) -> None:

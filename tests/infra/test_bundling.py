@@ -58,6 +58,7 @@ def repo(tmp_path: Path) -> Path:
         "inference/tasks.py": "",
         "inference/registry.py": "",
         "inference/backends.py": "",
+        "inference/redaction.py": "",
         "inference/handler.py": "import torch\n",
         "inference/service.py": "",
         "inference/Dockerfile": "FROM scratch\n",
@@ -89,6 +90,7 @@ def test_the_router_bundle_holds_the_router_the_light_inference_modules_and_depe
         "inference/tasks.py",
         "inference/registry.py",
         "inference/backends.py",
+        "inference/redaction.py",
         "inference/models.yaml",
         "slack_bolt/__init__.py",
     }

@@ -24,7 +24,7 @@ import pytest
 import yaml
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
-from bot.core.logs import RedactSecrets
+from inference.redaction import RedactSecrets
 from tests.conftest import BOT_TOKEN, PASSCODE, BotServer, start_server, stop_server
 from tests.fakes.signing import FORM, SIGNING_SECRET
 from tests.fakes.slack_api import FakeSlackApi
