@@ -18,7 +18,7 @@ NER_TEXT = example_of("tiny-ner")
 
 def compare(page: Any, *titles: str) -> None:
     """Switch to compare mode and pick exactly the models with these titles."""
-    page.check("#mode-compare")
+    page.click("label[for=mode-compare]")  # as a person does: the radio itself is hidden under the switch
     for box in page.locator("#compare-picks input").all():
         box.uncheck()
     for title in titles:

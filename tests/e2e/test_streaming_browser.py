@@ -54,7 +54,7 @@ def test_the_chat_mode_grows_the_models_turn_then_replaces_it(streaming_server: 
         page.on("pageerror", lambda error: problems.append(str(error)))
         try:
             page.goto(f"{streaming_server.url}/go")
-            page.check("#mode-chat")
+            page.click("label[for=mode-chat]")
             page.select_option("#model", "chat")
             page.fill("#text", "Where is the tower?")
             page.click("#run")
