@@ -22,6 +22,18 @@ from infra.settings import LOG_RETENTION, Settings
 from infra.warm import WarmStep
 
 ROUTER = "router"
+#: The slash command that runs any entry, and how many commands Slack allows an app: bot/slack/plans.py's HF_COMMAND
+#: and bot/slack/manifest.py's MAX_COMMANDS, restated because infra may not import bot/slack/ (it needs slack_bolt,
+#: which infra/requirements.txt does not install); tests/infra/test_outputs.py checks them equal.
+HF_COMMAND = "/hf"
+MAX_COMMANDS = 50
+#: CloudFormation's limit on an output's description (the Output data type: 1 to 1,024 characters).
+OUTPUT_DESCRIPTION_LIMIT = 1024
+SLACK_COMMANDS_DESCRIPTION = (
+    "The Slack app's slash commands, in manifest order. When this list changed, re-import the manifest: "
+    "python -m bot manifest --url <ApiUrl> > manifest.yaml, paste it into the app's App Manifest page "
+    "and reinstall the app when Slack asks"
+)
 #: The warm function's name is ``<prefix>-warm``; no model may take it (``ROUTER`` and it are in RESERVED_NAMES).
 WARM = "warm"
 
@@ -42,6 +54,16 @@ def _check_deployable(registry: Registry) -> None:
                 f"{spec.name}: the model is the local folder {spec.local_path}, which a Lambda function cannot read; "
                 "deployed entries need a Hub id and revision (their weights are cached on EFS)"
             )
+
+
+def slack_commands(registry: Registry) -> str:
+    """The registry's slash commands as the manifest lists them (``build_manifest``): one per entry in registry
+    order, cut to Slack's 50 with ``/hf`` last, space-separated.
+
+    At most 49 commands of 32 characters and ``/hf``: 1,620 characters, well inside an output value.
+    """
+    commands = [spec.command for spec in registry][: MAX_COMMANDS - 1]
+    return " ".join([*commands, HF_COMMAND])
 
 
 class HfSlackBotStack(Stack):
@@ -134,14 +156,15 @@ class HfSlackBotStack(Stack):
             model_functions=self.models.functions,
             failure_queue=self.monitoring.failure_queue,
         )
-        self._outputs(settings)
+        self._outputs(settings, registry)
 
-    def _outputs(self, settings: Settings) -> None:
+    def _outputs(self, settings: Settings, registry: Registry) -> None:
         secret = self.router.secret
         outputs = {
             "ApiUrl": (self.api.rest_api.url, "Base URL of the API"),
             "FormUrl": (self.api.url_for(FORM_PATH), "The /go form, for people without Slack"),
             "SlackRequestUrl": (self.api.url_for(SLACK_EVENTS_PATH), "Request URL for the Slack app's manifest"),
+            "SlackCommands": (slack_commands(registry), SLACK_COMMANDS_DESCRIPTION),
             "SecretName": (secret.secret_name, "Holds the Slack bot token, signing secret and /go passcode"),
             "FillSecretCommand": (fill_secret_command(secret, Aws.REGION), "Run once with your Slack app's values"),
             "ModelFunctionPrefix": (settings.prefix, "Every function's name starts with this and a '-'"),
