@@ -8,6 +8,7 @@ from aws_cdk import Aws, CfnOutput, Fn, Stack
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from bot.core.commands import slash_commands
 from inference.errors import RegistryError
 from inference.registry import RESERVED_NAMES, RESERVED_WHY, Registry
 from infra.api import FORM_PATH, SLACK_EVENTS_PATH, RouterApi
@@ -22,11 +23,6 @@ from infra.settings import LOG_RETENTION, Settings
 from infra.warm import WarmStep
 
 ROUTER = "router"
-#: The slash command that runs any entry, and how many commands Slack allows an app: bot/slack/plans.py's HF_COMMAND
-#: and bot/slack/manifest.py's MAX_COMMANDS, restated because infra may not import bot/slack/ (it needs slack_bolt,
-#: which infra/requirements.txt does not install); tests/infra/test_outputs.py checks them equal.
-HF_COMMAND = "/hf"
-MAX_COMMANDS = 50
 #: CloudFormation's limit on an output's description (the Output data type: 1 to 1,024 characters).
 OUTPUT_DESCRIPTION_LIMIT = 1024
 SLACK_COMMANDS_DESCRIPTION = (
@@ -54,16 +50,6 @@ def _check_deployable(registry: Registry) -> None:
                 f"{spec.name}: the model is the local folder {spec.local_path}, which a Lambda function cannot read; "
                 "deployed entries need a Hub id and revision (their weights are cached on EFS)"
             )
-
-
-def slack_commands(registry: Registry) -> str:
-    """The registry's slash commands as the manifest lists them (``build_manifest``): one per entry in registry
-    order, cut to Slack's 50 with ``/hf`` last, space-separated.
-
-    At most 49 commands of 32 characters and ``/hf``: 1,620 characters, well inside an output value.
-    """
-    commands = [spec.command for spec in registry][: MAX_COMMANDS - 1]
-    return " ".join([*commands, HF_COMMAND])
 
 
 class HfSlackBotStack(Stack):
@@ -164,7 +150,7 @@ class HfSlackBotStack(Stack):
             "ApiUrl": (self.api.rest_api.url, "Base URL of the API"),
             "FormUrl": (self.api.url_for(FORM_PATH), "The /go form, for people without Slack"),
             "SlackRequestUrl": (self.api.url_for(SLACK_EVENTS_PATH), "Request URL for the Slack app's manifest"),
-            "SlackCommands": (slack_commands(registry), SLACK_COMMANDS_DESCRIPTION),
+            "SlackCommands": (" ".join(slash_commands(registry)), SLACK_COMMANDS_DESCRIPTION),
             "SecretName": (secret.secret_name, "Holds the Slack bot token, signing secret and /go passcode"),
             "FillSecretCommand": (fill_secret_command(secret, Aws.REGION), "Run once with your Slack app's values"),
             "ModelFunctionPrefix": (settings.prefix, "Every function's name starts with this and a '-'"),

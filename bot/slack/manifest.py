@@ -13,9 +13,9 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from bot.core.commands import HF_COMMAND, commanded
 from bot.core.mrkdwn import clip
 from bot.slack.assistant import default_chat_model, suggested_prompts
-from bot.slack.plans import HF_COMMAND
 from bot.slack.ui import SHORTCUT_CALLBACK
 from inference.registry import Registry
 from inference.tasks import get_task
@@ -24,8 +24,6 @@ PLACEHOLDER_URL = "https://YOUR-API-ID.execute-api.YOUR-REGION.amazonaws.com/pro
 APP_NAME = "Hugging Face Models"
 #: What the message menu shows; Slack allows 24 characters.
 SHORTCUT_NAME = "Run a model on this"
-#: Slack allows an app 50 slash commands; ``/hf`` takes one of them.
-MAX_COMMANDS = 50
 BOT_SCOPES = [
     "app_mentions:read",
     "channels:history",
@@ -94,8 +92,8 @@ def build_manifest(registry: Registry, url: str | None) -> dict[str, Any]:
             "usage_hint": clip(get_task(spec.task).input_format.replace("`", ""), 100),
             "should_escape": False,
         }
-        for spec in registry
-    ][: MAX_COMMANDS - 1]
+        for spec in commanded(registry)
+    ]
     commands.append(
         {
             "command": HF_COMMAND,

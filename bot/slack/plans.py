@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from bot.core.commands import HF_COMMAND
 from bot.core.compare import COMPARE, CompareError, check_compare
 from bot.core.model_requests import check_input
 from bot.core.mrkdwn import clip, escape, inline_code
@@ -19,8 +20,6 @@ from bot.slack.text import strip_leading_mention, to_plain
 from bot.slack.ui import help_message, usage_message, warning_message
 from inference.errors import InferenceError
 from inference.registry import ModelSpec, Registry
-
-HF_COMMAND = "/hf"
 
 
 @dataclass(frozen=True)

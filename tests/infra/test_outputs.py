@@ -11,10 +11,10 @@ from pathlib import Path
 
 import yaml
 
-from bot.slack import manifest, plans
+from bot.core.commands import MAX_COMMANDS, slash_commands
+from bot.slack import manifest
 from inference.registry import DEFAULT_MODELS_FILE, load_registry
-from infra import stack
-from infra.stack import OUTPUT_DESCRIPTION_LIMIT, slack_commands
+from infra.stack import OUTPUT_DESCRIPTION_LIMIT
 from tests.infra.conftest import EXTRA_MODEL, Synthesis
 
 #: The limit this output is checked against for its value (a conservative reading of CloudFormation's quotas).
@@ -36,11 +36,6 @@ def test_the_deploy_prints_the_manifests_commands_and_says_what_to_do_when_they_
     assert len(description) <= OUTPUT_DESCRIPTION_LIMIT
 
 
-def test_the_constants_infra_restates_are_the_slack_sides() -> None:
-    """infra may not import bot/slack/ (it needs slack_bolt); what it restates must not drift."""
-    assert (stack.HF_COMMAND, stack.MAX_COMMANDS) == (plans.HF_COMMAND, manifest.MAX_COMMANDS)
-
-
 def test_a_registry_past_slacks_limit_lists_what_the_manifest_lists_and_fits_an_output(tmp_path: Path) -> None:
     """60 entries with the longest commands Slack allows: cut to 49 and ``/hf`` as the manifest is, 1,620 characters."""
     document = yaml.safe_load(DEFAULT_MODELS_FILE.read_text(encoding="utf-8"))
@@ -49,7 +44,7 @@ def test_a_registry_past_slacks_limit_lists_what_the_manifest_lists_and_fits_an_
     ]
     path = tmp_path / "models.yaml"
     path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
-    value = slack_commands(load_registry(path))
+    value = " ".join(slash_commands(load_registry(path)))
     assert value.split(" ") == manifest_commands(path)
-    assert len(value.split(" ")) == manifest.MAX_COMMANDS
+    assert len(value.split(" ")) == MAX_COMMANDS
     assert len(value) == 49 * 32 + 3 + 49 <= OUTPUT_VALUE_LIMIT
