@@ -17,12 +17,18 @@ from collections import Counter
 
 from tests.fakes.slack_api import FakeSlackApi
 
-#: The Web API methods the bot posts with, and the faults they take in turn.
+#: The Web API methods the bot posts with (the streaming ones too: the load lets the workspace use
+#: them), and the faults they take in turn. A 500 on ``chat.startStream`` is a refusal to the bot:
+#: that conversation's partials go by ``chat.postMessage`` and ``chat.update`` instead.
 SCHEDULE = (
     ("chat.postMessage", 429),
     ("chat.update", 500),
+    ("chat.startStream", 500),
+    ("chat.appendStream", 429),
     ("chat.postMessage", 500),
     ("chat.update", 429),
+    ("chat.startStream", 429),
+    ("chat.appendStream", 500),
 )
 RETRY_AFTER_SECONDS = 1
 

@@ -16,10 +16,12 @@ from slack_sdk.webhook import WebhookClient
 
 from benchmarks.load import _ms_summary, summarize
 from benchmarks.load_outcomes import Outcome, collect
-from benchmarks.load_traffic import plan_requests, send
+from benchmarks.load_traffic import CHAT_TASK, plan_requests, seed_threads, send
 from benchmarks.markdown_section import markers, replace_section, write_section
 from benchmarks.process_memory import TreeMemorySampler, child_pids, parent_pid, peak_rss_kib
 from benchmarks.slack_faults import SCHEDULE, FaultInjector
+from bot.slack.streaming import STILL_WRITING
+from bot.slack.ui import FEEDBACK_BLOCK
 from inference.registry import ModelSpec, load_registry
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.slack_client import HttpResult
@@ -45,8 +47,22 @@ def web(slack: FakeSlackApi) -> WebClient:
 def outcome(request_id: str) -> dict[str, Any]:
     return {
         "text": "Answer: POSITIVE",
-        "blocks": [{"type": "context", "elements": [{"type": "mrkdwn", "text": f"request `{request_id}`"}]}],
+        "blocks": [
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"request `{request_id}`"}]},
+            {"type": "actions", "block_id": f"{FEEDBACK_BLOCK}{request_id}", "elements": []},
+        ],
     }
+
+
+def partial(text: str) -> dict[str, Any]:
+    """The text so far, as the bot shows it while the model writes (no request id, no buttons)."""
+    return {"text": text, "blocks": [{"type": "context", "elements": [{"type": "mrkdwn", "text": STILL_WRITING}]}]}
+
+
+@pytest.fixture
+def chat_models(models: list[ModelSpec]) -> list[ModelSpec]:
+    chat = next(spec for spec in load_registry() if spec.task == CHAT_TASK)
+    return [models[0], chat]
 
 
 # -- traffic -----------------------------------------------------------------------------------
@@ -63,6 +79,38 @@ def test_requests_cycle_kinds_and_models_each_in_its_own_channel(models: list[Mo
     assert hf.command == "/hf" and hf.text.startswith(f"{models[0].name} ")
     assert mention.text.startswith(f"<@UBOT> {models[0].name} ") and mention.ts and not mention.response_url
     assert all(r.response_url for r in planned if r.kind != "mention")
+
+
+def test_a_chat_model_is_asked_by_command_in_a_thread_and_by_a_reply(
+    slack: FakeSlackApi, chat_models: list[ModelSpec]
+) -> None:
+    planned = plan_requests(6, chat_models, run="T", new_response_url=slack.new_response_url)
+    other, chat = planned[:3], planned[3:]
+    assert [r.kind for r in other] == ["command", "hf", "mention"]
+    assert [r.kind for r in chat] == ["command", "reply", "thread-mention"]
+    command, reply, in_thread = chat
+    assert command.response_url and not command.thread_ts
+    assert reply.thread_ts and reply.ts != reply.thread_ts and "<@" not in reply.text and not reply.response_url
+    assert in_thread.thread_ts and in_thread.text.startswith(f"<@UBOT> {in_thread.model} ")
+    seed_threads(slack, planned)
+    client = web(slack)
+    [question] = client.conversations_replies(channel=in_thread.channel, ts=in_thread.thread_ts)["messages"]
+    assert question["user"] == in_thread.user
+    placeholder, answer = client.conversations_replies(channel=reply.channel, ts=reply.thread_ts)["messages"]
+    assert placeholder["bot_id"] and " asked " in placeholder["text"]
+    assert any(b.get("block_id", "").startswith(FEEDBACK_BLOCK) for b in answer["blocks"])
+    assert f"`{reply.model}`" in str(answer["blocks"])
+    assert collect(slack, planned)[reply.index].delivered == 0  # a seeded turn is no outcome
+
+
+def test_a_thread_reply_is_sent_as_a_message_event_in_the_bots_thread(chat_models: list[ModelSpec]) -> None:
+    reply = next(r for r in plan_requests(6, chat_models, run="T", new_response_url=str) if r.kind == "reply")
+    sender = ScriptedSender(500, 200)
+    send(sender, reply)  # type: ignore[arg-type]
+    event = sender.sent[0]["event"]
+    assert event["type"] == "message" and event["thread_ts"] == reply.thread_ts
+    assert event["parent_user_id"] == "UBOT" and event["channel_type"] == "channel"
+    assert reply.redeliveries == 1 and reply.acked  # redelivered like any event
 
 
 class ScriptedSender:
@@ -124,6 +172,33 @@ def test_outcomes_are_counted_per_request_whatever_the_route(slack: FakeSlackApi
     assert found[once.index].placeholder_at is not None
 
 
+def test_partials_are_told_from_the_final_answer(slack: FakeSlackApi, models: list[ModelSpec]) -> None:
+    planned = plan_requests(4, models, run="T", new_response_url=slack.new_response_url, kinds=("mention",))
+    by_update, by_stream, late, frozen = planned
+    client = web(slack)
+    slack.allow_streaming()
+    ts = client.chat_postMessage(channel=by_update.channel, thread_ts=by_update.ts, **partial("The"))["ts"]
+    client.chat_update(channel=by_update.channel, ts=ts, **partial("The tower"))
+    client.chat_update(channel=by_update.channel, ts=ts, **outcome("u"))
+    start = dict(channel=by_stream.channel, thread_ts=by_stream.ts, recipient_user_id="U1", recipient_team_id="T1")
+    ts = client.api_call("chat.startStream", json={**start, "markdown_text": "The"})["ts"]
+    client.api_call("chat.appendStream", json={"channel": by_stream.channel, "ts": ts, "markdown_text": " tower"})
+    client.api_call("chat.stopStream", json={"channel": by_stream.channel, "ts": ts})
+    client.chat_update(channel=by_stream.channel, ts=ts, **outcome("s"))
+    ts = client.chat_postMessage(channel=late.channel, thread_ts=late.ts, **outcome("l"))["ts"]
+    client.chat_postMessage(channel=late.channel, thread_ts=late.ts, **partial("The"))  # after the answer
+    client.chat_postMessage(channel=frozen.channel, thread_ts=frozen.ts, **partial("The"))
+    client.chat_postMessage(channel=frozen.channel, thread_ts=frozen.ts, **outcome("f"))
+    found = collect(slack, planned)
+    assert [found[r.index].delivered for r in planned] == [1, 1, 1, 1]
+    assert [found[r.index].with_feedback for r in planned] == [1, 1, 1, 1]
+    assert [found[r.index].partials for r in planned] == [2, 2, 1, 1]
+    assert [found[r.index].streamed_partials for r in planned] == [0, 2, 0, 0]
+    assert [found[r.index].partials_after_final for r in planned] == [0, 0, 1, 0]
+    assert [found[r.index].frozen_partials for r in planned] == [0, 0, 1, 1]
+    assert all(found[r.index].first_partial_at is not None for r in planned)
+
+
 def test_summary_counts_lost_duplicated_and_unacked(models: list[ModelSpec]) -> None:
     planned = plan_requests(4, models, run="T", new_response_url=str, kinds=("mention",))
     for request in planned:
@@ -136,6 +211,24 @@ def test_summary_counts_lost_duplicated_and_unacked(models: list[ModelSpec]) -> 
     assert figures["faults_injected"] == {"429": 3, "500": 0}
     assert figures["end_to_end_latency_ms"]["max"] == 2000.0
     assert [p["channel"] for p in problems] == [planned[i].channel for i in (1, 2, 3)]
+    assert figures["chat"]["sent"] == 0  # none of these is the chat model's
+
+
+def test_summary_counts_chat_partials_and_a_partial_after_the_final(chat_models: list[ModelSpec]) -> None:
+    planned = plan_requests(6, chat_models, run="T", new_response_url=str)
+    for request in planned:
+        request.sent_at, request.ack_status, request.ack_seconds, request.acked = 10.0, 200, 0.1, True
+    outcomes = {r.index: Outcome(1, 0, 10.2, 12.0, with_feedback=1) for r in planned}
+    outcomes[3] = Outcome(1, 0, 10.2, 12.0, with_feedback=1, partials=3, first_partial_at=10.5)
+    outcomes[4] = Outcome(1, 0, 10.2, 12.0, with_feedback=1, partials=2, first_partial_at=11.0, partials_after_final=1)
+    figures, problems = summarize(planned, outcomes, Counter(), frozenset({chat_models[1].name}))
+    chat = figures["chat"]
+    assert chat["sent"] == 3 and chat["by_kind"] == {"command": 1, "reply": 1, "thread-mention": 1}
+    assert (chat["final_exactly_once"], chat["final_with_feedback"], chat["lost"], chat["duplicated"]) == (3, 3, 0, 0)
+    assert (chat["with_partials"], chat["partials"], chat["partials_max"]) == (2, 5, 3)
+    assert chat["partials_after_final"] == 1 and chat["frozen_partials"] == 0
+    assert chat["first_partial_latency_ms"]["max"] == 1000.0
+    assert [p["channel"] for p in problems] == [planned[4].channel]
 
 
 def test_a_latency_nobody_measured_is_none() -> None:
