@@ -11,9 +11,8 @@ the one docs/sizing.md gives for the defaults:
   :data:`MAX_MEMORY_MB`.
 - **timeout**: the smallest of :data:`TIMEOUT_STEPS` that holds
   :data:`TIMEOUT_FACTOR` times a cold start plus a typical request at that
-  memory (at least :data:`GENERATING_MIN_TIMEOUT_S` for the tasks that
-  generate, whose answers vary in length), which is what the registry's nine
-  defaults have.
+  memory (at least :data:`MIN_TIMEOUT_S` for the tasks whose work grows with
+  more than the text's length), which is what the registry's nine defaults have.
 
 Every figure measured by the benchmarks is in :data:`CALIBRATIONS`, one
 :class:`Calibration` per backend, copied from the "Calibration:" line under
@@ -45,9 +44,10 @@ BYTES_PER_PARAMETER = 4
 TIMEOUT_STEPS = (60, 120, 300, TIMEOUT_RANGE[1])
 #: A timeout holds this many cold starts plus typical requests: inputs vary, and EFS reads can be slow.
 TIMEOUT_FACTOR = 10.0
-#: The tasks that generate text get at least this: their answers' length varies with the input.
-GENERATING_MIN_TIMEOUT_S = 120
-GENERATING_TASKS = frozenset({"summarization", "translation", "text-generation"})
+#: The tasks whose work grows with more than the text's length get at least this long, in seconds: a long
+#: text is summarized in parts, a chat answer streams for as long as it writes, a translation's length follows
+#: its source, and zero-shot reads the text once per label (people write as many labels as they like).
+MIN_TIMEOUT_S = {"summarization": 300, "text-generation": 300, "translation": 120, "zero-shot-classification": 120}
 
 
 @dataclass(frozen=True)
@@ -94,14 +94,43 @@ TORCH_CALIBRATION = Calibration(
 #: µs (1e-6 s) per million parameters per unit of work (``s_per_m_token_read`` for the encoder family,
 #: ``s_per_m_token_written`` for the others: tokens times beams for seq2seq, tokens for chat), the two-vCPU speed-up.
 DOC_FAMILIES = {"encoder": "onnx", "seq2seq": "ctranslate2", "chat": "onnxruntime-genai"}
-#: Each backend's calibration. The fast runtimes' own figures are being measured again (docs/sizing.md will give
-#: one line per family, :data:`DOC_FAMILIES`); until they are copied here, the fast backends are sized with torch's,
-#: an upper bound (they measured less).
+#: Each backend's calibration: torch's, and each fast runtime's from its family's line in docs/sizing.md
+#: (the full benchmark run of 2026-12-02 at one thread; the families share the CTranslate2 pair's slope).
 CALIBRATIONS: dict[str, Calibration] = {
     TORCH: TORCH_CALIBRATION,
-    "onnx": TORCH_CALIBRATION,
-    "ctranslate2": TORCH_CALIBRATION,
-    "onnxruntime-genai": TORCH_CALIBRATION,
+    # "Calibration, encoder (ONNX Runtime int8): cold start 0.24 s + 2.76 ms per million parameters; peak RSS
+    # 75 MB + 1.00 MB per million parameters; 7.30 µs per million parameters per token read; 1.24 times".
+    "onnx": Calibration(
+        rss_base_mb=75,
+        rss_per_m_mb=1.00,
+        cold_base_s=0.24,
+        cold_per_m_s=2.76e-3,
+        s_per_m_token_read=7.30e-6,
+        s_per_m_token_written=0.0,
+        two_vcpu_speedup=1.24,
+    ),
+    # "Calibration, seq2seq (CTranslate2 int8): cold start 0.28 s + 2.76 ms per million parameters; peak RSS
+    # 78 MB + 1.00 MB per million parameters; 20.92 µs per million parameters per token and beam written; 1.00 times".
+    "ctranslate2": Calibration(
+        rss_base_mb=78,
+        rss_per_m_mb=1.00,
+        cold_base_s=0.28,
+        cold_per_m_s=2.76e-3,
+        s_per_m_token_read=0.0,
+        s_per_m_token_written=20.92e-6,
+        two_vcpu_speedup=1.00,
+    ),
+    # "Calibration, chat (onnxruntime-genai int4): cold start 0.82 s + 2.76 ms per million parameters; peak RSS
+    # 149 MB + 1.00 MB per million parameters; 57.95 µs per million parameters per token written; 1.36 times".
+    "onnxruntime-genai": Calibration(
+        rss_base_mb=149,
+        rss_per_m_mb=1.00,
+        cold_base_s=0.82,
+        cold_per_m_s=2.76e-3,
+        s_per_m_token_read=0.0,
+        s_per_m_token_written=57.95e-6,
+        two_vcpu_speedup=1.36,
+    ),
 }
 
 
@@ -202,7 +231,6 @@ def size(*, parameters: int, task: str, backend: str) -> Sizing:
     memory = min(MAX_MEMORY_MB, max(floor, needs))
     cold = figures.cold_base_s + figures.cold_per_m_s * parameters / 1e6
     budget = TIMEOUT_FACTOR * (cold + one_request / _speedup(memory / MB_PER_VCPU, figures))
-    if task in GENERATING_TASKS:
-        budget = max(budget, GENERATING_MIN_TIMEOUT_S)
+    budget = max(budget, MIN_TIMEOUT_S.get(task, 0))
     timeout = next((step for step in TIMEOUT_STEPS if step >= budget), TIMEOUT_STEPS[-1])
     return Sizing(memory=memory, timeout=timeout, needs_mb=needs, request_s=one_request, cold_s=cold)

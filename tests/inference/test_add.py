@@ -367,10 +367,10 @@ def test_refuses_a_gated_or_private_repository_without_a_token(
 def test_refuses_a_model_too_large_for_lambda(hub: Hub, registry: Path, capsys: pytest.CaptureFixture[str]) -> None:
     hub.publish(
         "someone/huge",
-        info={**_info("ask"), "safetensors": {"parameters": {"BF16": 7_615_616_512}, "total": 7_615_616_512}},
+        info={**_info("ask"), "safetensors": {"parameters": {"BF16": 14_770_033_664}, "total": 14_770_033_664}},
     )
     line = refused(capsys, 1, "someone/huge")
-    assert "someone/huge is too large for Lambda: 7,615.6 M parameters (BF16); it needs about" in line
+    assert "someone/huge is too large for Lambda: 14,770.0 M parameters (BF16); it needs about" in line
     assert "more than Lambda's 10,240 MB" in line
 
 

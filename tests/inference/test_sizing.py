@@ -116,11 +116,13 @@ def test_memory_is_the_need_with_headroom_rounded_up_to_64_mb_and_at_least_one_v
     assert large.needs_mb == 8128 and large.memory == 8128 and large.memory % sizing.MEMORY_STEP_MB == 0
 
 
-def test_a_slow_request_gets_two_vcpus_and_a_generator_at_least_120_s() -> None:
-    chat = sizing.size(parameters=500_000_000, task="text-generation", backend="onnxruntime-genai")
+def test_a_slow_request_gets_two_vcpus_and_a_generator_its_tasks_minimum() -> None:
+    chat = sizing.size(parameters=1_500_000_000, task="text-generation", backend="onnxruntime-genai")
     assert chat.request_s > sizing.SLOW_REQUEST_S and chat.memory == 2 * MB_PER_VCPU
+    quick = sizing.size(parameters=500_000_000, task="text-generation", backend="onnxruntime-genai")
+    assert quick.request_s < sizing.SLOW_REQUEST_S and quick.memory == MB_PER_VCPU
     translator = sizing.size(parameters=1_000_000, task="translation", backend="ctranslate2")
-    assert translator.memory == MB_PER_VCPU and translator.timeout == sizing.GENERATING_MIN_TIMEOUT_S
+    assert translator.memory == MB_PER_VCPU and translator.timeout == sizing.MIN_TIMEOUT_S["translation"]
 
 
 def test_a_model_that_needs_more_than_lambda_has_is_too_large() -> None:
