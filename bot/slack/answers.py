@@ -187,12 +187,17 @@ def _titled(title: str, parts: list[Part]) -> list[Part]:
     return [(SECTION, head), *parts]
 
 
+#: Said under a chat answer whose conversation lost its oldest turns; once a thread has said it, later answers
+#: there do not say it again (:attr:`bot.slack.reply.ReplyTarget.trim_noted`).
+TRIMMED_NOTE = "🧵 Older messages were left out: the conversation is longer than the model reads."
+
+
 def _notes(result: dict[str, Any]) -> list[str]:
     notes = []
     if result.get("truncated"):
         notes.append("✂️ The input was longer than the model reads; only its beginning was used.")
     if int(result.get("trimmed_turns") or 0) > 0:
-        notes.append("🧵 Older messages were left out: the conversation is longer than the model reads.")
+        notes.append(TRIMMED_NOTE)
     if int(result.get("chunks") or 1) > 1:
         notes.append(f"🧩 Long input: processed in {result['chunks']} parts.")
     return notes

@@ -141,6 +141,7 @@ def answer_in_thread(services: Services, event: dict[str, Any], body: dict[str, 
         )
         if not any(turn.role == "user" for turn in thread.turns):  # the thread's first question names it
             _nicety(lambda: services.slack.set_title(channel, thread_ts, clip(checked.text, TITLE_LIMIT)), "title")
+        target.trim_noted = thread.trim_noted
         start_run(services, spec, question, target, chat=chat, placeholder=False)
 
     try:

@@ -20,12 +20,14 @@ so the rules are tested without Slack:
 - **Alternation.** Consecutive turns of one role are joined (blank line between), so the
   history alternates as templates that check it require.
 - **Size.** The oldest turns are dropped until the history and the new turn fit the registry's
-  ``max_chars``; the model side drops more if its context needs it, and the answer says once
-  that older messages were left out (``trimmed_turns``).
+  ``max_chars``; the model side drops more if its context needs it, and the answer says
+  that older messages were left out (``trimmed_turns``), once a thread: an answer there that
+  said so already (``Thread.trim_noted``) spares the later ones.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -34,6 +36,7 @@ from typing import Any
 
 from bot.core.services import Services
 from bot.core.slack_ops import SlackError
+from bot.slack.answers import TRIMMED_NOTE
 from bot.slack.text import to_plain
 from bot.slack.ui import FEEDBACK_BLOCK, FSI, PDI, QUOTE
 from inference.registry import ModelSpec, Registry
@@ -68,6 +71,8 @@ class Thread:
     model: str | None = None
     #: The people whose words are in it, in order of first appearance.
     people: list[str] = field(default_factory=list)
+    #: One of the app's answers in it already said that older messages were left out.
+    trim_noted: bool = False
 
 
 @dataclass(frozen=True)
@@ -157,6 +162,7 @@ def read_thread(
     turns: list[Turn] = []
     people: list[str] = []
     model: str | None = None
+    trim_noted = False
     parent_ts = str(listed[0].get("ts", "")) if listed else ""
     for index, message in enumerate(listed):
         ts = str(message.get("ts", ""))
@@ -166,6 +172,7 @@ def read_thread(
             answer = answer_of(message)
             if answer is not None:
                 model = answer[0] or model
+                trim_noted = trim_noted or TRIMMED_NOTE in json.dumps(message.get("blocks") or [], ensure_ascii=False)
                 if answer[1]:
                     turns.append(Turn(ASSISTANT, answer[1]))
             elif ts == parent_ts and index == 0 and _is_placeholder(message):
@@ -183,7 +190,7 @@ def read_thread(
         turns.append(Turn(USER, text, user=user))
         if user and user not in people:
             people.append(user)
-    return Thread(turns=turns, model=model, people=people)
+    return Thread(turns=turns, model=model, people=people, trim_noted=trim_noted)
 
 
 def _is_placeholder(message: Mapping[str, Any]) -> bool:

@@ -25,6 +25,7 @@ from bot.slack.ui import placeholder_done
 from bot.stores.feedback import Answer
 from bot.stores.state import DONE_TTL
 from inference.registry import ModelSpec
+from inference.tasks import TRIMMED_TURNS
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +108,8 @@ def deliver_outcome(
     parts: list[str] = []
     if error is None and result is not None and spec is not None:
         shown, parts = split_result(spec.task, result)
+        if target.trim_noted:  # an earlier answer in the conversation said older messages were left out
+            shown = {name: value for name, value in shown.items() if name != TRIMMED_TURNS}
         message = answer_message(spec, shown, source=text, elapsed_ms=elapsed_ms, request_id=target.request_id)
         record_for_feedback(services, spec, target, text=text, result=result)
     else:

@@ -243,7 +243,7 @@ def _converse(
     services: Services, spec: ModelSpec, text: str, target: ReplyTarget, event: dict[str, Any], bot: Bot
 ) -> None:
     """Run ``spec`` on ``text`` with the thread's conversation before it as the history."""
-    text, chat, _ = load_history(
+    text, chat, thread = load_history(
         services,
         spec,
         channel=target.channel,
@@ -253,6 +253,7 @@ def _converse(
         bot=bot,
         exclude_ts=str(event.get("ts", "")),
     )
+    target.trim_noted = thread.trim_noted
     start_run(services, spec, text, target, chat=chat)
 
 

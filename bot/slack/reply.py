@@ -30,11 +30,15 @@ class ReplyTarget:
     started_at: float = 0.0
     #: For one model of a comparison: ``{"group", "message_ts", "models"}``.
     compare: dict[str, Any] | None = None
+    #: An earlier answer in this conversation already said that older messages were left out: not again.
+    trim_noted: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         if data["compare"] is None:
             del data["compare"]  # most requests are not comparisons: keep their payload lean
+        if not data["trim_noted"]:
+            del data["trim_noted"]
         return data
 
     @classmethod

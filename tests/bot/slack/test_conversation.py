@@ -267,3 +267,37 @@ def test_in_lambda_an_ordinary_message_is_acked_without_a_second_invocation(
     assert lambdas.invocations == [] and slack.calls() == []
     assert deliver(reply("And then?")) == 200
     assert len(lambdas.invocations) == 1 and slack.calls() == []
+
+
+def test_a_thread_is_told_once_that_older_messages_were_left_out(
+    services: Services, slack: FakeSlackApi, invoker: FakeInvoker
+) -> None:
+    from bot.slack.answers import TRIMMED_NOTE
+    from bot.slack.delivery import deliver_outcome
+    from bot.slack.reply import ReplyTarget
+
+    def ask_and_answer(event_id: str) -> str:
+        """The next reply in the thread, its answer delivered as the model would give it (trimmed), as posted."""
+        run_thread_message(services, reply("and now?"), {"event_id": event_id}, CONTEXT)
+        call = invoker.calls[-1]
+        target = ReplyTarget.from_dict(call.payload["reply"])
+        result = {"text": f"answer to {event_id}", "trimmed_turns": 3}
+        deliver_outcome(services, ASK, target, text=call.payload["text"], result=result)
+        [posted] = [m for m in slack.messages("C1") if f"answer to {event_id}" in json.dumps(m)]
+        return json.dumps(posted, ensure_ascii=False)
+
+    slack.set_thread("C1", THREAD, [ours(placeholder_message(ASK, user="U2", text="first")), answer("hello", "r0")])
+    first = ask_and_answer("Ev7")
+    assert TRIMMED_NOTE in first
+    second = ask_and_answer("Ev8")  # the thread now holds the first answer, which said so
+    assert TRIMMED_NOTE not in second and "answer to Ev8" in second
+
+
+def test_a_thread_whose_answer_said_older_messages_were_left_out_is_marked() -> None:
+    from bot.slack.answers import TRIMMED_NOTE
+
+    noted = answer_message(ASK, {"text": "said so", "trimmed_turns": 2}, source="", elapsed_ms=1.0, request_id="r1")
+    assert TRIMMED_NOTE in json.dumps(noted, ensure_ascii=False)
+    placeholder = ours(placeholder_message(ASK, user="U2", text="first"))
+    assert read_thread([placeholder, ours(noted)], registry=REGISTRY, bot=BOT).trim_noted
+    assert not read_thread([placeholder, answer("plain")], registry=REGISTRY, bot=BOT).trim_noted
