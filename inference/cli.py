@@ -1,7 +1,8 @@
 """``python -m inference``: run a model, fill the model cache, check the registry against the Hub, list it.
 
 A thin layer over the library. ``run`` goes through :func:`inference.service.handle`,
-the function the Lambda calls, so what it prints is what the router receives;
+the function the Lambda calls, so what it prints is what the router receives (``--stream``
+also writes a generating model's text to stderr as it grows, from the partials the router gets);
 ``warm`` is :func:`inference.warming.warm_entry` per entry (the deploy's warm step runs it too):
 :func:`inference.loader.download`, then :func:`inference.convert.convert` for pickle-only snapshots and
 :func:`inference.conversions.convert_entry` for entries on a converted backend
@@ -87,9 +88,32 @@ def _run(registry: Registry, args: argparse.Namespace) -> int:
 
     spec = registry.get(args.name)
     event = {"text": args.text, "parameters": dict(args.param)}
-    response = handle(event, spec=spec, get_runner=lambda: load_runner(spec))
+    shown = _StreamedText() if args.stream else None
+    response = handle(event, spec=spec, get_runner=lambda: load_runner(spec), on_partial=shown)
+    if shown is not None:
+        shown.end()
     print(json.dumps(response, indent=2, ensure_ascii=False))
     return 1 if "error" in response else 0
+
+
+class _StreamedText:
+    """``run --stream``'s partial sink: the text so far, written to stderr as it grows (stdout keeps the JSON)."""
+
+    def __init__(self) -> None:
+        self.shown = ""
+
+    def __call__(self, sequence: int, text: str) -> None:
+        if text.startswith(self.shown):  # the usual case: more words after the ones shown
+            sys.stderr.write(text[len(self.shown) :])
+        else:  # the text so far changed behind the words shown (a decoder tidied it): start the line again
+            sys.stderr.write("\n" + text)
+        sys.stderr.flush()
+        self.shown = text
+
+    def end(self) -> None:
+        if self.shown:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
 
 
 def _warm(registry: Registry, args: argparse.Namespace) -> int:
@@ -211,6 +235,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=_parameter,
         metavar="KEY=VALUE",
         help='a task parameter (repeatable); JSON values such as 5, true or ["a","b"] are decoded',
+    )
+    run.add_argument(
+        "--stream",
+        action="store_true",
+        help="write the answer to stderr as the model writes it (models that stream: text generation)",
     )
     run.set_defaults(handler=_run)
     warm = commands.add_parser(

@@ -59,6 +59,32 @@ def test_run_prints_the_handler_response(registry: Path, capsys: pytest.CaptureF
 
 
 @pytest.mark.slow
+def test_run_stream_writes_the_answer_to_stderr_as_it_grows_and_the_json_to_stdout(
+    registry: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PARTIAL_INTERVAL_SECONDS", "0")  # every token's text is passed on
+    seen: list[str] = []
+    monkeypatch.setattr(cli._StreamedText, "__call__", _recording(cli._StreamedText.__call__, seen))
+    args = ["run", "tiny-ask", "Where is the tower?", "--param", "max_new_tokens=8", "--param", "min_new_tokens=8"]
+    assert cli.main([*args, "--stream"]) == 0
+    captured = capsys.readouterr()
+    text = json.loads(captured.out)["result"]["text"]
+    assert len(seen) >= 2, "the text came in more than one piece"
+    assert captured.err.endswith(seen[-1] + "\n") and text.startswith(seen[0].strip()[:1])
+    streamed = len(seen)
+    assert cli.main(args) == 0
+    assert len(seen) == streamed  # without --stream, nothing is streamed
+
+
+def _recording(call: Any, seen: list[str]) -> Any:
+    def record(self: Any, sequence: int, text: str) -> None:
+        seen.append(text)
+        call(self, sequence, text)
+
+    return record
+
+
+@pytest.mark.slow
 def test_run_decodes_json_parameters(registry: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = cli.main(["run", "tiny-zero-shot", "Great news.", "--param", 'candidate_labels=["yes", "no"]'])
     labels = {item["label"] for item in json.loads(capsys.readouterr().out)["result"]["labels"]}
