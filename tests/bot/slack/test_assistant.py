@@ -185,3 +185,30 @@ def test_in_lambda_the_ack_makes_no_call_and_the_lazy_half_is_found_by_its_name(
     assert [c.params["status"] for c in slack.calls("assistant.threads.setStatus")] == [THINKING]
     model_call = lambdas.invocations[1]
     assert model_call["FunctionName"] == "hf-test-ask" and model_call["Payload"]["text"] == "Hello"
+
+
+def test_an_answer_in_the_agent_view_streams_into_its_thread_and_is_replaced_once(
+    services: Services, slack: FakeSlackApi, invoker: FakeInvoker
+) -> None:
+    from bot.slack.delivery import deliver_record
+    from bot.slack.streaming import deliver_partial
+    from tests.fakes.destinations import destination_record
+
+    slack.allow_streaming()
+    slack.set_thread(DM, THREAD, [{"user": BOT_USER_ID, "bot_id": BOT_ID, "text": "Hi! Ask anything."}])
+    answer_in_thread(services, message("Where is the tower?"), {"event_id": "Ev9"}, CONTEXT)
+    [call] = invoker.calls
+    reply = call.payload["reply"]
+    for sequence, text in enumerate(["The tower", "The tower is in"], start=1):
+        deliver_partial(services, {"partial": {"model": "ask", "sequence": sequence, "text": text}, "reply": reply})
+    [stream] = slack.calls("chat.startStream")
+    assert stream.params["channel"] == DM and stream.params["thread_ts"] == THREAD
+    assert len(slack.calls("chat.appendStream")) == 1
+    body = {"model": "ask", "task": "text-generation", "result": {"text": "The tower is in Paris."}, "reply": reply}
+    deliver_record(
+        services, destination_record({"text": call.payload["text"], "reply": reply}, {**body, "timings": {}})
+    )
+    assert len(slack.calls("chat.stopStream")) == 1
+    answers = [m for m in slack.messages(DM) if "The tower is in Paris." in json.dumps(m)]
+    assert len(answers) == 1 and answers[0]["thread_ts"] == THREAD and answers[0]["blocks"]
+    assert not [m for m in slack.messages(DM) if "The tower is in" in m.get("text", "") and not m.get("blocks")]
