@@ -55,11 +55,12 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
 from inference.backends import BACKENDS
 from inference.errors import ModelLoadError
@@ -82,6 +83,44 @@ class ConversionRefused(Exception):
         super().__init__(reason)
         #: In words, for ``warm``'s report: ``MarianMTModel is not supported by the model builder``.
         self.reason = reason
+
+
+#: Generation-config keys that never change which tokens are generated (bookkeeping and output format).
+INERT_GENERATION_KEYS = frozenset(
+    {
+        "use_cache",
+        "output_attentions",
+        "output_hidden_states",
+        "return_dict_in_generate",
+        "transformers_version",
+        "_from_model_config",
+    }
+)
+
+
+def model_generation_settings(
+    source: Path, config: Any, *, carried: Iterable[str], honoured: Iterable[str], runner: str
+) -> tuple[Any, dict[str, Any]]:
+    """The model's generation config (``generation_config.json``, else what transformers derives from its
+    config) and the settings it sets, less the inert keys and those the converter or runner ``carried`` itself.
+
+    Raises:
+        ConversionRefused: it sets something the ``runner`` does not apply (not in ``honoured``).
+    """
+    from transformers import GenerationConfig
+
+    try:
+        generation = GenerationConfig.from_pretrained(source, local_files_only=True)  # nosec B615  # local files only
+    except OSError:  # no generation_config.json: transformers derives one from the model's config
+        generation = GenerationConfig.from_model_config(config)
+    ignored = INERT_GENERATION_KEYS | set(carried)
+    settings = {key: value for key, value in generation.to_diff_dict().items() if key not in ignored}
+    unsupported = sorted(set(settings) - set(honoured))
+    if unsupported:
+        raise ConversionRefused(
+            f"its generation config sets {', '.join(unsupported)}, which the {runner} does not apply"
+        )
+    return generation, settings
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from inference.conversions import ConversionRefused
+from inference.conversions import ConversionRefused, model_generation_settings
 from inference.errors import ModelLoadError
 from inference.registry import ModelSpec
 from inference.runners import parameters as params
@@ -45,20 +45,8 @@ from inference.tokenization import cleans_up
 ARCHITECTURES = ("BartForConditionalGeneration", "MarianMTModel")
 #: CTranslate2's weight type for each ``quantize`` value.
 QUANTIZATIONS = {"int8": "int8", "none": "float32"}
-#: Generation-config keys that do not change which tokens are generated, or that the conversion itself carries.
-NOT_GENERATION = frozenset(
-    {
-        "bos_token_id",
-        "pad_token_id",
-        "decoder_start_token_id",
-        "use_cache",
-        "output_attentions",
-        "output_hidden_states",
-        "return_dict_in_generate",
-        "transformers_version",
-        "_from_model_config",
-    }
-)
+#: Generation-config keys the conversion itself carries (the tokens it starts and pads with).
+CARRIED = ("bos_token_id", "pad_token_id", "decoder_start_token_id")
 #: What :func:`inference.runners.ct2.decoding_options` applies (``bad_words_ids`` becomes the manifest's ``suppress``).
 HONOURED = frozenset(
     {*params.GENERATION, "max_length", "early_stopping", "eos_token_id", "forced_bos_token_id", "forced_eos_token_id"}
@@ -152,19 +140,12 @@ def _settings(source: Path, config: Any) -> tuple[dict[str, Any], list[list[int]
     """
     from transformers import GenerationConfig
 
-    try:
-        generation = GenerationConfig.from_pretrained(source, local_files_only=True)  # nosec B615  # local files only
-    except OSError:  # no generation_config.json: transformers derives one from the model's config
-        generation = GenerationConfig.from_model_config(config)
+    generation, model_settings = model_generation_settings(
+        source, config, carried=CARRIED, honoured=HONOURED | {"bad_words_ids"}, runner="CTranslate2 runner"
+    )
     if generation.decoder_start_token_id not in (None, config.decoder_start_token_id):
         raise ConversionRefused("its generation config starts the decoder on another token than its config does")
-    model_settings = {key: value for key, value in generation.to_diff_dict().items() if key not in NOT_GENERATION}
     banned = model_settings.pop("bad_words_ids", None) or []
-    unsupported = sorted(set(model_settings) - HONOURED)
-    if unsupported:
-        raise ConversionRefused(
-            f"its generation config sets {', '.join(unsupported)}, which the CTranslate2 runner does not apply"
-        )
     for task, entry in (getattr(config, "task_specific_params", None) or {}).items():
         unknown = sorted(set(entry) - HONOURED - {"prefix"})
         if (task == "summarization" or task.startswith("translation")) and unknown:

@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from inference.conversions import ConversionRefused
+from inference.conversions import ConversionRefused, model_generation_settings
 from inference.errors import ModelLoadError
 from inference.registry import ModelSpec
 from inference.runners import parameters as params
@@ -34,22 +34,8 @@ from inference.tokenization import cleans_up
 PRECISIONS = {"int4": "int4", "int8": "int8", "none": "fp32"}
 #: Builder options: last-token logits only while reading the prompt (the runner reads no others), no Hub token.
 BUILDER_OPTIONS = ["prune_lm_head=true", "hf_token=false"]
-#: Generation-config keys that do not change which tokens are generated, or that the runner sets itself.
-NOT_GENERATION = frozenset(
-    {
-        "bos_token_id",
-        "eos_token_id",
-        "pad_token_id",
-        "decoder_start_token_id",
-        "max_length",
-        "use_cache",
-        "output_attentions",
-        "output_hidden_states",
-        "return_dict_in_generate",
-        "transformers_version",
-        "_from_model_config",
-    }
-)
+#: Generation-config keys the runner sets itself (its tokens, and its length from the request).
+CARRIED = ("bos_token_id", "eos_token_id", "pad_token_id", "decoder_start_token_id", "max_length")
 #: The builder's last lines of output kept in a failure's message.
 LOG_LINES = 20
 #: The pipeline's defaults that apply only when sampling (transformers' ``_prepare_generate_kwargs``).
@@ -85,16 +71,9 @@ def read_manifest(spec: ModelSpec, source: Path) -> GenerationManifest:
     options: dict[str, Any] = {"local_files_only": True, "trust_remote_code": False}
     config = AutoConfig.from_pretrained(source, **options)  # nosec B615  # local files only
     tokenizer = AutoTokenizer.from_pretrained(source, **options)  # nosec B615  # local files only
-    try:
-        generation = GenerationConfig.from_pretrained(source, **options)  # nosec B615  # local files only
-    except OSError:  # no generation_config.json: transformers derives one from the model's config
-        generation = GenerationConfig.from_model_config(config)
-    model_settings = {key: value for key, value in generation.to_diff_dict().items() if key not in NOT_GENERATION}
-    unsupported = sorted(set(model_settings) - set(params.GENERATION))
-    if unsupported:
-        raise ConversionRefused(
-            f"its generation config sets {', '.join(unsupported)}, which the genai runner does not apply"
-        )
+    generation, model_settings = model_generation_settings(
+        source, config, carried=CARRIED, honoured=params.GENERATION, runner="genai runner"
+    )
     beams = max(model_settings.get("num_beams", 1), params.generation(spec.parameters).get("num_beams", 1))
     if beams > 1:
         raise ConversionRefused(
