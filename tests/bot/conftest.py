@@ -13,13 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import build_services
+from bot.app import build_bolt_app, build_services
 from bot.core.config import Secrets, Settings
+from bot.core.invoker import LambdaInvoker
 from bot.core.services import Services
 from bot.local.workers import Activity
+from bot.router import Router
 from bot.stores.state import SqliteStateStore
 from inference.registry import load_registry
-from tests.fakes.invoker import FakeInvoker
+from tests.fakes.invoker import FakeInvoker, FakeLambdaClient
 from tests.fakes.signing import SIGNING_SECRET
 from tests.fakes.slack_api import FakeSlackApi
 
@@ -60,3 +62,13 @@ def services(slack: FakeSlackApi, invoker: FakeInvoker, tmp_path: Path) -> Servi
         local=True,
     )
     return build_services(settings, load_registry(), invoker, SqliteStateStore(tmp_path / "state.sqlite"))
+
+
+@pytest.fixture
+def aws(services: Services) -> tuple[Router, FakeLambdaClient]:
+    """The router in Lambda mode over ``services``: models and Bolt's lazy self-invocations go to one fake client."""
+    client = FakeLambdaClient()
+    services.invoker = LambdaInvoker("hf-test", client=client)
+    router = Router(services, build_bolt_app(services), lambda_mode=True)
+    router.app.listener_runner.lazy_listener_runner.lambda_client = client
+    return router, client

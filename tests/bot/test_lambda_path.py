@@ -10,9 +10,6 @@ import pytest
 
 import bot.handler
 import bot.slack.listeners as listeners
-from bot.app import build_bolt_app
-from bot.core.invoker import LambdaInvoker
-from bot.core.services import Services
 from bot.router import Router
 from bot.slack.plans import Plan
 from inference.service import handle
@@ -21,15 +18,6 @@ from tests.fakes.invoker import FakeLambdaClient
 from tests.fakes.signing import FORM, SIGNING_SECRET, signed_headers
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.slack_client import LambdaContext, api_gateway_event, interaction_body, slash_command_body
-
-
-@pytest.fixture
-def aws(services: Services) -> tuple[Router, FakeLambdaClient]:
-    client = FakeLambdaClient()
-    services.invoker = LambdaInvoker("hf-test", client=client)
-    router = Router(services, build_bolt_app(services), lambda_mode=True)
-    router.app.listener_runner.lazy_listener_runner.lambda_client = client
-    return router, client
 
 
 def signed(body: str) -> dict[str, Any]:

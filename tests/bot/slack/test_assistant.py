@@ -20,7 +20,7 @@ from bot.slack.assistant import (
 )
 from inference.registry import load_registry
 from tests.bot.conftest import SIGNING_SECRET
-from tests.fakes.invoker import FakeInvoker
+from tests.fakes.invoker import FakeInvoker, FakeLambdaClient
 from tests.fakes.signing import signed_headers
 from tests.fakes.slack_api import BOT_ID, BOT_USER_ID, FakeSlackApi
 from tests.fakes.slack_client import api_gateway_event
@@ -153,17 +153,12 @@ def test_bolt_routes_the_assistants_events_and_acks_without_a_call(
 
 
 def test_in_lambda_the_ack_makes_no_call_and_the_lazy_half_is_found_by_its_name(
-    services: Services, slack: FakeSlackApi
+    aws: tuple[Router, FakeLambdaClient], slack: FakeSlackApi
 ) -> None:
     """In AWS: the Assistant middleware acks before the response, the lazy half is a self-invocation."""
-    from bot.core.invoker import LambdaInvoker
-    from tests.fakes.invoker import FakeLambdaClient
     from tests.fakes.slack_client import LambdaContext
 
-    lambdas = FakeLambdaClient()
-    services.invoker = LambdaInvoker("hf-test", client=lambdas)
-    router = Router(services, build_bolt_app(services), lambda_mode=True)
-    router.app.listener_runner.lazy_listener_runner.lambda_client = lambdas
+    router, lambdas = aws
     slack.set_thread(DM, THREAD, [{"user": BOT_USER_ID, "bot_id": BOT_ID, "text": "Hi! Ask anything."}])
     body = json.dumps(
         {

@@ -13,13 +13,14 @@ from typing import Any
 import pytest
 
 from bot.core.services import Services
+from bot.router import Router
 from bot.slack.answers import answer_message, error_message
 from bot.slack.conversation import Bot, Turn, read_thread, to_messages
 from bot.slack.listeners import is_conversation_reply, run_mention, run_thread_message
 from bot.slack.ui import placeholder_message
 from inference.registry import load_registry
 from inference.tasks import fit_chars
-from tests.fakes.invoker import FakeInvoker
+from tests.fakes.invoker import FakeInvoker, FakeLambdaClient
 from tests.fakes.slack_api import BOT_ID, BOT_USER_ID, FakeSlackApi
 
 REGISTRY = load_registry()
@@ -242,20 +243,13 @@ def test_a_long_conversation_keeps_its_newest_turns_and_says_how_many_went(
 
 
 def test_in_lambda_an_ordinary_message_is_acked_without_a_second_invocation(
-    services: Services, slack: FakeSlackApi
+    aws: tuple[Router, FakeLambdaClient], slack: FakeSlackApi
 ) -> None:
     """A busy channel costs one short invocation per message: only a reply in the app's thread runs more."""
-    from bot.app import build_bolt_app
-    from bot.core.invoker import LambdaInvoker
-    from bot.router import Router
-    from tests.fakes.invoker import FakeLambdaClient
     from tests.fakes.signing import SIGNING_SECRET, signed_headers
     from tests.fakes.slack_client import LambdaContext, api_gateway_event, event_callback_body
 
-    lambdas = FakeLambdaClient()
-    services.invoker = LambdaInvoker("hf-test", client=lambdas)
-    router = Router(services, build_bolt_app(services), lambda_mode=True)
-    router.app.listener_runner.lazy_listener_runner.lambda_client = lambdas
+    router, lambdas = aws
 
     def deliver(event: dict[str, Any]) -> int:
         body = event_callback_body(event)
