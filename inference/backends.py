@@ -32,6 +32,9 @@ ENCODER_TASKS = (
     "feature-extraction",
     "question-answering",
     "sentence-similarity",
+    "image-classification",
+    "zero-shot-image-classification",
+    "object-detection",
 )
 
 
@@ -67,6 +70,11 @@ BACKENDS: dict[str, Backend] = {
             "translation": "inference.runners.seq2seq:TranslationRunner",
             "question-answering": "inference.runners.question_answering:QuestionAnsweringRunner",
             "sentence-similarity": "inference.runners.similarity:SentenceSimilarityRunner",
+            "image-classification": "inference.runners.vision:ImageClassificationRunner",
+            "zero-shot-image-classification": "inference.runners.vision:ZeroShotImageRunner",
+            "object-detection": "inference.runners.vision:ObjectDetectionRunner",
+            "image-to-text": "inference.runners.captioning:ImageToTextRunner",
+            "automatic-speech-recognition": "inference.runners.speech:SpeechRecognitionRunner",
         },
         image=CONVERSION_IMAGE,
     ),
@@ -79,6 +87,10 @@ BACKENDS: dict[str, Backend] = {
             ("feature-extraction", "FeatureExtraction"),
             ("question-answering", "QuestionAnswering"),
             ("sentence-similarity", "SentenceSimilarity"),
+        )} | {task: f"inference.runners.onnx_vision:{name}Onnx" for task, name in (
+            ("image-classification", "ImageClassification"),
+            ("zero-shot-image-classification", "ZeroShotImage"),
+            ("object-detection", "ObjectDetection"),
         )},
         converter="inference.onnx_export",
         runtime="onnxruntime",
@@ -86,7 +98,11 @@ BACKENDS: dict[str, Backend] = {
         per_task=True,
     ),
     "ctranslate2": Backend(
-        runners={"summarization": "inference.runners.ct2:SummarizationCt2", "translation": "inference.runners.ct2:TranslationCt2"},
+        runners={
+            "summarization": "inference.runners.ct2:SummarizationCt2",
+            "translation": "inference.runners.ct2:TranslationCt2",
+            "automatic-speech-recognition": "inference.runners.ct2_speech:SpeechRecognitionCt2",
+        },
         converter="inference.ct2_convert",
         runtime="ctranslate2",
         quantizations=("int8", "none"),
@@ -104,6 +120,7 @@ PREFERRED: dict[str, str] = {
     **dict.fromkeys(ENCODER_TASKS, "onnx"),
     "summarization": "ctranslate2",
     "translation": "ctranslate2",
+    "automatic-speech-recognition": "ctranslate2",
     "text-generation": "onnxruntime-genai",
 }
 

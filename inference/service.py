@@ -7,6 +7,7 @@ raises for a caller's mistake or a model failure, it reports them as
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import threading
@@ -15,8 +16,10 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from inference.errors import InferenceError, InvalidInput, ModelLoadError
+from inference.media import MAX_BYTES, FileRef, MediaFile, annotated_key, check_file
+from inference.media_store import MediaStore, store_from_env
 from inference.registry import ModelSpec
-from inference.tasks import MESSAGES, TRIMMED_TURNS, check_text, require_text
+from inference.tasks import MESSAGES, TRIMMED_TURNS, check_text, media_kind, require_text
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +29,8 @@ class Runner(Protocol):
 
     A runner that generates text a token at a time says so with ``streams = True``, and its ``run``
     then also takes ``on_text``, which it calls after each step with a function returning the text so
-    far (a :class:`Partials`, which decodes only when a partial is due).
+    far (a :class:`Partials`, which decodes only when a partial is due). A runner of a task that reads
+    a file (:func:`inference.tasks.media_kind`) takes it as ``file``, a checked :class:`~inference.media.MediaFile`.
     """
 
     def run(self, text: str, parameters: dict[str, Any]) -> dict[str, Any]:
@@ -162,13 +166,77 @@ def parse_event(event: Any) -> tuple[str, dict[str, Any]]:
     return text, parameters
 
 
+def parse_file(event: dict[str, Any], spec: ModelSpec) -> FileRef | None:
+    """The request's ``"file"``, for a task that reads one.
+
+    Raises:
+        InvalidInput: a file task without a file (saying how to send one), a text task with one,
+            a file of the other kind, or a malformed ``file``.
+    """
+    kind, value = media_kind(spec.task), event.get("file")
+    if kind is None:
+        if value is not None:
+            raise InvalidInput(f"{spec.name} reads text, not files: send it text.")
+        return None
+    if value is None:
+        raise InvalidInput(f"{spec.name} reads {kind} files: attach one to the request (`file`).")
+    ref = FileRef.from_event(value)
+    if ref.media_type.kind != kind:
+        raise InvalidInput(f"{spec.name} reads {kind} files, and this is a {ref.media_type.label}.")
+    return ref
+
+
+def read_file(ref: FileRef, *, spec: ModelSpec, store: MediaStore | None) -> MediaFile:
+    """The bytes ``ref`` names, from ``store``, checked again by content (they may not be what the router saw).
+
+    Raises:
+        InvalidInput: the file is gone, too large, or not what its model reads.
+        ModelLoadError: this function has no store (its stack gives it none).
+    """
+    if store is None:
+        raise ModelLoadError(f"{spec.name} has no file store to read from (MEDIA_BUCKET or MEDIA_DIR is not set).")
+    kind = ref.media_type.kind
+    data = store.get(ref.key, max_bytes=MAX_BYTES[kind])
+    return MediaFile(data, check_file(data, kind=kind, model=spec.name), ref.name)
+
+
+#: Per task, what is drawn on its file from a result and stored beside it (``module:function``, called
+#: as ``draw(file, result) -> PNG bytes | None``): the router posts it with the answer.
+ANNOTATORS = {"object-detection": "inference.images:draw_detections"}
+
+
+def annotate(spec: ModelSpec, ref: FileRef, file: MediaFile, result: dict[str, Any], store: MediaStore) -> None:
+    """Draw ``result`` on ``file`` as the task's annotator does, store it and name it in ``result["annotated"]``.
+
+    An annotation is a picture of the answer: failing to make one is logged and leaves the answer whole.
+    """
+    path = ANNOTATORS.get(spec.task)
+    if path is None:
+        return
+    module_name, _, function = path.partition(":")
+    try:
+        image = getattr(importlib.import_module(module_name), function)(file, result)
+        if image:
+            key = annotated_key(ref.key)
+            store.put(key, image, mime="image/png")
+            result["annotated"] = {"key": key, "mime": "image/png"}
+    except Exception:
+        logger.warning("%s: the annotated image was not made", spec.name, exc_info=True)
+
+
 def handle(
-    event: Any, *, spec: ModelSpec, get_runner: Callable[[], Runner], on_partial: PartialSink | None = None
+    event: Any,
+    *,
+    spec: ModelSpec,
+    get_runner: Callable[[], Runner],
+    on_partial: PartialSink | None = None,
+    get_store: Callable[[], MediaStore | None] = store_from_env,
 ) -> dict[str, Any]:
     """Serve one request for ``spec``; ``get_runner`` loads the model on first use.
 
     With ``on_partial``, a runner that streams passes its text so far there while it generates
-    (:class:`Partials`); the response is the same either way.
+    (:class:`Partials`); the response is the same either way. A task that reads a file reads it from
+    ``get_store()`` (:func:`inference.media_store.store_from_env`), and what it draws goes back there.
 
     Returns ``{"model", "task", "revision", "result" | "error", "timings", "reply"?}``;
     the ``reply`` field of the event is passed through untouched.
@@ -183,6 +251,9 @@ def handle(
         # The router's check (bot.core.model_requests), again for a direct invocation; a lone
         # surrogate, which JSON can carry, would fail in a tokenizer with a TypeError.
         text = check_text(text, model=spec.name, max_chars=spec.max_chars)
+        ref = parse_file(event, spec)
+        store = get_store() if ref is not None else None
+        file = read_file(ref, spec=spec, store=store) if ref is not None else None
         started = time.perf_counter()
         try:
             runner = get_runner()
@@ -190,11 +261,15 @@ def handle(
             loaded = time.perf_counter()
             timings["load_ms"] = round((loaded - started) * 1000, 1)
         settings = {**spec.parameters, **parameters}
-        if on_partial is not None and getattr(runner, "streams", False):
+        if file is not None:
+            result = runner.run(text, settings, file=file)
+        elif on_partial is not None and getattr(runner, "streams", False):
             result = runner.run(text, settings, on_text=Partials(on_partial, interval=partial_interval()))
         else:
             result = runner.run(text, settings)
         timings["inference_ms"] = round((time.perf_counter() - loaded) * 1000, 1)
+        if file is not None and ref is not None and store is not None:
+            annotate(spec, ref, file, result, store)
         response["result"] = result
     except InferenceError as exc:
         response.update(exc.to_result())

@@ -13,7 +13,8 @@ piece of it is keyed by the same name (docs/architecture.md, "Adding a task"):
    default backend in :data:`inference.backends.PREFERRED`, and the converter
    ``python -m inference warm`` runs for a fast backend (that backend's ``converter``);
 3. its Slack renderer, :data:`bot.slack.answers.RENDERERS`;
-4. its form renderer, the ``renderers`` table in ``bot/form/web/form/renderers.js``.
+4. its form renderer, the ``renderers`` table in ``bot/form/web/form/renderers.js``;
+5. for a task that reads a file (``media``), what it draws on the file, if anything: :data:`inference.service.ANNOTATORS`.
 
 A task here without a torch runner, a Slack renderer or a form renderer fails
 the tests (``tests/inference/test_handler_tasks.py``,
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from inference.errors import InputTooLong, InvalidInput
+from inference.media import AUDIO, IMAGE
 
 SEPARATOR = "|"
 
@@ -210,11 +212,28 @@ def _fill_mask(text: str, parameters: dict[str, Any]) -> dict[str, Any]:
     return {"text": text}
 
 
+def _no_text(text: str, parameters: dict[str, Any]) -> dict[str, Any]:
+    return {}
+
+
+def _prompt(text: str, parameters: dict[str, Any]) -> dict[str, Any]:
+    return {"prompt": text} if text else {}
+
+
+def _image_labels(text: str, parameters: dict[str, Any]) -> dict[str, Any]:
+    labels = _labels(text) if text else _labels(parameters.get("candidate_labels"))
+    if len(labels) < 2:
+        raise InvalidInput("Give at least two labels to score the image against: `cat, dog, car`.")
+    return {"candidate_labels": labels}
+
+
 @dataclass(frozen=True)
 class Task:
     """What a task takes, how to write it on one line, and what it returns.
 
     ``name`` keys the task's other pieces: its runners, its Slack and its form renderer (the module docstring).
+    ``media`` is the kind of file it reads (:mod:`inference.media`), None for a text task; a task that reads
+    a file takes its text as an option (labels, a prompt) and may have none.
     """
 
     name: str
@@ -224,6 +243,7 @@ class Task:
     parse: Callable[[str, dict[str, Any]], dict[str, Any]] = _plain
     native_pipeline: bool = True
     aliases: tuple[str, ...] = field(default_factory=tuple)
+    media: str | None = None
 
 
 TASKS: dict[str, Task] = {
@@ -301,6 +321,48 @@ TASKS: dict[str, Task] = {
             parse=_similarity,
             native_pipeline=False,
         ),
+        Task(
+            "image-classification",
+            "Labels what an image shows.",
+            "an image (no text needed)",
+            '{"labels": [{"label", "score"}]} (the five likeliest, highest first)',
+            parse=_no_text,
+            media=IMAGE,
+        ),
+        Task(
+            "zero-shot-image-classification",
+            "Scores an image against labels you choose.",
+            "an image, and `label1, label2, ...` as the text (labels default to the registry's `candidate_labels`)",
+            '{"labels": [{"label", "score"}]} (every label, highest first)',
+            parse=_image_labels,
+            media=IMAGE,
+        ),
+        Task(
+            "object-detection",
+            "Finds the objects in an image and draws a box around each.",
+            "an image (no text needed)",
+            '{"objects": [{"label", "score", "box": {"xmin", "ymin", "xmax", "ymax"}}], "width": int, "height": int, '
+            '"annotated"?: {"key", "mime"}} (boxes in the image\'s pixels; annotated: the image with the boxes drawn)',
+            parse=_no_text,
+            media=IMAGE,
+        ),
+        Task(
+            "image-to-text",
+            "Describes an image in a sentence.",
+            "an image (the text, if any, starts the caption)",
+            '{"caption": str}',
+            parse=_prompt,
+            native_pipeline=False,
+            media=IMAGE,
+        ),
+        Task(
+            "automatic-speech-recognition",
+            "Transcribes speech; long recordings are transcribed in 30-second windows.",
+            "an audio file (no text needed)",
+            '{"text": str, "chunks": [{"start", "end", "text"}], "duration": float} (start, end: seconds into the audio)',
+            parse=_no_text,
+            media=AUDIO,
+        ),
     )
 }
 
@@ -319,6 +381,11 @@ def parse_input(task: str, text: Any, parameters: dict[str, Any] | None = None) 
         InvalidInput: empty text, wrong type, or a line that does not fit the task's format.
     """
     text = require_text(text).strip()
-    if not text:
+    if not text and get_task(task).media is None:
         raise InvalidInput("The text is empty. " + f"Expected {get_task(task).input_format}.")
     return get_task(task).parse(text, parameters or {})
+
+
+def media_kind(task: str) -> str | None:
+    """The kind of file ``task`` reads (``"image"``, ``"audio"``), None for a text task."""
+    return get_task(task).media
