@@ -10,7 +10,7 @@ from slack_bolt import App
 from slack_bolt.authorization import AuthorizeResult
 
 from bot.core.cloudwatch_stats import CloudWatchStats
-from bot.core.config import Settings
+from bot.core.config import MEDIA_FOLDER, Settings
 from bot.core.invoker import Invoker
 from bot.core.metrics import MeteredInvoker, Metrics
 from bot.core.services import Services
@@ -19,6 +19,7 @@ from bot.slack.listeners import register_listeners
 from bot.stores.feedback import FeedbackStore, SqliteFeedbackStore
 from bot.stores.state import StateStore
 from bot.stores.stats import LocalStats
+from inference.media_store import FolderStore, MediaStore, S3Store
 from inference.registry import Registry
 
 logger = logging.getLogger(__name__)
@@ -51,7 +52,15 @@ def build_services(
         feedback=feedback or SqliteFeedbackStore(settings.data_dir / "feedback.sqlite"),
         metrics=metrics,
         stats=metrics.local if metrics.local is not None else CloudWatchStats(),
+        media=media_store(settings),
     )
+
+
+def media_store(settings: Settings) -> MediaStore:
+    """Where files wait for their model: the stack's bucket in AWS, else a folder in the data folder."""
+    if settings.media_bucket:
+        return S3Store(settings.media_bucket)
+    return FolderStore(settings.data_dir / MEDIA_FOLDER)
 
 
 def build_bolt_app(services: Services) -> App:

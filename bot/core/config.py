@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bot.core.http import split_host
+from inference.media_store import MEDIA_BUCKET_ENV
 from inference.registry import MODELS_FILE_ENV
 
 SLACK_BOT_TOKEN = "SLACK_BOT_TOKEN"  # noqa: S105 (a variable's name, not a secret)
@@ -44,6 +45,10 @@ SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
 METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
 #: The registry file, read by ``inference.registry`` (the router's process and the model side alike).
 MODELS_FILE = MODELS_FILE_ENV
+#: The bucket files wait in for their model (the stack's; read by the model side too). Unset, they wait in
+#: ``DATA_DIR/media`` (:data:`MEDIA_FOLDER`), as for ``python -m bot serve``.
+MEDIA_BUCKET = MEDIA_BUCKET_ENV
+MEDIA_FOLDER = "media"
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_DATA_DIR = ".local"
@@ -93,6 +98,7 @@ class Settings:
     #: False keeps only a hash of each input in feedback records (the registry can also say so per model).
     feedback_store_text: bool = True
     data_dir: Path = Path(DEFAULT_DATA_DIR)
+    media_bucket: str = ""
     form_wait_seconds: float = DEFAULT_FORM_WAIT_SECONDS
     form_runs_per_client: int = DEFAULT_FORM_RUNS_PER_CLIENT
     #: Host names ``python -m bot serve`` answers for beyond loopback and the address it listens on.
@@ -205,6 +211,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, local_by_default:
         feedback_table=env.get(FEEDBACK_TABLE, ""),
         feedback_store_text=env.get(FEEDBACK_STORE_TEXT, "true").strip().lower() not in ("0", "false", "no", "off"),
         data_dir=Path(env.get(DATA_DIR) or DEFAULT_DATA_DIR),
+        media_bucket=env.get(MEDIA_BUCKET, ""),
         form_wait_seconds=_seconds(env, FORM_WAIT_SECONDS, DEFAULT_FORM_WAIT_SECONDS),
         form_runs_per_client=_at_least_one(env, FORM_RUNS_PER_CLIENT, DEFAULT_FORM_RUNS_PER_CLIENT),
         allowed_hosts=_host_names(env, ALLOWED_HOSTS),

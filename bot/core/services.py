@@ -11,6 +11,7 @@ from bot.core.slack_ops import SlackOps
 from bot.stores.feedback import FeedbackStore
 from bot.stores.state import StateStore
 from bot.stores.stats import UsageSource
+from inference.media_store import MediaStore
 from inference.registry import Registry
 
 
@@ -25,3 +26,5 @@ class Services:
     metrics: Metrics
     #: Where /go/stats reads its figures: local mode's file, or CloudWatch in AWS.
     stats: UsageSource
+    #: Where files wait for their model: the stack's bucket, or ``DATA_DIR/media`` (:mod:`bot.core.uploads`).
+    media: MediaStore

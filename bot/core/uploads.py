@@ -1,0 +1,34 @@
+"""A file on its way to a model: checked by content, stored, and named in the request.
+
+Slack's files (:mod:`bot.slack.files`) and the form's uploads (:mod:`bot.form.routes`) both come here
+once their bytes are in hand, so one check decides what a model is sent and one message says why not.
+"""
+
+from __future__ import annotations
+
+from bot.core.services import Services
+from inference.errors import InvalidInput
+from inference.media import FileRef, check_file, clean_name, upload_key
+from inference.registry import ModelSpec
+from inference.tasks import media_kind
+
+
+def reads_files(spec: ModelSpec) -> bool:
+    """Whether ``spec``'s task reads a file (an image, audio) rather than text alone."""
+    return media_kind(spec.task) is not None
+
+
+def store_file(services: Services, spec: ModelSpec, data: bytes, *, name: str, request_id: str) -> FileRef:
+    """Check ``data`` for ``spec`` by its content, store it for a day and return what the request carries.
+
+    Raises:
+        InvalidInput: ``spec`` reads text, or the file is empty, of another kind, or a type it cannot read.
+        InputTooLong: the file is larger than its kind's cap.
+    """
+    kind = media_kind(spec.task)
+    if kind is None:
+        raise InvalidInput(f"{spec.name} reads text, not files: type the text instead.")
+    media_type = check_file(data, kind=kind, model=spec.name)
+    key = upload_key(request_id, media_type)
+    services.media.put(key, data, mime=media_type.mime)
+    return FileRef(key, media_type, clean_name(name, media_type), len(data))
