@@ -127,8 +127,9 @@ PREFERRED: dict[str, str] = {
 
 def default_backend(task: str) -> str:
     """The backend an entry of ``task`` gets when it names none: its fast one if available, else torch."""
-    preferred = BACKENDS.get(PREFERRED.get(task, TORCH))
-    return PREFERRED[task] if preferred is not None and task in preferred.runners else TORCH
+    name = PREFERRED.get(task, TORCH)
+    preferred = BACKENDS.get(name)
+    return name if preferred is not None and task in preferred.runners else TORCH
 
 
 def serving(task: str) -> list[str]:

@@ -47,7 +47,14 @@ TIMEOUT_FACTOR = 10.0
 #: The tasks whose work grows with more than the text's length get at least this long, in seconds: a long
 #: text is summarized in parts, a chat answer streams for as long as it writes, a translation's length follows
 #: its source, and zero-shot reads the text once per label (people write as many labels as they like).
-MIN_TIMEOUT_S = {"summarization": 300, "text-generation": 300, "translation": 120, "zero-shot-classification": 120}
+#: A recording is transcribed in 30-second windows, up to twenty of them (inference.media.MAX_AUDIO_SECONDS).
+MIN_TIMEOUT_S = {
+    "summarization": 300,
+    "text-generation": 300,
+    "translation": 120,
+    "zero-shot-classification": 120,
+    "automatic-speech-recognition": 300,
+}
 
 
 @dataclass(frozen=True)
@@ -155,6 +162,14 @@ TYPICAL_WORK: dict[str, Work] = {
     "summarization": Work(new_tokens=142, beams=4),
     "translation": Work(new_tokens=40, beams=4),
     "text-generation": Work(new_tokens=256),
+    # An image is read as patches: 197 for a ViT at 224 px; CLIP reads 50 and each label's tokens; a
+    # detector reads the image at its own, larger size (YOLOS: about 1,200 patches at 512 px by 800).
+    "image-classification": Work(tokens=197),
+    "zero-shot-image-classification": Work(tokens=50 + 3 * 8),
+    "object-detection": Work(tokens=1200),
+    "image-to-text": Work(new_tokens=20, beams=1),
+    # A 30-second window of speech is about 100 tokens of transcript, with its timestamps.
+    "automatic-speech-recognition": Work(new_tokens=100),
 }
 
 

@@ -1,4 +1,8 @@
-"""The app's slash commands: one per registry entry, in registry order, then ``/hf``, within Slack's limit.
+"""The app's slash commands: one per text entry, in registry order, then ``/hf``, within Slack's limit.
+
+A slash command cannot carry a file, so an entry whose task reads one (an image, audio) has none of its
+own: it runs from a mention with the file attached, the message shortcut, or the form, and ``/hf NAME``
+says so.
 
 The manifest (``bot.slack.manifest``) lists them, the command listener (``bot.slack.plans``) reads
 ``/hf``, and the stack's ``SlackCommands`` output (``infra/stack.py``) names them so a person knows
@@ -8,6 +12,7 @@ when to re-import the manifest; all three take them from here.
 from __future__ import annotations
 
 from inference.registry import ModelSpec, Registry
+from inference.tasks import media_kind
 
 #: The command that runs any entry by name.
 HF_COMMAND = "/hf"
@@ -16,8 +21,8 @@ MAX_COMMANDS = 50
 
 
 def commanded(registry: Registry) -> list[ModelSpec]:
-    """The entries that get a command of their own: the first 49, leaving room for ``/hf``."""
-    return list(registry)[: MAX_COMMANDS - 1]
+    """The entries that get a command of their own: the first 49 that read text, leaving room for ``/hf``."""
+    return [spec for spec in registry if media_kind(spec.task) is None][: MAX_COMMANDS - 1]
 
 
 def slash_commands(registry: Registry) -> list[str]:
