@@ -225,6 +225,7 @@ ENTRIES = [
     _entry("tiny-qa", "question-answering", "qa", "Where is the tower? | The tower is in Paris."),
     _entry("tiny-ask", "text-generation", "chat", "Where is the tower?", parameters={"max_new_tokens": 6}),
     _entry("tiny-fill-mask", "fill-mask", "masked-lm", "Paris is the [MASK] of France."),
+    _entry("tiny-transcribe", "automatic-speech-recognition", "whisper", "", parameters={"max_new_tokens": 8}),
 ]
 
 
@@ -278,6 +279,9 @@ def build_tiny_models(root: Path) -> Path:
         task_specific_params={"translation_en_to_fr": {"prefix": "translate english to french: "}},
     )
     _chat(root / "chat")
+    from tests.speech_models import build_speech_models  # here: it reads this module's seed and words
+
+    build_speech_models(root)
     return write_registry(root / "models.yaml", ENTRIES)
 
 
