@@ -82,6 +82,8 @@ def convert(spec: ModelSpec, source: Path, target: Path, *, quantize: str) -> No
         ModelLoadError: the exporter's packages are not installed, the weights
             cannot be loaded, or the exported graph does not reproduce torch's outputs.
     """
+    if spec.task not in OUTPUTS:
+        raise ConversionRefused(f"the ONNX exporter has no graph for {spec.task}")
     missing = [package for package in EXPORTER_PACKAGES if importlib.util.find_spec(package) is None]
     if missing:
         raise ModelLoadError(

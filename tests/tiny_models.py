@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from tests.vision_models import build_vision_models
+
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
@@ -225,6 +227,16 @@ ENTRIES = [
     _entry("tiny-qa", "question-answering", "qa", "Where is the tower? | The tower is in Paris."),
     _entry("tiny-ask", "text-generation", "chat", "Where is the tower?", parameters={"max_new_tokens": 6}),
     _entry("tiny-fill-mask", "fill-mask", "masked-lm", "Paris is the [MASK] of France."),
+    _entry("tiny-classify-image", "image-classification", "image-classifier", ""),
+    _entry(
+        "tiny-label-image",
+        "zero-shot-image-classification",
+        "clip",
+        "cat, dog, car",
+        parameters={"candidate_labels": ["cat", "dog", "car"]},
+    ),
+    _entry("tiny-detect", "object-detection", "detector", ""),
+    _entry("tiny-caption", "image-to-text", "captioner", "", parameters={"max_new_tokens": 8}),
     _entry("tiny-transcribe", "automatic-speech-recognition", "whisper", "", parameters={"max_new_tokens": 8}),
 ]
 
@@ -279,6 +291,7 @@ def build_tiny_models(root: Path) -> Path:
         task_specific_params={"translation_en_to_fr": {"prefix": "translate english to french: "}},
     )
     _chat(root / "chat")
+    build_vision_models(root)
     from tests.speech_models import build_speech_models  # here: it reads this module's seed and words
 
     build_speech_models(root)
