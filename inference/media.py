@@ -152,7 +152,8 @@ def check_file(data: bytes, *, kind: str, model: str) -> MediaType:
     if found.kind != kind:
         raise InvalidInput(f"{model} reads {kind} files, and this is {_article(found.label)}: send it {_article(kind)} file.")
     if found.unsupported:
-        raise InvalidInput(f"{_article(found.label).capitalize()} cannot be read here: {found.unsupported}.")
+        described = _article(found.label)
+        raise InvalidInput(f"{described[0].upper()}{described[1:]} cannot be read here: {found.unsupported}.")
     return found
 
 

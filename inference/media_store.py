@@ -68,8 +68,8 @@ class FolderStore:
 
     def put(self, key: str, data: bytes, *, mime: str) -> None:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.sweep()
+        path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".part")
         try:
             with os.fdopen(handle, "wb") as file:
@@ -90,7 +90,10 @@ class FolderStore:
             raise FileGone() from None
 
     def sweep(self) -> int:
-        """Delete the files older than :data:`EXPIRY_SECONDS` (and the folders left empty); how many went."""
+        """Delete the files older than :data:`EXPIRY_SECONDS`, and their folders once empty; how many files went.
+
+        A folder goes only when it has been unchanged as long, so one another request just made stays.
+        """
         cutoff, removed = self._clock() - EXPIRY_SECONDS, 0
         if not self.root.is_dir():
             return 0
@@ -103,7 +106,8 @@ class FolderStore:
                 except FileNotFoundError:
                     continue
             try:
-                folder.rmdir()  # only when empty
+                if folder.stat().st_mtime < cutoff:
+                    folder.rmdir()  # only when empty
             except OSError:
                 pass
         return removed
