@@ -29,8 +29,18 @@ ROUTER_RUNTIME = lambda_.Runtime.PYTHON_3_14
 PYTHON_VERSION = ROUTER_RUNTIME.name.removeprefix("python")
 PLATFORM = "manylinux2014_x86_64"
 #: What the router imports from ``inference``: the registry (with the backend table it validates against),
-#: task formats and the log redaction both sides use, never torch.
-ROUTER_INFERENCE_MODULES = ("__init__.py", "errors.py", "tasks.py", "registry.py", "backends.py", "redaction.py")
+#: task formats, the files' kinds and checks and their store (the router checks a file and puts it in the
+#: media bucket), and the log redaction both sides use, never torch.
+ROUTER_INFERENCE_MODULES = (
+    "__init__.py",
+    "errors.py",
+    "tasks.py",
+    "registry.py",
+    "backends.py",
+    "media.py",
+    "media_store.py",
+    "redaction.py",
+)
 REGISTRY_IN_BUNDLE = "inference/models.yaml"
 SKIPPED_DIRS = frozenset({"__pycache__", ".pytest_cache", ".ruff_cache"})
 SKIPPED_SUFFIXES = (".pyc", ".pyo")
