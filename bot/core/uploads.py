@@ -9,6 +9,7 @@ from __future__ import annotations
 from bot.core.services import Services
 from inference.errors import InvalidInput
 from inference.media import FileRef, check_file, clean_name, upload_key
+from inference.media_store import MediaStore
 from inference.registry import ModelSpec
 from inference.tasks import media_kind
 
@@ -19,7 +20,13 @@ def reads_files(spec: ModelSpec) -> bool:
 
 
 def store_file(services: Services, spec: ModelSpec, data: bytes, *, name: str, request_id: str) -> FileRef:
-    """Check ``data`` for ``spec`` by its content, store it for a day and return what the request carries.
+    """:func:`put_file` into the services' media store."""
+    return put_file(services.media, spec, data, name=name, request_id=request_id)
+
+
+def put_file(media: MediaStore, spec: ModelSpec, data: bytes, *, name: str, request_id: str) -> FileRef:
+    """Check ``data`` for ``spec`` by its content, store it in ``media`` for a day and return what the request
+    carries (the form has the store alone, not the services).
 
     Raises:
         InvalidInput: ``spec`` reads text, or the file is empty, of another kind, or a type it cannot read.
@@ -30,5 +37,5 @@ def store_file(services: Services, spec: ModelSpec, data: bytes, *, name: str, r
         raise InvalidInput(f"{spec.name} reads text, not files: type the text instead.")
     media_type = check_file(data, kind=kind, model=spec.name)
     key = upload_key(request_id, media_type)
-    services.media.put(key, data, mime=media_type.mime)
+    media.put(key, data, mime=media_type.mime)
     return FileRef(key, media_type, clean_name(name, media_type), len(data))
