@@ -69,7 +69,7 @@ def test_every_install_of_torch_takes_the_cpu_torch_first(text: str) -> None:
 
 def test_the_backends_table_is_the_codes() -> None:
     """Each task's default backend as inference/backends.py prefers it, and the quantizations of those in the table."""
-    from inference.backends import BACKENDS, PREFERRED, TORCH
+    from inference.backends import BACKENDS, TORCH, default_backend
 
     table = README.split("<!-- backends table:", 1)[1].split("\n\n", 1)[0]
     rows = [line.split(" | ") for line in table.splitlines() if line.startswith("| `") or line.startswith("| any")]
@@ -81,7 +81,7 @@ def test_the_backends_table_is_the_codes() -> None:
             continue
         for task in re.findall(r"`([a-z-]+)`", tasks):
             listed.append(task)
-            assert PREFERRED[task] == named, task
+            assert default_backend(task) == named, task
         if named in BACKENDS:
             assert re.findall(r"`([a-z0-9]+)`", quantize) == list(BACKENDS[named].quantizations), named
     assert sorted(listed) == sorted(TASKS)
