@@ -207,3 +207,60 @@ def test_sentence_similarity_ranks_highest_first(invoke) -> None:
 def test_a_parameter_of_the_wrong_type_is_invalid_input(invoke) -> None:
     response = invoke("tiny-sentiment", {"text": "Great news!", "parameters": {"top_k": "many"}})
     assert response["error"] == {"type": "invalid_input", "message": "`top_k` must be a whole number, not 'many'."}
+
+
+@pytest.fixture
+def image_event(monkeypatch: pytest.MonkeyPatch, tmp_path) -> Any:
+    """``image_event(text, **parameters)``: a request naming a 64 × 48 PNG in the store the handler reads (``MEDIA_DIR``)."""
+    from inference.media import PNG, FileRef, upload_key
+    from inference.media_store import MEDIA_DIR_ENV, FolderStore
+    from tests.vision_models import make_image
+
+    monkeypatch.setenv(MEDIA_DIR_ENV, str(tmp_path))
+    data = make_image(64, 48)
+    ref = FileRef(upload_key("c0ffee", PNG), PNG, "photo.png", len(data))
+    FolderStore(tmp_path).put(ref.key, data, mime=PNG.mime)
+
+    def event(text: str = "", **parameters: Any) -> dict[str, Any]:
+        return {"text": text, "parameters": parameters, "file": ref.to_event()}
+
+    return event
+
+
+def test_image_classification_ranks_the_model_labels(invoke, image_event) -> None:
+    labels = result_of(invoke("tiny-classify-image", image_event()))["labels"]
+    assert sorted(item["label"] for item in labels) == ["car", "cat", "dog"]
+    assert all(is_score(item["score"]) for item in labels)
+    assert [i["score"] for i in labels] == sorted((i["score"] for i in labels), reverse=True)
+    assert len(result_of(invoke("tiny-classify-image", image_event(top_k=1)))["labels"]) == 1
+
+
+def test_zero_shot_image_scores_every_label(invoke, image_event) -> None:
+    labels = result_of(invoke("tiny-label-image", image_event("red, blue, car, dog")))["labels"]
+    assert sorted(item["label"] for item in labels) == ["blue", "car", "dog", "red"]
+    assert math.isclose(sum(item["score"] for item in labels), 1.0, rel_tol=1e-5)
+    default = result_of(invoke("tiny-label-image", image_event()))["labels"]  # the registry's candidate_labels
+    assert sorted(item["label"] for item in default) == ["car", "cat", "dog"]
+    template = invoke("tiny-label-image", image_event(hypothesis_template="no blank"))
+    assert template["error"]["type"] == "invalid_input"
+
+
+def test_object_detection_boxes_lie_in_the_image(invoke, image_event) -> None:
+    result = result_of(invoke("tiny-detect", image_event(threshold=0.0)))
+    assert (result["width"], result["height"]) == (64, 48)
+    assert result["objects"] and result["annotated"]["mime"] == "image/png"
+    scores = [o["score"] for o in result["objects"]]
+    assert scores == sorted(scores, reverse=True) and all(is_score(s) for s in scores)
+    for found in result["objects"]:
+        assert found["label"] in {"person", "cat", "car", "tree"}
+        b = found["box"]
+        assert 0 <= b["xmin"] <= b["xmax"] <= 64 and 0 <= b["ymin"] <= b["ymax"] <= 48
+    stricter = result_of(invoke("tiny-detect", image_event(threshold=0.9)))["objects"]
+    assert len(stricter) == sum(s > 0.9 for s in scores)
+
+
+def test_image_to_text_captions_and_continues_a_prompt(invoke, image_event) -> None:
+    caption = result_of(invoke("tiny-caption", image_event()))["caption"]
+    assert isinstance(caption, str) and caption and caption == caption.strip()
+    prompted = result_of(invoke("tiny-caption", image_event("a photo of")))["caption"]
+    assert prompted.startswith("a photo of")
