@@ -1,16 +1,18 @@
 """A tiny random-weight Whisper and the audio files tests send it, built offline in a few seconds.
 
-The model is shaped like openai/whisper-tiny where decoding reads it: the same special tokens in the same
-order (``<|endoftext|>``, ``<|startoftranscript|>``, the 100 language tokens in transformers' order, the
-task tokens, ``<|notimestamps|>``), then the 1,501 timestamp tokens ``<|0.00|>``…``<|30.00|>``, a
-generation config with the fields Whisper's generation reads, and an 80-bin, 16 kHz feature extractor over
-30-second windows (3,000 frames, 1,500 encoder positions). Only the sizes are small: d_model 32, one layer
-each side, a byte-level BPE vocabulary of the 256 bytes and a few hundred word pieces.
+The model is shaped like openai/whisper-tiny where decoding reads it: its 51,865 token ids, laid out the
+same way (50,257 byte-level BPE tokens, then ``<|endoftext|>``, ``<|startoftranscript|>``, the 99 language
+tokens in transformers' order, the task tokens, ``<|notimestamps|>``, then the 1,501 timestamp tokens
+``<|0.00|>``…``<|30.00|>``), a generation config with the fields Whisper's generation reads, and an
+80-bin, 16 kHz feature extractor over 30-second windows (3,000 frames, 1,500 encoder positions). Only the
+network is small: d_model 32, one layer each side.
 """
 
 from __future__ import annotations
 
 import io
+import itertools
+import string
 import wave
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,9 @@ import numpy as np
 
 from tests.tiny_models import SEED, WORDS
 
+#: Whisper's text (byte-level BPE) tokens, before the special ones: the same ids as openai/whisper-tiny's,
+#: whose 51,865 tokens CTranslate2 needs to see a multilingual model.
+TEXT_TOKENS = 50257
 #: The tokens before the language tokens, and those after them, in Whisper's order.
 HEAD_SPECIALS = ("<|endoftext|>", "<|startoftranscript|>")
 TAIL_SPECIALS = ("<|translate|>", "<|transcribe|>", "<|startoflm|>", "<|startofprev|>", "<|nocaptions|>", "<|notimestamps|>")
@@ -41,28 +46,41 @@ def _bytes_to_unicode() -> dict[int, str]:
 
 
 def _vocab_and_merges() -> tuple[dict[str, int], list[tuple[str, str]]]:
-    """The 256 byte tokens, then each of :data:`WORDS` (with and without its leading space) merged letter by letter."""
-    tokens = list(_bytes_to_unicode().values())
-    merges: list[tuple[str, str]] = []
+    """Whisper's 50,257 text tokens: the 256 bytes, each of :data:`WORDS` (with and without its leading space)
+    merged letter by letter, then runs of two to four letters (which no merge makes: they only fill the ids),
+    and the empty token last."""
+    tokens = dict.fromkeys(_bytes_to_unicode().values())
+    merges: dict[tuple[str, str], None] = {}
     for word in WORDS:
         for spelled in (word, "Ġ" + word):
             piece = spelled[0]
             for char in spelled[1:]:
-                if (piece, char) not in merges:
-                    merges.append((piece, char))
+                merges[(piece, char)] = None
                 piece += char
-                tokens.append(piece)
-    vocab = {token: index for index, token in enumerate(dict.fromkeys(tokens))}
-    return vocab, merges
+                tokens[piece] = None
+    letters = string.ascii_lowercase
+    fillers = ("".join(p) for n in (2, 3, 4) for p in itertools.product(letters, repeat=n))
+    for filler in itertools.chain.from_iterable((f"Ġ{f}", f) for f in fillers):
+        if len(tokens) == TEXT_TOKENS - 1:
+            break
+        tokens.setdefault(filler, None)
+    tokens[""] = None  # id 50256, empty in multilingual Whisper's vocabulary: CTranslate2 tells one by it
+    return {token: index for index, token in enumerate(tokens)}, list(merges)
+
+
+def language_codes() -> list[str]:
+    """whisper-tiny's 99 languages: transformers' list in its order, less Cantonese (``yue``), which only large-v3 has."""
+    from transformers.models.whisper.tokenization_whisper import LANGUAGES
+
+    return [code for code in LANGUAGES if code != "yue"]
 
 
 def _tokenizer() -> Any:
     from tokenizers import AddedToken
     from transformers import WhisperTokenizer
-    from transformers.models.whisper.tokenization_whisper import LANGUAGES
 
     vocab, merges = _vocab_and_merges()
-    specials = [*HEAD_SPECIALS, *(f"<|{code}|>" for code in LANGUAGES), *TAIL_SPECIALS]
+    specials = [*HEAD_SPECIALS, *(f"<|{code}|>" for code in language_codes()), *TAIL_SPECIALS]
     tokenizer = WhisperTokenizer(vocab=vocab, merges=merges, model_max_length=448)
     tokenizer.add_special_tokens(
         {"additional_special_tokens": [AddedToken(t, normalized=False, special=True) for t in specials]}
@@ -73,7 +91,6 @@ def _tokenizer() -> Any:
 
 def _generation_config(tokenizer: Any, config: Any) -> Any:
     from transformers import GenerationConfig
-    from transformers.models.whisper.tokenization_whisper import LANGUAGES
 
     ids = tokenizer.convert_tokens_to_ids
     eos = ids("<|endoftext|>")
@@ -86,7 +103,7 @@ def _generation_config(tokenizer: Any, config: Any) -> Any:
         begin_suppress_tokens=[ids("Ġ"), eos],
         suppress_tokens=[],
         is_multilingual=True,
-        lang_to_id={f"<|{code}|>": ids(f"<|{code}|>") for code in LANGUAGES},
+        lang_to_id={f"<|{code}|>": ids(f"<|{code}|>") for code in language_codes()},
         task_to_id={"transcribe": ids("<|transcribe|>"), "translate": ids("<|translate|>")},
         no_timestamps_token_id=ids("<|notimestamps|>"),
         prev_sot_token_id=ids("<|startofprev|>"),
