@@ -19,6 +19,7 @@ from slack_bolt.adapter.aws_lambda.lazy_listener_runner import LambdaLazyListene
 from slack_bolt.request import BoltRequest
 
 from bot.core.http import BadRequest, Request, Response
+from bot.core.multipart import MAX_UPLOAD_BODY_BYTES, is_upload
 from bot.core.services import Services
 from bot.slack.delivery import deliver_record, is_destination_record
 from bot.slack.streaming import deliver_partial, is_partial_record
@@ -31,6 +32,15 @@ FORM_PATH = "/go"
 STATS_PATH = "/go/stats"
 #: Slack's payloads are small; anything this big is not from Slack.
 MAX_BODY_BYTES = 1_000_000
+
+
+def body_limit(request: Request) -> int:
+    """The largest body the router reads for ``request``: a file upload to the form's, else Slack's."""
+    return (
+        MAX_UPLOAD_BODY_BYTES
+        if is_upload(request.method, request.path, request.header("content-type"))
+        else MAX_BODY_BYTES
+    )
 
 
 class Router:
@@ -69,7 +79,7 @@ class Router:
 
     def _route(self, request: Request, context: Any) -> Response:
         try:
-            if len(request.body) > MAX_BODY_BYTES:
+            if len(request.body) > body_limit(request):
                 raise BadRequest("The request body is too large.", status=413, type="too_large")
             if request.path == SLACK_PATH:
                 if request.method != "POST":
@@ -92,6 +102,7 @@ class Router:
                         settings=s.settings,
                         feedback=s.feedback,
                         store=s.store,
+                        media=s.media,
                     ),
                 )
             if request.path == "/" and request.method == "GET":

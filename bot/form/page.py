@@ -9,7 +9,7 @@ script renders answers with DOM text nodes).
 
 The script is written in parts by concern (``web/form/*.js``: DOM helpers,
 requests, the renderer of each task, the answer card, feedback, compare mode,
-the page itself) and joined here, in :data:`SCRIPT_PARTS` order, into one
+chat mode, the file upload, the page itself) and joined here, in :data:`SCRIPT_PARTS` order, into one
 strict-mode closure; there is no build step. Like the other assets it is read
 once per process. The page itself is never cached (``Cache-Control: no-store``):
 each one carries a fresh nonce.
@@ -27,13 +27,24 @@ from typing import Any
 from bot.core.compare import MAX_MODELS
 from bot.core.http import SECURITY_HEADERS, json_for_html
 from bot.form.feedback import MAX_COMMENT_CHARS
+from inference.media import MAX_BYTES
 from inference.registry import Registry
 from inference.tasks import get_task
 
 WEB_DIR = Path(__file__).with_name("web")
 #: The parts of the page's script, in ``web/form/``, in the order they are joined: each part's top-level
 #: names are seen by the others, and the last part (``main.js``) runs the page.
-SCRIPT_PARTS = ("dom.js", "requests.js", "renderers.js", "answer.js", "feedback.js", "compare.js", "chat.js", "main.js")
+SCRIPT_PARTS = (
+    "dom.js",
+    "requests.js",
+    "renderers.js",
+    "answer.js",
+    "feedback.js",
+    "compare.js",
+    "chat.js",
+    "upload.js",
+    "main.js",
+)
 
 
 @functools.cache
@@ -61,7 +72,9 @@ def content_security_policy(nonce: str) -> str:
             f"script-src 'nonce-{nonce}'",
             f"style-src 'nonce-{nonce}'",
             "connect-src 'self'",
-            "img-src data:",
+            # A chosen file's preview, and the image an object detector's boxes are drawn on: object URLs.
+            "img-src data: blob:",
+            "media-src blob:",
             "base-uri 'none'",
             "form-action 'self'",
             "frame-ancestors 'none'",
@@ -96,6 +109,7 @@ def model_catalog(registry: Registry) -> list[dict[str, Any]]:
                 "task_summary": task.summary,
                 "input_format": task.input_format,
                 "max_chars": spec.max_chars,
+                "media": task.media,
             }
         )
     return catalog
@@ -107,8 +121,20 @@ def _options(catalog: list[dict[str, Any]]) -> str:
     )
 
 
-def render_page(*, catalog: list[dict[str, Any]], locked: bool, nonce: str) -> str:
-    """The whole page; ``locked`` shows only the passcode panel and carries no model data."""
+def render_page(
+    *,
+    catalog: list[dict[str, Any]],
+    locked: bool,
+    nonce: str,
+    uploads: dict[str, int] | None = None,
+    upload_note: str = "",
+) -> str:
+    """The whole page; ``locked`` shows only the passcode panel and carries no model data.
+
+    ``uploads`` is the largest file of each kind the form takes here (:func:`bot.form.limits.upload_caps`;
+    the kinds' own caps by default), which the page checks before sending one, adding ``upload_note``
+    (where larger files can go) to its refusal.
+    """
     shown = [] if locked else catalog
     return Template(_asset("form.html")).substitute(
         nonce=html.escape(nonce),
@@ -116,7 +142,14 @@ def render_page(*, catalog: list[dict[str, Any]], locked: bool, nonce: str) -> s
         script=form_script(),
         options=_options(shown),
         data=json_for_html(
-            {"locked": locked, "models": shown, "max_compare": MAX_MODELS, "max_comment_chars": MAX_COMMENT_CHARS}
+            {
+                "locked": locked,
+                "models": shown,
+                "max_compare": MAX_MODELS,
+                "max_comment_chars": MAX_COMMENT_CHARS,
+                "uploads": dict(MAX_BYTES) if uploads is None else uploads,
+                "upload_note": upload_note,
+            }
         ),
         login_hidden="" if locked else " hidden",
         tool_hidden=" hidden" if locked else "",

@@ -6,6 +6,10 @@ named by ``model``: no other field of the request (an ARN, a function name) is
 ever read. Compare mode is the page's: it checks at ``/go/compare-check``, then
 posts one ordinary run per model.
 
+A run is JSON (``model``, ``text``) for a text model, and ``multipart/form-data`` (``model``, ``file``,
+an optional ``text``) for a model that reads an image or audio: the file is checked by its content,
+stored in the media store and named in the request (``"file"``, :class:`inference.media.FileRef`).
+
 Runs are limited twice, each with a 429 and ``Retry-After`` that the page waits out
 by itself: per client address (``FORM_RUNS_PER_CLIENT`` at once, in the state store, so
 every router process shares the count: :mod:`bot.form.limits`), and per model by the
@@ -19,6 +23,7 @@ from __future__ import annotations
 import logging
 import re
 from contextlib import nullcontext
+from dataclasses import dataclass, field
 from typing import Any
 
 from bot.core.config import Settings
@@ -26,9 +31,11 @@ from bot.core.http import BadRequest, Request, Response, json_headers
 from bot.core.invoker import InvokeBusy, InvokeError, Invoker, InvokeTimeout, ModelFailure
 from bot.core.messages import describe_error
 from bot.core.model_requests import check_input, new_request_id
+from bot.core.multipart import MAX_UPLOAD_BODY_BYTES, Part, is_multipart, parse_form_data
+from bot.core.uploads import put_file, reads_files
 from bot.form.compare import check_compare_request
 from bot.form.feedback import FeedbackLimits, apply_feedback, record_form_answer, voter_for, voter_of
-from bot.form.limits import RunSlots
+from bot.form.limits import SLACK_INSTEAD, RunSlots, check_upload_size, upload_caps
 from bot.form.page import model_catalog, new_nonce, page_headers, render_page
 from bot.form.passcode import (
     FailureLimiter,
@@ -42,13 +49,18 @@ from bot.stores.feedback import FeedbackStore
 from bot.stores.state import StateStore
 from bot.stores.stats import UsageSource
 from inference.errors import InputTooLong, InvalidInput
+from inference.media import IMAGE
+from inference.media_store import MediaStore
 from inference.registry import ModelSpec, Registry
-from inference.tasks import MESSAGES, TRIMMED_TURNS, check_messages, fit_chars
+from inference.tasks import MESSAGES, TRIMMED_TURNS, check_messages, fit_chars, media_kind
 
 logger = logging.getLogger(__name__)
 
 PREFIX = "/go"
 MAX_BODY_BYTES = 64 * 1024
+#: The fields of a run with a file and the most bytes each may hold: the file's own caps are its kind's,
+#: checked when it is stored (:func:`bot.core.uploads.put_file`).
+UPLOAD_FIELDS = {"model": 200, "text": MAX_BODY_BYTES, "file": MAX_UPLOAD_BODY_BYTES}
 #: Seconds the page waits before asking again while a model warms up.
 RETRY_AFTER_SECONDS = 3
 #: Seconds the page waits before asking again when the model is busy or the client has too many runs going.
@@ -76,6 +88,7 @@ def handle_form(
     feedback: FeedbackStore | None = None,
     feedback_limits: FeedbackLimits | None = None,
     store: StateStore | None = None,
+    media: MediaStore,
 ) -> Response:
     """Answer one request under /go: the page, a model run, feedback, a compare check, or a passcode login.
 
@@ -90,7 +103,7 @@ def handle_form(
             if request.method == "GET":
                 return _page(request, registry, settings)
             if request.method == "POST":
-                return _run(request, registry, invoker, settings, feedback, store)
+                return _run(request, registry, invoker, settings, feedback, store, media)
             return _not_allowed("GET, POST")
         if route == "feedback" and feedback is not None:
             if request.method == "POST":
@@ -158,13 +171,40 @@ def _json_object(request: Request) -> dict[str, Any]:
 def _page(request: Request, registry: Registry, settings: Settings) -> Response:
     """The page, issuing this browser's voter cookie if it has none (before the runs of a comparison race to)."""
     nonce = new_nonce()
-    body = render_page(catalog=model_catalog(registry), locked=_locked(request, settings), nonce=nonce)
+    body = render_page(
+        catalog=model_catalog(registry),
+        locked=_locked(request, settings),
+        nonce=nonce,
+        uploads=upload_caps(local=settings.local),
+        upload_note="" if settings.local else SLACK_INSTEAD,
+    )
     _, cookie = voter_for(request, settings)
     return Response(status=200, body=body, headers=page_headers(nonce), cookies=[cookie] if cookie else [])
 
 
 def _passcode_required() -> Response:
     return _error(401, "passcode_required", "This form needs the passcode: enter it to continue.")
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """One run the page asked for, checked before anything is invoked: the model, its text, and what goes beside it."""
+
+    spec: ModelSpec
+    text: str
+    #: The chat mode's conversation (:func:`form_chat`), empty for a one-shot run.
+    chat: dict[str, Any] = field(default_factory=dict)
+    stream: str = ""
+    #: The file of an upload run, as sent (checked by its content when stored).
+    upload: Part | None = None
+
+
+class Refused(Exception):
+    """A run refused before anything is invoked, with its answer (one that carries more than a message)."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.body)
+        self.response = response
 
 
 def _run(
@@ -174,29 +214,17 @@ def _run(
     settings: Settings,
     feedback: FeedbackStore | None,
     store: StateStore | None,
+    media: MediaStore,
 ) -> Response:
     if _locked(request, settings):
         return _passcode_required()
-    data = _json_object(request)
-    name = data.get("model")
-    if not isinstance(name, str) or not name:
-        raise BadRequest('Choose a model: the request needs a "model" name.')
-    if "text" not in data:
-        raise BadRequest('The request needs a "text" field.')
-    spec = registry.find(name)
-    if spec is None:
-        message = describe_error({"type": "unknown_model", "message": f"choose one of {', '.join(registry.names)}."})
-        return _error(400, "unknown_model", message, valid_models=registry.names)
     try:
-        text = check_input(spec, data["text"])
-    except InputTooLong as exc:
-        return _error(413, exc.type, describe_error(exc.to_result()["error"]))
-    except InvalidInput as exc:
-        return _error(400, exc.type, describe_error(exc.to_result()["error"]))
-    try:
-        chat = form_chat(spec, data.get(MESSAGES), text)
-    except InvalidInput as exc:
-        return _error(400, exc.type, describe_error(exc.to_result()["error"]))
+        if is_multipart(request.header("content-type")):
+            run = _upload_run(request, registry, settings)
+        else:
+            run = _json_run(request, registry)
+    except Refused as exc:
+        return exc.response
     voter, cookie = voter_for(request, settings)
     limit = settings.form_runs_per_client
     slot = (
@@ -211,12 +239,105 @@ def _run(
             )
             message = describe_error({"type": "too_many_runs", "message": detail})
             return _try_again("too_many_runs", message, BUSY_RETRY_AFTER_SECONDS)
-        stream = data.get("stream")
-        stream = stream if isinstance(stream, str) and STREAM_ID.fullmatch(stream) else ""
-        response = _invoke(spec, text, invoker, settings, feedback, voter, stream=stream, chat=chat)
+        response = _invoke(run, invoker, settings, feedback, voter, media)
     if cookie:
         response.cookies.append(cookie)
     return response
+
+
+def _refusal(exc: InvalidInput, status: int = 400) -> Refused:
+    """A person's input that cannot run, in the words Slack uses too; too long is always a 413."""
+    status = 413 if isinstance(exc, InputTooLong) else status
+    return Refused(_error(status, exc.type, describe_error(exc.to_result()["error"])))
+
+
+def _model(registry: Registry, name: object) -> ModelSpec:
+    """The registry entry a run names.
+
+    Raises:
+        BadRequest: no name.
+        Refused: a name the registry does not have (the answer lists the valid ones).
+    """
+    if not isinstance(name, str) or not name:
+        raise BadRequest('Choose a model: the request needs a "model" name.')
+    spec = registry.find(name)
+    if spec is None:
+        message = describe_error({"type": "unknown_model", "message": f"choose one of {', '.join(registry.names)}."})
+        raise Refused(_error(400, "unknown_model", message, valid_models=registry.names))
+    return spec
+
+
+def _text(spec: ModelSpec, text: object) -> str:
+    """``text`` checked for ``spec`` (:func:`check_input`).
+
+    Raises:
+        Refused: 413 too long, 400 anything else wrong with it.
+    """
+    try:
+        return check_input(spec, text)
+    except InvalidInput as exc:
+        raise _refusal(exc) from exc
+
+
+def _file_required(spec: ModelSpec) -> Refused:
+    what = "an image" if media_kind(spec.task) == IMAGE else "an audio file"
+    return Refused(
+        _error(
+            400, "file_required", f"{spec.title} reads {what}: choose one to upload (or drop or paste it on the page)."
+        )
+    )
+
+
+def _json_run(request: Request, registry: Registry) -> RunRequest:
+    """A text run, sent as JSON: ``model``, ``text``, and the chat mode's ``messages`` and the page's ``stream``.
+
+    Raises:
+        BadRequest, Refused: what is wrong with it, before anything is invoked.
+    """
+    data = _json_object(request)
+    name = data.get("model")
+    if not isinstance(name, str) or not name:
+        raise BadRequest('Choose a model: the request needs a "model" name.')
+    if "text" not in data:
+        raise BadRequest('The request needs a "text" field.')
+    spec = _model(registry, name)
+    if reads_files(spec):
+        raise _file_required(spec)
+    text = _text(spec, data["text"])
+    try:
+        chat = form_chat(spec, data.get(MESSAGES), text)
+    except InvalidInput as exc:
+        raise _refusal(exc) from exc
+    stream = data.get("stream")
+    stream = stream if isinstance(stream, str) and STREAM_ID.fullmatch(stream) else ""
+    return RunRequest(spec, text, chat, stream)
+
+
+def _upload_run(request: Request, registry: Registry, settings: Settings) -> RunRequest:
+    """A run with a file, sent as ``multipart/form-data``: ``model``, ``file`` and an optional ``text``
+    (zero-shot labels, the start of a caption).
+
+    Raises:
+        BadRequest, Refused: what is wrong with it, before anything is invoked or stored.
+    """
+    fields = parse_form_data(request.body, request.header("content-type"), limits=UPLOAD_FIELDS)
+    spec = _model(registry, fields["model"].text() if "model" in fields else None)
+    upload = fields.get("file")
+    if upload is not None and not upload.data and not upload.filename:
+        upload = None  # a form's file input with nothing chosen
+    kind = media_kind(spec.task)
+    if kind is None and upload is not None:
+        message = f"{spec.title} reads text, not files: type the text instead, or choose a model that reads files."
+        raise Refused(_error(400, "not_a_file_model", message))
+    if kind is not None and upload is None:
+        raise _file_required(spec)
+    if kind is not None and upload is not None:
+        try:
+            check_upload_size(len(upload.data), kind=kind, local=settings.local)
+        except InputTooLong as exc:
+            raise _refusal(exc) from exc
+    text = _text(spec, fields["text"].text() if "text" in fields else "")
+    return RunRequest(spec, text, upload=upload)
 
 
 def form_chat(spec: ModelSpec, raw: Any, text: str) -> dict[str, Any]:
@@ -236,19 +357,25 @@ def form_chat(spec: ModelSpec, raw: Any, text: str) -> dict[str, Any]:
 
 
 def _invoke(
-    spec: ModelSpec,
-    text: str,
+    run: RunRequest,
     invoker: Invoker,
     settings: Settings,
     feedback: FeedbackStore | None,
     voter: str,
-    *,
-    stream: str = "",
-    chat: dict[str, Any] | None = None,
+    media: MediaStore,
 ) -> Response:
+    """Store the run's file, if any, invoke its model and wait for the answer (or say it is warming up)."""
+    spec, text = run.spec, run.text
     request_id = new_request_id()
-    reply = {"request_id": request_id, "source": "form", **({"stream": stream} if stream else {})}
-    payload = {"text": text, **(chat or {}), "reply": reply}
+    reply = {"request_id": request_id, "source": "form", **({"stream": run.stream} if run.stream else {})}
+    payload: dict[str, Any] = {"text": text, **run.chat}
+    if run.upload is not None:
+        try:
+            ref = put_file(media, spec, run.upload.data, name=run.upload.filename or "", request_id=request_id)
+        except InvalidInput as exc:  # by its content: empty, of the other kind, or a type no model here reads
+            return _refusal(exc, status=415).response
+        payload["file"] = ref.to_event()
+    payload["reply"] = reply
     try:
         answer = invoker.invoke_sync(spec.name, payload, timeout=settings.form_wait_seconds)
     except InvokeTimeout as exc:

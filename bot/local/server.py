@@ -7,6 +7,7 @@ pool as Lambda Destinations records, through the same delivery code.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import io
 import ipaddress
@@ -26,11 +27,12 @@ from urllib.parse import parse_qsl, urlsplit
 
 from bot.app import build_bolt_app, build_services
 from bot.cli_errors import CannotListen
-from bot.core.config import ALLOWED_HOSTS, CONNECTIONS_PER_CLIENT, Settings, load_settings
-from bot.core.http import Response, split_host
+from bot.core.config import ALLOWED_HOSTS, CONNECTIONS_PER_CLIENT, MEDIA_FOLDER, Settings, load_settings
+from bot.core.http import Request, Response, split_host
 from bot.core.logs import set_correlation_id, set_request, setup_logging
+from bot.core.multipart import BINARY_MEDIA_TYPES
 from bot.local.workers import WorkerPool, count_listener_work
-from bot.router import MAX_BODY_BYTES, Router
+from bot.router import Router, body_limit
 from bot.stores.state import SqliteStateStore
 from inference.registry import Registry, load_registry
 
@@ -40,7 +42,8 @@ logger = logging.getLogger(__name__)
 IDLE_SECONDS = 10.0
 #: A request's line and headers must all arrive within this long of its first byte.
 HEAD_SECONDS = 10.0
-#: A body must arrive within ``HEAD_SECONDS`` plus its length at this rate: about 30 s for the 1 MB limit.
+#: A body must arrive within ``HEAD_SECONDS`` plus its length at this rate: about 30 s for the 1 MB limit,
+#: about 9 minutes for the largest file upload.
 BODY_BYTES_PER_SECOND = 50_000
 #: A client that stops reading an answer is dropped after this long without progress.
 SEND_SECONDS = 30.0
@@ -65,9 +68,12 @@ _ORIGIN = re.compile(r"https?://(?P<authority>[^/?#]+)", re.IGNORECASE)
 
 
 def proxy_event(method: str, target: str, headers: dict[str, str], body: bytes, *, source_ip: str) -> dict[str, Any]:
-    """The REST API (v1) proxy event API Gateway would build for this request."""
+    """The REST API (v1) proxy event API Gateway would build for this request: a body of one of the
+    API's binary media types (a file upload) base64-encoded, any other as text."""
     url = urlsplit(target)
-    text = body.decode("utf-8", "surrogateescape")
+    content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+    binary = content_type.split(";")[0].strip().lower() in BINARY_MEDIA_TYPES
+    text = base64.b64encode(body).decode("ascii") if binary else body.decode("utf-8", "surrogateescape")
     return {
         "resource": url.path,
         "path": url.path,
@@ -84,7 +90,7 @@ def proxy_event(method: str, target: str, headers: dict[str, str], body: bytes, 
             "requestTimeEpoch": int(time.time() * 1000),
         },
         "body": text,
-        "isBase64Encoded": False,
+        "isBase64Encoded": binary,
     }
 
 
@@ -250,7 +256,11 @@ class LocalServer:
 
     def __init__(self, settings: Settings, registry: Registry) -> None:
         store = SqliteStateStore(settings.data_dir / "state.sqlite")
-        self.pool = WorkerPool(registry, on_record=lambda record: self.router.handle(record))
+        self.pool = WorkerPool(
+            registry,
+            on_record=lambda record: self.router.handle(record),
+            media_dir=settings.data_dir / MEDIA_FOLDER,  # where the router's media store keeps files (bot.app)
+        )
         services = build_services(settings, registry, self.pool, store)
         self.router = Router(services, build_bolt_app(services), lambda_mode=False)
         count_listener_work(self.router.app, self.pool.activity)
@@ -389,7 +399,12 @@ class LocalServer:
                 raw = lengths.pop() if len(lengths) == 1 else ""
                 if not (raw.isascii() and raw.isdigit() and len(raw) <= MAX_LENGTH_DIGITS):
                     return Response.error("The Content-Length header is invalid.", status=400, type="bad_request")
-                if int(raw) > MAX_BODY_BYTES:
+                asked = Request(
+                    method=self.command,
+                    path=urlsplit(self.path).path,
+                    headers={"content-type": self.headers.get("Content-Type") or ""},
+                )
+                if int(raw) > body_limit(asked):  # a file upload to the form may be larger than the rest
                     return Response.error("The request body is too large.", status=413, type="too_large")
                 return None
 

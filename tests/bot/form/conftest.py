@@ -14,6 +14,7 @@ from bot.form.feedback import FeedbackLimits
 from bot.form.passcode import FailureLimiter
 from bot.form.routes import handle_form
 from bot.stores.feedback import SqliteFeedbackStore
+from inference.media_store import FolderStore
 from inference.registry import Registry, parse_registry
 from tests.events import load_event
 from tests.fakes.invoker import FakeInvoker, model_answer
@@ -115,12 +116,19 @@ def feedback_limits(clock: ManualClock) -> FeedbackLimits:
 
 
 @pytest.fixture
+def media(tmp_path: Path) -> FolderStore:
+    """Where the form stores uploads: local mode's folder store, in a fresh folder."""
+    return FolderStore(tmp_path / "media")
+
+
+@pytest.fixture
 def call(
     registry: Registry,
     invoker: FakeInvoker,
     settings: Settings,
     limiter: FailureLimiter,
     feedback_limits: FeedbackLimits,
+    media: FolderStore,
 ):
     """``call(request, **overrides)``: run ``handle_form`` with the test's fixtures."""
 
@@ -131,6 +139,7 @@ def call(
             "settings": settings,
             "limiter": limiter,
             "feedback_limits": feedback_limits,
+            "media": media,
             **overrides,
         }
         return handle_form(request, **kwargs)

@@ -120,7 +120,7 @@ def test_bodies_over_64_kb_are_413(call, invoker):
     assert invoker.calls == []
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data", ""])
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", ""])
 def test_other_content_types_are_415(call, invoker, content_type):
     request = post({"model": "tiny-sentiment", "text": "hi"}, content_type=content_type)
 

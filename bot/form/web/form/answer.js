@@ -14,10 +14,11 @@ function timings(body, roundTripMs) {
   return el("p", "meta", ...parts.map((p) => el("span", "", p)));
 }
 
-function renderAnswer(body, input, roundTripMs, extraClass = "") {
+/** The answer's card; ``upload`` is the file the run sent ({file, kind}), which some renderers draw on. */
+function renderAnswer(body, input, roundTripMs, extraClass = "", upload = null) {
   const result = body.result || {};
   const render = renderers[body.task];
-  const content = render ? render(result, input) : [el("pre", "values", JSON.stringify(result, null, 2))];
+  const content = render ? render(result, input, upload) : [el("pre", "values", JSON.stringify(result, null, 2))];
   return el("article", `card result ${extraClass}`.trim(),
     el("div", "result-head", el("h3", "", body.title || body.model), el("span", "tag", body.task)),
     ...content,

@@ -2,7 +2,7 @@
 // one function body, so every part sees the others' names.
 //
 // The page itself: the passcode panel, the model picker (one model, or two or three to compare), and
-// the run button. The last part: when the page is locked it stops here, after the passcode panel.
+// the run button (with the chosen file, for a model that reads one: upload.js). The last part: when the page is locked it stops here, after the passcode panel.
 
 // ---- passcode ----------------------------------------------------------
 
@@ -96,7 +96,8 @@ function describePicks() {
   const chosenNow = picked();
   const full = chosenNow.length >= MAX_COMPARE;
   for (const box of boxes()) {
-    box.disabled = busy || (full && !box.checked);
+    // A model that reads files is run alone: a comparison runs text models on one text.
+    box.disabled = busy || (full && !box.checked) || Boolean(models.get(box.value).media);
     box.closest("label").classList.toggle("off", box.disabled && !box.checked);
   }
   $("compare-count").textContent = `${chosenNow.length} of ${MAX_COMPARE} chosen.`;
@@ -113,7 +114,9 @@ function describe() {
   describeChat(select);
   if (on) describePicks();
   else describeModel();
+  describeUpload(on || chatting() ? null : current());
   const lead = chosen()[0];
+  $("text-label").textContent = lead && lead.media ? "Text (optional)" : "Text";
   textarea.placeholder = lead && lead.example ? `For example: ${lead.example}` : "";
   $("example").hidden = !(lead && lead.example);
   countChars();
@@ -195,9 +198,17 @@ function setBusy(value) {
 }
 
 async function runOne(model, text, signal, started) {
+  const missing = missingFile(model);
+  if (missing) {
+    showError(missing);
+    drop.focus();
+    return;
+  }
+  const sent = model.media ? upload : null;
   showProgress(`Running ${model.title}…`, started);
-  const outcome = await runModel(model, text, signal, (note) => showProgress(note, started));
-  if (outcome.body) $("result").replaceChildren(renderAnswer(outcome.body, text.trim(), outcome.ms));
+  const outcome = await runModel(model, text, signal, (note) => showProgress(note, started), undefined, {},
+    sent && sent.file);
+  if (outcome.body) $("result").replaceChildren(renderAnswer(outcome.body, text.trim(), outcome.ms, "", sent));
   else if (outcome.passcode) askForPasscode(outcome.passcode);
   else showError(outcome.error);
 }

@@ -2,7 +2,8 @@
 // one function body, so every part sees the others' names.
 //
 // One renderer per task, the form's half of a task (its input format is in inference/tasks.py, its Slack
-// renderer in bot/slack/answers.py): task name -> (result, input) -> the nodes that show the answer.
+// renderer in bot/slack/answers.py): task name -> (result, input, upload) -> the nodes that show the answer.
+// ``upload`` is the file the run sent ({file, kind}) for a task that reads one, else null.
 
 const percent = (score) => `${(Number(score) * 100).toFixed(1)}%`;
 
@@ -56,6 +57,70 @@ function colourFor(label) {
   return labelColours.get(label);
 }
 
+/** Seconds as a clock reads them: "0:30", "12:05", "1:02:03". */
+function clock(seconds) {
+  const total = Math.max(0, Math.round(Number(seconds) || 0));
+  const [h, m, s] = [Math.floor(total / 3600), Math.floor(total / 60) % 60, total % 60];
+  const ss = String(s).padStart(2, "0");
+  return h ? `${h}:${String(m).padStart(2, "0")}:${ss}` : `${m}:${ss}`;
+}
+
+/** The transcript, one line per chunk with its times ("0:00–0:30"). */
+function transcript(r) {
+  const chunks = (r.chunks || []).filter((c) => String(c.text || "").trim());
+  if (!chunks.length) return el("p", "prose", String(r.text || "").trim() || "No speech was found in this recording.");
+  const list = el("ol", "transcript");
+  for (const chunk of chunks) {
+    list.append(el("li", "", el("span", "time", `${clock(chunk.start)}–${clock(chunk.end)}`),
+      el("span", "said", String(chunk.text).trim())));
+  }
+  return list;
+}
+
+// The image the last detection answer shows: one object URL at a time, let go when the next answer comes.
+let detectedUrl = null;
+const fraction = (value, whole) => Math.max(0, Math.min(1, Number(value) / whole));
+
+/**
+ * The uploaded image with a box around each object, placed in percentages of the result's
+ * ``width`` and ``height`` (the image's pixels), so the boxes follow the image at any displayed size.
+ */
+function boxedImage(r, file) {
+  if (detectedUrl) URL.revokeObjectURL(detectedUrl);
+  detectedUrl = URL.createObjectURL(file);
+  const objects = r.objects || [];
+  const image = el("img", "");
+  image.src = detectedUrl;
+  image.alt = `The image, with ${objects.length} object${objects.length === 1 ? "" : "s"} boxed`;
+  const frame = el("div", "boxed", image);
+  const [width, height] = [Number(r.width), Number(r.height)];
+  if (!(width > 0 && height > 0)) return frame;
+  for (const o of objects) {
+    const b = o.box || {};
+    const box = el("span", `box ${colourFor(o.label)}`, el("span", "box-label", `${o.label} ${percent(o.score)}`));
+    box.setAttribute("aria-hidden", "true");
+    box.style.left = `${fraction(b.xmin, width) * 100}%`;
+    box.style.top = `${fraction(b.ymin, height) * 100}%`;
+    box.style.width = `${(fraction(b.xmax, width) - fraction(b.xmin, width)) * 100}%`;
+    box.style.height = `${(fraction(b.ymax, height) - fraction(b.ymin, height)) * 100}%`;
+    frame.append(box);
+  }
+  return frame;
+}
+
+function objectList(r) {
+  const objects = r.objects || [];
+  if (!objects.length) return el("p", "muted", "No objects were found in this image.");
+  const list = el("ul", "entity-list");
+  for (const o of objects) {
+    const b = o.box || {};
+    const where = [b.xmin, b.ymin, b.xmax, b.ymax].map((v) => Math.round(Number(v)));
+    list.append(el("li", "", el("mark", colourFor(o.label), String(o.label)),
+      ` ${percent(o.score)} `, el("span", "muted", `at (${where[0]}, ${where[1]})–(${where[2]}, ${where[3]})`)));
+  }
+  return list;
+}
+
 // The table of renderers, keyed by the task names of inference/tasks.py. tests/bot/form/test_page.py reads
 // its keys from this file and fails when a task has none: write each entry as a line `  "task-name": ...`.
 const renderers = {
@@ -104,4 +169,15 @@ const renderers = {
       el("p", "values", `[${values.join(", ")}${(r.embedding || []).length > 8 ? ", …" : ""}]`),
     ];
   },
+  "image-classification": (r) => [bars(r.labels)],
+  "zero-shot-image-classification": (r) => [bars(r.labels)],
+  "object-detection": (r, input, upload) => [
+    upload && upload.file ? boxedImage(r, upload.file) : null,
+    objectList(r),
+  ],
+  "image-to-text": (r) => [el("p", "big", String(r.caption || "").trim() || "(no caption)")],
+  "automatic-speech-recognition": (r) => [
+    transcript(r),
+    Number(r.duration) > 0 ? el("p", "muted", `${clock(r.duration)} of audio`) : null,
+  ],
 };

@@ -1,8 +1,8 @@
 // Part of the /go page's script: bot/form/page.py joins web/form/*.js, in its SCRIPT_PARTS order, into
 // one function body, so every part sees the others' names.
 //
-// Talking to the server: JSON posts, their errors in plain words, and one model run that asks again
-// while the model warms up or is busy.
+// Talking to the server: JSON posts and file uploads, their errors in plain words, and one model run
+// that asks again while the model warms up or is busy.
 
 const MAX_WAIT_MS = 180000;
 const DEFAULT_RETRY_S = 3;
@@ -10,13 +10,16 @@ const DEFAULT_RETRY_S = 3;
 const PARTIAL_POLL_MS = 700;
 
 async function postJson(url, body, signal) {
-  const response = await fetch(url, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify(body),
-    credentials: "same-origin",
-    signal,
-  });
+  return post(url, { "Content-Type": "application/json" }, JSON.stringify(body), signal);
+}
+
+/** A FormData body (a file upload): the browser writes its multipart Content-Type and boundary itself. */
+async function postForm(url, form, signal) {
+  return post(url, {}, form, signal);
+}
+
+async function post(url, headers, body, signal) {
+  const response = await fetch(url, { method: "POST", headers, body, credentials: "same-origin", signal });
   let payload = null;
   if ((response.headers.get("Content-Type") || "").includes("application/json")) {
     try { payload = await response.json(); } catch { payload = null; }
@@ -78,29 +81,45 @@ async function pollPartials(stream, done, onPartial) {
   }
 }
 
+/** One text run, JSON, while asking for its text so far (handed to ``onPartial``) until it is answered. */
+async function postStreamed(model, text, signal, onPartial, fields) {
+  const stream = streamName();
+  const done = new AbortController();
+  const stop = () => done.abort();
+  signal.addEventListener("abort", stop, { once: true });
+  pollPartials(stream, done.signal, onPartial);
+  try {
+    return await postJson(base, { ...fields, model: model.name, text, stream }, signal);
+  } finally {
+    done.abort();
+    signal.removeEventListener("abort", stop);
+  }
+}
+
+/** A run with a file: the model's name, the file and the text beside it (labels, a caption's start). */
+function uploadForm(model, text, file) {
+  const form = new FormData();
+  form.append("model", model.name);
+  form.append("text", text);
+  form.append("file", file, file.name || "file");
+  return form;
+}
+
 /**
  * One ordinary run of ``model``, asking again while it warms up, while it is busy and while this
  * address has too many runs going (a 429: after its Retry-After); ``onWait`` gets the note, and
  * ``onPartial`` the text so far while a model that streams writes it (by default, shown in place of
  * the answer to come, when one model runs); ``fields`` go in the request beside the text (the chat
- * mode's ``messages``). Resolves to {body, ms}, {error} or {passcode}; a cancel or a network failure
- * throws.
+ * mode's ``messages``). With a ``file`` (a model that reads images or audio) the run is an upload,
+ * sent again with each retry. Resolves to {body, ms}, {error} or {passcode}; a cancel or a network
+ * failure throws.
  */
-async function runModel(model, text, signal, onWait, onPartial = (partial) => showPartial(model, partial), fields = {}) {
+async function runModel(model, text, signal, onWait, onPartial = (partial) => showPartial(model, partial), fields = {}, file = null) {
   const started = performance.now();
   for (;;) {
-    const stream = streamName();
-    const done = new AbortController();
-    const stop = () => done.abort();
-    signal.addEventListener("abort", stop, { once: true });
-    pollPartials(stream, done.signal, onPartial);
-    let answer;
-    try {
-      answer = await postJson(base, { ...fields, model: model.name, text, stream }, signal);
-    } finally {
-      done.abort();
-      signal.removeEventListener("abort", stop);
-    }
+    const answer = file
+      ? await postForm(base, uploadForm(model, text, file), signal)
+      : await postStreamed(model, text, signal, onPartial, fields);
     const refused = answer.status === 429;
     if (refused || answer.status === 202 || answer.status === 504) {
       const retry = retryAfter(answer);
