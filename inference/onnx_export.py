@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import json
 import logging
 import shutil
 import warnings
@@ -59,6 +60,13 @@ OUTPUTS: dict[str, list[str]] = {
     "question-answering": ["start_logits", "end_logits"],
     "fill-mask": ["logits"],
 }
+#: The image tasks' graphs: their inputs (CLIP reads the label sentences with the image) and outputs.
+IMAGE_GRAPHS: dict[str, tuple[list[str], list[str]]] = {
+    "image-classification": (["pixel_values"], ["logits"]),
+    "zero-shot-image-classification": (["input_ids", "attention_mask", "pixel_values"], ["logits_per_image"]),
+    "object-detection": (["pixel_values"], ["logits", "pred_boxes"]),
+}
+IMAGE_SAMPLE_LABELS = ["a photo of a cat.", "a photo of a red car on the road."]
 #: The tasks whose head's classes have labels (the config's ``id2label``).
 LABELLED_TASKS = frozenset({"text-classification", "zero-shot-classification", "token-classification"})
 #: What torch's dynamo exporter needs besides torch (in the conversion image, not the serving one).
@@ -82,8 +90,6 @@ def convert(spec: ModelSpec, source: Path, target: Path, *, quantize: str) -> No
         ModelLoadError: the exporter's packages are not installed, the weights
             cannot be loaded, or the exported graph does not reproduce torch's outputs.
     """
-    if spec.task not in OUTPUTS:
-        raise ConversionRefused(f"the ONNX exporter has no graph for {spec.task}")
     missing = [package for package in EXPORTER_PACKAGES if importlib.util.find_spec(package) is None]
     if missing:
         raise ModelLoadError(
@@ -91,6 +97,9 @@ def convert(spec: ModelSpec, source: Path, target: Path, *, quantize: str) -> No
             f"holds: `pip install -r inference/requirements-convert.txt` where you run `python -m inference warm`."
         )
     runner: Any = _runner_class(BACKENDS[TORCH].runners[spec.task])(dataclasses.replace(spec, backend=TORCH), source)
+    if spec.task in IMAGE_GRAPHS:
+        _convert_image_model(spec, runner, target, quantize=quantize)
+        return
     inputs = [name for name in INPUTS if name in runner.tokenizer.model_input_names]
     outputs = OUTPUTS[spec.task]
     sample = runner.tokenizer(SAMPLE, padding=True, return_tensors="pt")
@@ -99,15 +108,86 @@ def convert(spec: ModelSpec, source: Path, target: Path, *, quantize: str) -> No
     graph = target / MODEL_FILE
     full = target / ".fp32" / MODEL_FILE if quantize == "int8" else graph
     full.parent.mkdir(exist_ok=True)
-    _export(spec, runner.model, [sample[name] for name in inputs], inputs, outputs, full)
+    batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence")
+    shapes = ({0: batch, 1: sequence},) * len(inputs)
+    _export(spec, runner.model, [sample[name] for name in inputs], inputs, outputs, shapes, full)
     _check(full, {name: sample[name].numpy() for name in inputs}, expected, spec)
-    if quantize == "int8":
-        _quantize(full, graph)
-        shutil.rmtree(full.parent)
+    _finish(full, graph, quantize=quantize)
     runner.tokenizer.backend_tokenizer.save(str(target / TOKENIZER_FILE))
     if spec.task in POOLED_TASKS:  # the runner pools in numpy, as the torch runner read the model's config
         runner.pooling.save(target)
     _manifest(spec.task, runner, inputs, outputs).write(target)
+
+
+def _finish(full: Path, graph: Path, *, quantize: str) -> None:
+    """Quantize the checked full-precision graph into place, when asked (``full`` is then a temporary copy)."""
+    if quantize == "int8":
+        _quantize(full, graph)
+        shutil.rmtree(full.parent)
+
+
+def _sample_image(width: int, height: int) -> Any:
+    """A picture with edges and colours in it (a gradient and a square), so an export is checked on varied pixels."""
+    import numpy as np
+    from PIL import Image
+
+    y, x = np.mgrid[0:height, 0:width]
+    pixels = np.stack([x * 255 // (width - 1), y * 255 // (height - 1), (x * y) % 256], axis=-1).astype(np.uint8)
+    pixels[height // 4 : height // 2, width // 4 : width // 2] = (255, 0, 0)
+    return Image.fromarray(pixels, "RGB")
+
+
+def _convert_image_model(spec: ModelSpec, runner: Any, target: Path, *, quantize: str) -> None:
+    """Export an image model (its graph from ``pixel_values``, CLIP's from its label sentences too) with its
+    image processor's settings, which the ONNX runner prepares images from (:mod:`inference.runners.onnx_vision`)."""
+    from inference.runners.base import input_limit
+    from inference.runners.onnx_files import PREPROCESSOR_FILE
+
+    config = runner.model.config
+    if spec.task == "object-detection" and config.model_type != "yolos":
+        raise ConversionRefused(
+            f"the ONNX runner prepares images and boxes as YOLOS does, and {type(runner.model).__name__} differs"
+        )
+    inputs, outputs = IMAGE_GRAPHS[spec.task]
+    # Two shapes (landscape, portrait): a detector reads each image at its own size, and must answer for both.
+    images = [_sample_image(96, 48), _sample_image(40, 90)]
+    feeds = []
+    for image in images:
+        feed = {"pixel_values": runner.pixels(image)}
+        if "input_ids" in inputs:
+            text = runner.tokenizer(IMAGE_SAMPLE_LABELS, padding=True, return_tensors="pt")
+            feed.update(input_ids=text["input_ids"], attention_mask=text["attention_mask"])
+        feeds.append(feed)
+    labels, sequence = torch.export.Dim("labels"), torch.export.Dim("sequence")
+    shape_of = {
+        "input_ids": {0: labels, 1: sequence},
+        "attention_mask": {0: labels, 1: sequence},
+        "pixel_values": {2: torch.export.Dim.AUTO, 3: torch.export.Dim.AUTO} if spec.task == "object-detection" else {},
+    }
+    graph = target / MODEL_FILE
+    full = target / ".fp32" / MODEL_FILE if quantize == "int8" else graph
+    full.parent.mkdir(exist_ok=True)
+    _export(spec, runner.model, [feeds[0][name] for name in inputs], inputs, outputs,
+            tuple(shape_of[name] for name in inputs), full)  # fmt: skip
+    for feed in feeds:
+        with torch.inference_mode():
+            expected = _outputs(runner.model(**feed), outputs)
+        _check(full, {name: feed[name].numpy() for name in inputs}, expected, spec)
+    _finish(full, graph, quantize=quantize)
+    (target / PREPROCESSOR_FILE).write_text(json.dumps(runner.image_processor.to_dict(), indent=2), encoding="utf-8")
+    tokenizer = getattr(runner, "tokenizer", None)
+    limit = 0
+    if tokenizer is not None:
+        tokenizer.backend_tokenizer.save(str(target / TOKENIZER_FILE))
+        limit = input_limit(tokenizer, config.text_config)
+    labelled = spec.task in ("image-classification", "object-detection")
+    OnnxManifest(
+        inputs=inputs,
+        outputs=outputs,
+        limit=limit,
+        pad_token_id=(tokenizer.pad_token_id or 0) if tokenizer is not None else 0,
+        labels={str(index): str(label) for index, label in config.id2label.items()} if labelled else {},
+    ).write(target)
 
 
 class _Graph(torch.nn.Module):
@@ -125,8 +205,16 @@ def _outputs(result: Any, names: list[str]) -> tuple[Any, ...]:
     return tuple(result[name] for name in names)
 
 
-def _export(spec: ModelSpec, model: Any, sample: list[Any], inputs: list[str], outputs: list[str], path: Path) -> None:
-    batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence")
+def _export(
+    spec: ModelSpec,
+    model: Any,
+    sample: list[Any],
+    inputs: list[str],
+    outputs: list[str],
+    shapes: tuple[dict[int, Any], ...],
+    path: Path,
+) -> None:
+    """Trace ``model`` on ``sample`` into ``path``; ``shapes`` gives each input's dynamic axes."""
     try:
         with _quiet():
             torch.onnx.export(
@@ -137,7 +225,7 @@ def _export(spec: ModelSpec, model: Any, sample: list[Any], inputs: list[str], o
                 input_names=inputs,
                 output_names=outputs,
                 # One entry for ``forward``'s ``*tensors``: a shape spec per tensor.
-                dynamic_shapes=(({0: batch, 1: sequence},) * len(inputs),),
+                dynamic_shapes=(shapes,),
                 external_data=True,
                 verbose=False,
             )

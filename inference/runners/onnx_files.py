@@ -4,7 +4,8 @@
 (:func:`inference.conversions.backend_folder`: under ``HF_HOME``, keyed by the
 model's revision, onnxruntime's version, the quantization and the task, since
 two entries may serve one model for different tasks): the graph, its weights
-beside it as external data, a ``tokenizer.json`` and this manifest.
+beside it as external data, a ``tokenizer.json`` (an image model's: a
+``preprocessor_config.json``, and CLIP's both) and this manifest.
 
 This module imports nothing heavy: the ONNX runners read it without torch.
 """
@@ -18,6 +19,8 @@ from inference.records import JsonRecord
 MANIFEST = "export.json"
 MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
+#: An image model's image processor settings, as transformers writes them (the runner prepares images from them).
+PREPROCESSOR_FILE = "preprocessor_config.json"
 #: Bumped when the manifest or the graphs change in a way older runners cannot read.
 FORMAT = 2
 
