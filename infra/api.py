@@ -12,6 +12,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from bot.core.multipart import BINARY_MEDIA_TYPES
 from infra import nag
 
 STAGE = "prod"
@@ -57,6 +58,8 @@ class RouterApi(Construct):
             rest_api_name=Stack.of(self).stack_name,
             description="Slack events and the /go form, proxied to the router",
             endpoint_types=[apigateway.EndpointType.REGIONAL],
+            # The form's file uploads reach the router as bytes (base64, isBase64Encoded), not as text.
+            binary_media_types=list(BINARY_MEDIA_TYPES),
             # Execution logs need the account's API Gateway logging role; it stays if the stack goes,
             # because every REST API in the account and region shares it.
             cloud_watch_role=True,

@@ -11,10 +11,12 @@ from constructs import Construct
 from bot.core.commands import slash_commands
 from inference.errors import RegistryError
 from inference.registry import RESERVED_NAMES, RESERVED_WHY, Registry
+from inference.tasks import media_kind
 from infra.api import FORM_PATH, SLACK_EVENTS_PATH, RouterApi
 from infra.bundling import model_image_context, router_bundle
 from infra.dashboard import Dashboard
 from infra.feedback import FeedbackTable
+from infra.media import MediaBucket, reads_files
 from infra.models import ModelFunctions
 from infra.monitoring import Monitoring
 from infra.network import ModelNetwork
@@ -57,6 +59,7 @@ class HfSlackBotStack(Stack):
 
     Attributes:
         router, feedback, network, warm, models, api, monitoring, dashboard: the constructs, for tests and extensions.
+        media: the media bucket, or None when no entry's task reads a file.
     """
 
     def __init__(
@@ -121,6 +124,13 @@ class HfSlackBotStack(Stack):
         for name, function in self.models.functions.items():
             # Created or changed only once the deploy's warm step has filled its entry's cache.
             function.node.add_dependency(self.warm.resources[name])
+        self.media: MediaBucket | None = None
+        if reads_files(registry):
+            self.media = MediaBucket(self, "Media", network=self.network, **stateful)
+            self.media.use_from_router(self.router.function)
+            for spec in registry:
+                if media_kind(spec.task) is not None:
+                    self.media.use_from_model(self.models.functions[spec.name])
         self.api = RouterApi(
             self,
             "Api",

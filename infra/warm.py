@@ -164,7 +164,7 @@ class WarmStep(Construct):
         if source:
             bucket, prefix = source
             environment["WARM_SOURCE"] = f"s3://{bucket}/{prefix}"
-            self._read_source(role, bucket, prefix)
+            self._read_source(role, network.add_s3_endpoint(), bucket, prefix)
         if token_secret:
             # Only the secret's name or ARN: the handler reads the token from it at each invocation.
             environment[TOKEN_SECRET_ENV] = token_secret
@@ -199,8 +199,9 @@ class WarmStep(Construct):
                 removal_policy=removal_policy,
             ),
         )
-        # The route to S3 exists before the first entry is warmed (a warm_source is read through it).
-        self.function.node.add_dependency(network.s3_endpoint)
+        if source:
+            # The route to S3 exists before the first entry is warmed: the warm_source is read through it.
+            self.function.node.add_dependency(network.add_s3_endpoint())
         nag.suppress(
             role,
             "IAM4",
@@ -240,21 +241,25 @@ class WarmStep(Construct):
             )
         )
 
-    def _read_source(self, role: iam.Role, bucket: str, prefix: str) -> None:
-        """List and read ``s3://bucket/prefix/`` only."""
+    def _read_source(self, role: iam.Role, endpoint: ec2.GatewayVpcEndpoint, bucket: str, prefix: str) -> None:
+        """List and read ``s3://bucket/prefix/`` only: the role may, and the VPC's S3 endpoint lets it through."""
         partition = Stack.of(self).partition
         objects = f"arn:{partition}:s3:::{bucket}/{prefix}/*"
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="ListWarmSource",
-                actions=list(S3_LIST_ACTIONS),
-                resources=[f"arn:{partition}:s3:::{bucket}"],
-                conditions={"StringLike": {"s3:prefix": [f"{prefix}/*"]}},
+        for principals, add in (([], role.add_to_policy), ([iam.AnyPrincipal()], endpoint.add_to_policy)):
+            add(
+                iam.PolicyStatement(
+                    sid="ListWarmSource",
+                    principals=principals,
+                    actions=list(S3_LIST_ACTIONS),
+                    resources=[f"arn:{partition}:s3:::{bucket}"],
+                    conditions={"StringLike": {"s3:prefix": [f"{prefix}/*"]}},
+                )
             )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(sid="ReadWarmSource", actions=list(S3_READ_ACTIONS), resources=[objects])
-        )
+            add(
+                iam.PolicyStatement(
+                    sid="ReadWarmSource", principals=principals, actions=list(S3_READ_ACTIONS), resources=[objects]
+                )
+            )
         nag.suppress(
             role,
             "IAM5",

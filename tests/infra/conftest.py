@@ -24,9 +24,11 @@ import yaml
 from aws_cdk import assertions, cx_api
 
 from inference.registry import DEFAULT_MODELS_FILE, MODELS_FILE_ENV, Registry, load_registry
+from inference.tasks import media_kind
 from infra.app import build_app
 from infra.settings import Settings
 from infra.stack import HfSlackBotStack
+from tests.fakes.specs import PIN
 
 #: The entry the variant registry adds: a Hub id pinned to a full commit, as the registry requires.
 EXTRA_MODEL = {
@@ -48,6 +50,21 @@ VARIANT_CONTEXT = {
     "throttle_burst": "6",
     "warm_source": f"s3://{WARM_SOURCE[0]}/{WARM_SOURCE[1]}/",
 }
+
+#: One entry per task that reads a file, pinned as the registry requires (any full commit: synthesis never asks
+#: the Hub). Their names are the tests' own, so the default registry may have entries for the same tasks beside them.
+FILE_MODELS = [
+    {"name": name, "task": task, "model": model, "revision": PIN, "title": name}
+    for name, task, model in [
+        ("photo-labels", "image-classification", "google/vit-base-patch16-224"),
+        ("photo-tags", "zero-shot-image-classification", "openai/clip-vit-base-patch32"),
+        ("photo-objects", "object-detection", "hustvl/yolos-tiny"),
+        ("photo-caption", "image-to-text", "Salesforce/blip-image-captioning-base"),
+        ("meeting-notes", "automatic-speech-recognition", "openai/whisper-tiny"),
+    ]
+]
+#: The media stack is offline with a warm source, so the VPC's S3 endpoint serves both of its uses.
+MEDIA_CONTEXT = {"offline": "true", "warm_source": VARIANT_CONTEXT["warm_source"]}
 
 
 @dataclass
@@ -153,3 +170,14 @@ def variant(tmp_path_factory: pytest.TempPathFactory) -> Synthesis:
     models_file = folder / "models.yaml"
     models_file.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
     return synthesize(folder / "cdk.out", context=VARIANT_CONTEXT, models_file=models_file)
+
+
+@pytest.fixture(scope="session")
+def media(tmp_path_factory: pytest.TempPathFactory) -> Synthesis:
+    """The app with the default registry's text entries and one entry per file task (``FILE_MODELS``), offline."""
+    folder = tmp_path_factory.mktemp("cdk-media")
+    document = yaml.safe_load(DEFAULT_MODELS_FILE.read_text(encoding="utf-8"))
+    document["models"] = [entry for entry in document["models"] if media_kind(entry["task"]) is None] + FILE_MODELS
+    models_file = folder / "models.yaml"
+    models_file.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    return synthesize(folder / "cdk.out", context=MEDIA_CONTEXT, models_file=models_file)

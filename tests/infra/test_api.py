@@ -65,3 +65,9 @@ def test_the_outputs_give_the_urls_and_the_secrets_name(synth: Synthesis) -> Non
     assert {"ApiUrl", "FormUrl", "SlackRequestUrl", "SecretName", "FillSecretCommand"} <= set(outputs)
     assert outputs["FormUrl"]["Value"]["Fn::Join"][1][-1].endswith("/go")
     assert outputs["SlackRequestUrl"]["Value"]["Fn::Join"][1][-1].endswith("/slack/events")
+
+
+def test_the_forms_file_uploads_reach_the_router_as_bytes(synth: Synthesis) -> None:
+    """A REST API passes a body as text unless its type is binary; then the router gets it base64-encoded."""
+    (api,) = synth.resources("AWS::ApiGateway::RestApi").values()
+    assert api["Properties"]["BinaryMediaTypes"] == ["multipart/form-data"]

@@ -21,7 +21,8 @@ CFN_LINT = Path(sys.executable).with_name("cfn-lint")
 ACCEPTED_CFN_LINT_WARNINGS = {"W3005"}
 #: Findings on a wildcard must say which permission or policy they accept.
 WILDCARD_RULES = {"AwsSolutions-IAM4", "AwsSolutions-IAM5"}
-SYNTHESES = ["synth", "variant"]
+#: The default app, the offline variant, and one with a model per file task (the media bucket and its endpoint).
+SYNTHESES = ["synth", "variant", "media"]
 
 
 @pytest.fixture(params=SYNTHESES)

@@ -9,7 +9,9 @@ import pytest
 from aws_cdk import App
 
 from inference.errors import RegistryError
+from inference.media_store import MEDIA_BUCKET_ENV
 from inference.registry import DEFAULT_MODELS_FILE, ModelSpec, Registry
+from inference.tasks import media_kind
 from infra.network import MOUNT_PATH
 from infra.settings import Settings
 from infra.stack import HfSlackBotStack
@@ -31,6 +33,7 @@ def test_each_function_has_its_entrys_size_name_and_environment(synth: Synthesis
     for spec in synth.registry:
         properties = functions[spec.name]["Properties"]
         streams = spec.task == "text-generation"
+        reads = media_kind(spec.task) is not None
         assert properties["FunctionName"] == f"{synth.settings.prefix}-{spec.name}"
         assert properties["MemorySize"] == spec.memory
         assert properties["Timeout"] == spec.timeout
@@ -42,6 +45,8 @@ def test_each_function_has_its_entrys_size_name_and_environment(synth: Synthesis
             "POWERTOOLS_SERVICE_NAME": f"model-{spec.name}",
             # A model that streams names the router its partial answers go to (tests/infra/test_streaming.py).
             **({"PARTIALS_FUNCTION": {"Ref": synth.logical_id(synth.stack.router.function)}} if streams else {}),
+            # A model that reads files names the media bucket (tests/infra/test_media.py).
+            **({MEDIA_BUCKET_ENV: {"Ref": synth.logical_id(synth.stack.media.bucket)}} if reads else {}),
         }
 
 

@@ -71,19 +71,31 @@ def egress_ports(synth: Synthesis, group: Any = None) -> set[tuple[int, str]]:
         for rule in synth.resources("AWS::EC2::SecurityGroupEgress").values()
         if rule["Properties"]["GroupId"] == {"Fn::GetAtt": [function_group, "GroupId"]}
     ]
-    return {
-        (rule["FromPort"], rule.get("CidrIp") or rule.get("DestinationSecurityGroupId", {}).get("Fn::GetAtt", ["?"])[0])
-        for rule in [*inline, *separate]
-        if rule.get("FromPort") is not None
-    }
+    return {(rule["FromPort"], _destination(rule)) for rule in [*inline, *separate] if rule.get("FromPort") is not None}
+
+
+#: How :func:`egress_ports` names S3's prefix list (the media bucket, through the gateway endpoint).
+S3_PREFIX_LIST = "S3 prefix list"
+
+
+def _destination(rule: dict[str, Any]) -> str:
+    if "DestinationPrefixListId" in rule:
+        return S3_PREFIX_LIST
+    return rule.get("CidrIp") or rule.get("DestinationSecurityGroupId", {}).get("Fn::GetAtt", ["?"])[0]
+
+
+def media_egress(synth: Synthesis) -> set[tuple[int, str]]:
+    """The model functions' way to S3, which only a registry with a file model has (tests/infra/test_media.py)."""
+    return {(443, S3_PREFIX_LIST)} if synth.stack.media is not None else set()
 
 
 def test_model_functions_reach_out_only_to_the_cache(synth: Synthesis, variant: Synthesis) -> None:
-    """And, with a model that streams, the Lambda endpoint for its partial answers (tests/infra/test_streaming.py)."""
+    """And, with a model that streams, the Lambda endpoint for its partial answers (tests/infra/test_streaming.py),
+    and with one that reads files, S3 (tests/infra/test_media.py)."""
     cache_group = synth.logical_id(synth.stack.network.file_system.connections.security_groups[0])
     endpoint = (443, synth.logical_id(synth.stack.network.lambda_endpoint.connections.security_groups[0]))
-    assert egress_ports(synth) == {(NFS, cache_group), endpoint}
-    assert egress_ports(variant) == {(NFS, cache_group), endpoint}
+    assert egress_ports(synth) == {(NFS, cache_group), endpoint} | media_egress(synth)
+    assert egress_ports(variant) == {(NFS, cache_group), endpoint} | media_egress(variant)
 
 
 def test_the_warm_step_reaches_the_cache_and_https_for_the_hub_or_s3(synth: Synthesis, variant: Synthesis) -> None:
@@ -99,20 +111,30 @@ def test_offline_without_a_warm_source_the_warm_step_reaches_only_the_cache(tmp_
     assert egress_ports(offline, offline.stack.warm.security_group) == {(NFS, cache_group)}
 
 
-def test_s3_is_reached_through_a_read_only_gateway_endpoint_from_the_models_subnets(
-    synth: Synthesis, variant: Synthesis
+def test_s3_is_reached_through_one_gateway_endpoint_only_when_a_use_needs_it(
+    synth: Synthesis, variant: Synthesis, media: Synthesis
 ) -> None:
-    for synthesis in (synth, variant):
-        endpoints = synthesis.resources("AWS::EC2::VPCEndpoint").values()
-        (endpoint,) = [
-            e for e in endpoints if e["Properties"]["VpcEndpointType"] == "Gateway"
-        ]  # Lambda's: test_streaming
-        properties = endpoint["Properties"]
+    """One endpoint for every use (a route table takes one per service): the warm source's two statements, the
+    media bucket's two (their resources: tests/infra/test_media.py), or none at all, and no endpoint."""
+    for synthesis in (synth, variant, media):
+        uses = {"ListWarmSource", "ReadWarmSource"} if synthesis.settings.warm_source else set()
+        uses |= {"GetUploads", "PutAnnotated"} if synthesis.stack.media is not None else set()
+        endpoints = [
+            e["Properties"]
+            for e in synthesis.resources("AWS::EC2::VPCEndpoint").values()
+            if e["Properties"]["VpcEndpointType"] == "Gateway"  # Lambda's: test_streaming
+        ]
+        if not uses:
+            assert endpoints == [] and synthesis.stack.network.s3_endpoint is None
+            continue
+        (properties,) = endpoints
         assert "s3" in json.dumps(properties["ServiceName"])
         assert len(properties["RouteTableIds"]) == 2
-        (statement,) = properties["PolicyDocument"]["Statement"]
-        assert statement["Effect"] == "Allow" and statement["Principal"] == {"AWS": "*"}
-        assert sorted(statement["Action"]) == ["s3:GetObject", "s3:ListBucket"]
+        statements = properties["PolicyDocument"]["Statement"]
+        assert {statement["Sid"] for statement in statements} == uses
+        for statement in statements:
+            assert statement["Effect"] == "Allow" and statement["Principal"] == {"AWS": "*"}
+            assert "*" not in json.dumps(statement["Resource"]).replace("/*", "")
 
 
 def test_the_vpc_spans_two_zones_with_one_nat_gateway_and_flow_logs(synth: Synthesis) -> None:

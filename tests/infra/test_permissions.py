@@ -1,8 +1,9 @@
 """Least privilege: each function's role allows exactly what its code uses, read from the synthesized template.
 
-The only ``Resource: *`` left are X-Ray's and CloudWatch's GetMetricData (for
-/go/stats, held to the stack's region), whose actions have no resource-level
-permissions. The model functions' AWS managed policy (network interfaces in
+The only ``Resource: *`` left are X-Ray's, CloudWatch's GetMetricData (for
+/go/stats) and, with a model that reads files, the deploy's lookup of S3's prefix
+list (EC2's DescribeManagedPrefixLists), the last two held to the stack's region,
+whose actions have no resource-level permissions. The model functions' AWS managed policy (network interfaces in
 the VPC, whose Describe calls EC2 allows only on ``*``) is named, not inlined.
 What the router's code calls is checked against the granted actions by running
 its DynamoDB stores and its CloudWatch reader on clients that record every call,
@@ -24,7 +25,9 @@ from bot.stores.feedback import Answer, DynamoFeedbackStore, FeedbackStore
 from bot.stores.state import DynamoStateStore, StateStore
 from inference import s3_cache
 from inference.registry import load_registry
+from inference.tasks import media_kind
 from infra.feedback import ROUTER_ACTIONS
+from infra.network import PREFIX_LIST_ACTIONS
 from infra.router import METRICS_ACTIONS, TABLE_ACTIONS
 from infra.warm import S3_LIST_ACTIONS, S3_READ_ACTIONS
 from tests.infra.conftest import WARM_SOURCE, Synthesis, managed_policy_name
@@ -41,6 +44,8 @@ MANAGED_POLICIES = {
     # API Gateway's account-wide logging role.
     "service-role/AmazonAPIGatewayPushToCloudWatchLogs",
 }
+#: The media bucket's statements on each side, by Sid.
+MEDIA_SIDS = {"router": {"PutUploads", "GetAnnotated"}, "model": {"GetUploads", "PutAnnotated"}}
 #: The feedback store's one method the router never calls: the export runs it with an operator's credentials.
 EXPORT_ONLY = {"votes"}
 
@@ -69,7 +74,14 @@ def get_att(synth: Synthesis, construct: Any) -> dict[str, Any]:
     return {"Fn::GetAtt": [synth.logical_id(construct), "Arn"]}
 
 
-def test_the_router_may_do_exactly_what_its_code_does(synth: Synthesis) -> None:
+@pytest.fixture(params=["synth", "media"])
+def app(request: pytest.FixtureRequest) -> Synthesis:
+    """The default app, and one with a model per file task."""
+    return request.getfixturevalue(request.param)
+
+
+def test_the_router_may_do_exactly_what_its_code_does(app: Synthesis) -> None:
+    synth = app
     router = synth.stack.router
     found = grants(synth.role_statements(router.function))
     assert found == {
@@ -105,6 +117,8 @@ def test_the_router_may_do_exactly_what_its_code_does(synth: Synthesis) -> None:
             "condition": None,
         },
         "ReadUsageMetrics": {"actions": set(METRICS_ACTIONS), "resources": ["*"], "condition": IN_OWN_REGION},
+        # With a model that reads files, putting uploads and getting annotated copies (tests/infra/test_media.py).
+        **{sid: found[sid] for sid in MEDIA_SIDS["router"] if synth.stack.media is not None},
     }
     assert synth.managed_policies(router.function) == []
 
@@ -178,13 +192,16 @@ def test_the_metric_read_is_accepted_by_its_own_nag_suppression(synth: Synthesis
     }
 
 
-def test_each_model_function_may_use_the_cache_answer_the_router_and_nothing_else(synth: Synthesis) -> None:
+def test_each_model_function_may_use_the_cache_answer_the_router_and_nothing_else(app: Synthesis) -> None:
+    synth = app
     network = synth.stack.network
     access_point = {"Ref": synth.logical_id(network.access_point)}
     router = get_att(synth, synth.stack.router.function)
     for name, function in synth.stack.models.functions.items():
         found = grants(synth.role_statements(function))
-        assert set(found) == {"MountCacheReadOnlyThroughAccessPoint", "xray", "SendResultsToFunction"}, name
+        # A model that reads files may also use the media bucket (tests/infra/test_media.py checks how).
+        uses_media = MEDIA_SIDS["model"] if media_kind(synth.registry.get(name).task) is not None else set()
+        assert set(found) == {"MountCacheReadOnlyThroughAccessPoint", "xray", "SendResultsToFunction", *uses_media}
         mount = found["MountCacheReadOnlyThroughAccessPoint"]
         # Read-only: serving never writes to the cache (tests/inference/test_read_only_cache.py).
         assert mount["actions"] == {"elasticfilesystem:ClientMount"}, name
@@ -289,10 +306,10 @@ def all_statements(synth: Synthesis) -> list[dict[str, Any]]:
     return [statement for document in documents for statement in document["Statement"]]
 
 
-def test_no_action_is_a_wildcard_and_only_x_ray_and_metric_reads_act_on_every_resource(
-    synth: Synthesis, variant: Synthesis
+def test_no_action_is_a_wildcard_and_only_x_ray_metric_reads_and_the_prefix_list_lookup_act_on_every_resource(
+    synth: Synthesis, variant: Synthesis, media: Synthesis
 ) -> None:
-    for synthesis in (synth, variant):
+    for synthesis in (synth, variant, media):
         statements = all_statements(synthesis)
         assert statements
         for statement in statements:
@@ -300,7 +317,8 @@ def test_no_action_is_a_wildcard_and_only_x_ray_and_metric_reads_act_on_every_re
             assert not [a for a in actions if "*" in a], statement
             if "*" in as_list(statement["Resource"]):
                 assert set(actions) == XRAY or (
-                    set(actions) == set(METRICS_ACTIONS) and statement["Condition"] == IN_OWN_REGION
+                    set(actions) in (set(METRICS_ACTIONS), set(PREFIX_LIST_ACTIONS))
+                    and statement["Condition"] == IN_OWN_REGION
                 ), statement
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from bot.core.config import MEDIA_BUCKET
 from infra.bundling import ROUTER_RUNTIME
 from tests.infra.conftest import Synthesis
 
@@ -34,7 +35,8 @@ def test_the_router_is_a_small_python_function_outside_the_vpc(synth: Synthesis)
 
 def test_the_router_learns_names_and_resources_from_its_environment(synth: Synthesis) -> None:
     variables = router(synth)["Environment"]["Variables"]
-    assert set(variables) == ENVIRONMENT
+    # With a model that reads files, the media bucket's name too (tests/infra/test_media.py).
+    assert set(variables) == ENVIRONMENT | ({MEDIA_BUCKET} if synth.stack.media is not None else set())
     assert variables["SLACK_SECRET_ID"] == {"Ref": synth.logical_id(synth.stack.router.secret)}
     assert variables["STATE_TABLE"] == {"Ref": synth.logical_id(synth.stack.router.table)}
     assert variables["FEEDBACK_TABLE"] == {"Ref": synth.logical_id(synth.stack.feedback.table)}

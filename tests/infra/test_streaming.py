@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 
 from tests.infra.conftest import Synthesis, synthesize
-from tests.infra.test_network import NFS, egress_ports
+from tests.infra.test_network import NFS, egress_ports, media_egress
 
 STREAMING = "text-generation"
 
@@ -59,7 +59,7 @@ def test_model_functions_reach_the_cache_and_the_lambda_endpoint_only(synth: Syn
         network = synthesis.stack.network
         cache_group = synthesis.logical_id(network.file_system.connections.security_groups[0])
         endpoint_group = synthesis.logical_id(network.lambda_endpoint.connections.security_groups[0])
-        assert egress_ports(synthesis) == {(NFS, cache_group), (443, endpoint_group)}
+        assert egress_ports(synthesis) == {(NFS, cache_group), (443, endpoint_group)} | media_egress(synthesis)
         # The endpoint's own group sends nothing: CDK's placeholder rule for a group with no egress.
         no_egress = {(252, "255.255.255.255/32")}
         assert egress_ports(synthesis, network.lambda_endpoint.connections.security_groups[0]) == no_egress
