@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -86,10 +87,15 @@ def make_request(
     cookie: str = "",
     source_ip: str | None = CLIENT_IP,
     forwarded_for: str | None = None,
+    binary: bool = False,
 ) -> Request:
-    """A request built from the sample API Gateway event, as the router would pass it on."""
-    body = raw.decode("utf-8") if raw is not None else (None if json_body is None else json.dumps(json_body))
-    event = load_event("api_gateway_get_go", path=path, httpMethod=method, body=body)
+    """A request built from the sample API Gateway event, as the router would pass it on; a ``binary``
+    body comes base64-encoded, as API Gateway sends a body of one of its binary media types."""
+    if binary and raw is not None:
+        body = base64.b64encode(raw).decode("ascii")
+    else:
+        body = raw.decode("utf-8") if raw is not None else (None if json_body is None else json.dumps(json_body))
+    event = load_event("api_gateway_get_go", path=path, httpMethod=method, body=body, isBase64Encoded=binary)
     headers = event["headers"]
     if body is not None and content_type:
         headers["Content-Type"] = content_type
@@ -145,6 +151,30 @@ def call(
         return handle_form(request, **kwargs)
 
     return run
+
+
+BOUNDARY = "----formboundary7MA4YWxkTrZu0gW"
+
+#: One part of a multipart body: (field name, bytes, file name or None, Content-Type or None).
+FormPart = tuple[str, bytes, str | None, str | None]
+
+
+def form_data(parts: list[FormPart], boundary: str = BOUNDARY) -> bytes:
+    """A ``multipart/form-data`` body as a browser's ``FormData`` writes it."""
+    out = b""
+    for name, data, filename, content_type in parts:
+        disposition = f'form-data; name="{name}"' + ("" if filename is None else f'; filename="{filename}"')
+        out += f"--{boundary}\r\nContent-Disposition: {disposition}\r\n".encode()
+        if content_type:
+            out += f"Content-Type: {content_type}\r\n".encode()
+        out += b"\r\n" + data + b"\r\n"
+    return out + f"--{boundary}--\r\n".encode()
+
+
+def upload_request(parts: list[FormPart], *, boundary: str = BOUNDARY, **kwargs: Any) -> Request:
+    """A POST /go of ``parts`` as multipart/form-data, base64-encoded as API Gateway passes it."""
+    content_type = f"multipart/form-data; boundary={boundary}"
+    return make_request("POST", raw=form_data(parts, boundary), content_type=content_type, binary=True, **kwargs)
 
 
 def page_data_of(html: str) -> Any:
