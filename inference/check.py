@@ -3,8 +3,9 @@
 For each entry the Hub (``HF_ENDPOINT``) is asked, in one request, whether the
 pinned revision exists and what it holds; a local folder is read from disk.
 Each entry gets a few lines: the revision, the weights' format, the tokenizer's
-kind, the model class its config names, how much ``warm`` downloads, and a
-verdict. An entry that will not load also gets one ``error: NAME: why`` line on
+kind (and, for a task that reads a file, its image processor or feature
+extractor), the model class its config names, how much ``warm`` downloads, and
+a verdict. An entry that will not load also gets one ``error: NAME: why`` line on
 stderr, and the exit status is 1. The rules are the loader's own
 (:func:`inference.loader.download_patterns`): safetensors are served, a
 pickle-only snapshot is served once ``warm`` converted it, anything else is
@@ -35,10 +36,17 @@ from inference.loader import (
     hub_snapshot,
     pickle_files,
 )
+from inference.media import AUDIO
 from inference.registry import ModelSpec
+from inference.tasks import media_kind
 
 #: Marian's tokenizer: two sentencepiece models and the shared vocabulary (opus-mt).
 MARIAN_FILES = ("source.spm", "target.spm", "vocab.json")
+#: Where an image processor or an audio feature extractor is configured (its sizes, mean, sampling rate).
+PREPROCESSOR_FILE = "preprocessor_config.json"
+#: The tasks whose model neither reads nor writes text: an image in, labels or boxes (named by config.json) out.
+#: Every other task needs a tokenizer: CLIP reads the labels, a captioner and Whisper write their words.
+NO_TOKENIZER_TASKS = frozenset({"image-classification", "object-detection"})
 
 
 @dataclass
@@ -86,6 +94,31 @@ def tokenizer_kind(paths: Sequence[str]) -> tuple[str, str | None]:
     return "none", "it has no tokenizer files (tokenizer.json, vocab.txt, vocab.json + merges.txt, sentencepiece)"
 
 
+def _preprocessor_kind(task: str, root: set[str]) -> tuple[str, str | None]:
+    """The image processor or feature extractor of a file task, in words, and why it is missing (None: it is not)."""
+    role = "feature extractor" if media_kind(task) == AUDIO else "image processor"
+    if PREPROCESSOR_FILE in root:
+        return f"{PREPROCESSOR_FILE} ({role})", None
+    return "none", f"it has no {PREPROCESSOR_FILE}, the {role} that {task} needs to read its {media_kind(task)}"
+
+
+def input_files(task: str, paths: Sequence[str]) -> tuple[list[tuple[str, str]], str | None]:
+    """What turns a request for ``task`` into the model's inputs, of a snapshot with ``paths``: a line each for
+    the tokenizer and, for a task that reads a file, the ``processor``; and why they cannot load (None: they can).
+
+    ``check`` reports the lines and ``add`` refuses on the problem, so both judge a model's files alike.
+    """
+    kind, problem = tokenizer_kind(paths)
+    if task in NO_TOKENIZER_TASKS:
+        kind, problem = (f"none ({task} reads and writes no text)" if kind == "none" else kind), None
+    lines = [("tokenizer", kind)]
+    if media_kind(task) is not None:
+        processor, missing = _preprocessor_kind(task, {path for path in paths if "/" not in path})
+        lines.append(("processor", processor))
+        problem = problem or missing
+    return lines, problem
+
+
 def _weights(paths: Sequence[str]) -> str:
     if has_safetensors(paths):
         return "safetensors"
@@ -99,8 +132,8 @@ def _hub_report(spec: ModelSpec) -> Report:
     paths = [file.path for file in snapshot.files]
     report.lines.append(("revision", f"{snapshot.revision} found"))
     report.lines.append(("weights", _weights(paths)))
-    kind, tokenizer_problem = tokenizer_kind(paths)
-    report.lines.append(("tokenizer", kind))
+    inputs, inputs_problem = input_files(spec.task, paths)
+    report.lines += inputs
     report.lines.append(("model", ", ".join(snapshot.architectures) or "(config.json names no architecture)"))
     try:
         patterns = download_patterns(spec, paths, for_conversion=True)
@@ -114,7 +147,7 @@ def _hub_report(spec: ModelSpec) -> Report:
             report.problem = "its pickled weights cannot be converted: its config.json names no architecture"
             return report
         report.verdict = f"will load: pickle only, converted to safetensors by `python -m inference warm {spec.name}`"
-    report.problem = tokenizer_problem
+    report.problem = inputs_problem
     return report
 
 
@@ -126,8 +159,8 @@ def _local_report(spec: ModelSpec, folder: Path) -> Report:
     paths = [path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file()]
     report.lines.append(("revision", "a local folder (not pinned)"))
     report.lines.append(("weights", _weights(paths)))
-    kind, tokenizer_problem = tokenizer_kind(paths)
-    report.lines.append(("tokenizer", kind))
+    inputs, inputs_problem = input_files(spec.task, paths)
+    report.lines += inputs
     report.lines.append(("model", ", ".join(_architectures(folder)) or "(config.json names no architecture)"))
     report.lines.append(("download", "nothing (a local folder)"))
     if not has_safetensors(paths):
@@ -138,7 +171,7 @@ def _local_report(spec: ModelSpec, folder: Path) -> Report:
             else "it has no safetensors weights"
         )
         return report
-    report.problem = tokenizer_problem
+    report.problem = inputs_problem
     return report
 
 

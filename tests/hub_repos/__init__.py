@@ -9,15 +9,21 @@ exactly that file set: the weights as the repository stores them (a pickled
 ``pytorch_model.bin`` where it has nothing else), the tokenizer as it ships
 (Marian's ``source.spm``/``target.spm``/``vocab.json`` built with the
 sentencepiece trainer, a bare ``vocab.txt``, ``vocab.json`` + ``merges.txt``,
-or a ``tokenizer.json``), and a placeholder for every file this project never
-downloads (other frameworks' weights, READMEs), so a download of one shows up.
-The fake Hub (tests/fakes/hub.py) then serves the folder at the real pin.
+a ``tokenizer.json``, CLIP's lower-casing BPE, Whisper's with its special and
+timestamp tokens, or none for an image model that reads no text), the
+``preprocessor_config.json`` an image or audio model reads, as the record
+gives it (its processor class, or none, and its sizes: the file has the
+repository's size in bytes where that is known), and a placeholder for every
+file this project never downloads (other frameworks' weights, READMEs), so a
+download of one shows up. The fake Hub (tests/fakes/hub.py) then serves the
+folder at the real pin.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +31,8 @@ from typing import Any
 import yaml
 
 from tests.fakes.hub import FakeHub
+from tests.speech_models import _generation_config as whisper_generation_config
+from tests.speech_models import _tokenizer as whisper_tokenizer
 from tests.tiny_models import BART_SPECIALS, BERT_SPECIALS, CHAT_SPECIALS, CHAT_TEMPLATE, PUNCTUATION, SEED, WORDS
 
 RECORDS = Path(__file__).resolve().parent
@@ -42,8 +50,12 @@ TEXT = [
     "Paris is the capital of France.",
     " ".join(WORDS),
 ]
+#: The labels the default zero-shot image entry scores (its example and candidate_labels): CLIP's tokenizer knows them.
+IMAGE_LABELS = "a product photo, a screenshot, a diagram, a document"
 #: Cased vocabularies also know these words whole.
 CASED = ["The", "Ada", "Lovelace", "Charles", "Babbage", "London", "Paris", "France", "Eiffel", "Tower", "Where"]
+#: The transformer sizes the image models' encoders (and CLIP's and BLIP's text sides) share.
+_VISION = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64}
 #: Tiny sizes per model type, so every architecture builds in well under a second.
 TINY: dict[str, dict[str, Any]] = {
     "distilbert": {"dim": 32, "n_layers": 1, "n_heads": 2, "hidden_dim": 64, "max_position_embeddings": 512},
@@ -84,6 +96,35 @@ TINY: dict[str, dict[str, Any]] = {
         "max_position_embeddings": 512,
         "tie_word_embeddings": True,
     },
+    # The image models keep the real ones' image and patch sizes, which their preprocessor_config.json matches:
+    # ViT-B/16 at 224 px, CLIP ViT-B/32 at 224 px, BLIP's ViT-B/16 at 384 px, YOLOS's 16 px patches.
+    "vit": {**_VISION, "image_size": 224, "patch_size": 16},
+    "clip": {
+        "text_config": {**_VISION, "max_position_embeddings": 77},
+        "vision_config": {**_VISION, "image_size": 224, "patch_size": 32},
+        "projection_dim": 16,
+    },
+    "yolos": {**_VISION, "image_size": [800, 1333], "patch_size": 16, "num_detection_tokens": 10},
+    "blip": {
+        "text_config": {**_VISION, "max_position_embeddings": 64, "encoder_hidden_size": 32},
+        "vision_config": {**_VISION, "image_size": 384, "patch_size": 16},
+        "projection_dim": 16,
+    },
+    # Whisper's 80 mel bins over a 30-second window (1,500 encoder positions) and its 448 decoder positions.
+    "whisper": {
+        "d_model": 32,
+        "encoder_layers": 1,
+        "decoder_layers": 1,
+        "encoder_attention_heads": 2,
+        "decoder_attention_heads": 2,
+        "encoder_ffn_dim": 64,
+        "decoder_ffn_dim": 64,
+        "num_mel_bins": 80,
+        "max_source_positions": 1500,
+        "max_target_positions": 448,
+        "begin_suppress_tokens": None,
+        "suppress_tokens": None,
+    },
 }
 #: Files a sentence-transformers repository reads besides the transformer's own.
 SENTENCE_TRANSFORMERS = {
@@ -115,6 +156,9 @@ class RepoRecord:
     lowercase: bool = True
     labels: list[str] = field(default_factory=list)
     chat: bool = False
+    #: ``preprocessor_config.json`` as the repository has it (an image or audio model), written with sorted keys
+    #: and an indent of 2, as transformers writes it; Whisper's ``mel_filters`` are computed, not recorded.
+    preprocessor: dict[str, Any] | None = None
 
 
 def records() -> list[RepoRecord]:
@@ -133,17 +177,22 @@ def build_repo(repo: RepoRecord, folder: Path) -> Path:
     import transformers
 
     folder.mkdir(parents=True, exist_ok=True)
-    tokens = TOKENIZERS[repo.tokenizer](repo, folder)
+    tokens = CONFIG_IDS.get(repo.model_type, dict)(TOKENIZERS[repo.tokenizer](repo, folder))
     config = transformers.AutoConfig.for_model(
         repo.model_type,
         architectures=[repo.architecture],
-        vocab_size=tokens["vocab_size"],
         **_labels(repo.labels),
-        **{k: v for k, v in tokens.items() if k != "vocab_size"},
-        **TINY[repo.model_type],
+        **_merged(TINY[repo.model_type], tokens),
     )
     torch.manual_seed(SEED)
     model = getattr(transformers, repo.architecture)(config).eval()
+    if repo.model_type == "whisper":
+        model.generation_config = whisper_generation_config(transformers.AutoTokenizer.from_pretrained(folder), config)
+    if repo.preprocessor is not None:
+        extras = PREPROCESSOR_EXTRAS.get(repo.model_type)
+        preprocessor = {**repo.preprocessor, **(extras(repo.preprocessor) if extras else {})}
+        text = json.dumps(preprocessor, indent=2, sort_keys=True) + "\n"
+        (folder / "preprocessor_config.json").write_text(text, encoding="utf-8")
     if repo.weights == "pickle":
         # As transformers wrote them before safetensors: torch.save of the state dict, shared tensors stored once.
         config.save_pretrained(folder)
@@ -165,6 +214,14 @@ def build_repo(repo: RepoRecord, folder: Path) -> Path:
             (folder / name).parent.mkdir(parents=True, exist_ok=True)
             (folder / name).write_bytes(f"placeholder for {name}: this project never downloads it\n".encode())
     return folder
+
+
+def _merged(sizes: dict[str, Any], ids: dict[str, Any]) -> dict[str, Any]:
+    """The tiny sizes with the tokenizer's ids, merged into the sub-configs (CLIP's, BLIP's ``text_config``)."""
+    merged = dict(sizes)
+    for key, value in ids.items():
+        merged[key] = {**merged[key], **value} if isinstance(value, dict) and key in merged else value
+    return merged
 
 
 def _labels(labels: list[str]) -> dict[str, Any]:
@@ -335,6 +392,81 @@ def marian_sentencepiece(repo: RepoRecord, folder: Path) -> dict[str, Any]:
     }
 
 
+def no_tokenizer(repo: RepoRecord, folder: Path) -> dict[str, Any]:
+    """An image model that reads no text and writes none (ViT, YOLOS): no tokenizer files at all."""
+    return {}
+
+
+def _bpe_files(tokenizer: Any, folder: Path) -> None:
+    """``vocab.json`` + ``merges.txt`` beside a BPE ``tokenizer.json``: the same vocabulary, as the slow files."""
+    model = json.loads(tokenizer.backend_tokenizer.to_str())["model"]
+    merges = [merge if isinstance(merge, str) else " ".join(merge) for merge in model["merges"]]
+    (folder / "vocab.json").write_text(json.dumps(model["vocab"], ensure_ascii=False), encoding="utf-8")
+    (folder / "merges.txt").write_text("#version: 0.2\n" + "".join(f"{m}\n" for m in merges), encoding="utf-8")
+
+
+def _special_tokens_map(tokenizer: Any, folder: Path) -> None:
+    """``special_tokens_map.json``: the named special tokens, and the other special tokens added to the vocabulary."""
+    named = {**tokenizer.special_tokens_map, "pad_token": str(tokenizer.pad_token)}
+    extra = [str(t) for t in tokenizer.added_tokens_decoder.values() if t.special and str(t) not in named.values()]
+    content = {**named, **({"additional_special_tokens": extra} if extra else {})}
+    (folder / "special_tokens_map.json").write_text(json.dumps(content, indent=2), encoding="utf-8")
+
+
+def clip_bpe(repo: RepoRecord, folder: Path) -> dict[str, Any]:
+    """CLIP's lower-casing BPE (words end in ``</w>``), as ``tokenizer.json`` beside ``vocab.json`` + ``merges.txt``.
+
+    The vocabulary is CLIP's layout: the 256 byte characters, each again with ``</w>``, the merged words, and
+    ``<|startoftext|>``, ``<|endoftext|>`` last, so the end of a text is its highest id.
+    """
+    from tokenizers import pre_tokenizers
+    from transformers import CLIPTokenizer
+
+    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
+    vocab = {token: i for i, token in enumerate([*alphabet, *(char + "</w>" for char in alphabet)])}
+    merges: list[tuple[str, str]] = []
+    for word in dict.fromkeys(re.findall(r"[a-z]+", " ".join([*TEXT, IMAGE_LABELS]).lower())):
+        pieces = [*word[:-1], word[-1] + "</w>"]
+        piece = pieces[0]
+        for following in pieces[1:]:
+            if (piece, following) not in merges:
+                merges.append((piece, following))
+            piece += following
+            vocab.setdefault(piece, len(vocab))
+    for special in ("<|startoftext|>", "<|endoftext|>"):
+        vocab[special] = len(vocab)
+    tokenizer = CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=77)
+    tokenizer.save_pretrained(folder)
+    _bpe_files(tokenizer, folder)
+    _special_tokens_map(tokenizer, folder)
+    return {"vocab_size": len(vocab)}
+
+
+#: A few lines of Whisper's ``normalizer.json``: British spellings its English text normalizer rewrites.
+WHISPER_SPELLINGS = {"colour": "color", "centre": "center", "organise": "organize", "travelled": "traveled"}
+
+
+def whisper_bpe(repo: RepoRecord, folder: Path) -> dict[str, Any]:
+    """Whisper's byte-level BPE with its special, language and timestamp tokens (tests/speech_models.py), as the
+    repository ships it: ``tokenizer.json``, ``vocab.json`` + ``merges.txt``, ``added_tokens.json`` and
+    ``normalizer.json`` (the English spelling map), beside ``special_tokens_map.json``."""
+    tokenizer = whisper_tokenizer()
+    tokenizer.save_pretrained(folder)
+    _bpe_files(tokenizer, folder)
+    added = {str(token): index for index, token in sorted(tokenizer.added_tokens_decoder.items())}
+    (folder / "added_tokens.json").write_text(json.dumps(added, indent=2, ensure_ascii=False), encoding="utf-8")
+    (folder / "normalizer.json").write_text(json.dumps(WHISPER_SPELLINGS, indent=2), encoding="utf-8")
+    _special_tokens_map(tokenizer, folder)
+    end, start = tokenizer.convert_tokens_to_ids(["<|endoftext|>", "<|startoftranscript|>"])
+    return {
+        "vocab_size": len(tokenizer),
+        "pad_token_id": end,
+        "bos_token_id": end,
+        "eos_token_id": end,
+        "decoder_start_token_id": start,
+    }
+
+
 #: How each tokenizer kind a record names is built.
 TOKENIZERS = {
     "wordpiece-vocab": wordpiece_vocab,
@@ -342,7 +474,56 @@ TOKENIZERS = {
     "bpe-vocab-merges": bpe_vocab_merges,
     "bpe-json": bpe_json,
     "marian-sentencepiece": marian_sentencepiece,
+    "clip-bpe": clip_bpe,
+    "whisper-bpe": whisper_bpe,
+    "none": no_tokenizer,
 }
+
+
+def _clip_ids(tokens: dict[str, Any]) -> dict[str, Any]:
+    """CLIP's text config keeps the ids it was converted with (bos 0, pad 1, eos 2), not its tokenizer's: with
+    ``eos_token_id`` 2, transformers pools each text at its highest id, ``<|endoftext|>``, as the original did."""
+    return {
+        "text_config": {"vocab_size": tokens["vocab_size"], "bos_token_id": 0, "pad_token_id": 1, "eos_token_id": 2}
+    }
+
+
+def _blip_ids(tokens: dict[str, Any]) -> dict[str, Any]:
+    """BLIP's text side: BERT's vocabulary and two ids past it, ``[DEC]`` (the caption's first token, which
+    generate puts in place of ``[CLS]``) and ``[ENC]``; its tokenizer knows neither. A caption ends at ``[SEP]``."""
+    vocab = _wordpiece_vocab(lowercase=True)
+    return {
+        "text_config": {
+            "vocab_size": tokens["vocab_size"] + 2,
+            "bos_token_id": tokens["vocab_size"],
+            "sep_token_id": vocab.index("[SEP]"),
+            "pad_token_id": tokens["pad_token_id"],
+        }
+    }
+
+
+#: How a model type's config takes its tokenizer's ids, where it is not the tokenizer's own ``*_token_id``.
+CONFIG_IDS = {"clip": _clip_ids, "blip": _blip_ids}
+
+
+def _mel_filters(preprocessor: dict[str, Any]) -> dict[str, Any]:
+    """Whisper's ``mel_filters`` as its repositories store them: one row of frequency weights per mel bin."""
+    from transformers.audio_utils import mel_filter_bank
+
+    filters = mel_filter_bank(
+        num_frequency_bins=1 + preprocessor["n_fft"] // 2,
+        num_mel_filters=preprocessor["feature_size"],
+        min_frequency=0.0,
+        max_frequency=preprocessor["sampling_rate"] / 2,
+        sampling_rate=preprocessor["sampling_rate"],
+        norm="slaney",
+        mel_scale="slaney",
+    )
+    return {"mel_filters": filters.T.tolist()}
+
+
+#: What a model type's ``preprocessor_config.json`` holds besides the record's settings, computed.
+PREPROCESSOR_EXTRAS = {"whisper": _mel_filters}
 
 
 def publish(hub: FakeHub, root: Path, entries: list[str] | None = None) -> dict[str, Path]:

@@ -1,8 +1,10 @@
 """``python -m inference check``, run as a person runs it, against a fake Hub serving the real repositories' file sets.
 
 It passes on the default registry; it fails, naming the entry, on a pickle-only
-model that cannot be converted and on a sentencepiece model whose tokenizer
-cannot load; an unreachable Hub is one line. Never a traceback.
+model that cannot be converted, on a sentencepiece model whose tokenizer
+cannot load, and on a file task's model without the tokenizer or the image
+processor or feature extractor it needs (an image classifier or detector
+needs no tokenizer); an unreachable Hub is one line. Never a traceback.
 """
 
 from __future__ import annotations
@@ -99,7 +101,18 @@ def test_the_default_registry_passes_with_what_each_entry_is(served: Served, tmp
     assert reports["sentiment"]["tokenizer"] == "WordPiece vocab.txt (the fast tokenizer is built from it)"
     assert reports["ask"]["verdict"] == "will load" + made_by_warm("ask")
     assert reports["sentiment"]["verdict"] == "will load; its onnx conversion (int8) is made by `warm`"
-    assert done.stdout.splitlines()[-1] == "All 9 entries will load as configured."
+    assert "processor" not in reports["sentiment"], "a text task reads no file"
+    for name in ("classify-image", "detect"):
+        task = load_registry(DEFAULT_MODELS_FILE).get(name).task
+        assert reports[name]["tokenizer"] == f"none ({task} reads and writes no text)"
+    for name in ("classify-image", "detect", "label-image", "caption"):
+        assert reports[name]["processor"] == "preprocessor_config.json (image processor)", name
+    for name in ("label-image", "caption", "transcribe"):
+        assert reports[name]["tokenizer"] == "tokenizer.json (fast tokenizer)", name
+    assert reports["transcribe"]["processor"] == "preprocessor_config.json (feature extractor)"
+    assert reports["caption"]["verdict"] == "will load"  # torch: nothing to convert
+    count = len(load_registry(DEFAULT_MODELS_FILE))
+    assert done.stdout.splitlines()[-1] == f"All {count} entries will load as configured."
 
 
 def test_the_download_size_is_what_warm_fetches(served: Served, tmp_path: Path) -> None:
@@ -195,6 +208,40 @@ def test_a_sentencepiece_model_without_the_sentencepiece_package_fails_naming_th
     assert done.stderr.startswith("error: translate-en-fr: its tokenizer needs the sentencepiece package, which cannot")
     assert done.stderr.count("\n") == 1, "only the sentencepiece model fails"
     assert blocks(done.stdout)["sentiment"]["verdict"] == "will load" + made_by_warm("sentiment")
+
+
+def file_model_variant(served: Served, tmp_path: Path, entry_name: str, *, drop: tuple[str, ...]) -> str:
+    """Publish a copy of a default file entry's file set without the files ``drop`` names; return the revision."""
+    folder = tmp_path / f"{entry_name}-without"
+    shutil.copytree(served.folders[entry_name], folder, ignore=shutil.ignore_patterns(*drop))
+    return served.hub.add_repo(f"owner/{entry_name}-without", folder)
+
+
+def test_a_file_task_without_what_it_needs_to_read_fails_naming_the_entry(served: Served, tmp_path: Path) -> None:
+    """An image classifier needs an image processor but no tokenizer; CLIP needs both; Whisper a feature extractor."""
+    tokenizer_files = ("tokenizer*", "vocab.json", "merges.txt", "special_tokens_map.json")
+    entries = [
+        entry("vit-no-processor", "owner/classify-image-without", "", task="image-classification"),
+        entry("clip-no-tokenizer", "owner/label-image-without", "", task="zero-shot-image-classification"),
+        entry("whisper-no-extractor", "owner/transcribe-without", "", task="automatic-speech-recognition"),
+    ]
+    entries[0]["revision"] = file_model_variant(served, tmp_path, "classify-image", drop=("preprocessor_config.json",))
+    entries[1]["revision"] = file_model_variant(served, tmp_path, "label-image", drop=tokenizer_files)
+    entries[2]["revision"] = file_model_variant(served, tmp_path, "transcribe", drop=("preprocessor_config.json",))
+    done = check(served.hub.url, tmp_path, registry=write_registry(tmp_path / "models.yaml", entries))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.splitlines() == [
+        "error: vit-no-processor: it has no preprocessor_config.json, the image processor that image-classification "
+        "needs to read its image",
+        "error: clip-no-tokenizer: it has no tokenizer files (tokenizer.json, vocab.txt, vocab.json + merges.txt, "
+        "sentencepiece)",
+        "error: whisper-no-extractor: it has no preprocessor_config.json, the feature extractor that "
+        "automatic-speech-recognition needs to read its audio",
+    ]
+    reports = blocks(done.stdout)
+    assert reports["vit-no-processor"]["processor"] == "none"
+    assert reports["vit-no-processor"]["tokenizer"] == "none (image-classification reads and writes no text)"
+    assert reports["clip-no-tokenizer"]["processor"] == "preprocessor_config.json (image processor)"
 
 
 def test_a_revision_the_hub_does_not_have_is_named(served: Served, tmp_path: Path) -> None:
