@@ -267,6 +267,50 @@ class SlackOps:
         parent, rest = messages[:1], messages[1:]
         return parent + rest[-max(0, max_messages - 1) :] if len(messages) > max_messages else messages
 
+    def parent_message(self, channel: str, thread_ts: str) -> dict[str, Any]:
+        """The message that starts the thread at ``thread_ts`` (its ``files`` included): the first of
+        ``conversations.replies``.
+
+        Raises:
+            CannotPost: the bot cannot read that conversation.
+            SlackUnavailable: Slack kept failing, or refused for another reason (``thread_not_found``).
+        """
+        response = self._call(
+            "conversations.replies",
+            lambda: self.client.conversations_replies(channel=channel, ts=thread_ts, limit=1),
+        )
+        found = [m for m in response.get("messages") or [] if isinstance(m, dict)]
+        if not found or found[0].get("ts") != thread_ts:
+            raise SlackUnavailable("conversations.replies", "thread_not_found")
+        return found[0]
+
+    def file_info(self, file_id: str) -> dict[str, Any]:
+        """The file object Slack keeps for ``file_id`` (its private download URL, size and type).
+
+        Raises:
+            SlackError: Slack refused (``file_not_found``, ``file_deleted``, a missing ``files:read``),
+                or kept failing.
+        """
+        response = self._call("files.info", lambda: self.client.files_info(file=file_id))
+        found = response.get("file")
+        if not isinstance(found, dict):
+            raise SlackUnavailable("files.info", "no file in the answer")
+        return found
+
+    def upload_file(self, channel: str, thread_ts: str, data: bytes, *, filename: str, title: str) -> None:
+        """Post ``data`` as a file in the thread, by Slack's external upload flow (``files.getUploadURLExternal``,
+        the bytes to its ``upload_url``, ``files.completeUploadExternal``: slack_sdk's ``files_upload_v2``).
+
+        Raises:
+            SlackError: a step was refused, or Slack kept failing.
+        """
+        self._call(
+            "files.upload_v2",
+            lambda: self.client.files_upload_v2(
+                file=data, filename=filename, title=title, channel=channel, thread_ts=thread_ts or None
+            ),
+        )
+
     def user_name(self, user: str) -> str:
         """How Slack shows ``user``: their display name, else their full name, else their user name.
 

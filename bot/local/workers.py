@@ -58,6 +58,7 @@ from bot.core.invoker import (
     ModelFailure,
     function_failure,
 )
+from inference.media_store import MEDIA_DIR_ENV
 from inference.registry import ModelSpec, Registry
 
 if TYPE_CHECKING:
@@ -78,12 +79,18 @@ QUEUE_LIMIT = 2
 LAZY, MODELS, DELIVERIES = "lazy", "models", "deliveries"
 
 
-def _serve(conn: Connection, model: str, models_file: str) -> None:
-    """The worker process: answer requests until the pipe closes."""
+def _serve(conn: Connection, model: str, models_file: str, media_dir: str) -> None:
+    """The worker process: answer requests until the pipe closes.
+
+    ``media_dir`` is the folder the router stores files in (its ``DATA_DIR/media``), where the model
+    side reads them (``MEDIA_DIR``, :func:`inference.media_store.store_from_env`); empty: none.
+    """
     for name in SECRET_VARIABLES:  # a model never needs them, as in AWS where its function has none
         os.environ.pop(name, None)
     os.environ["MODEL_NAME"] = model
     os.environ["MODELS_FILE"] = models_file
+    if media_dir:
+        os.environ[MEDIA_DIR_ENV] = media_dir
     # Only in the worker process, after its environment is set: the router's process never imports the model side.
     from inference.handler import handler, report_progress_to, send_partials_to
 
@@ -112,7 +119,7 @@ def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(0)
 
 
-def _run_worker(conn: Connection, model: str, models_file: str) -> None:
+def _run_worker(conn: Connection, model: str, models_file: str, media_dir: str = "") -> None:
     """The worker process's entry point, which leaves stopping it to the server.
 
     A terminal sends Ctrl-C to every process in its group, and a worker that took it would print a
@@ -122,7 +129,7 @@ def _run_worker(conn: Connection, model: str, models_file: str) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
-        _serve(conn, model, models_file)
+        _serve(conn, model, models_file, media_dir)
     finally:  # exiting (the pipe closed, or SIGTERM): a late SIGTERM must not cut the finalizers short
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
@@ -229,9 +236,12 @@ class ModelWorker:
         models_file: Path,
         finish: Callable[[Job, Record], None],
         partial: Callable[[Record], None] = lambda record: None,
+        media_dir: Path | None = None,
     ) -> None:
         self.spec = spec
         self.models_file = models_file
+        #: Where the model reads the files the router stored (its ``MEDIA_DIR``).
+        self.media_dir = media_dir
         self.finish = finish
         self.partial = partial
         self.jobs: queue.Queue[Job | None] = queue.Queue()
@@ -283,7 +293,7 @@ class ModelWorker:
         parent, child = context.Pipe()
         process = context.Process(
             target=_run_worker,
-            args=(child, self.spec.name, str(self.models_file)),
+            args=(child, self.spec.name, str(self.models_file), str(self.media_dir or "")),
             name=f"model-{self.spec.name}",
             daemon=True,
         )
@@ -379,8 +389,11 @@ class WorkerPool:
         on_record: Callable[[Record], None],
         retry_delays: tuple[float, ...] = DELIVERY_RETRY_DELAYS,
         queue_limit: int = QUEUE_LIMIT,
+        media_dir: Path | None = None,
     ) -> None:
+        """``media_dir``: the folder the router's media store keeps files in, handed to each worker."""
         self.registry = registry
+        self.media_dir = media_dir
         self.on_record = on_record
         self.retry_delays = retry_delays
         self.queue_limit = queue_limit
@@ -401,7 +414,11 @@ class WorkerPool:
                 raise InvokeError("The server is stopping.")
             if model not in self.workers:
                 self.workers[model] = ModelWorker(
-                    spec, models_file=self.registry.path.resolve(), finish=self._finish, partial=self._partial
+                    spec,
+                    models_file=self.registry.path.resolve(),
+                    finish=self._finish,
+                    partial=self._partial,
+                    media_dir=self.media_dir,
                 )
             return self.workers[model]
 

@@ -47,6 +47,10 @@ from inference.registry import ModelSpec
 
 #: A label, token, sentence or short answer a model gives back, as shown.
 ECHO_LIMIT = 200
+#: The most detected objects listed (the annotated picture shows them all).
+MAX_OBJECTS = 20
+#: Characters a transcript's lines may take in an answer: one message's text, less its title and a note.
+TRANSCRIPT_LIMIT = TEXT_LIMIT - 300
 
 #: How a task's answer becomes rich text: ``(result, source) -> parts``, ``source`` being the person's input.
 Renderer = Callable[[dict[str, Any], str], list[Part]]
@@ -150,6 +154,60 @@ def _sentence_similarity(result: dict[str, Any], source: str) -> list[Part]:
     return [_paragraph(_lines(map(_similar, result.get("scores") or [])), "No scores.")]
 
 
+def _items(result: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    """The objects listed under ``name``; none where it is not a list (a result is the model's, not trusted)."""
+    value = result.get(name)
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _object_detection(result: dict[str, Any], source: str) -> list[Part]:
+    found = sorted(_items(result, "objects"), key=lambda o: float(o.get("score", 0)), reverse=True)
+    lines = [_label(o) for o in found[:MAX_OBJECTS]]
+    if len(found) > MAX_OBJECTS:
+        lines.append([own(f"…and {len(found) - MAX_OBJECTS} more (all of them in the picture).", "italic")])
+    return [_paragraph(_lines(lines), "No objects found.")]
+
+
+def _image_to_text(result: dict[str, Any], source: str) -> list[Part]:
+    return [_prose(str(result.get("caption", "")), "(no caption)")]
+
+
+def clock(seconds: float) -> str:
+    """``seconds`` into a recording as ``m:ss`` (``h:mm:ss`` past an hour)."""
+    whole = max(0, int(seconds))
+    hours, rest = divmod(whole, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+def _segment(chunk: dict[str, Any]) -> list[Run]:
+    start, end = float(chunk.get("start") or 0), float(chunk.get("end") or 0)
+    return [own(f"[{clock(start)}–{clock(end)}]", "code"), own(" "), echo(str(chunk.get("text", "")).strip())]
+
+
+def _shown_length(runs: list[Run]) -> int:
+    """How many characters ``runs`` take in a message (an echo's isolate included), and its line break."""
+    return 1 + sum(len(run.text) + (2 if run.echoed else 0) for run in runs)
+
+
+def _transcript(result: dict[str, Any], source: str) -> list[Part]:
+    """One timestamped line per segment; what does not fit in one message is left out, with a note."""
+    chunks = [c for c in _items(result, "chunks") if str(c.get("text", "")).strip()]
+    if not chunks:
+        return [_prose(str(result.get("text", "")), "(no speech found)")]
+    lines: list[list[Run]] = []
+    room = TRANSCRIPT_LIMIT
+    for chunk in chunks:
+        line = _segment(chunk)
+        if _shown_length(line) > room:
+            break
+        lines.append(line)
+        room -= _shown_length(line)
+    if len(lines) < len(chunks):
+        left = clock(float(chunks[len(lines)].get("start") or 0))
+        lines.append([own(f"✂️ The transcript is longer than a Slack message: from {left} on, it is left out.", "italic")])
+    return [(SECTION, _lines(lines))]
+
+
 #: Task name (as in :data:`inference.tasks.TASKS`) -> its Slack renderer.
 RENDERERS: dict[str, Renderer] = {
     "text-classification": _ranked_labels,
@@ -162,6 +220,11 @@ RENDERERS: dict[str, Renderer] = {
     "translation": _translation,
     "question-answering": _question_answering,
     "sentence-similarity": _sentence_similarity,
+    "image-classification": _ranked_labels,
+    "zero-shot-image-classification": _ranked_labels,
+    "object-detection": _object_detection,
+    "image-to-text": _image_to_text,
+    "automatic-speech-recognition": _transcript,
 }
 
 
@@ -198,9 +261,14 @@ def _notes(result: dict[str, Any]) -> list[str]:
         notes.append("✂️ The input was longer than the model reads; only its beginning was used.")
     if int(result.get("trimmed_turns") or 0) > 0:
         notes.append(TRIMMED_NOTE)
-    if int(result.get("chunks") or 1) > 1:
-        notes.append(f"🧩 Long input: processed in {result['chunks']} parts.")
+    chunks = result.get("chunks")  # a count of parts; a transcript's are its timed segments, shown as lines
+    if isinstance(chunks, int) and not isinstance(chunks, bool) and chunks > 1:
+        notes.append(f"🧩 Long input: processed in {chunks} parts.")
     return notes
+
+
+#: Said in the thread when an answer's picture (the boxes drawn on the image) could not be posted there.
+PICTURE_NOT_POSTED = "🖼️ The picture with the boxes drawn could not be posted here; the objects are listed above."
 
 
 def footer(spec: ModelSpec, *, elapsed_ms: float | None, request_id: str) -> str:

@@ -3,6 +3,10 @@
 In AWS the model function's asynchronous invocation ends in a Lambda
 Destinations record (on success and on failure) sent to the router; locally
 the worker pool builds the same record. Both come through :func:`deliver_record`.
+
+An answer with a picture (object detection's boxes drawn on the image, which the model left in the
+media store: ``result["annotated"]``) has it uploaded into the thread after the answer, within the
+answer's one claim, so a retried record never posts it twice.
 """
 
 from __future__ import annotations
@@ -17,13 +21,15 @@ from bot.core.messages import describe_error
 from bot.core.metrics import model_sample
 from bot.core.services import Services
 from bot.core.slack_ops import SlackError, SlackUnavailable
-from bot.slack.answers import answer_message, error_message
+from bot.slack.answers import PICTURE_NOT_POSTED, answer_message, error_message
 from bot.slack.compare_reply import deliver_column
 from bot.slack.reply import RESPONSE_URL, ReplyTarget
 from bot.slack.streaming import Stream, begin_final, end_final, finish, post_continuations, split_result
 from bot.slack.ui import placeholder_done
 from bot.stores.feedback import Answer
 from bot.stores.state import DONE_TTL
+from inference.errors import InferenceError, InvalidInput
+from inference.media import HEAD_BYTES, IMAGE, MAX_BYTES, PNG, check_key, sniff
 from inference.registry import ModelSpec
 from inference.tasks import TRIMMED_TURNS
 
@@ -125,9 +131,35 @@ def deliver_outcome(
         end_final(services, target)
     services.store.complete(key)
     post_continuations(services, target, parts)
+    if error is None and result is not None and spec is not None and isinstance(result.get("annotated"), dict):
+        post_picture(services, spec, target, result["annotated"])
     if target.placeholder_ts and not in_placeholder and spec is not None:
         done = placeholder_done(spec, user=target.user, text=text, elapsed_ms=elapsed_ms, failed=error is not None)
         mark_done(services, target, done)
+
+
+def post_picture(services: Services, spec: ModelSpec, target: ReplyTarget, annotated: dict[str, Any]) -> None:
+    """Upload the answer's picture (``{"key", "mime"}`` in the media store) into its thread; when it cannot be
+    read or posted, the thread is told, and the answer above stands."""
+    try:
+        data = services.media.get(check_key(annotated.get("key")), max_bytes=MAX_BYTES[IMAGE])
+        if sniff(data[:HEAD_BYTES]) is not PNG:
+            raise InvalidInput("the stored picture is not a PNG")
+        if target.mode == RESPONSE_URL or not target.channel:
+            raise InvalidInput("there is no thread to post it in")
+        services.slack.upload_file(
+            target.channel, target.thread_ts, data, filename=f"{spec.name}-boxes.png", title=f"{spec.title}: boxes drawn"
+        )
+    except (InferenceError, SlackError) as exc:
+        logger.warning("picture not posted: %s", exc, extra={"request_id": target.request_id})
+        note = {"text": PICTURE_NOT_POSTED}
+        try:
+            if target.mode == RESPONSE_URL:
+                services.slack.respond(target.response_url, note)
+            else:
+                services.slack.post(target.channel, note, thread_ts=target.thread_ts or None)
+        except SlackError as again:
+            logger.warning("could not say the picture was not posted: %s", again, extra={"request_id": target.request_id})
 
 
 def mark_done(services: Services, target: ReplyTarget, done: dict[str, Any]) -> None:

@@ -45,9 +45,11 @@ from bot.core.model_requests import check_input, new_request_id
 from bot.core.mrkdwn import clip
 from bot.core.services import Services
 from bot.core.slack_ops import SlackError
+from bot.core.uploads import reads_files
 from bot.slack.assistant import build_assistant
 from bot.slack.conversation import Bot, load_history, person_text, read_thread
 from bot.slack.delivery import deliver_outcome
+from bot.slack.files import FileProblem, fetch_file, file_id, message_files, pick_file
 from bot.slack.plans import Plan, plan_command, plan_mention, run_or_explain
 from bot.slack.reply import ReplyTarget
 from bot.slack.runs import start_compare, start_run
@@ -65,13 +67,15 @@ from bot.slack.ui import (
     VOTE_UP,
     comment_modal,
     home_view,
+    how_to_send_a_file,
     model_picker_modal,
+    warning_message,
     with_tally,
 )
 from bot.stores.feedback import DOWN, UP
 from inference.errors import InferenceError, InvalidInput
 from inference.registry import ModelSpec
-from inference.tasks import check_unicode
+from inference.tasks import check_unicode, media_kind
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +91,8 @@ SHORTCUT_TEXT_FIELD = "text"
 SHORTCUT_TEXT_TTL = 24 * 3600
 #: Shown in the modal when the stored text has expired or is missing.
 SHORTCUT_TEXT_GONE = "This message's text is no longer available. Close this and run the shortcut on the message again."
+#: Shown in the modal when a model that reads a file is picked for a message without one.
+SHORTCUT_NO_FILE = "This message has no file. Pick a model that reads text, or run this on a message with a file."
 #: Said (only to the person) when Slack would not open a modal they asked for.
 VIEW_NOT_OPENED = "Slack didn't open that window. Please try again."
 
@@ -161,6 +167,10 @@ def run_mention(
 
     def work() -> None:
         nonlocal plan
+        if plan.spec is not None and reads_files(plan.spec):
+            found = plan.file or (_parent_file(services, plan.spec, target) if from_thread else None)
+            _run_on_file(services, plan.spec, plan.text, target, found)
+            return
         if from_thread and plan.spec is not None:
             thread = services.slack.thread_text(target.channel, target.thread_ts, exclude_ts=str(event.get("ts", "")))
             plan = run_or_explain(plan.spec, to_plain(thread))
@@ -280,6 +290,9 @@ def open_picker(services: Services, body: dict[str, Any]) -> None:
         "channel": str((body.get("channel") or {}).get("id", "")),
         "thread_ts": str(message.get("thread_ts") or message.get("ts", "")),
     }
+    found = pick_file(message_files(message), None)
+    if found is not None and file_id(found):
+        metadata["file"] = file_id(found)  # only the id: the URL is asked of files.info when the model runs
     try:
         check_unicode(text)
     except InvalidInput as exc:
@@ -289,7 +302,7 @@ def open_picker(services: Services, body: dict[str, Any]) -> None:
         services.store.set_field(
             SHORTCUT_TEXT_KEY + metadata["text_key"], SHORTCUT_TEXT_FIELD, text, ttl=SHORTCUT_TEXT_TTL
         )
-    modal = model_picker_modal(services.registry, private_metadata=json.dumps(metadata))
+    modal = model_picker_modal(services.registry, private_metadata=json.dumps(metadata), has_file="file" in metadata)
     _open_view(services, body, modal)
 
 
@@ -297,11 +310,20 @@ def plan_modal(services: Services, view: dict[str, Any], metadata: dict[str, Any
     """The model picked and the text it reads, or the modal's errors (the ack's answer) saying why not.
 
     ``metadata`` is the view's parsed ``private_metadata`` (:func:`modal_metadata`). The one read
-    is the shortcut's text from the state store, kept there when the modal opened.
+    is the shortcut's text from the state store, kept there when the modal opened. A model that reads
+    a file runs on the message's file alone (by its id, resolved in the lazy half), not on its text.
     """
     spec = services.registry.find(_selected_model(view))
     if spec is None:
         return _modal_refusal("Pick a model.")
+    if reads_files(spec):
+        identifier = metadata.get("file")
+        if not isinstance(identifier, str) or not file_id({"id": identifier}):
+            return _modal_refusal(SHORTCUT_NO_FILE)
+        try:  # a model that needs labels takes the registry's, or says so here
+            return Plan(spec=spec, text=check_input(spec, ""), file={"id": identifier})
+        except InferenceError as exc:
+            return _modal_refusal(clip(str(exc), 150))
     refused = metadata.get("refused")
     if isinstance(refused, str) and refused:
         return _modal_refusal(clip(refused, 150))
@@ -432,10 +454,44 @@ def _ack_with(ack: Ack, plan: Plan) -> None:
 
 
 def _start(services: Services, plan: Plan, target: ReplyTarget) -> None:
-    if plan.compare:
+    if plan.spec is not None and reads_files(plan.spec) and not plan.compare:
+        _run_on_file(services, plan.spec, plan.text, target, plan.file)
+    elif plan.compare:
         start_compare(services, plan.compare, plan.text, target)
     elif plan.spec is not None:
         start_run(services, plan.spec, plan.text, target)
+
+
+def _parent_file(services: Services, spec: ModelSpec, target: ReplyTarget) -> dict[str, Any] | None:
+    """The file of the thread's parent message, for a file model mentioned in the thread without one.
+
+    Raises:
+        FileProblem: the thread could not be read.
+    """
+    try:
+        parent = services.slack.parent_message(target.channel, target.thread_ts)
+    except SlackError as exc:
+        logger.warning("thread parent not read: %s", exc, extra={"request_id": target.request_id})
+        raise FileProblem("I can't read this thread's first message: invite me to the channel, or attach the file.") from exc
+    return pick_file(message_files(parent), media_kind(spec.task))
+
+
+def _run_on_file(
+    services: Services, spec: ModelSpec, text: str, target: ReplyTarget, found: dict[str, Any] | None
+) -> None:
+    """Download the message's file, store it and run ``spec`` on it; what stops it is said once, in the thread.
+
+    Runs in the lazy half: the download never holds up the ack.
+    """
+    try:
+        if found is None:
+            raise FileProblem(how_to_send_a_file(spec))
+        ref = fetch_file(services, spec, found, request_id=target.request_id)
+    except (FileProblem, InferenceError) as exc:
+        logger.info("file not run: %s", exc, extra={"request_id": target.request_id})
+        services.slack.post(target.channel, warning_message(str(exc)), thread_ts=target.thread_ts or None)
+        return
+    start_run(services, spec, text, target, file=ref)
 
 
 def _attempt(services: Services, key: str, plan: Plan, target: ReplyTarget, work: Callable[[], None]) -> None:

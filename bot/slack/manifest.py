@@ -35,7 +35,11 @@ BOT_SCOPES = [
     "commands",
     "users:read",
     "assistant:write",
+    "files:read",
+    "files:write",
 ]
+#: ``files:read``: a file model downloads the file of the message it was run on (bot/slack/files.py);
+#: ``files:write``: object detection's boxes, drawn on the image, are uploaded into the answer's thread.
 #: ``message.*``: a reply in a thread the app's chat answer started goes on with the conversation
 #: (bot/slack/conversation.py); each needs its ``*:history`` scope above. ``users:read`` names the
 #: people of a thread with several.

@@ -4,6 +4,10 @@ Pure decisions over the registry, without any I/O, so the ack can answer from th
 Slack's 3 seconds and the lazy half can act on them (:mod:`bot.slack.listeners`). Pure also
 means deterministic: in Lambda, where the lazy half is another invocation that plans again
 from the same body, both invocations reach the same plan. The syntax is Slack's: ``/hf NAME text``, ``/hf compare a,b[,c] text``, ``@bot NAME text``.
+
+A model that reads a file (:func:`bot.core.uploads.reads_files`) takes the file of the message that
+mentions it, else of the thread's parent (read in the lazy half); a slash command cannot carry a file,
+so it is answered with how to send one instead.
 """
 
 from __future__ import annotations
@@ -16,10 +20,13 @@ from bot.core.compare import COMPARE, CompareError, check_compare
 from bot.core.model_requests import check_input
 from bot.core.mrkdwn import clip, escape, inline_code
 from bot.core.services import Services
+from bot.core.uploads import reads_files
+from bot.slack.files import message_files, pick_file
 from bot.slack.text import strip_leading_mention, to_plain
-from bot.slack.ui import help_message, usage_message, warning_message
+from bot.slack.ui import help_message, how_to_send_a_file, usage_message, warning_message
 from inference.errors import InferenceError
 from inference.registry import ModelSpec, Registry
+from inference.tasks import media_kind
 
 
 @dataclass(frozen=True)
@@ -27,7 +34,9 @@ class Plan:
     """What a command or mention asks for: a reply right away, or a model run.
 
     ``reply`` is what the ack answers with (a message, or a modal's errors); without it,
-    ``spec`` (and for a comparison, every model in ``compare``) runs on ``text``. A plan is
+    ``spec`` (and for a comparison, every model in ``compare``) runs on ``text``, and a model that
+    reads a file on ``file``, the Slack file object the plan found (its id alone, from a shortcut's
+    modal; None when the file is the thread parent's, read in the lazy half). A plan is
     never changed once made, so the copy Bolt makes of the ack's context for the lazy half
     (:mod:`bot.slack.listeners`) holds this same plan, not a copy.
     """
@@ -36,6 +45,7 @@ class Plan:
     spec: ModelSpec | None = None
     text: str = ""
     compare: list[ModelSpec] | None = None
+    file: dict[str, Any] | None = None
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Plan:
         return self
@@ -71,6 +81,27 @@ def run_or_explain(spec: ModelSpec, text: str) -> Plan:
         return Plan(reply=warning_message(str(exc), then=usage_message(spec)))
 
 
+def file_or_explain(spec: ModelSpec, text: str, file: dict[str, Any] | None, *, in_thread: bool = False) -> Plan:
+    """A run of the file model ``spec`` on ``file`` (``text``: its labels or prompt, if any); its usage
+    for ``help``, why the text does not fit, or how to send a file when there is none. ``in_thread``:
+    without a file of its own, the run takes the thread parent's (``file`` stays None)."""
+    if text.lower() == "help":
+        return Plan(reply=usage_message(spec))
+    try:
+        checked = check_input(spec, text)
+    except InferenceError as exc:
+        return Plan(reply=warning_message(str(exc), then=usage_message(spec)))
+    if file is None and not in_thread:
+        return Plan(reply=warning_message(how_to_send_a_file(spec)))
+    return Plan(spec=spec, text=checked, file=file)
+
+
+def _command_run(spec: ModelSpec, text: str) -> Plan:
+    if reads_files(spec):  # a slash command carries no file
+        return Plan(reply=warning_message(how_to_send_a_file(spec, command=True)))
+    return run_or_explain(spec, text)
+
+
 def plan_command(services: Services, command: dict[str, Any]) -> Plan:
     """Decide what a slash command asks for, without any I/O."""
     registry = services.registry
@@ -87,17 +118,18 @@ def plan_command(services: Services, command: dict[str, Any]) -> Plan:
             return Plan(
                 reply=help_message(registry, note=f"⚠️ There is no model called {escape(inline_code(clip(first, 40)))}.")
             )
-        return run_or_explain(spec, rest.strip())
+        return _command_run(spec, rest.strip())
     spec = registry.by_command(name)
     if spec is None:
         return Plan(
             reply=help_message(registry, note=f"⚠️ {escape(inline_code(clip(name, 40)))} is not a command of this app.")
         )
-    return run_or_explain(spec, text)
+    return _command_run(spec, text)
 
 
 def plan_mention(services: Services, event: dict[str, Any]) -> tuple[Plan, bool]:
-    """Decide what a mention asks for; the flag says the text must come from the thread."""
+    """Decide what a mention asks for; the flag says the text (for a file model, the file: the
+    parent's) must come from the thread."""
     registry = services.registry
     text = to_plain(strip_leading_mention(str(event.get("text", "")))).strip()
     first, _, rest = text.partition(" ")
@@ -110,6 +142,11 @@ def plan_mention(services: Services, event: dict[str, Any]) -> tuple[Plan, bool]
         return Plan(
             reply=help_message(registry, note=f"⚠️ I don't know a model called {escape(inline_code(clip(first, 40)))}.")
         ), False
+    if reads_files(spec):
+        found = pick_file(message_files(event), media_kind(spec.task))
+        in_thread = bool(event.get("thread_ts")) and event.get("thread_ts") != event.get("ts")
+        plan = file_or_explain(spec, rest.strip(), found, in_thread=in_thread)
+        return plan, plan.spec is not None and plan.file is None
     if not rest.strip() and event.get("thread_ts"):
         return Plan(spec=spec), True
     return run_or_explain(spec, rest.strip()), False

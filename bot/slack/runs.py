@@ -20,6 +20,7 @@ from bot.slack.answers import compare_message
 from bot.slack.delivery import deliver_outcome
 from bot.slack.reply import RESPONSE_URL, ReplyTarget
 from bot.slack.ui import placeholder_message
+from inference.media import FileRef
 from inference.registry import ModelSpec
 
 logger = logging.getLogger(__name__)
@@ -33,11 +34,13 @@ def start_run(
     *,
     chat: dict[str, Any] | None = None,
     placeholder: bool = True,
+    file: FileRef | None = None,
 ) -> None:
     """Post the placeholder, then invoke the model asynchronously.
 
     ``chat`` is a conversation's history for a chat model (``{"messages", "trimmed_turns"}``,
-    :mod:`bot.slack.conversation`), sent beside ``text``. Without ``placeholder`` (the app's own
+    :mod:`bot.slack.conversation`), sent beside ``text``; ``file`` is the stored file a file model
+    reads (:mod:`bot.slack.files`), sent as the request's ``"file"``. Without ``placeholder`` (the app's own
     chat surface, where Slack shows the status instead) the answer is the thread's only message.
 
     A slash command has no thread yet: its placeholder starts one. Where the bot
@@ -48,12 +51,13 @@ def start_run(
     """
     target.started_at = target.started_at or time.time()
     services.store.increment("usage", spec.name)
+    request = {**(chat or {}), **({"file": file.to_event()} if file is not None else {})}
     if not placeholder:
-        _invoke(services, spec, text, target, chat)
+        _invoke(services, spec, text, target, request)
         return
     message = placeholder_message(spec, user=target.user, text=text)
     if _post_placeholder(services, target, message) or _respond_placeholder(services, target, message):
-        _invoke(services, spec, text, target, chat)
+        _invoke(services, spec, text, target, request)
 
 
 def _post_placeholder(services: Services, target: ReplyTarget, placeholder: dict[str, Any]) -> bool:
@@ -93,11 +97,10 @@ def _respond_placeholder(services: Services, target: ReplyTarget, placeholder: d
     return True
 
 
-def _invoke(
-    services: Services, spec: ModelSpec, text: str, target: ReplyTarget, chat: dict[str, Any] | None = None
-) -> None:
+def _invoke(services: Services, spec: ModelSpec, text: str, target: ReplyTarget, request: dict[str, Any]) -> None:
+    """Invoke ``spec`` on ``text`` with what else the request carries (a chat's history, a file)."""
     try:
-        services.invoker.invoke_async(spec.name, {"text": text, **(chat or {}), "reply": target.to_dict()})
+        services.invoker.invoke_async(spec.name, {"text": text, **request, "reply": target.to_dict()})
     except InvokeError as exc:
         logger.warning("invoke failed: %s", exc, extra={"request_id": target.request_id})
         deliver_outcome(services, spec, target, text=text, error={"type": "invoke_failed", "message": str(exc)})

@@ -26,7 +26,7 @@ from typing import Any
 
 from bot.core.mrkdwn import clip, escape, one_line
 from inference.registry import ModelSpec, Registry
-from inference.tasks import get_task
+from inference.tasks import get_task, media_kind
 
 #: Slack's 3,000 characters, the one text limit the bot holds everything to: Slack refuses a longer
 #: section or text object, documents no length for a ``rich_text`` block (the bot holds one to a
@@ -274,6 +274,22 @@ def warning_message(problem: str, *, then: dict[str, Any] | None = None) -> dict
     }
 
 
+def how_to_send_a_file(spec: ModelSpec, *, command: bool = False) -> str:
+    """How to give the file model ``spec`` its file (plain words, escaped by the message they go in):
+    attached to a mention, or on the form; ``command``: said to a slash command, which carries none."""
+    kind = media_kind(spec.task) or "image"
+    article = "an" if kind[0] in "aeiou" else "a"
+    head = (
+        f"Slash commands can't carry files, so {spec.name} can't be given one from here."
+        if command
+        else f"{spec.name} reads {kind} files, and there is none here."
+    )
+    return (
+        f"{head} Attach {article} {kind} file to a message that mentions me (`@bot {spec.name}`), "
+        "or mention me in the file's thread, or use the form at /go."
+    )
+
+
 def usage_message(spec: ModelSpec) -> dict[str, Any]:
     """Ephemeral help for one model, built from the registry."""
     task = get_task(spec.task)
@@ -324,12 +340,12 @@ def home_view(
     return {"type": "home", "blocks": blocks[:VIEW_BLOCKS]}
 
 
-def model_picker_modal(registry: Registry, *, private_metadata: str) -> dict[str, Any]:
-    """The modal a message shortcut opens: which model to run on that message."""
+def model_picker_modal(registry: Registry, *, private_metadata: str, has_file: bool = False) -> dict[str, Any]:
+    """The modal a message shortcut opens: which model to run on that message (the models that read
+    a file first, when it has one)."""
+    specs = sorted(registry, key=lambda s: media_kind(s.task) is None) if has_file else list(registry)
     # Slack allows a static select 100 options.
-    options = [
-        {"text": {"type": "plain_text", "text": clip(s.title, 75)}, "value": s.name} for s in list(registry)[:100]
-    ]
+    options = [{"text": {"type": "plain_text", "text": clip(s.title, 75)}, "value": s.name} for s in specs[:100]]
     blocks = [
         {
             "type": "input",

@@ -9,6 +9,13 @@ checked against Block Kit's limits (:mod:`tests.fakes.block_kit`); what breaks
 them is kept for :meth:`FakeSlackApi.take_violations`, and answered as usual.
 Everything is guarded by one lock, so tests can read and reconfigure it while
 the bot's threads are calling it.
+
+It also holds the workspace's files: :meth:`FakeSlackApi.add_file` gives a file object whose
+``url_private_download`` is served here (``/files-pri/T…-F…/name``) only with the bot token
+(401 without one, 403 with another), answers ``files.info``, can refuse a file (403) or answer with
+a sign-in page, and records every download requested (:meth:`FakeSlackApi.downloads`). The external
+upload flow (``files.getUploadURLExternal``, the POST of the bytes to the ``upload_url`` it gives,
+on this host, and ``files.completeUploadExternal``) is recorded as :meth:`FakeSlackApi.uploads`.
 """
 
 from __future__ import annotations
@@ -37,7 +44,11 @@ TEAM_ID = "T0001"
 RESPONSE_URL = "response_url"
 
 #: Fields that slack_sdk sends as JSON strings inside form bodies.
-_JSON_FIELDS = ("blocks", "attachments", "view", "metadata")
+_JSON_FIELDS = ("blocks", "attachments", "view", "metadata", "files")
+#: Where files are served, and where the bytes of an external upload are posted.
+FILES_PATH, UPLOAD_PATH = "/files-pri/", "/upload/"
+#: What Slack answers a file download with when it will not hand the file over to this client.
+LOGIN_PAGE = b"<!DOCTYPE html><html><head><title>Slack</title></head><body>Sign in to your workspace</body></html>"
 _FIRST_TS = 1_700_000_000_000_000  # microseconds: ts "1700000000.000100" is the first one handed out
 _POLL_SECONDS = 0.02
 
@@ -77,6 +88,27 @@ class ResponsePost:
     fault: str | None = None
 
 
+@dataclass(frozen=True)
+class Download:
+    """One request for a file's bytes: the URL asked for, the ``Authorization`` it came with, the status answered."""
+
+    url: str
+    authorization: str
+    status: int
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One file uploaded by the external flow and completed: its bytes and where it was shared."""
+
+    file_id: str
+    filename: str
+    title: str
+    data: bytes
+    channel: str
+    thread_ts: str
+
+
 @dataclass
 class _Fault:
     method: str
@@ -99,6 +131,8 @@ class _Answer:
     body: dict[str, Any] = field(default_factory=lambda: {"ok": True})
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False
+    #: Bytes sent as they are (a file, a page) instead of the JSON ``body``, with ``headers``' Content-Type.
+    raw: bytes | None = None
 
 
 def decode_body(content_type: str, raw: bytes) -> dict[str, Any]:
@@ -148,6 +182,15 @@ class FakeSlackApi(LoopbackServer):
         self._rate_calls: dict[str, list[float]] = {}
         #: Whether the workspace lets the app use the streaming methods (``allow_streaming``).
         self._streaming = False
+        #: The workspace's files: id -> file object, its bytes, and how a download of it is answered.
+        self._files: dict[str, dict[str, Any]] = {}
+        self._file_data: dict[str, bytes] = {}
+        self._file_answers: dict[str, str] = {}
+        self._downloads: list[Download] = []
+        #: External uploads: file id -> (filename, length, bytes once posted); completed ones in ``_uploads``.
+        self._pending_uploads: dict[str, dict[str, Any]] = {}
+        self._uploads: list[Upload] = []
+        self._file_ids = itertools.count(1)
         self._violations = Violations()
         self._latency: dict[str | None, float] = {}
         self._ts = itertools.count(1)
@@ -169,6 +212,9 @@ class FakeSlackApi(LoopbackServer):
             "conversations.replies": self._replies,
             "conversations.history": self._history,
             "users.info": self._user_info,
+            "files.info": self._file_info,
+            "files.getUploadURLExternal": self._upload_url,
+            "files.completeUploadExternal": self._complete_upload,
             "reactions.add": lambda params: {"ok": True},
             "assistant.threads.setStatus": lambda params: self._assistant(params, required="status"),
             "assistant.threads.setSuggestedPrompts": lambda params: self._assistant(params, required="prompts"),
@@ -215,9 +261,23 @@ class FakeSlackApi(LoopbackServer):
         """What broke Block Kit's limits since the last call (each call is checked as it arrives)."""
         return self._violations.take()
 
-    def clear(self) -> None:
-        """Forget calls, messages, threads, views and response posts (faults and latency stay)."""
+    def downloads(self) -> list[Download]:
+        """Every request for a file's bytes so far, oldest first (refused ones included)."""
         with self._lock:
+            return list(self._downloads)
+
+    def uploads(self) -> list[Upload]:
+        """Files uploaded and completed by the external flow, oldest first."""
+        with self._lock:
+            return list(self._uploads)
+
+    def clear(self) -> None:
+        """Forget calls, messages, threads, views, response posts, downloads and uploads (faults,
+        latency and the workspace's files stay)."""
+        with self._lock:
+            self._downloads.clear()
+            self._pending_uploads.clear()
+            self._uploads.clear()
             self._calls.clear()
             self._response_posts.clear()
             self._messages.clear()
@@ -252,6 +312,34 @@ class FakeSlackApi(LoopbackServer):
             thread.append(item)
         with self._lock:
             self._threads[(channel, ts)] = thread
+
+    def add_file(self, data: bytes, *, name: str, mimetype: str, user: str = "U7") -> dict[str, Any]:
+        """Keep ``data`` as a file of the workspace; its file object, as an event's ``files`` carries it."""
+        with self._lock:
+            file_id = f"F{next(self._file_ids):08d}"
+            url = f"{self.origin}{FILES_PATH}{TEAM_ID}-{file_id}/{name}"
+            found = {
+                "id": file_id,
+                "created": int(time.time()),
+                "name": name,
+                "title": name,
+                "mimetype": mimetype,
+                "filetype": name.rsplit(".", 1)[-1].lower(),
+                "user": user,
+                "size": len(data),
+                "mode": "hosted",
+                "is_external": False,
+                "url_private": url,
+                "url_private_download": f"{url}?download=1",
+            }
+            self._files[file_id] = found
+            self._file_data[file_id] = data
+        return copy.deepcopy(found)
+
+    def refuse_file(self, file_id: str, answer: str = "403") -> None:
+        """Answer downloads of ``file_id`` with ``"403"`` (forbidden), ``"404"``, or ``"login"``: 200 and a sign-in page."""
+        with self._lock:
+            self._file_answers[file_id] = answer
 
     # -- faults ------------------------------------------------------------------------------
 
@@ -372,7 +460,81 @@ class FakeSlackApi(LoopbackServer):
             self._closing.wait(delay)
         return _fault_answer(fault) if fault is not None else _Answer()
 
+    def _answer_download(self, path: str, query: str, headers: dict[str, str]) -> _Answer:
+        """A file's bytes, for the bot token only; as told by :meth:`refuse_file` otherwise."""
+        authorization = headers.get("authorization", "")
+        folder = path[len(FILES_PATH) :].split("/", 1)[0]
+        file_id = folder.rpartition("-")[2]
+        with self._lock:
+            found = self._files.get(file_id)
+            told = self._file_answers.get(file_id, "")
+            if not authorization:
+                status = 401
+            elif self.expect_token is not None and authorization != f"Bearer {self.expect_token}":
+                status = 403
+            elif found is None or not path.endswith("/" + found["name"]) or not folder.startswith(TEAM_ID + "-"):
+                status = 404
+            else:
+                status = int(told) if told.isdigit() else 200
+            url = f"{self.origin}{path}" + (f"?{query}" if query else "")
+            self._downloads.append(Download(url, authorization, status))
+            data = self._file_data.get(file_id, b"")
+        if status != 200:
+            return _Answer(status=status, raw=b"", headers={"Content-Type": "text/plain"})
+        if told == "login":
+            return _Answer(raw=LOGIN_PAGE, headers={"Content-Type": "text/html; charset=utf-8"})
+        return _Answer(raw=data, headers={"Content-Type": str(found["mimetype"]) if found else "application/octet-stream"})
+
+    def _answer_upload(self, upload_id: str, raw: bytes) -> _Answer:
+        """The bytes of an external upload, posted to the ``upload_url`` that ``files.getUploadURLExternal`` gave."""
+        with self._lock:
+            pending = self._pending_uploads.get(upload_id)
+            if pending is None:
+                return _Answer(status=404, raw=b"not found", headers={"Content-Type": "text/plain"})
+            pending["data"] = raw
+        return _Answer(raw=f"OK - {len(raw)}".encode(), headers={"Content-Type": "text/plain"})
+
     # -- the methods (called with the lock held) ---------------------------------------------
+
+    def _file_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        found = self._files.get(str(params.get("file", "")))
+        if found is None:
+            return {"ok": False, "error": "file_not_found"}
+        return {"ok": True, "file": copy.deepcopy(found), "comments": [], "response_metadata": {"next_cursor": ""}}
+
+    def _upload_url(self, params: dict[str, Any]) -> dict[str, Any]:
+        length = str(params.get("length", ""))
+        if not params.get("filename") or not length.isdigit():
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = f"F{next(self._file_ids):08d}"
+        self._pending_uploads[file_id] = {"filename": params["filename"], "length": int(length), "data": None}
+        return {"ok": True, "upload_url": f"{self.origin}{UPLOAD_PATH}{file_id}", "file_id": file_id}
+
+    def _complete_upload(self, params: dict[str, Any]) -> dict[str, Any]:
+        files = params.get("files")
+        if not isinstance(files, list) or not files or not all(isinstance(f, dict) for f in files):
+            return {"ok": False, "error": "invalid_arguments"}
+        if params.get("thread_ts") and not params.get("channel_id"):
+            return {"ok": False, "error": "invalid_arguments"}
+        done = []
+        for item in files:
+            pending = self._pending_uploads.get(str(item.get("id", "")))
+            if pending is None or pending["data"] is None or len(pending["data"]) != pending["length"]:
+                return {"ok": False, "error": "upload_not_found"}
+            done.append((str(item["id"]), pending, str(item.get("title") or pending["filename"])))
+        for file_id, pending, title in done:
+            del self._pending_uploads[file_id]
+            self._uploads.append(
+                Upload(
+                    file_id,
+                    pending["filename"],
+                    title,
+                    pending["data"],
+                    str(params.get("channel_id") or ""),
+                    str(params.get("thread_ts") or ""),
+                )
+            )
+        return {"ok": True, "files": [{"id": file_id, "title": title} for file_id, _, title in done]}
 
     def _auth_test(self, params: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -608,7 +770,11 @@ def _make_handler(api: FakeSlackApi) -> type[BaseHTTPRequestHandler]:
             headers = {k.lower(): v for k, v in self.headers.items()}
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             content_type = headers.get("content-type", "")
-            if parts.path.startswith("/api/"):
+            if parts.path.startswith(FILES_PATH) and self.command == "GET":
+                self._send(api._answer_download(parts.path, parts.query, headers))
+            elif parts.path.startswith(UPLOAD_PATH) and self.command == "POST":
+                self._send(api._answer_upload(parts.path[len(UPLOAD_PATH) :], raw))
+            elif parts.path.startswith("/api/"):
                 method = parts.path[len("/api/") :]
                 params: dict[str, Any] = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
                 try:
@@ -630,9 +796,10 @@ def _make_handler(api: FakeSlackApi) -> type[BaseHTTPRequestHandler]:
             if answer.drop:
                 self.close_connection = True
                 return  # the server closes the socket: the client sees a disconnect, no status line
-            payload = json.dumps(answer.body).encode()
+            payload = json.dumps(answer.body).encode() if answer.raw is None else answer.raw
             self.send_response(answer.status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
+            if answer.raw is None:
+                self.send_header("Content-Type", "application/json; charset=utf-8")
             self.send_header("Content-Length", str(len(payload)))
             for name, value in answer.headers.items():
                 self.send_header(name, value)

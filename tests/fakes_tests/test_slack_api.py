@@ -320,3 +320,71 @@ def test_wait_for_is_bounded(fake: FakeSlackApi) -> None:
     assert fake.wait_for(lambda: fake.messages("C123"), timeout=5)
     poster.join(timeout=5)
     assert not fake.wait_for(lambda: False, timeout=0.05)
+
+
+# -- files: downloads with the bot token, files.info, the external upload flow ------------------
+
+
+def download(url: str, token: str | None) -> tuple[int, bytes, str]:
+    request = Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+    try:
+        with urlopen(request, timeout=5) as response:
+            return response.status, response.read(), response.headers.get("Content-Type", "")
+    except HTTPError as exc:
+        return exc.code, b"", ""
+
+
+def test_a_file_is_served_with_the_bot_token_only_and_every_download_recorded(fake: FakeSlackApi) -> None:
+    found = fake.add_file(b"\x89PNG\r\n\x1a\nrest", name="cat.png", mimetype="image/png")
+    url = found["url_private_download"]
+    assert url.startswith(f"{fake.origin}/files-pri/T0001-{found['id']}/cat.png")
+    assert found["size"] == 12
+    assert download(url, TOKEN) == (200, b"\x89PNG\r\n\x1a\nrest", "image/png")
+    assert download(url, None)[0] == 401
+    assert download(url, "xoxb-other")[0] == 403
+    assert download(url.replace("cat.png", "dog.png"), TOKEN)[0] == 404
+    assert [(d.url, d.status) for d in fake.downloads()] == [
+        (url, 200),
+        (url, 401),
+        (url, 403),
+        (url.replace("cat.png", "dog.png"), 404),
+    ]
+    assert fake.downloads()[0].authorization == f"Bearer {TOKEN}"
+
+
+def test_a_file_can_be_refused_or_answered_with_a_sign_in_page(fake: FakeSlackApi) -> None:
+    refused = fake.add_file(b"RIFF....WAVE", name="a.wav", mimetype="audio/wav")
+    page = fake.add_file(b"GIF89a", name="b.gif", mimetype="image/gif")
+    fake.refuse_file(refused["id"])
+    fake.refuse_file(page["id"], "login")
+    assert download(refused["url_private"], TOKEN)[0] == 403
+    status, body, kind = download(page["url_private"], TOKEN)
+    assert (status, kind) == (200, "text/html; charset=utf-8") and body.startswith(b"<!DOCTYPE html>")
+
+
+def test_files_info_answers_the_file_object_or_file_not_found(fake: FakeSlackApi) -> None:
+    found = fake.add_file(b"GIF89a", name="b.gif", mimetype="image/gif")
+    assert client(fake).files_info(file=found["id"])["file"] == found
+    with pytest.raises(SlackApiError) as refused:
+        client(fake).files_info(file="F404")
+    assert refused.value.response["error"] == "file_not_found"
+
+
+def test_the_external_upload_flow_of_slack_sdk_is_recorded_with_its_thread(fake: FakeSlackApi) -> None:
+    answer = client(fake).files_upload_v2(
+        file=b"\x89PNG\r\n\x1a\nboxes", filename="boxes.png", title="Boxes", channel="C1", thread_ts="1.000100"
+    )
+    [upload] = fake.uploads()
+    assert (upload.filename, upload.title, upload.data) == ("boxes.png", "Boxes", b"\x89PNG\r\n\x1a\nboxes")
+    assert (upload.channel, upload.thread_ts) == ("C1", "1.000100")
+    assert answer["files"][0]["id"] == upload.file_id
+    assert [c.method for c in fake.calls()] == ["files.getUploadURLExternal", "files.completeUploadExternal"]
+
+
+def test_completing_an_upload_whose_bytes_never_came_is_refused(fake: FakeSlackApi) -> None:
+    web = client(fake)
+    started = web.files_getUploadURLExternal(filename="x.png", length=3)
+    with pytest.raises(SlackApiError) as refused:
+        web.files_completeUploadExternal(files=[{"id": started["file_id"], "title": "x"}], channel_id="C1")
+    assert refused.value.response["error"] == "upload_not_found"
+    assert fake.uploads() == []

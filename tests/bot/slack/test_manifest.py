@@ -10,6 +10,7 @@ import yaml
 from bot.core.config import SLACK_APP_TOKEN
 from bot.slack.manifest import PLACEHOLDER_URL, SHORTCUT_NAME, build_manifest, render_manifest
 from inference.registry import load_registry
+from inference.tasks import media_kind
 from tests.conftest import ROOT
 from tests.tiny_models import write_registry
 
@@ -33,11 +34,11 @@ def test_readme_sets_up_socket_mode_as_the_code_does() -> None:
         assert needed in section
 
 
-def test_manifest_has_a_command_per_model_plus_hf() -> None:
+def test_manifest_has_a_command_per_text_model_plus_hf() -> None:
     registry = load_registry(ROOT / "inference" / "models.yaml")
     manifest = build_manifest(registry, "https://api.example.com/prod/")
     commands = [c["command"] for c in manifest["features"]["slash_commands"]]
-    assert commands == [spec.command for spec in registry] + ["/hf"]
+    assert commands == [spec.command for spec in registry if media_kind(spec.task) is None] + ["/hf"]
     url = "https://api.example.com/prod/slack/events"
     assert {c["url"] for c in manifest["features"]["slash_commands"]} == {url}
     assert manifest["settings"]["event_subscriptions"]["request_url"] == url
@@ -55,6 +56,12 @@ def test_manifest_has_a_command_per_model_plus_hf() -> None:
     assert "assistant:write" in manifest["oauth_config"]["scopes"]["bot"]
     assert manifest["features"]["agent_view"]["suggested_prompts"][0]["message"] == registry.get("ask").example
     assert "commands" in manifest["oauth_config"]["scopes"]["bot"]
+
+
+def test_manifest_may_read_files_and_post_pictures() -> None:
+    """A file model downloads the message's file (files:read); detection posts its boxes into the thread (files:write)."""
+    scopes = build_manifest(load_registry(ROOT / "inference" / "models.yaml"), None)["oauth_config"]["scopes"]["bot"]
+    assert {"files:read", "files:write"} <= set(scopes)
 
 
 def test_new_registry_entry_adds_a_command_and_a_form_choice(tmp_path: Path) -> None:
