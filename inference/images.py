@@ -35,7 +35,7 @@ Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
 
 def _too_large() -> InvalidInput:
     return InvalidInput(
-        f"The image has too many pixels: at most {MAX_IMAGE_PIXELS // 1_000_000} million (for example 8000 × 6000) "
+        f"The image has too many pixels: at most {MAX_IMAGE_PIXELS // 1_000_000} million (for example 8000 x 6000) "
         "are read. Send a smaller copy."
     )
 
@@ -60,11 +60,15 @@ def load_image(file: MediaFile) -> Image.Image:
     except (Image.DecompressionBombWarning, Image.DecompressionBombError):
         raise _too_large() from None
     except UnidentifiedImageError:
-        raise InvalidInput(f"The file starts like {_article(label)} but cannot be read as one: it is damaged.") from None
+        raise InvalidInput(
+            f"The file starts like {_article(label)} but cannot be read as one: it is damaged."
+        ) from None
     except Exception as exc:  # Pillow's decoders raise OSError, SyntaxError, ValueError, EOFError, zlib.error...
         if isinstance(exc, EOFError) or "truncated" in str(exc).lower():
             raise InvalidInput("The image is cut off (the file is truncated): send it again.") from None
-        raise InvalidInput(f"The {label} is damaged and cannot be decoded: send it again or export a new copy.") from None
+        raise InvalidInput(
+            f"The {label} is damaged and cannot be decoded: send it again or export a new copy."
+        ) from None
     return _rgb(upright)
 
 

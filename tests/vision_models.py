@@ -157,7 +157,7 @@ def build_vision_models(root: Path) -> None:
 
 
 def make_image(width: int = 64, height: int = 48, fmt: str = "PNG", **save: Any) -> bytes:
-    """An image of ``width`` × ``height`` in ``fmt`` (a Pillow format name): a gradient with a red square,
+    """An image of ``width`` x ``height`` in ``fmt`` (a Pillow format name): a gradient with a red square,
     so resizing and cropping show up in its pixels. ``save`` goes to ``Image.save`` (``exif=``, ``quality=``)."""
     import numpy as np
     from PIL import Image

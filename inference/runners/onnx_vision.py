@@ -66,7 +66,7 @@ class Preprocessor:
         low, high = float(min(height, width)), float(max(height, width))
         if high / low * size > max_size:
             raw = max_size * low / high
-            size = int(round(raw))
+            size = round(raw)
         scale = raw if raw is not None else size
         if width < height:
             new_height, new_width = int(scale * height / width), size
@@ -99,7 +99,7 @@ class Preprocessor:
 
 
 def _centre_crop(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
-    """transformers' ``center_crop``: the middle ``height`` × ``width``, padded with zeros where the image is smaller."""
+    """transformers' ``center_crop``: the middle ``height`` x ``width``, padded with zeros where the image is smaller."""
     _, rows, columns = pixels.shape
     padded = np.zeros((pixels.shape[0], max(rows, height), max(columns, width)), dtype=pixels.dtype)
     top_pad, left_pad = -(-(padded.shape[1] - rows) // 2), -(-(padded.shape[2] - columns) // 2)
@@ -185,7 +185,9 @@ class ObjectDetectionOnnx(OnnxImageRunner):
         probabilities = softmax(logits[0])[:, :-1]  # the last class is "no object"
         scores, classes = probabilities.max(-1), probabilities.argmax(-1)
         centre_x, centre_y, width, height = boxes[0].T
-        corners = np.stack([centre_x - width / 2, centre_y - height / 2, centre_x + width / 2, centre_y + height / 2], -1)
+        corners = np.stack(
+            [centre_x - width / 2, centre_y - height / 2, centre_x + width / 2, centre_y + height / 2], -1
+        )
         corners = corners * np.array([image.width, image.height, image.width, image.height], dtype=np.float32)
         kept = scores > image_results.threshold(parameters)
         return image_results.detections(

@@ -101,7 +101,9 @@ class ZeroShotImageRunner(ImageRunner):
         text = self.tokenizer(
             image_results.hypotheses(labels, parameters), padding=True, truncation=True, return_tensors="pt"
         )
-        output = self.model(input_ids=text["input_ids"], attention_mask=text["attention_mask"], pixel_values=self.pixels(image))
+        output = self.model(
+            input_ids=text["input_ids"], attention_mask=text["attention_mask"], pixel_values=self.pixels(image)
+        )
         return {"labels": image_results.ranked(labels, output.logits_per_image[0].softmax(-1).tolist())}
 
 

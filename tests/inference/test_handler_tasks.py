@@ -211,7 +211,7 @@ def test_a_parameter_of_the_wrong_type_is_invalid_input(invoke) -> None:
 
 @pytest.fixture
 def image_event(monkeypatch: pytest.MonkeyPatch, tmp_path) -> Any:
-    """``image_event(text, **parameters)``: a request naming a 64 × 48 PNG in the store the handler reads (``MEDIA_DIR``)."""
+    """``image_event(text, **parameters)``: a request naming a 64x48 PNG in the store the handler reads (``MEDIA_DIR``)."""
     from inference.media import PNG, FileRef, upload_key
     from inference.media_store import MEDIA_DIR_ENV, FolderStore
     from tests.vision_models import make_image

@@ -56,13 +56,15 @@ def refusal(response: dict[str, Any]) -> str:
 
 
 def png_claiming(width: int, height: int) -> bytes:
-    """A PNG of a few hundred bytes whose header says ``width`` × ``height``: a decompression bomb."""
+    """A PNG of a few hundred bytes whose header says ``width`` x ``height``: a decompression bomb."""
 
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    )
 
 
 def wav() -> bytes:
@@ -74,7 +76,7 @@ def wav() -> bytes:
 
 
 def exif_rotated_jpeg() -> bytes:
-    """A 64 × 48 JPEG whose EXIF says the camera was turned (orientation 6: show it turned 90° clockwise)."""
+    """A 64 x 48 JPEG whose EXIF says the camera was turned (orientation 6: show it turned 90° clockwise)."""
     exif = Image.Exif()
     exif[0x0112] = 6
     return make_image(64, 48, "JPEG", exif=exif.tobytes())
@@ -112,10 +114,26 @@ PNG_BYTES, JPEG_BYTES = make_image(), make_image(fmt="JPEG")
         (png_claiming(20_000, 20_000), PNG, "The image has too many pixels: at most 50 million"),
         (png_claiming(8_000, 7_000), PNG, "The image has too many pixels"),  # past the limit, short of twice it
         (b"\x00\x00\x00\x18ftypheic" + bytes(100), PNG, "A HEIC image cannot be read here: export it as JPEG or PNG"),
-        (b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"/>', PNG, "SVG drawing cannot be read here: export it as PNG"),
+        (
+            b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"/>',
+            PNG,
+            "SVG drawing cannot be read here: export it as PNG",
+        ),
     ],
-    ids=["empty", "text", "pdf", "truncated-png", "truncated-jpeg", "corrupt-png", "corrupt-gif", "damaged-pixels",
-         "bomb", "bomb-below-twice", "heic", "svg"],  # fmt: skip
+    ids=[
+        "empty",
+        "text",
+        "pdf",
+        "truncated-png",
+        "truncated-jpeg",
+        "corrupt-png",
+        "corrupt-gif",
+        "damaged-pixels",
+        "bomb",
+        "bomb-below-twice",
+        "heic",
+        "svg",
+    ],
 )
 def test_a_bad_image_is_refused_in_plain_words(send: Send, data: bytes, media_type: MediaType, words: str) -> None:
     message = refusal(send(data, media_type))

@@ -67,7 +67,9 @@ def test_the_onnx_runner_answers_as_torch_does(exported: dict[str, ModelSpec], n
                 assert list(mine["box"].values()) == pytest.approx(list(reference["box"].values()), abs=0.11)
         else:
             assert [item["label"] for item in ours["labels"]] == [item["label"] for item in theirs["labels"]]
-            assert [i["score"] for i in ours["labels"]] == pytest.approx([i["score"] for i in theirs["labels"]], abs=1e-4)
+            assert [i["score"] for i in ours["labels"]] == pytest.approx(
+                [i["score"] for i in theirs["labels"]], abs=1e-4
+            )
 
 
 def test_the_default_int8_export_keeps_the_labels(tiny_registry: Path) -> None:
