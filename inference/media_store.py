@@ -136,7 +136,8 @@ class S3Store:
         try:
             response = self.client.get_object(Bucket=self.bucket, Key=check_key(key))
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+            # Neither side may list the bucket (infra/media.py), so S3 answers a missing key with AccessDenied.
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound", "AccessDenied", "403"):
                 raise FileGone() from None
             raise
         size = int(response.get("ContentLength") or 0)

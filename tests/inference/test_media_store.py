@@ -94,3 +94,15 @@ def test_the_model_side_finds_its_store_in_the_environment(tmp_path: Path) -> No
     assert isinstance(folder, FolderStore) and folder.root == tmp_path
     bucket = store_from_env({"MEDIA_BUCKET": BUCKET, "MEDIA_DIR": str(tmp_path)})
     assert isinstance(bucket, S3Store) and bucket.bucket == BUCKET
+
+
+def test_a_missing_key_the_function_may_not_list_is_gone_too() -> None:
+    """Without ``s3:ListBucket`` (neither side has it), S3 answers a missing key with AccessDenied, not NoSuchKey."""
+    from botocore.exceptions import ClientError
+
+    class Denying:
+        def get_object(self, **_: Any) -> Any:
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, "GetObject")
+
+    with pytest.raises(FileGone):
+        S3Store(BUCKET, client=Denying()).get(KEY, max_bytes=10)
