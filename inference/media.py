@@ -157,8 +157,12 @@ def check_file(data: bytes, *, kind: str, model: str) -> MediaType:
     return found
 
 
+#: Labels read with "an" though spelt with a consonant (said "em-pee-three", "ess-vee-gee").
+_AN = ("MP3", "MP4", "SVG")
+
+
 def _article(noun: str) -> str:
-    return f"{'an' if noun[0].lower() in 'aeiou' else 'a'} {noun}"
+    return f"{'an' if noun[0].lower() in 'aeiou' or noun.startswith(_AN) else 'a'} {noun}"
 
 
 #: Where uploaded files wait for their model, and where a model leaves a file it made (boxes drawn on an image).
