@@ -14,12 +14,15 @@ From that, :func:`plan` decides the entry:
 - ``memory`` and ``timeout`` by docs/sizing.md's rule (:func:`inference.sizing.size`);
 - ``title``, ``description`` and ``example`` from the card: the widget's example
   (in the task's one-line format) when there is one, the card's first sentence,
-  else the model id and the task's own words;
+  else the model id and the task's own words; a task that reads a file (an image,
+  audio) takes no text, so its example is empty, but for the labels a zero-shot
+  image classifier scores;
 - ``name`` from ``--name`` or a slug of the repository's name.
 
 It refuses, with one ``error:`` line each (:class:`Refused`): no safetensors
 weights, code of the model's own (``auto_map`` in its config: trust_remote_code),
-no transformers config, a gated or private repository without a token
+no transformers config, no tokenizer or image processor where the task needs one
+(:func:`inference.check.input_files`, as ``check`` judges them), a gated or private repository without a token
 (``HF_TOKEN``), weights too large for Lambda, a name or slash command already
 taken, an unsupported pipeline tag, an unknown repository or revision, and a
 Hub that cannot be reached (one request with a short timeout, naming the Hub's
@@ -45,12 +48,12 @@ from typing import Any
 import yaml
 
 from inference.backends import BACKENDS, default_backend, serving
-from inference.check import tokenizer_kind
+from inference.check import input_files
 from inference.errors import RegistryError
 from inference.loader import HUB_TIMEOUT_SECONDS, OFFLINE_ENV, has_safetensors, is_offline, pickle_files
 from inference.registry import COMMAND, COMMIT, RESERVED_NAMES, RESERVED_WHY, SLUG, Registry, parse_registry
 from inference.sizing import TooLarge, size
-from inference.tasks import ALIASES, TASKS, InvalidInput, parse_input
+from inference.tasks import ALIASES, TASKS, InvalidInput, media_kind, parse_input
 
 #: The registry allows 32 characters in a name, and Slack 32 in a command with its "/": a derived name gets 31.
 NAME_LENGTH = 31
@@ -60,7 +63,8 @@ HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 DESCRIPTION_LENGTH = 200
 #: Width of the rendered YAML; longer text continues on the next line.
 YAML_WIDTH = 110
-#: What people see when the card has no widget example: the default registry's examples, per task.
+#: What people see when the card has no widget example: the default registry's examples, per task. A task that
+#: reads a file takes its text as an option: none, but for the labels to score an image against.
 DEFAULT_EXAMPLES = {
     "text-classification": "I love how quickly this team ships.",
     "token-classification": "Ada Lovelace worked with Charles Babbage in London.",
@@ -73,6 +77,11 @@ DEFAULT_EXAMPLES = {
     "translation": "The meeting has been moved to Thursday afternoon.",
     "question-answering": "Where is the Eiffel Tower? | The Eiffel Tower is a wrought-iron lattice tower in Paris, France.",
     "sentence-similarity": "A man is eating food. | A man is eating a piece of bread.",
+    "image-classification": "",
+    "zero-shot-image-classification": "a photo, a screenshot, a diagram",
+    "object-detection": "",
+    "image-to-text": "",
+    "automatic-speech-recognition": "",
 }
 #: What titles call each task.
 TASK_TITLES = {
@@ -86,6 +95,11 @@ TASK_TITLES = {
     "translation": "Translate",
     "question-answering": "Question answering",
     "sentence-similarity": "Sentence similarity",
+    "image-classification": "What is in this picture?",
+    "zero-shot-image-classification": "Label an image",
+    "object-detection": "Find objects",
+    "image-to-text": "Caption an image",
+    "automatic-speech-recognition": "Transcribe",
 }
 
 
@@ -319,6 +333,10 @@ def _widget_text(task: str, item: Any) -> str:
     """One widget example in the task's one-line format (tasks.py), or "" when it has none for the task."""
     if not isinstance(item, dict):
         return ""
+    if task == "zero-shot-image-classification":
+        return _one_line(item.get("candidate_labels"))
+    if media_kind(task) is not None:
+        return ""  # the widget's example is a file (``src``), which an entry cannot carry
     text = _one_line(item.get("text"))
     if task == "zero-shot-classification":
         labels = _one_line(item.get("candidate_labels"))
@@ -411,8 +429,9 @@ def _backend(request: Request, task: str) -> str:
     return request.backend
 
 
-def _refuse_unservable(model: HubModel) -> None:
-    """The refusals that do not depend on the entry: access, code, weights, config, tokenizer."""
+def _refuse_unservable(model: HubModel, task: str) -> None:
+    """The refusals that do not depend on the entry's name: access, code, weights, config, and the tokenizer
+    and image processor or feature extractor that ``task`` needs."""
     from huggingface_hub import get_token
 
     where = f"{model.repo}@{model.sha[:7]}"
@@ -442,7 +461,7 @@ def _refuse_unservable(model: HubModel) -> None:
         raise Refused(
             f"{where} has no transformers config (config.json with a model_type), so transformers cannot load it"
         )
-    _, problem = tokenizer_kind(list(model.files))
+    _, problem = input_files(task, list(model.files))
     if problem is not None:
         raise Refused(f"{where}: {problem}")
 
@@ -469,7 +488,7 @@ def plan(request: Request, model: HubModel, registry: Registry) -> Plan:
     _check_name(name, registry, derived=request.name is None)
     task, task_source = _task(request, model)
     backend = _backend(request, task)
-    _refuse_unservable(model)
+    _refuse_unservable(model, task)
     weights = _weights_bytes(model)
     # Without a count, the file size as 16-bit weights: an over-estimate for float32, never an under-estimate.
     parameters = model.parameters or weights // 2
@@ -493,8 +512,8 @@ def plan(request: Request, model: HubModel, registry: Registry) -> Plan:
         "memory": sizing.memory,
         "timeout": sizing.timeout,
     }
-    if task == "zero-shot-classification" and from_card:
-        entry["parameters"] = {"candidate_labels": [label.strip() for label in text.rsplit("|", 1)[1].split(",")]}
+    if from_card and task in ("zero-shot-classification", "zero-shot-image-classification"):
+        entry["parameters"] = {"candidate_labels": parse_input(task, text)["candidate_labels"]}
     if request.backend is not None and backend != default_backend(task):
         entry["backend"] = backend
     facts = [model.license and f"license {model.license}", counted, f"{_megabytes(weights)} of safetensors"]
@@ -506,9 +525,17 @@ def plan(request: Request, model: HubModel, registry: Registry) -> Plan:
         ("weights", f"{_megabytes(weights)} of safetensors, {counted}"),
         ("size", f"{sizing.explain()} (docs/sizing.md)"),
         ("license", model.license or "not stated on the card"),
-        ("example", "from the card's widget" if from_card else "the task's default (the card has no widget example)"),
+        ("example", _example_note(task, from_card)),
     ]
     return Plan(entry=entry, comment=comment.replace("\n", " "), notes=notes)
+
+
+def _example_note(task: str, from_card: bool) -> str:
+    if from_card:
+        return "from the card's widget"
+    if media_kind(task) is not None and not DEFAULT_EXAMPLES[task]:
+        return f"none: {task} reads a file and needs no text"
+    return "the task's default (the card has no widget example)"
 
 
 # -- the registry file -----------------------------------------------------------------------------
@@ -668,9 +695,17 @@ def add(request: Request, registry: Registry, *, dry_run: bool = False) -> Plan:
     if dry_run:
         print(f"dry run: nothing written to {registry.path}")
     else:
-        print(
-            f"added {planned.name} to {registry.path}. Next: `python -m bot manifest --url <ApiUrl> > manifest.yaml` "
-            f"(the new command /{planned.name}), then `cdk deploy`, whose warm step fills the cache; locally, "
-            f"`python -m inference warm {planned.name}`."
-        )
+        print(f"added {planned.name} to {registry.path}. {_next_steps(planned)}")
     return planned
+
+
+def _next_steps(planned: Plan) -> str:
+    """What to do after adding: a text entry's slash command goes into Slack's manifest; a file entry has none."""
+    warm = f"`cdk deploy`, whose warm step fills the cache; locally, `python -m inference warm {planned.name}`."
+    kind = media_kind(str(planned.entry["task"]))
+    if kind is None:
+        return f"Next: `python -m bot manifest --url <ApiUrl> > manifest.yaml` (the new command /{planned.name}), then {warm}"
+    return (
+        f"It reads an {kind} file, which a slash command cannot carry, so it has none: people mention the app with "
+        f"the file attached, or use the form. Next: {warm}"
+    )

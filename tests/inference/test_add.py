@@ -45,7 +45,14 @@ PIPELINE_TAGS = {
     "qa": "question-answering",
     "ask": "text-generation",
     "fill-mask": "fill-mask",
+    "classify-image": "image-classification",
+    "label-image": "zero-shot-image-classification",
+    "detect": "object-detection",
+    "caption": "image-to-text",
+    "transcribe": "automatic-speech-recognition",
 }
+#: The file models' counts are what their configs at the pins make (CLIP's and Whisper's as their records cite;
+#: YOLOS tiny's from its config.json; BLIP's with its language model head stored apart from the word embeddings).
 PARAMETERS = {
     "sentiment": ("F32", 66_955_010),
     "similarity": ("F32", 22_713_216),
@@ -54,7 +61,20 @@ PARAMETERS = {
     "qa": ("F32", 65_192_450),
     "ask": ("BF16", 494_032_768),
     "fill-mask": ("F32", 82_170_969),
+    "classify-image": ("F32", 86_567_656),
+    "label-image": ("F32", 151_277_313),
+    "detect": ("F32", 6_488_736),
+    "caption": ("F32", 247_414_076),
+    "transcribe": ("F32", 37_760_640),
 }
+#: CLIP's card widget: an image to score, and the labels to score it against.
+CLIP_WIDGET = [
+    {
+        "src": "https://huggingface.co/datasets/mishig/sample_images/resolve/main/cat-dog-music.png",
+        "candidate_labels": "playing music, playing sports",
+        "example_title": "Cat & Dog",
+    }
+]
 SST2_CARD = """---
 language: en
 license: apache-2.0
@@ -275,6 +295,32 @@ def test_a_zero_shot_widget_gives_the_labels_too(hub: Hub, registry: Path, capsy
     assert spec.parameters == {"candidate_labels": ["outage", "billing", "praise"]}
 
 
+def test_a_file_tasks_entry_has_no_text_but_labels_and_no_slash_command(
+    hub: Hub, registry: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every file task from its pipeline tag: the example is empty (a file cannot be an entry's example), but for a
+    zero-shot image classifier's labels, from its card's widget; and no slash command is promised."""
+    for entry in ("classify-image", "detect", "caption", "transcribe"):
+        status, out, err = run(capsys, record(entry).repo, "--name", f"{entry}-2")
+        assert status == 0, err
+        spec = load_registry(registry).get(f"{entry}-2")
+        assert (spec.task, spec.example, spec.parameters) == (PIPELINE_TAGS[entry], "", {}), entry
+        assert f"none: {spec.task} reads a file and needs no text" in out
+        assert "which a slash command cannot carry, so it has none" in out and "/" + spec.name not in out
+    hub.publish(
+        "someone/clip-widget", hub.defaults["label-image"], info={**_info("label-image"), "widgetData": CLIP_WIDGET}
+    )
+    status, out, err = run(capsys, "someone/clip-widget", "--name", "clip-2")
+    assert status == 0, err
+    spec = load_registry(registry).get("clip-2")
+    assert spec.example == "playing music, playing sports"
+    assert spec.parameters == {"candidate_labels": ["playing music", "playing sports"]}
+    assert spec.title == "Label an image (clip-widget)"
+    status, _, err = run(capsys, record("label-image").repo, "--name", "clip-3")
+    assert status == 0, err
+    assert load_registry(registry).get("clip-3").example == adding.DEFAULT_EXAMPLES["zero-shot-image-classification"]
+
+
 def test_without_a_card_the_description_names_the_model(
     hub: Hub, registry: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -295,8 +341,8 @@ def test_backend_and_task_options(hub: Hub, registry: Path, capsys: pytest.Captu
     line = refused(capsys, 2, SST2, "--name", "x", "--backend", "ctranslate2")
     assert line == "error: the ctranslate2 backend does not serve text-classification; backends that do: torch, onnx"
     assert "unknown backend 'tpu'" in refused(capsys, 2, SST2, "--name", "x", "--backend", "tpu")
-    assert "unknown task 'image-to-text'; supported: text-classification" in refused(
-        capsys, 2, SST2, "--name", "x", "--task", "image-to-text"
+    assert "unknown task 'text-to-audio'; supported: text-classification" in refused(
+        capsys, 2, SST2, "--name", "x", "--task", "text-to-audio"
     )
     hub.publish("someone/untagged", info={"pipeline_tag": None})
     line = refused(capsys, 1, "someone/untagged")
@@ -312,9 +358,10 @@ def test_backend_and_task_options(hub: Hub, registry: Path, capsys: pytest.Captu
 def test_refuses_an_unsupported_pipeline_tag_with_the_supported_tasks(
     hub: Hub, registry: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    hub.publish("someone/vision", info={"pipeline_tag": "image-classification"})
+    hub.publish("someone/vision", info={"pipeline_tag": "image-segmentation"})
     line = refused(capsys, 1, "someone/vision")
-    assert "pipeline tag 'image-classification' is not a task served here; supported: text-classification," in line
+    assert "pipeline tag 'image-segmentation' is not a task served here; supported: text-classification," in line
+    assert "image-classification" in line and "automatic-speech-recognition" in line
     assert registry.read_bytes() == DEFAULT_MODELS_FILE.read_bytes()
 
 
@@ -348,6 +395,24 @@ def test_refuses_a_model_without_a_config_or_a_tokenizer(
     shutil.copytree(hub.sst2, folder, ignore=shutil.ignore_patterns("vocab.txt", "tokenizer*"))
     hub.publish("someone/no-tokenizer", folder, info=_info("sentiment"))
     assert "it has no tokenizer files" in refused(capsys, 1, "someone/no-tokenizer")
+
+
+def test_a_file_task_is_refused_without_what_it_reads_with_as_check_judges(
+    hub: Hub, registry: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An image classifier needs no tokenizer (the default ViT has none) but its image processor; a captioner both."""
+    folder = hub.root / "vit-no-processor"
+    shutil.copytree(hub.defaults["classify-image"], folder, ignore=shutil.ignore_patterns("preprocessor_config.json"))
+    hub.publish("someone/vit-no-processor", folder, info=_info("classify-image"))
+    line = refused(capsys, 1, "someone/vit-no-processor")
+    assert line.endswith(
+        ": it has no preprocessor_config.json, the image processor that image-classification needs to read its image"
+    )
+    folder = hub.root / "blip-no-tokenizer"
+    shutil.copytree(hub.defaults["caption"], folder, ignore=shutil.ignore_patterns("vocab.txt", "tokenizer*"))
+    hub.publish("someone/blip-no-tokenizer", folder, info=_info("caption"))
+    assert "it has no tokenizer files" in refused(capsys, 1, "someone/blip-no-tokenizer")
+    assert registry.read_bytes() == DEFAULT_MODELS_FILE.read_bytes()
 
 
 def test_refuses_a_gated_or_private_repository_without_a_token(
