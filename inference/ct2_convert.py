@@ -1,4 +1,5 @@
-"""Converts a summarizer or translator for CTranslate2 at warm time (the converter of :mod:`inference.runners.ct2`).
+"""Converts a summarizer, translator or Whisper for CTranslate2 at warm time (the converter of
+:mod:`inference.runners.ct2` and :mod:`inference.runners.ct2_speech`).
 
 CTranslate2's own Transformers converter (``ctranslate2.converters``) turns the
 model into ``model.bin`` (int8 weights for ``quantize: int8``, float32 for
@@ -15,6 +16,12 @@ the two the runner is tested on, generation settings the runner does not apply,
 a tokenizer the runner cannot reproduce (checked on sample texts, ids and
 decoded text), or a vocabulary whose order is not the model's ids are refused,
 and ``warm`` serves the entry with torch.
+
+Whisper's conversion keeps, beside CTranslate2's weights and vocabulary, the model's ``tokenizer.json``
+(only decoded: the prompt is token ids), its ``preprocessor_config.json`` (what
+:func:`inference.audio.log_mel_spectrogram` computes with) and the token ids decoding needs
+(:class:`~inference.runners.transcripts.WhisperTokens`). Both Whisper runners decode greedily from the
+same prompt, so the model's generation settings other than its tokens are not carried.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from inference.audio import PREPROCESSOR_FILE, FeatureSettings
 from inference.conversions import ConversionRefused, model_generation_settings
 from inference.errors import ModelLoadError
 from inference.registry import ModelSpec
@@ -39,10 +47,14 @@ from inference.runners.ct2 import (
     Seq2SeqManifest,
     TextTokenizer,
 )
+from inference.runners.transcripts import WhisperTokens
 from inference.tokenization import cleans_up
 
-#: The architectures converted: the default summarizer's and translator's, which the parity tests cover.
-ARCHITECTURES = ("BartForConditionalGeneration", "MarianMTModel")
+#: Whisper, converted for :mod:`inference.runners.ct2_speech`.
+WHISPER = "WhisperForConditionalGeneration"
+#: The architectures converted: the default summarizer's, translator's and speech recogniser's, which the
+#: parity tests cover.
+ARCHITECTURES = ("BartForConditionalGeneration", "MarianMTModel", WHISPER)
 #: CTranslate2's weight type for each ``quantize`` value.
 QUANTIZATIONS = {"int8": "int8", "none": "float32"}
 #: Generation-config keys the conversion itself carries (the tokens it starts and pads with).
@@ -83,6 +95,9 @@ def convert(spec: ModelSpec, source: Path, target: Path, *, quantize: str) -> No
             f"{architecture} is not converted for CTranslate2 here (only {', '.join(ARCHITECTURES)} are)"
         )
     tokenizer = AutoTokenizer.from_pretrained(source, **options)  # nosec B615  # local files only
+    if architecture == WHISPER:
+        _convert_whisper(spec, source, target, config, tokenizer, quantize=quantize)
+        return
     kind = _tokenizer_kind(tokenizer)
     settings, banned = _settings(source, config)
     model = _convert_weights(spec, source, target, QUANTIZATIONS[quantize])
@@ -212,9 +227,9 @@ def _check_decoder_start(model: Any) -> None:
         )
 
 
-def _check_vocabulary(tokenizer: Any, target: Path) -> set[str]:
+def _check_vocabulary(tokenizer: Any, target: Path, *, name: str = "shared_vocabulary.json") -> set[str]:
     """CTranslate2's vocabulary, checked to be in the order of the model's token ids (its embedding rows)."""
-    tokens: list[str] = json.loads((target / "shared_vocabulary.json").read_text(encoding="utf-8"))
+    tokens: list[str] = json.loads((target / name).read_text(encoding="utf-8"))
     misplaced = [token for index, token in enumerate(tokens) if tokenizer.convert_tokens_to_ids(token) != index]
     if misplaced:
         raise ConversionRefused(
@@ -253,6 +268,68 @@ def _check_tokenizer(tokenizer: Any, ours: TextTokenizer, limit: int, texts: lis
             and ours.decode(ids, skip_special_tokens=True) == tokenizer.decode(ids, skip_special_tokens=True)
         )
         if not same:
+            raise ConversionRefused(
+                f"its tokenizer ({type(tokenizer).__name__}) is not reproduced without transformers, on {text[:60]!r}"
+            )
+
+
+def _convert_whisper(
+    spec: ModelSpec, source: Path, target: Path, config: Any, tokenizer: Any, *, quantize: str
+) -> None:
+    """Whisper: CTranslate2's weights and vocabulary, the tokenizer, the feature extractor's settings, the token ids.
+
+    Raises:
+        ConversionRefused: no Whisper feature extractor the runner computes alike, no fast tokenizer, a
+            generation config without Whisper's tokens, or token ids CTranslate2 reads otherwise.
+    """
+    from transformers import GenerationConfig
+
+    try:
+        extractor = json.loads((source / PREPROCESSOR_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConversionRefused(f"it has no readable {PREPROCESSOR_FILE}") from exc
+    if extractor.get("feature_extractor_type") != "WhisperFeatureExtractor" or extractor.get("dither"):
+        raise ConversionRefused("its feature extractor is not Whisper's without dither, which the runner computes")
+    if not tokenizer.is_fast:
+        raise ConversionRefused(f"its tokenizer ({type(tokenizer).__name__}) has no tokenizer.json")
+    try:
+        generation = GenerationConfig.from_pretrained(source, local_files_only=True)  # nosec B615  # local files only
+        tokens = WhisperTokens.from_generation_config(
+            generation.to_dict(),
+            max_target_positions=config.max_target_positions,
+            clean_up_tokenization_spaces=cleans_up(tokenizer),
+        )
+    except (OSError, ValueError) as exc:
+        raise ConversionRefused(f"its generation config does not give Whisper's tokens ({exc})") from exc
+    _convert_weights(spec, source, target, QUANTIZATIONS[quantize])
+    _check_vocabulary(tokenizer, target, name="vocabulary.json")
+    shutil.copyfile(source / PREPROCESSOR_FILE, target / PREPROCESSOR_FILE)
+    _write_tokenizer(tokenizer, FAST, target)
+    tokens.write(target)
+    FeatureSettings.read(target)
+    _check_whisper(tokenizer, tokens, target)
+
+
+def _check_whisper(tokenizer: Any, tokens: WhisperTokens, target: Path) -> None:
+    """Refuse a conversion that CTranslate2 or the runner's tokenizer reads otherwise than transformers does."""
+    import ctranslate2
+
+    model = ctranslate2.models.Whisper(str(target), device="cpu")
+    if model.is_multilingual != tokens.multilingual:
+        raise ConversionRefused(
+            "CTranslate2 does not see the same languages in its vocabulary as its generation config lists"
+        )
+    ids = tokenizer.convert_tokens_to_ids
+    if (ids("<|startoftranscript|>"), ids("<|endoftext|>"), ids("<|notimestamps|>") + 1) != (
+        tokens.start,
+        tokens.end,
+        tokens.timestamp_begin,
+    ):
+        raise ConversionRefused("its generation config's start, end and timestamp tokens are not the tokenizer's")
+    ours = FastTokenizer(target / TOKENIZER_FILE, clean_up=tokens.clean_up_tokenization_spaces)
+    for text in PROBES:
+        sample = [tokens.start, *tokenizer(text, add_special_tokens=False)["input_ids"], tokens.end]
+        if ours.decode(sample, skip_special_tokens=True) != tokenizer.decode(sample, skip_special_tokens=True):
             raise ConversionRefused(
                 f"its tokenizer ({type(tokenizer).__name__}) is not reproduced without transformers, on {text[:60]!r}"
             )

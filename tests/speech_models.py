@@ -26,7 +26,14 @@ from tests.tiny_models import SEED, WORDS
 TEXT_TOKENS = 50257
 #: The tokens before the language tokens, and those after them, in Whisper's order.
 HEAD_SPECIALS = ("<|endoftext|>", "<|startoftranscript|>")
-TAIL_SPECIALS = ("<|translate|>", "<|transcribe|>", "<|startoflm|>", "<|startofprev|>", "<|nocaptions|>", "<|notimestamps|>")
+TAIL_SPECIALS = (
+    "<|translate|>",
+    "<|transcribe|>",
+    "<|startoflm|>",
+    "<|startofprev|>",
+    "<|nocaptions|>",
+    "<|notimestamps|>",
+)
 #: Whisper's timestamp tokens: every 0.02 s of a 30-second window, both ends included.
 TIMESTAMPS = tuple(f"<|{i * 0.02:.2f}|>" for i in range(1501))
 SAMPLING_RATE = 16000

@@ -89,7 +89,7 @@ def test_an_architecture_other_than_bart_and_marian_is_refused(
         converted(spec("ct2-bert"))
     assert refusal.value.reason == (
         "BertForSequenceClassification is not converted for CTranslate2 here "
-        "(only BartForConditionalGeneration, MarianMTModel are)"
+        "(only BartForConditionalGeneration, MarianMTModel, WhisperForConditionalGeneration are)"
     )
 
 
