@@ -2,7 +2,9 @@
 
 A thin layer over the library. ``run`` goes through :func:`inference.service.handle`,
 the function the Lambda calls, so what it prints is what the router receives (``--stream``
-also writes a generating model's text to stderr as it grows, from the partials the router gets);
+also writes a generating model's text to stderr as it grows, from the partials the router gets;
+``--file`` gives a model that reads an image or audio its file, through a store in a temporary
+folder, as the router would);
 ``warm`` is :func:`inference.warming.warm_entry` per entry (the deploy's warm step runs it too):
 :func:`inference.loader.download`, then :func:`inference.convert.convert` for pickle-only snapshots and
 :func:`inference.conversions.convert_entry` for entries on a converted backend
@@ -27,14 +29,19 @@ import json
 import os
 import signal
 import sys
+import tempfile
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from inference.errors import ModelLoadError, RegistryError, UnknownModel
+from inference.errors import InferenceError, ModelLoadError, RegistryError, UnknownModel
+from inference.media import FileRef, check_file, clean_name, upload_key
+from inference.media_store import FolderStore
 from inference.registry import ModelSpec, Registry, load_registry
+from inference.tasks import media_kind
 
 #: Exit statuses, which ``python -m bot`` shares: a failure, a wrong command line or registry, Ctrl-C (128 + SIGINT).
 FAILURE, USAGE_ERROR, INTERRUPTED = 1, 2, 130
@@ -87,13 +94,41 @@ def _run(registry: Registry, args: argparse.Namespace) -> int:
     from inference.service import handle
 
     spec = registry.get(args.name)
-    event = {"text": args.text, "parameters": dict(args.param)}
+    event: dict[str, Any] = {"text": args.text, "parameters": dict(args.param)}
     shown = _StreamedText() if args.stream else None
-    response = handle(event, spec=spec, get_runner=lambda: load_runner(spec), on_partial=shown)
+    with tempfile.TemporaryDirectory(prefix="inference-run-") as folder:
+        store = FolderStore(Path(folder))
+        if (problem := _attach(spec, args.file, event, store)) is not None:
+            print(f"error: {problem}", file=sys.stderr)
+            return USAGE_ERROR
+        response = handle(
+            event, spec=spec, get_runner=lambda: load_runner(spec), on_partial=shown, get_store=lambda: store
+        )
     if shown is not None:
         shown.end()
     print(json.dumps(response, indent=2, ensure_ascii=False))
     return 1 if "error" in response else 0
+
+
+def _attach(spec: ModelSpec, path: Path | None, event: dict[str, Any], store: FolderStore) -> str | None:
+    """Put ``path`` in ``store`` and name it in ``event``, as the router does; what is wrong, if anything."""
+    kind = media_kind(spec.task)
+    if kind is None:
+        return f"{spec.name} reads text, not files: give the text without --file" if path else None
+    if path is None:
+        return f"{spec.name} reads {kind} files: give one with --file PATH"
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return f"cannot read {path}: {exc.strerror or exc}"
+    try:
+        media_type = check_file(data, kind=kind, model=spec.name)
+    except InferenceError as exc:
+        return f"{path}: {exc}"
+    key = upload_key(uuid.uuid4().hex, media_type)
+    store.put(key, data, mime=media_type.mime)
+    event["file"] = FileRef(key, media_type, clean_name(path.name, media_type), len(data)).to_event()
+    return None
 
 
 class _StreamedText:
@@ -225,9 +260,20 @@ def build_parser() -> argparse.ArgumentParser:
         "MODELS_FILE selects another registry file.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    run = commands.add_parser("run", help="run a model on one line of text and print the JSON response")
+    run = commands.add_parser("run", help="run a model on one line of text (or a file) and print the JSON response")
     run.add_argument("name", help="registry entry name")
-    run.add_argument("text", help="the input line, in the task's format (e.g. 'question | context')")
+    run.add_argument(
+        "text",
+        nargs="?",
+        default="",
+        help="the input line, in the task's format (e.g. 'question | context'); optional with --file",
+    )
+    run.add_argument(
+        "--file",
+        type=Path,
+        metavar="PATH",
+        help="an image or a recording, for a model that reads one (the type is read from its content)",
+    )
     run.add_argument(
         "--param",
         action="append",
