@@ -124,7 +124,7 @@ def read_request(parameters: dict[str, Any], tokens: WhisperTokens) -> Request:
             raise InvalidInput(f"This model only transcribes English, not {language!r}. Leave `language` out.")
         language = "en"
     elif language is not None and language not in tokens.languages:
-        known = ", ".join(list(tokens.languages)[:8])
+        known = ", ".join(sorted(tokens.languages, key=tokens.languages.__getitem__)[:8])  # Whisper's order
         raise InvalidInput(
             f"`language` must be the code of a language this model knows ({known}...), not {language!r}; "
             "leave it out to have it detected."
@@ -147,10 +147,12 @@ def window_chunks(
     seconds into the recording (the window starts at ``offset``; its audio ends at ``end``).
 
     A timestamp token opens a segment and the next one closes it; text left open when decoding stopped ends
-    at ``end``. Text before any timestamp starts at the window's start; generation stops at the end token.
+    at ``end``. Text that no timestamp opened starts where the last segment ended (the window's start, before
+    any); generation stops at the end token.
     """
     segments: list[tuple[float, float, str]] = []
     start: float | None = None
+    last = offset
     text: list[int] = []
     for token in ids:
         if token == tokens.end:
@@ -159,13 +161,13 @@ def window_chunks(
             text.append(token)
             continue
         time = offset + (token - tokens.timestamp_begin) * TIME_PRECISION
-        if start is None:
+        if start is None and not text:
             start = time
             continue
-        segments.append((start, time, decode(text)))
-        start, text = None, []
+        segments.append((last if start is None else start, time, decode(text)))
+        start, last, text = None, time, []
     if text:
-        segments.append((offset if start is None else start, end, decode(text)))
+        segments.append((last if start is None else start, end, decode(text)))
     return segments
 
 
