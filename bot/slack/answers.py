@@ -49,6 +49,8 @@ from inference.registry import ModelSpec
 ECHO_LIMIT = 200
 #: The most detected objects listed (the annotated picture shows them all).
 MAX_OBJECTS = 20
+#: Between a segment's start and end: an en dash, as in ``[0:00\u20130:30]``.
+RANGE_DASH = "\u2013"
 #: Characters a transcript's lines may take in an answer: one message's text, less its title and a note.
 TRANSCRIPT_LIMIT = TEXT_LIMIT - 300
 
@@ -181,7 +183,11 @@ def clock(seconds: float) -> str:
 
 def _segment(chunk: dict[str, Any]) -> list[Run]:
     start, end = float(chunk.get("start") or 0), float(chunk.get("end") or 0)
-    return [own(f"[{clock(start)}–{clock(end)}]", "code"), own(" "), echo(str(chunk.get("text", "")).strip())]
+    return [
+        own(f"[{clock(start)}{RANGE_DASH}{clock(end)}]", "code"),
+        own(" "),
+        echo(str(chunk.get("text", "")).strip()),
+    ]
 
 
 def _shown_length(runs: list[Run]) -> int:
@@ -204,7 +210,9 @@ def _transcript(result: dict[str, Any], source: str) -> list[Part]:
         room -= _shown_length(line)
     if len(lines) < len(chunks):
         left = clock(float(chunks[len(lines)].get("start") or 0))
-        lines.append([own(f"✂️ The transcript is longer than a Slack message: from {left} on, it is left out.", "italic")])
+        lines.append(
+            [own(f"✂️ The transcript is longer than a Slack message: from {left} on, it is left out.", "italic")]
+        )
     return [(SECTION, _lines(lines))]
 
 

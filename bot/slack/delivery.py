@@ -148,7 +148,11 @@ def post_picture(services: Services, spec: ModelSpec, target: ReplyTarget, annot
         if target.mode == RESPONSE_URL or not target.channel:
             raise InvalidInput("there is no thread to post it in")
         services.slack.upload_file(
-            target.channel, target.thread_ts, data, filename=f"{spec.name}-boxes.png", title=f"{spec.title}: boxes drawn"
+            target.channel,
+            target.thread_ts,
+            data,
+            filename=f"{spec.name}-boxes.png",
+            title=f"{spec.title}: boxes drawn",
         )
     except (InferenceError, SlackError) as exc:
         logger.warning("picture not posted: %s", exc, extra={"request_id": target.request_id})
@@ -159,7 +163,9 @@ def post_picture(services: Services, spec: ModelSpec, target: ReplyTarget, annot
             else:
                 services.slack.post(target.channel, note, thread_ts=target.thread_ts or None)
         except SlackError as again:
-            logger.warning("could not say the picture was not posted: %s", again, extra={"request_id": target.request_id})
+            logger.warning(
+                "could not say the picture was not posted: %s", again, extra={"request_id": target.request_id}
+            )
 
 
 def mark_done(services: Services, target: ReplyTarget, done: dict[str, Any]) -> None:

@@ -34,7 +34,7 @@ from urllib.request import HTTPRedirectHandler, OpenerDirector, Request, build_o
 from bot.core.services import Services
 from bot.core.slack_ops import SlackError, url_origin
 from bot.core.uploads import store_file
-from inference.media import HEAD_BYTES, MAX_BYTES, FileRef, check_size
+from inference.media import HEAD_BYTES, FileRef, check_size
 from inference.registry import ModelSpec
 from inference.tasks import media_kind
 
@@ -151,7 +151,13 @@ def _looks_like_html(head: bytes) -> bool:
 
 
 def download(
-    file: SlackFile, *, token: str, origins: frozenset[Origin], kind: str, model: str, opener: OpenerDirector | None = None
+    file: SlackFile,
+    *,
+    token: str,
+    origins: frozenset[Origin],
+    kind: str,
+    model: str,
+    opener: OpenerDirector | None = None,
 ) -> bytes:
     """The file's bytes, fetched with the bot token from an allowed origin only.
 
@@ -165,7 +171,7 @@ def download(
     if origin_of(file.url) not in origins:
         logger.warning("file %s is not on Slack's file host: not fetched", file.id or "?")
         raise FileProblem(f"{CANT_READ}: it is not stored on Slack, and I only read files from Slack.")
-    cap, deadline = MAX_BYTES[kind], time.monotonic() + DOWNLOAD_SECONDS
+    deadline = time.monotonic() + DOWNLOAD_SECONDS
     request = Request(file.url, headers={"Authorization": f"Bearer {token}"})  # noqa: S310 (origin checked above)
     chunks: list[bytes] = []
     total = 0

@@ -472,7 +472,9 @@ def _parent_file(services: Services, spec: ModelSpec, target: ReplyTarget) -> di
         parent = services.slack.parent_message(target.channel, target.thread_ts)
     except SlackError as exc:
         logger.warning("thread parent not read: %s", exc, extra={"request_id": target.request_id})
-        raise FileProblem("I can't read this thread's first message: invite me to the channel, or attach the file.") from exc
+        raise FileProblem(
+            "I can't read this thread's first message: invite me to the channel, or attach the file."
+        ) from exc
     return pick_file(message_files(parent), media_kind(spec.task))
 
 

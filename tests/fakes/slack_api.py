@@ -337,9 +337,17 @@ class FakeSlackApi(LoopbackServer):
         return copy.deepcopy(found)
 
     def refuse_file(self, file_id: str, answer: str = "403") -> None:
-        """Answer downloads of ``file_id`` with ``"403"`` (forbidden), ``"404"``, or ``"login"``: 200 and a sign-in page."""
+        """Answer downloads of ``file_id`` with ``"403"`` (forbidden), ``"404"``, or ``"login"``: 200 and a sign-in page.
+
+        A download without the bot token is answered 401 (none) or 403 (another) whatever is told here.
+        """
         with self._lock:
             self._file_answers[file_id] = answer
+
+    def redirect_file(self, file_id: str, location: str) -> None:
+        """Answer downloads of ``file_id`` with a 302 to ``location`` (as Enterprise Grid's file host does)."""
+        with self._lock:
+            self._file_answers[file_id] = "redirect " + location
 
     # -- faults ------------------------------------------------------------------------------
 
@@ -475,15 +483,19 @@ class FakeSlackApi(LoopbackServer):
             elif found is None or not path.endswith("/" + found["name"]) or not folder.startswith(TEAM_ID + "-"):
                 status = 404
             else:
-                status = int(told) if told.isdigit() else 200
+                status = int(told) if told.isdigit() else 302 if told.startswith("redirect ") else 200
             url = f"{self.origin}{path}" + (f"?{query}" if query else "")
             self._downloads.append(Download(url, authorization, status))
             data = self._file_data.get(file_id, b"")
+        if status == 302:
+            return _Answer(status=302, raw=b"", headers={"Location": told.removeprefix("redirect ")})
         if status != 200:
             return _Answer(status=status, raw=b"", headers={"Content-Type": "text/plain"})
         if told == "login":
             return _Answer(raw=LOGIN_PAGE, headers={"Content-Type": "text/html; charset=utf-8"})
-        return _Answer(raw=data, headers={"Content-Type": str(found["mimetype"]) if found else "application/octet-stream"})
+        return _Answer(
+            raw=data, headers={"Content-Type": str(found["mimetype"]) if found else "application/octet-stream"}
+        )
 
     def _answer_upload(self, upload_id: str, raw: bytes) -> _Answer:
         """The bytes of an external upload, posted to the ``upload_url`` that ``files.getUploadURLExternal`` gave."""

@@ -6,8 +6,9 @@ import threading
 import time
 from collections.abc import Iterator
 from http.client import RemoteDisconnected
+from typing import Any
 from urllib.error import HTTPError, URLError
-from urllib.request import Request, urlopen
+from urllib.request import HTTPRedirectHandler, Request, build_opener, urlopen
 
 import pytest
 from slack_sdk import WebClient
@@ -388,3 +389,21 @@ def test_completing_an_upload_whose_bytes_never_came_is_refused(fake: FakeSlackA
         web.files_completeUploadExternal(files=[{"id": started["file_id"], "title": "x"}], channel_id="C1")
     assert refused.value.response["error"] == "upload_not_found"
     assert fake.uploads() == []
+
+
+def test_a_file_can_be_redirected_elsewhere(fake: FakeSlackApi) -> None:
+    moved = fake.add_file(b"GIF89a", name="b.gif", mimetype="image/gif")
+    fake.redirect_file(moved["id"], "https://files-origin.slack.com/x/b.gif")
+    request = Request(moved["url_private_download"], headers={"Authorization": f"Bearer {TOKEN}"})
+
+    class Stop(Exception):
+        """Where the redirect would have gone."""
+
+    class Refuse(HTTPRedirectHandler):
+        def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> None:
+            raise Stop(code, newurl)
+
+    with pytest.raises(Stop) as stopped:
+        build_opener(Refuse()).open(request, timeout=5)
+    assert stopped.value.args == (302, "https://files-origin.slack.com/x/b.gif")
+    assert [d.status for d in fake.downloads()] == [302]

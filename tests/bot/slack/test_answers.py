@@ -66,6 +66,33 @@ def marked(block: dict[str, Any]) -> str:
             {"dimensions": 384, "embedding": [0.1, 0.2]},
             f"A vector of *{i('384')}* dimensions: `[0.100, 0.200, …]`",
         ),
+        (
+            "image-classification",
+            {"labels": [{"label": "tabby cat", "score": 0.8}]},
+            f"`████████░░` *{i('tabby cat')}* 80.0%",
+        ),
+        (
+            "zero-shot-image-classification",
+            {"labels": [{"label": "dog", "score": 0.6}, {"label": "cat", "score": 0.4}]},
+            f"`██████░░░░` *{i('dog')}* 60.0%\n`████░░░░░░` *{i('cat')}* 40.0%",
+        ),
+        (
+            "object-detection",
+            {"objects": [{"label": "cat", "score": 0.5, "box": {}}, {"label": "*person*", "score": 0.9, "box": {}}]},
+            f"`█████████░` *{i('*person*')}* 90.0%\n`█████░░░░░` *{i('cat')}* 50.0%",
+        ),
+        ("object-detection", {"objects": [], "width": 1, "height": 1}, "_No objects found._"),
+        ("image-to-text", {"caption": "a cat on a <b>mat</b>"}, f"> {i('a cat on a <b>mat</b>')}"),
+        ("image-to-text", {"caption": ""}, "_(no caption)_"),
+        (
+            "automatic-speech-recognition",
+            {
+                "text": "Hello. Bye.",
+                "chunks": [{"start": 0, "end": 30, "text": " Hello."}, {"start": 65.5, "end": 71, "text": "Bye."}],
+            },
+            f"`[0:00\u20130:30]` {i('Hello.')}\n`[1:05\u20131:11]` {i('Bye.')}",
+        ),
+        ("automatic-speech-recognition", {"text": "", "chunks": [], "duration": 3.0}, "_(no speech found)_"),
         ("no-such-task", {"x": "<y>"}, i('{"x": "<y>"}')),
     ],
 )
@@ -119,3 +146,26 @@ def test_every_task_has_a_slack_renderer_and_every_renderer_a_task() -> None:
 def test_no_task_shows_its_answer_as_raw_json_even_when_empty(task: str) -> None:
     parts = answer_parts(task, {}, "source")
     assert parts and all(kind != PREFORMATTED for kind, _ in parts)
+
+
+def test_a_long_transcript_is_cut_to_one_message_with_a_note_saying_from_when() -> None:
+    chunks = [{"start": 30 * n, "end": 30 * (n + 1), "text": f"segment {n} " + "words " * 20} for n in range(20)]
+    spec = next(s for s in REGISTRY if s.task == "automatic-speech-recognition")
+    message = answer_message(
+        spec, {"text": "", "chunks": chunks, "duration": 600.0}, source="", elapsed_ms=1.0, request_id="r1"
+    )
+    assert message_problems(message) == []
+    shown = marked(message["blocks"][0])
+    assert "segment 0" in shown and "segment 19" not in shown
+    kept = shown.count("`[")
+    assert 0 < kept < 20
+    assert f"from {chunks[kept]['start'] // 60}:{chunks[kept]['start'] % 60:02d} on, it is left out" in shown
+
+
+def test_a_transcript_s_chunks_are_not_counted_as_parts() -> None:
+    spec = next(s for s in REGISTRY if s.task == "automatic-speech-recognition")
+    chunks = [{"start": 0, "end": 30, "text": "a"}, {"start": 30, "end": 60, "text": "b"}]
+    message = answer_message(
+        spec, {"text": "a b", "chunks": chunks, "duration": 60.0}, source="", elapsed_ms=1.0, request_id="r1"
+    )
+    assert "processed in" not in json.dumps(message)
