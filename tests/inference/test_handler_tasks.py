@@ -264,3 +264,62 @@ def test_image_to_text_captions_and_continues_a_prompt(invoke, image_event) -> N
     assert isinstance(caption, str) and caption and caption == caption.strip()
     prompted = result_of(invoke("tiny-caption", image_event("a photo of")))["caption"]
     assert prompted.startswith("a photo of")
+
+
+@pytest.fixture
+def audio_event(monkeypatch: pytest.MonkeyPatch, tmp_path) -> Any:
+    """``audio_event(data, media_type, **parameters)``: a request naming ``data`` in the store the handler reads."""
+    from inference.media import FileRef, upload_key
+    from inference.media_store import MEDIA_DIR_ENV, FolderStore
+
+    monkeypatch.setenv(MEDIA_DIR_ENV, str(tmp_path))
+
+    def event(data: bytes, media_type: Any, **parameters: Any) -> dict[str, Any]:
+        ref = FileRef(upload_key("5ca1ab1e", media_type), media_type, f"voice{media_type.extension}", len(data))
+        FolderStore(tmp_path).put(ref.key, data, mime=media_type.mime)
+        return {"text": "", "parameters": parameters, "file": ref.to_event()}
+
+    return event
+
+
+def assert_transcript(result: dict[str, Any], duration: float) -> None:
+    assert set(result) == {"text", "chunks", "duration", "language"}
+    assert result["duration"] == duration and isinstance(result["language"], str)
+    assert result["text"] == result["text"].strip() and result["chunks"]
+    previous = 0.0
+    for chunk in result["chunks"]:
+        assert set(chunk) == {"start", "end", "text"}
+        assert previous <= chunk["start"] <= chunk["end"] <= duration
+        assert chunk["text"] and chunk["text"] == chunk["text"].strip()
+        previous = chunk["end"]
+
+
+def test_speech_recognition_transcribes_each_format_with_timestamps(invoke, audio_event) -> None:
+    from inference.media import FLAC, MP3, OGG, WAV
+    from tests.speech_models import make_flac, make_mp3, make_ogg, make_wav
+
+    for data, media_type in [(make_wav(4.0), WAV), (make_flac(4.0), FLAC), (make_ogg(4.0), OGG)]:
+        assert_transcript(result_of(invoke("tiny-transcribe", audio_event(data, media_type))), 4.0)
+    mp3 = result_of(invoke("tiny-transcribe", audio_event(make_mp3(4.0), MP3)))
+    assert mp3["duration"] == pytest.approx(4.0, abs=0.1)  # an MP3 gains its encoder's padding
+
+
+def test_speech_recognition_reads_long_audio_in_windows(invoke, audio_event) -> None:
+    from inference.media import WAV
+    from tests.speech_models import make_wav
+
+    result = result_of(invoke("tiny-transcribe", audio_event(make_wav(65.0, 22050, channels=2), WAV)))
+    assert_transcript(result, 65.0)
+    assert {int(chunk["start"] // 30) for chunk in result["chunks"]} == {0, 1, 2}
+
+
+def test_speech_recognition_takes_a_language_and_a_task(invoke, audio_event) -> None:
+    from inference.media import WAV
+    from tests.speech_models import make_wav
+
+    french = result_of(invoke("tiny-transcribe", audio_event(make_wav(3.0), WAV, language="fr", task="translate")))
+    assert french["language"] == "fr"
+    refused = invoke("tiny-transcribe", audio_event(make_wav(3.0), WAV, task="dance"))
+    assert refused["error"]["type"] == "invalid_input" and "`task` must be" in refused["error"]["message"]
+    no_file = invoke("tiny-transcribe", {"text": "hello"})
+    assert no_file["error"]["message"] == "tiny-transcribe reads audio files: attach one to the request (`file`)."
