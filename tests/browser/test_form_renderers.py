@@ -13,9 +13,12 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from inference.tasks import TASKS
+from inference.media import AUDIO, IMAGE
+from inference.tasks import TASKS, get_task
 from tests.browser.conftest import BROWSER_MARKS, example_of, run
+from tests.speech_models import make_wav
 from tests.tiny_models import ENTRIES
+from tests.vision_models import make_image
 
 pytestmark = BROWSER_MARKS
 
@@ -49,6 +52,39 @@ ANSWERS: dict[str, tuple[dict[str, Any], list[str]]] = {
     "translation": ({"translation": "Bonjour le monde.", "chunks": 1}, ["Bonjour le monde."]),
     "text-generation": ({"text": "In Paris."}, ["In Paris."]),
     "feature-extraction": ({"dimensions": 4, "embedding": [0.1, 0.2, 0.3, 0.4]}, ["4 dimensions", "[0.1000, 0.2000"]),
+    "image-classification": (
+        {"labels": [{"label": "tabby cat", "score": 0.8}, {"label": "tiger cat", "score": 0.2}]},
+        ["tabby cat", "80.0%", "tiger cat"],
+    ),
+    "zero-shot-image-classification": (
+        {"labels": [{"label": "a cat", "score": 0.6}, {"label": "a dog", "score": 0.4}]},
+        ["a cat", "60.0%", "a dog"],
+    ),
+    "object-detection": (
+        {
+            "objects": [{"label": "cat", "score": 0.9, "box": {"xmin": 8, "ymin": 6, "xmax": 40, "ymax": 30}}],
+            "width": 64,
+            "height": 48,
+        },
+        ["cat 90.0%", "at (8, 6)\u2013(40, 30)"],
+    ),
+    "image-to-text": ({"caption": "a red square on a gradient"}, ["a red square on a gradient"]),
+    "automatic-speech-recognition": (
+        {
+            "text": "Hello there. General Kenobi.",
+            "chunks": [
+                {"start": 0.0, "end": 30.0, "text": " Hello there."},
+                {"start": 30.0, "end": 42.4, "text": " General Kenobi."},
+            ],
+            "duration": 42.4,
+        },
+        ["0:00\u20130:30", "Hello there.", "0:30\u20130:42", "General Kenobi.", "0:42 of audio"],
+    ),
+}
+#: The file each task that reads one is run on.
+FILES = {
+    IMAGE: {"name": "photo.png", "mimeType": "image/png", "buffer": make_image(64, 48)},
+    AUDIO: {"name": "clip.wav", "mimeType": "audio/wav", "buffer": make_wav(0.5)},
 }
 
 
@@ -81,6 +117,8 @@ def test_each_task_is_rendered_for_its_task_not_as_json(page: Any, bot_server: A
     page.route(f"{bot_server.url}/go", answer)
     page.select_option("#model", entry["name"])
     page.fill("#text", example_of(entry["name"]))
+    if get_task(task).media:
+        page.set_input_files("#file", FILES[get_task(task).media])
 
     article = run(page)
 

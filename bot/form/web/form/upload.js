@@ -100,14 +100,16 @@ drop.addEventListener("keydown", (event) => {
   }
 });
 fileInput.addEventListener("change", () => takeFile(fileInput.files[0]));
+// A drop anywhere in the upload area: on the drop zone, or on the preview to replace the file.
+const dropArea = $("file-field");
 for (const name of ["dragenter", "dragover"]) {
-  drop.addEventListener(name, (event) => {
+  dropArea.addEventListener(name, (event) => {
     event.preventDefault();
     drop.classList.add("over");
   });
 }
-drop.addEventListener("dragleave", () => drop.classList.remove("over"));
-drop.addEventListener("drop", (event) => {
+dropArea.addEventListener("dragleave", () => drop.classList.remove("over"));
+dropArea.addEventListener("drop", (event) => {
   event.preventDefault();
   drop.classList.remove("over");
   takeFile(firstFile(event.dataTransfer));
