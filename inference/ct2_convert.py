@@ -12,7 +12,7 @@ merges) or, for Marian, its ``source.spm`` and ``vocab.json``, and the manifest
 generation settings, the task prefixes and the special tokens.
 
 Before anything is written the conversion is checked: an architecture other than
-the two the runner is tested on, generation settings the runner does not apply,
+those the runners are tested on, generation settings the runner does not apply,
 a tokenizer the runner cannot reproduce (checked on sample texts, ids and
 decoded text), or a vocabulary whose order is not the model's ids are refused,
 and ``warm`` serves the entry with torch.
@@ -31,7 +31,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from inference.audio import PREPROCESSOR_FILE, FeatureSettings
+from inference.audio import PREPROCESSOR_FILE
 from inference.conversions import ConversionRefused, model_generation_settings
 from inference.errors import ModelLoadError
 from inference.registry import ModelSpec
@@ -306,7 +306,6 @@ def _convert_whisper(
     shutil.copyfile(source / PREPROCESSOR_FILE, target / PREPROCESSOR_FILE)
     _write_tokenizer(tokenizer, FAST, target)
     tokens.write(target)
-    FeatureSettings.read(target)
     _check_whisper(tokenizer, tokens, target)
 
 
