@@ -190,7 +190,6 @@ class FakeSlackApi(LoopbackServer):
         #: External uploads: file id -> (filename, length, bytes once posted); completed ones in ``_uploads``.
         self._pending_uploads: dict[str, dict[str, Any]] = {}
         self._uploads: list[Upload] = []
-        self._file_ids = itertools.count(1)
         self._violations = Violations()
         self._latency: dict[str | None, float] = {}
         self._ts = itertools.count(1)
@@ -316,7 +315,7 @@ class FakeSlackApi(LoopbackServer):
     def add_file(self, data: bytes, *, name: str, mimetype: str, user: str = "U7") -> dict[str, Any]:
         """Keep ``data`` as a file of the workspace; its file object, as an event's ``files`` carries it."""
         with self._lock:
-            file_id = f"F{next(self._file_ids):08d}"
+            file_id = _new_file_id()
             url = f"{self.origin}{FILES_PATH}{TEAM_ID}-{file_id}/{name}"
             found = {
                 "id": file_id,
@@ -518,7 +517,7 @@ class FakeSlackApi(LoopbackServer):
         length = str(params.get("length", ""))
         if not params.get("filename") or not length.isdigit():
             return {"ok": False, "error": "invalid_arguments"}
-        file_id = f"F{next(self._file_ids):08d}"
+        file_id = _new_file_id()
         self._pending_uploads[file_id] = {"filename": params["filename"], "length": int(length), "data": None}
         return {"ok": True, "upload_url": f"{self.origin}{UPLOAD_PATH}{file_id}", "file_id": file_id}
 
@@ -748,6 +747,11 @@ class FakeSlackApi(LoopbackServer):
                 "profile": {"display_name": name, "real_name": name.title()},
             },
         }
+
+
+def _new_file_id() -> str:
+    """A file id as Slack writes them (``F`` and upper-case letters and digits), unique across fakes."""
+    return "F" + uuid.uuid4().hex[:10].upper()
 
 
 def _format_ts(micros: int) -> str:
