@@ -79,7 +79,7 @@ QUEUE_LIMIT = 2
 LAZY, MODELS, DELIVERIES = "lazy", "models", "deliveries"
 
 
-def _serve(conn: Connection, model: str, models_file: str, media_dir: str) -> None:
+def _serve(conn: Connection, model: str, models_file: str, media_dir: str = "") -> None:
     """The worker process: answer requests until the pipe closes.
 
     ``media_dir`` is the folder the router stores files in (its ``DATA_DIR/media``), where the model
