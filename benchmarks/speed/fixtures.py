@@ -18,8 +18,10 @@ The cache folder ignores itself in git (it holds a ``.gitignore`` of ``*``).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -137,43 +139,60 @@ QWEN_GENERATION = {"do_sample": True, "temperature": 0.7, "top_p": 0.8, "top_k":
 
 @dataclass(frozen=True)
 class Models:
-    """Where the prepared models are, the registry listing them for our handler, and the conversions' home."""
+    """Where the prepared models are (by the key :func:`entries` names them by), the registry listing them for
+    our handler, the conversions' home, and the folder store with the file tasks' requests (``files``: each
+    request's ``file``, by kind)."""
 
-    minilm: Path
-    summarizer: Path
-    translator: Path
-    chat: Path
+    folders: dict[str, Path]
     registry: Path
     hf_home: Path
+    media_dir: Path
+    files: dict[str, dict[str, Any]]
 
-    def folders(self) -> dict[str, Path]:
-        return {"minilm": self.minilm, "summarizer": self.summarizer, "translator": self.translator, "chat": self.chat}
+
+#: The text models: key, the smoke mode's folder, the full mode's folder, the builder.
+TEXT_BUILDERS = (
+    ("summarizer", "bart-smoke", "distilbart-cnn-12-6-shaped", "build_summarizer"),
+    ("translator", "marian-smoke", "opus-mt-en-fr-shaped", "build_translator"),
+    ("chat", "qwen2-smoke", "qwen2.5-0.5b-instruct-shaped", "build_chat"),
+)
 
 
-def prepare(cache: Path, *, smoke: bool) -> Models:
-    """Link all-MiniLM, build the shaped models that are not cached, write the registry, convert every entry."""
+def prepare(cache: Path, *, smoke: bool, text: bool = True, media: bool = True) -> Models:
+    """Link all-MiniLM, build the shaped models that are not cached, write the registry, convert every entry.
+
+    ``text`` and ``media`` choose the groups: the text models, the file tasks' models.
+    """
+    from benchmarks.speed import media_fixtures
+
     cache = cache.resolve()
     cache.mkdir(parents=True, exist_ok=True)
     (cache / ".gitignore").write_text("*\n", encoding="utf-8")
-    minilm = _link_minilm(cache / "all-MiniLM-L6-v2")
-    builders = (
-        ("summarizer", "bart-smoke", "distilbart-cnn-12-6-shaped", build_summarizer),
-        ("translator", "marian-smoke", "opus-mt-en-fr-shaped", build_translator),
-        ("chat", "qwen2-smoke", "qwen2.5-0.5b-instruct-shaped", build_chat),
-    )
-    folders = {"minilm": minilm}
-    for key, small, full, build in builders:
-        folder = cache / (small if smoke else full)
-        if not (folder / "model.safetensors").is_file():
-            build(folder, smoke=smoke)
-        folders[key] = folder
+    folders: dict[str, Path] = {}
+    if text:
+        folders["minilm"] = _link_minilm(cache / "all-MiniLM-L6-v2")
+        for key, small, full, name in TEXT_BUILDERS:
+            folders[key] = _built(cache / (small if smoke else full), globals()[name], smoke=smoke)
+    if media:
+        for key, (_, full, _) in media_fixtures.MODELS.items():
+            build = functools.partial(media_fixtures.build, key)
+            folders[key] = _built(cache / (f"{key}-smoke" if smoke else full), build, smoke=smoke)
     # One registry per mode: a smoke run sharing the cache must not point a full run's entries at its models.
     registry = write_registry(cache / ("models-smoke.yaml" if smoke else "models.yaml"), folders)
     # Conversions live under HF_HOME: the benchmark's own, inherited by every process it measures.
     hf_home = cache / "hf-home"
     os.environ["HF_HOME"] = str(hf_home)
     _convert(registry)
-    return Models(**folders, registry=registry, hf_home=hf_home)
+    media_dir = cache / "media"
+    files = media_fixtures.store_requests(media_dir) if media else {}
+    return Models(folders, registry=registry, hf_home=hf_home, media_dir=media_dir, files=files)
+
+
+def _built(folder: Path, build: Callable[..., None], *, smoke: bool) -> Path:
+    """``folder``, built by ``build`` unless an earlier run left it finished (its weights are written last)."""
+    if not (folder / "model.safetensors").is_file():
+        build(folder, smoke=smoke)
+    return folder
 
 
 def _link_minilm(folder: Path) -> Path:
@@ -189,8 +208,9 @@ def _link_minilm(folder: Path) -> Path:
 
 #: Our handler's entries. A fast entry names no backend or quantization: it gets its task's defaults
 #: (inference/backends.py), as the default registry's entries do. Each is written at two vCPUs (as the seed's
-#: torch uses both cores of this machine) and again at one (``NAME-1cpu``, for the sizing estimates).
-ENTRIES: dict[str, dict[str, Any]] = {
+#: torch uses both cores of this machine) and again at one (``NAME-1cpu``, for the sizing estimates);
+#: the file tasks' entries are media_fixtures.ENTRIES.
+TEXT_ENTRIES: dict[str, dict[str, Any]] = {
     "minilm-onnx-int8": {"task": "sentence-similarity", "model": "minilm"},
     "minilm-onnx": {"task": "sentence-similarity", "model": "minilm", "quantize": "none"},
     "minilm-torch": {"task": "sentence-similarity", "model": "minilm", "backend": "torch"},
@@ -202,12 +222,20 @@ ONE_VCPU_MB = 1769
 TWO_VCPUS_MB = 2 * ONE_VCPU_MB
 
 
+def entries() -> dict[str, dict[str, Any]]:
+    """Every entry of our handler, text and file tasks."""
+    from benchmarks.speed.media_fixtures import ENTRIES as MEDIA_ENTRIES
+
+    return {**TEXT_ENTRIES, **MEDIA_ENTRIES}
+
+
 def write_registry(path: Path, folders: dict[str, Path]) -> Path:
-    """The benchmark's registry: every entry at two vCPUs, and again as ``NAME-1cpu`` at one."""
+    """The benchmark's registry: every entry whose model is prepared at two vCPUs, and again as ``NAME-1cpu`` at one."""
     models = [
         {**entry, "name": f"{name}{suffix}", "model": str(folders[entry["model"]]), "memory": memory, "timeout": 900}
         for suffix, memory in (("", TWO_VCPUS_MB), ("-1cpu", ONE_VCPU_MB))
-        for name, entry in ENTRIES.items()
+        for name, entry in entries().items()
+        if entry["model"] in folders
     ]
     path.write_text(yaml.safe_dump({"models": models}, sort_keys=False), encoding="utf-8")
     return path

@@ -23,8 +23,11 @@ from benchmarks.speed.fixtures import (
     SIMILARITY_LINE,
     Models,
 )
+from benchmarks.speed.media_fixtures import CAPTION_TOKENS, LABELS, TRANSCRIPT_TOKENS
 from benchmarks.speed.processes import ProbeRun, run_probe
 from benchmarks.speed.stats import alternate, median, percentile, ratio
+from inference.media import AUDIO, IMAGE
+from inference.media_store import MEDIA_DIR_ENV
 
 ROUTER_SECRET = "bench-signing-secret-0123456789"
 #: The router Lambda's environment, with AWS and Slack pointed nowhere: the ack path calls neither.
@@ -45,13 +48,15 @@ ROUTER_ENV = {
 class Plan:
     """How much to measure: repetitions per comparison, warm requests per process, acks per mode.
 
-    ``generator_warm`` is the seq2seq models' warm requests per process, ``chat_warm`` the chat model's;
-    ``decode_runs`` the long and short greedy requests each process answers for the decode figure.
+    ``generator_warm`` is the seq2seq models' (and the captioner's and Whisper's) warm requests per process,
+    ``chat_warm`` the chat model's, ``image_warm`` the image encoders'; ``decode_runs`` the long and short
+    greedy requests each process answers for the decode figure.
     """
 
     router_repetitions: int
     model_repetitions: int
     minilm_warm: int
+    image_warm: int
     generator_warm: int
     chat_warm: int
     decode_runs: int
@@ -187,16 +192,37 @@ def entry_label(models: Models, name: str) -> str:
     return spec.backend if spec.quantize == "none" else f"{spec.backend}-{spec.quantize}"
 
 
-#: The models compared, by title (the report's labels). Our entries are fixtures.ENTRIES.
+#: The models compared, by title (the report's labels). Our entries are fixtures.entries().
 MINILM, SUMMARIZER = "all-MiniLM-L6-v2", "distilbart-cnn-12-6 (shape)"
 TRANSLATOR, CHAT = "opus-mt-en-fr (shape)", "Qwen2.5-0.5B-Instruct (shape)"
+VIT, CLIP = "vit-base-patch16-224 (shape)", "clip-vit-base-patch32 (shape)"
+YOLOS, BLIP, WHISPER = "yolos-tiny (shape)", "blip-image-captioning-base (shape)", "whisper-tiny (shape)"
+MEDIA_TITLES = (VIT, CLIP, YOLOS, BLIP, WHISPER)
+
+
+def _ours(models: Models, *names: str) -> dict[str, str]:
+    return {entry_label(models, name): name for name in names}
+
+
+def media_comparisons(models: Models, plan: Plan) -> list[Comparison]:
+    """The file tasks' comparisons: each default model's shape on its default backend, the same file on both
+    sides (the photo for the image tasks, the recording for Whisper), generation bounded and fixed."""
+    image, audio = models.files[IMAGE], models.files[AUDIO]
+    speech = {"max_new_tokens": TRANSCRIPT_TOKENS, "language": "en"}  # no detection: the same prompt on both sides
+    return [
+        Comparison(VIT, "vit", "image-classification", _ours(models, "classify-image"), {"text": "", "file": image}, plan.image_warm),
+        Comparison(CLIP, "clip", "zero-shot-image-classification", _ours(models, "label-image"), {"text": LABELS, "file": image}, plan.image_warm),
+        Comparison(YOLOS, "yolos", "object-detection", _ours(models, "detect"), {"text": "", "file": image}, plan.image_warm),
+        Comparison(BLIP, "blip", "image-to-text", _ours(models, "caption"), {"text": "", "file": image, "parameters": _fixed(CAPTION_TOKENS)}, plan.generator_warm),
+        Comparison(WHISPER, "whisper", "automatic-speech-recognition", _ours(models, "transcribe"), {"text": "", "file": audio, "parameters": speech}, plan.generator_warm),
+    ]  # fmt: skip
 
 
 def comparisons(models: Models, plan: Plan) -> list[Comparison]:
-    """What :func:`model_handlers` compares: each model, its seed task, our entries on it, the requests."""
+    """The text models' comparisons: each model, its seed task, our entries on it, the requests."""
 
     def ours(*names: str) -> dict[str, str]:
-        return {entry_label(models, name): name for name in names}
+        return _ours(models, *names)
 
     return [
         Comparison(
@@ -241,15 +267,19 @@ def _env(models: Models, comparison: Comparison, warm: int) -> dict[str, str]:
     env = {"MODELS_FILE": str(models.registry), "BENCH_EVENT": json.dumps(comparison.event), "BENCH_WARM": str(warm)}
     if comparison.decode:
         env["BENCH_DECODE"] = json.dumps(comparison.decode)
+    if "file" in comparison.event:
+        env[MEDIA_DIR_ENV] = str(models.media_dir)
     return env
 
 
-def model_handlers(models: Models, plan: Plan) -> dict[str, Any]:
-    """Cold start, warm latency, decode speed and peak memory of our handler against the seed-style one."""
+def model_handlers(models: Models, plan: Plan, chosen: list[Comparison]) -> dict[str, Any]:
+    """Cold start, warm latency, decode speed and peak memory of our handler against the seed-style one,
+    for each of the ``chosen`` comparisons (:func:`comparisons`, :func:`media_comparisons`)."""
     results: dict[str, Any] = {}
-    for comparison in comparisons(models, plan):
-        folder = models.folders()[comparison.model]
-        evicted = (folder, models.hf_home)
+    for comparison in chosen:
+        folder = models.folders[comparison.model]
+        # A fresh function reads its file from S3 too: the stored request is dropped from the page cache with the model.
+        evicted = (folder, models.hf_home, *((models.media_dir,) if "file" in comparison.event else ()))
         env = _env(models, comparison, comparison.warm)
         seed = {**env, "SEED_TASK": comparison.task, "SEED_MODEL": str(folder)}
         subjects = {"seed": _subject(evicted, ["seed"], seed)} | {
@@ -265,7 +295,7 @@ def one_thread(models: Models, plan: Plan) -> dict[str, Any]:
     """Our default (fast) entries at one vCPU's memory (1,769 MB: one thread), for the sizing estimates."""
     subjects = {}
     for comparison in comparisons(models, plan):
-        folder = models.folders()[comparison.model]
+        folder = models.folders[comparison.model]
         label, name = list(comparison.entries.items())[-1]  # the default backend and quantization: listed last
         env = _env(models, comparison, comparison.warm)
         subjects[f"{comparison.title} {label}"] = _subject((folder, models.hf_home), ["ours", f"{name}-1cpu"], env)
