@@ -304,3 +304,9 @@ def test_detection_without_a_picture_posts_only_the_answer(services: Services, s
     record = detection_record(services, slack, picture=None)
     deliver_record(services, record)
     assert len(replies(slack, record["requestPayload"]["reply"]["thread_ts"])) == 1 and slack.uploads() == []
+
+
+@pytest.mark.parametrize("text", ["compare caption,detect a photo", "compare sentiment,transcribe hello"])
+def test_a_comparison_with_a_file_model_is_refused_in_words(services: Services, text: str) -> None:
+    plan = plan_command(services, {"command": "/hf", "text": text})
+    assert plan.compare is None and plan.reply is not None and "a comparison runs text models" in flat(plan.reply)
