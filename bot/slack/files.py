@@ -180,7 +180,7 @@ def download(
             length = response.headers.get("Content-Length", "")
             if length.isdigit():
                 check_size(int(length), kind=kind, model=model)
-            while chunk := response.read(CHUNK_BYTES):
+            while chunk := response.read1(CHUNK_BYTES):  # one socket read each: the deadline holds
                 total += len(chunk)
                 check_size(total, kind=kind, model=model)
                 if time.monotonic() > deadline:
