@@ -31,7 +31,7 @@ from bot.core.http import BadRequest, Request, Response, json_headers
 from bot.core.invoker import InvokeBusy, InvokeError, Invoker, InvokeTimeout, ModelFailure
 from bot.core.messages import describe_error
 from bot.core.model_requests import check_input, new_request_id
-from bot.core.multipart import MAX_UPLOAD_BODY_BYTES, Part, is_multipart, parse_form_data
+from bot.core.multipart import MAX_UPLOAD_BODY_BYTES, MULTIPART, Part, is_multipart, parse_form_data
 from bot.core.uploads import put_file, reads_files
 from bot.form.compare import check_compare_request
 from bot.form.feedback import FeedbackLimits, apply_feedback, record_form_answer, voter_for, voter_of
@@ -295,12 +295,9 @@ def _json_run(request: Request, registry: Registry) -> RunRequest:
         BadRequest, Refused: what is wrong with it, before anything is invoked.
     """
     data = _json_object(request)
-    name = data.get("model")
-    if not isinstance(name, str) or not name:
-        raise BadRequest('Choose a model: the request needs a "model" name.')
+    spec = _model(registry, data.get("model"))
     if "text" not in data:
         raise BadRequest('The request needs a "text" field.')
-    spec = _model(registry, name)
     if reads_files(spec):
         raise _file_required(spec)
     text = _text(spec, data["text"])
@@ -320,6 +317,15 @@ def _upload_run(request: Request, registry: Registry, settings: Settings) -> Run
     Raises:
         BadRequest, Refused: what is wrong with it, before anything is invoked or stored.
     """
+    if not request.event.get("isBase64Encoded"):
+        # API Gateway passes a body as text unless its type is one of the API's binary media types
+        # (BINARY_MEDIA_TYPES); a file's bytes would not survive the trip, so none is taken this way.
+        logger.warning("a multipart body arrived as text: list %s among the API's binary media types", MULTIPART)
+        raise BadRequest(
+            f"Files cannot reach this server as sent (its API passes {MULTIPART} as text). {SLACK_INSTEAD}",
+            status=503,
+            type="not_configured",
+        )
     fields = parse_form_data(request.body, request.header("content-type"), limits=UPLOAD_FIELDS)
     spec = _model(registry, fields["model"].text() if "model" in fields else None)
     upload = fields.get("file")

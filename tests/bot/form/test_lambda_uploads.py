@@ -71,3 +71,17 @@ def test_the_file_cap_leaves_room_in_lambdas_six_megabytes() -> None:
 
     assert encoded + 64 * 1024 < 6 * 1024 * 1024
     assert MULTIPART in BINARY_MEDIA_TYPES
+
+
+def test_a_multipart_body_that_came_as_text_is_refused_not_read(services: Services, invoker: FakeInvoker) -> None:
+    """An API without multipart/form-data among its binary media types hands the body over as text."""
+    router = lambda_router(services, invoker)
+    event = upload_event(make_image(8, 8))
+    event["body"], event["isBase64Encoded"] = base64.b64decode(event["body"]).decode("latin-1"), False
+
+    response = router.handle(event)
+
+    assert response["statusCode"] == 503
+    error = json.loads(response["body"])["error"]
+    assert error["type"] == "not_configured" and SLACK_INSTEAD in error["message"]
+    assert invoker.calls == []
