@@ -109,7 +109,10 @@ def test_socket_mode_manifest_has_no_request_urls(
     assert settings["socket_mode_enabled"] is True
     assert settings["interactivity"] == {"is_enabled": True}
     assert settings["event_subscriptions"] == {"bot_events": BOT_EVENTS}
-    assert len(manifest["features"]["slash_commands"]) == len(commanded(load_registry(ROOT / "inference" / "models.yaml"))) + 1
+    assert (
+        len(manifest["features"]["slash_commands"])
+        == len(commanded(load_registry(ROOT / "inference" / "models.yaml"))) + 1
+    )
 
 
 def test_a_url_manifest_is_not_socket_mode(capsys: pytest.CaptureFixture[str]) -> None:
