@@ -17,7 +17,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from inference.media import IMAGE, MAX_BYTES
+from inference.media import MB
 from tests.browser.conftest import ANSWER_TIMEOUT_MS, BROWSER_MARKS, OUTPUT_DIR, run
 from tests.speech_models import make_wav
 from tests.vision_models import make_image
@@ -207,11 +207,11 @@ def test_a_file_too_large_is_refused_by_the_page_without_a_request(page: Any) ->
           document.getElementById("drop").dispatchEvent(
             new DragEvent("drop", { bubbles: true, cancelable: true, dataTransfer: transfer }));
         }""",
-        MAX_BYTES[IMAGE] + 1,
+        21 * MB,
     )
 
     status = page.locator("#file-status")
-    expect(status).to_have_text("The file is 20.0 MB; Tiny image-classification takes image files of at most 20.0 MB.")
+    expect(status).to_have_text("The file is 21.0 MB; Tiny image-classification takes image files of at most 20.0 MB.")
     expect(status).to_have_class(re.compile(r"\berror\b"))
     expect(page.locator("#file-preview")).to_be_hidden()
     page.click("#run")

@@ -116,7 +116,9 @@ function describe() {
   else describeModel();
   describeUpload(on || chatting() ? null : current());
   const lead = chosen()[0];
+  // Beside a file the text is an option (labels, a caption's start), so its box is smaller.
   $("text-label").textContent = lead && lead.media ? "Text (optional)" : "Text";
+  textarea.classList.toggle("short", Boolean(lead && lead.media));
   textarea.placeholder = lead && lead.example ? `For example: ${lead.example}` : "";
   $("example").hidden = !(lead && lead.example);
   countChars();

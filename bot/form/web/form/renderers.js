@@ -103,6 +103,7 @@ function boxedImage(r, file) {
     box.style.top = `${fraction(b.ymin, height) * 100}%`;
     box.style.width = `${(fraction(b.xmax, width) - fraction(b.xmin, width)) * 100}%`;
     box.style.height = `${(fraction(b.ymax, height) - fraction(b.ymin, height)) * 100}%`;
+    if (fraction(b.ymin, height) < 0.06) box.classList.add("inside");  // no room above: the label goes inside
     frame.append(box);
   }
   return frame;
