@@ -165,6 +165,10 @@ class Request:
     def from_event(cls, event: dict[str, Any]) -> Request:
         """Build a request from a REST API (v1) or HTTP API (v2) proxy event.
 
+        A body the event carries base64-encoded (``isBase64Encoded``: API Gateway does so for the API's
+        binary media types, the form's file uploads among them, :mod:`bot.core.multipart`) is decoded
+        to its bytes; any other is the event's text, encoded as UTF-8.
+
         Raises:
             BadRequest: the body is not valid base64.
         """
