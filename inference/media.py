@@ -26,7 +26,7 @@ MB = 1024 * 1024
 MAX_BYTES = {IMAGE: 20 * MB, AUDIO: 25 * MB}
 #: The longest audio accepted: a transcript of a ten-minute meeting, in 30-second windows.
 MAX_AUDIO_SECONDS = 600
-#: The most pixels an image may have once decoded (width × height): a small PNG can decode to gigabytes
+#: The most pixels an image may have once decoded (width times height): a small PNG can decode to gigabytes
 #: (a decompression bomb), so the decoder refuses anything larger before it allocates (Pillow's limit).
 MAX_IMAGE_PIXELS = 50_000_000
 

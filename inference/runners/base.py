@@ -33,6 +33,20 @@ def input_limit(tokenizer: Any, config: Any) -> int:
     return min(limits, default=DEFAULT_LIMIT)
 
 
+def load_pretrained(loader: Any, path: Path, what: str, spec: ModelSpec, **options: Any) -> Any:
+    """``loader.from_pretrained(path)`` from local files only, never with the repository's own code.
+
+    Every torch runner loads through here (a tokenizer, a processor, the weights), so the rules hold for all.
+
+    Raises:
+        ModelLoadError: naming ``what`` of ``spec`` could not be loaded, and why.
+    """
+    try:
+        return loader.from_pretrained(path, trust_remote_code=False, local_files_only=True, **options)
+    except Exception as exc:  # missing files, corrupt safetensors, unknown architecture: all a failed load
+        raise ModelLoadError(f"Cannot load the {what} of {spec.name} from {path}: {exc}") from exc
+
+
 class TorchRunner(ABC):
     """Loads a tokenizer and a model once; ``run`` parses one line for the task and predicts.
 
@@ -51,10 +65,7 @@ class TorchRunner(ABC):
         self.tokenizer.model_max_length = self.limit
 
     def _load(self, loader: Any, path: Path, what: str, **options: Any) -> Any:
-        try:
-            return loader.from_pretrained(path, trust_remote_code=False, local_files_only=True, **options)
-        except Exception as exc:  # missing files, corrupt safetensors, unknown architecture: all a failed load
-            raise ModelLoadError(f"Cannot load the {what} of {self.spec.name} from {path}: {exc}") from exc
+        return load_pretrained(loader, path, what, self.spec, **options)
 
     def run(self, text: str, parameters: dict[str, Any]) -> dict[str, Any]:
         """Parse ``text`` with the task's one-line format and run the model on it."""

@@ -17,7 +17,8 @@ from transformers import AutoModelForImageTextToText, AutoTokenizer
 from inference.errors import InvalidInput
 from inference.registry import ModelSpec
 from inference.runners import parameters as params
-from inference.runners.vision import ImageRunner, load_pretrained
+from inference.runners.base import load_pretrained
+from inference.runners.vision import ImageRunner
 
 #: Without a ``max_new_tokens`` setting, a caption is at most this long (a sentence, as the pipeline's default).
 DEFAULT_CAPTION_TOKENS = 40

@@ -11,7 +11,7 @@ it), greedy, with timestamps, from the same prompt the CTranslate2 runner uses.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -22,6 +22,7 @@ from inference.errors import ModelLoadError
 from inference.media import MediaFile
 from inference.registry import ModelSpec
 from inference.runners import vcpus
+from inference.runners.base import load_pretrained
 from inference.runners.transcripts import Request, WhisperTokens, read_request, transcribe
 from inference.tasks import parse_input
 
@@ -29,12 +30,15 @@ from inference.tasks import parse_input
 class SpeechRecognitionRunner:
     """``{"text", "chunks": [{"start", "end", "text"}], "duration", "language"?}`` for a Whisper model."""
 
+    #: The transformers auto class that loads the model.
+    auto_class: ClassVar[Any] = AutoModelForSpeechSeq2Seq
+
     def __init__(self, spec: ModelSpec, path: Path) -> None:
         torch.set_num_threads(vcpus(spec.memory))
         self.spec = spec
-        self.processor = self._load(AutoProcessor, path, "processor")
-        self.model = self._load(
-            AutoModelForSpeechSeq2Seq, path, "weights", use_safetensors=True, dtype=torch.float32
+        self.processor = load_pretrained(AutoProcessor, path, "processor", spec)
+        self.model = load_pretrained(
+            self.auto_class, path, "weights", spec, use_safetensors=True, dtype=torch.float32
         ).eval()
         try:
             self.tokens = WhisperTokens.from_generation_config(
@@ -43,12 +47,6 @@ class SpeechRecognitionRunner:
         except (AttributeError, ValueError) as exc:
             raise ModelLoadError(f"{spec.name} is not a Whisper model this runner reads: {exc}") from exc
         self.extractor = self.processor.feature_extractor
-
-    def _load(self, loader: Any, path: Path, what: str, **options: Any) -> Any:
-        try:
-            return loader.from_pretrained(path, trust_remote_code=False, local_files_only=True, **options)
-        except Exception as exc:  # missing files, corrupt safetensors, unknown architecture: all a failed load
-            raise ModelLoadError(f"Cannot load the {what} of {self.spec.name} from {path}: {exc}") from exc
 
     def run(self, text: str, parameters: dict[str, Any], *, file: MediaFile) -> dict[str, Any]:
         """Check the request, decode ``file`` and transcribe it window by window."""

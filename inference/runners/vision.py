@@ -22,24 +22,12 @@ from transformers import (
     AutoTokenizer,
 )
 
-from inference.errors import ModelLoadError
 from inference.images import load_image
 from inference.media import MediaFile
 from inference.registry import ModelSpec
 from inference.runners import image_results, vcpus
+from inference.runners.base import load_pretrained
 from inference.tasks import parse_input
-
-
-def load_pretrained(loader: Any, path: Path, what: str, spec: ModelSpec, **options: Any) -> Any:
-    """``loader.from_pretrained(path)`` from local files, with no remote code.
-
-    Raises:
-        ModelLoadError: naming ``what`` could not be loaded, and why.
-    """
-    try:
-        return loader.from_pretrained(path, trust_remote_code=False, local_files_only=True, **options)
-    except Exception as exc:  # missing files, corrupt safetensors, unknown architecture: all a failed load
-        raise ModelLoadError(f"Cannot load the {what} of {spec.name} from {path}: {exc}") from exc
 
 
 class ImageRunner(ABC):
