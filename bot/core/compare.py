@@ -12,6 +12,7 @@ from bot.core.model_requests import check_input
 from bot.core.mrkdwn import inline_code
 from inference.errors import InferenceError
 from inference.registry import ModelSpec, Registry
+from inference.tasks import media_kind
 
 COMPARE = "compare"
 MAX_MODELS = 3
@@ -30,7 +31,8 @@ def check_compare(registry: Registry, names: list[str], text: str, *, usage: str
 
     Raises:
         CompareError: fewer than two or more than three models, an unknown or repeated
-            name, no text, or an input that one of the models cannot take.
+            name, a model that reads a file (each runs alone, on its file), no text, or an
+            input that one of the models cannot take.
     """
     hint = f" {usage}" if usage else ""
     if not 2 <= len(names) <= MAX_MODELS or len(set(names)) != len(names):
@@ -39,6 +41,12 @@ def check_compare(registry: Registry, names: list[str], text: str, *, usage: str
     if unknown:
         raise CompareError(f"No model called {', '.join(inline_code(n[:40]) for n in unknown)}.{hint}")
     specs = [registry.get(n) for n in names]
+    files = [inline_code(spec.name) for spec in specs if media_kind(spec.task) is not None]
+    if files:
+        reads = "reads" if len(files) == 1 else "read"
+        raise CompareError(
+            f"{', '.join(files)} {reads} files; a comparison runs text models on one text. Run it as one model."
+        )
     if not text.strip():
         raise CompareError(f"There is no text to compare on.{hint}")
     checked = ""

@@ -11,7 +11,6 @@ from typing import Any
 
 from bot.core.compare import CompareError, check_compare
 from bot.core.http import BadRequest
-from bot.core.uploads import reads_files
 from inference.registry import Registry
 
 
@@ -20,20 +19,13 @@ def check_compare_request(registry: Registry, data: dict[str, Any]) -> None:
 
     Raises:
         BadRequest: 400 ``bad_request`` for a body of the wrong shape, 400 ``cannot_compare``
-            with the reason when the comparison cannot run (one of the models reads files, which
-            the page's compare mode does not send).
+            with the reason when the comparison cannot run.
     """
     models, text = data.get("models"), data.get("text")
     if not isinstance(models, list) or not all(isinstance(name, str) for name in models):
         raise BadRequest('The request needs "models": a list of two or three model names.')
     if not isinstance(text, str):
         raise BadRequest('The request needs a "text" field.')
-    files = [spec.title for spec in map(registry.find, models) if spec is not None and reads_files(spec)]
-    if files:
-        message = (
-            f"{', '.join(files)} read{'s' if len(files) == 1 else ''} files; compare mode runs text models on one text."
-        )
-        raise BadRequest(f"{message} Run it as one model.", type="cannot_compare")
     try:
         check_compare(registry, models, text)
     except CompareError as exc:

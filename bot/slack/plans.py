@@ -68,12 +68,6 @@ def _compare_or_explain(services: Services, rest: str) -> Plan:
         specs, text = parse_compare(services.registry, rest)
     except CompareError as exc:
         return Plan(reply=warning_message(str(exc)))
-    files = [spec.name for spec in specs if reads_files(spec)]
-    if files:  # a comparison runs its models on one text; a file model runs alone, on its file
-        reads = "reads" if len(files) == 1 else "read"
-        return Plan(
-            reply=warning_message(f"{', '.join(files)} {reads} files; a comparison runs text models on one text.")
-        )
     return Plan(spec=specs[0], text=text, compare=specs)
 
 

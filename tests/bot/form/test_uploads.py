@@ -277,7 +277,7 @@ def test_compare_mode_refuses_models_that_read_files(call):
 
     assert response.status == 400
     assert body(response)["error"]["message"] == (
-        "Tiny Whisper reads files; compare mode runs text models on one text. Run it as one model."
+        "`tiny-transcribe` reads files; a comparison runs text models on one text. Run it as one model."
     )
 
 
