@@ -389,3 +389,8 @@ def parse_input(task: str, text: Any, parameters: dict[str, Any] | None = None) 
 def media_kind(task: str) -> str | None:
     """The kind of file ``task`` reads (``"image"``, ``"audio"``), None for a text task."""
     return get_task(task).media
+
+
+def reads_text(task: str) -> bool:
+    """Whether ``task`` reads any text: a file task may take none (its file is all), and its form shows no text box."""
+    return get_task(task).parse is not _no_text

@@ -29,7 +29,7 @@ from bot.core.http import SECURITY_HEADERS, json_for_html
 from bot.form.feedback import MAX_COMMENT_CHARS
 from inference.media import MAX_BYTES
 from inference.registry import Registry
-from inference.tasks import get_task
+from inference.tasks import get_task, reads_text
 
 WEB_DIR = Path(__file__).with_name("web")
 #: The parts of the page's script, in ``web/form/``, in the order they are joined: each part's top-level
@@ -110,6 +110,7 @@ def model_catalog(registry: Registry) -> list[dict[str, Any]]:
                 "input_format": task.input_format,
                 "max_chars": spec.max_chars,
                 "media": task.media,
+                "reads_text": reads_text(spec.task),
             }
         )
     return catalog

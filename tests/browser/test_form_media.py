@@ -236,10 +236,14 @@ def test_another_kind_of_model_forgets_the_file_and_compare_mode_has_no_file_mod
     page.select_option("#model", "tiny-caption")
     expect(page.locator("#file-name")).to_have_text("photo.png"), "another image model keeps the image"
 
+    expect(page.locator("#text-label")).to_have_text("Text (optional)"), "a caption may start with words"
+
     choose(page, "tiny-transcribe")
     expect(page.locator("#file-preview")).to_be_hidden()
+    expect(page.locator("#text-field")).to_be_hidden(), "a recording is all a transcription reads"
     page.select_option("#model", "tiny-sentiment")
     expect(page.locator("#file-field")).to_be_hidden()
+    expect(page.locator("#text-field")).to_be_visible()
     expect(page.locator("#text-label")).to_have_text("Text")
 
     page.click('label[for="mode-compare"]')

@@ -291,6 +291,12 @@ def test_the_page_says_what_each_model_reads_and_the_caps_here(call, local_setti
         "tiny-label-image": IMAGE,
         "tiny-transcribe": AUDIO,
     }
+    assert {m["name"]: m["reads_text"] for m in aws["models"]} == {
+        "tiny-sentiment": True,
+        "tiny-classify-image": False,
+        "tiny-label-image": True,
+        "tiny-transcribe": False,
+    }
     assert local["uploads"] == MAX_BYTES and local["upload_note"] == ""
     assert aws["uploads"] == {IMAGE: 4 * MB, AUDIO: 4 * MB} and aws["upload_note"] == SLACK_INSTEAD
 

@@ -116,7 +116,9 @@ function describe() {
   else describeModel();
   describeUpload(on || chatting() ? null : current());
   const lead = chosen()[0];
-  // Beside a file the text is an option (labels, a caption's start), so its box is smaller.
+  // Beside a file the text is an option (labels, a caption's start), so its box is smaller; a task that reads
+  // only its file (classify, detect, transcribe) has none.
+  $("text-field").hidden = Boolean(lead && !lead.reads_text);
   $("text-label").textContent = lead && lead.media ? "Text (optional)" : "Text";
   textarea.classList.toggle("short", Boolean(lead && lead.media));
   textarea.placeholder = lead && lead.example ? `For example: ${lead.example}` : "";
@@ -207,6 +209,7 @@ async function runOne(model, text, signal, started) {
     return;
   }
   const sent = model.media ? upload : null;
+  if (!model.reads_text) text = "";
   showProgress(`Running ${model.title}…`, started);
   const outcome = await runModel(model, text, signal, (note) => showProgress(note, started), undefined, {},
     sent && sent.file);
