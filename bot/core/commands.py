@@ -20,9 +20,14 @@ HF_COMMAND = "/hf"
 MAX_COMMANDS = 50
 
 
+def takes_command(spec: ModelSpec) -> bool:
+    """Whether ``spec`` may have a slash command of its own: a command carries text, never a file."""
+    return media_kind(spec.task) is None
+
+
 def commanded(registry: Registry) -> list[ModelSpec]:
     """The entries that get a command of their own: the first 49 that read text, leaving room for ``/hf``."""
-    return [spec for spec in registry if media_kind(spec.task) is None][: MAX_COMMANDS - 1]
+    return [spec for spec in registry if takes_command(spec)][: MAX_COMMANDS - 1]
 
 
 def slash_commands(registry: Registry) -> list[str]:

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.core.commands import takes_command
 from bot.core.mrkdwn import clip, escape, one_line
 from inference.registry import ModelSpec, Registry
 from inference.tasks import get_task, media_kind
@@ -257,10 +258,16 @@ def placeholder_done(
 # --- help, home and modal -----------------------------------------------------------------
 
 
+def how_to_run(spec: ModelSpec) -> str:
+    """What a person types to run ``spec``: its slash command, or for a model that reads a file (which no
+    command carries, so it has none: :func:`bot.core.commands.takes_command`) a mention."""
+    return spec.command if takes_command(spec) else f"@bot {spec.name}"
+
+
 def usage_line(spec: ModelSpec) -> str:
     task = get_task(spec.task)
-    example = f"\n      e.g. `{spec.command} {escape(clip(spec.example, 150))}`" if spec.example else ""
-    return f"• `{spec.command}` *{escape(spec.title)}*: {escape(spec.description or task.summary)}{example}"
+    example = f"\n      e.g. `{how_to_run(spec)} {escape(clip(spec.example, 150))}`" if spec.example else ""
+    return f"• `{how_to_run(spec)}` *{escape(spec.title)}*: {escape(spec.description or task.summary)}{example}"
 
 
 def warning_message(problem: str, *, then: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -285,7 +292,7 @@ def how_to_send_a_file(spec: ModelSpec, *, command: bool = False) -> str:
         else f"{spec.name} reads {kind} files, and there is none here."
     )
     return (
-        f"{head} Attach {article} {kind} file to a message that mentions me (`@bot {spec.name}`), "
+        f"{head} Attach {article} {kind} file to a message that mentions me (`{how_to_run(spec)}`), "
         "or mention me in the file's thread, or use the form at /go."
     )
 
@@ -296,7 +303,7 @@ def usage_message(spec: ModelSpec) -> dict[str, Any]:
     text = (
         f"*{escape(spec.title)}* ({escape(spec.task)})\n{escape(spec.description or task.summary)}\n"
         f"*Input:* {task.input_format}\n"
-        + (f"*Example:* `{spec.command} {escape(spec.example)}`" if spec.example else "")
+        + (f"*Example:* `{how_to_run(spec)} {escape(spec.example)}`" if spec.example else "")
     )
     return {"response_type": "ephemeral", "text": clip(text, TEXT_LIMIT), "blocks": [section(text)]}
 
@@ -330,7 +337,7 @@ def home_view(
     for spec in registry:
         count = usage.get(spec.name, 0)
         votes = tallies.get(spec.name, {})
-        blocks.append(section(f"*{escape(spec.title)}*  `{spec.command}`\n{escape(spec.description)}"))
+        blocks.append(section(f"*{escape(spec.title)}*  `{how_to_run(spec)}`\n{escape(spec.description)}"))
         blocks.append(
             context(
                 f"{escape(spec.task)} · `{escape(spec.model)}` · used {count} time{'s' if count != 1 else ''}"

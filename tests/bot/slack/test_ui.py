@@ -18,6 +18,7 @@ from bot.slack.ui import (
     echo,
     help_message,
     home_view,
+    how_to_run,
     isolate,
     model_picker_modal,
     own,
@@ -28,6 +29,7 @@ from bot.slack.ui import (
     warning_message,
 )
 from inference.registry import load_registry
+from inference.tasks import media_kind
 from tests.fakes.block_kit import message_problems, view_problems
 
 REGISTRY = load_registry()
@@ -125,8 +127,19 @@ def test_block_kit_check_refuses_empty_and_oversized_rich_text(elements: list, p
 def test_help_and_home_list_every_model() -> None:
     help_text, home = all_text(help_message(REGISTRY)), all_text(home_view(REGISTRY, {"sentiment": 3}))
     for spec in REGISTRY:
-        assert spec.command in help_text and spec.title in home
+        assert how_to_run(spec) in help_text and how_to_run(spec) in home and spec.title in home
     assert "used 3 times" in home
+
+
+def test_help_and_home_offer_a_file_model_by_mention_never_by_a_command_it_does_not_have() -> None:
+    files = [spec for spec in REGISTRY if media_kind(spec.task) is not None]
+    assert files, "the default registry has file models"
+    usages = "".join(all_text(usage_message(spec)) for spec in files)
+    shown = all_text(help_message(REGISTRY)) + all_text(home_view(REGISTRY, {})) + usages
+    assert any(spec.example for spec in files)  # an example, written with its mention
+    for spec in files:
+        assert f"`@bot {spec.name}`" in shown and f"`{spec.command}`" not in shown
+        assert f"{spec.command} " not in shown  # nor in an example
 
 
 def test_help_with_a_usage_line_longer_than_a_section_has_no_empty_section() -> None:
