@@ -140,7 +140,10 @@ def deliver_outcome(
 
 def post_picture(services: Services, spec: ModelSpec, target: ReplyTarget, annotated: dict[str, Any]) -> None:
     """Upload the answer's picture (``{"key", "mime"}`` in the media store) into its thread; when it cannot be
-    read or posted, the thread is told, and the answer above stands."""
+    read or posted, the thread is told, and the answer above stands.
+
+    The answer's claim is already complete, so nothing raised here is retried: a failure of the store itself
+    (S3 throttled or unreachable, a disk error) must end here too, or the placeholder would stay "working"."""
     try:
         data = services.media.get(check_key(annotated.get("key")), max_bytes=MAX_BYTES[IMAGE])
         if sniff(data[:HEAD_BYTES]) is not PNG:
@@ -154,8 +157,12 @@ def post_picture(services: Services, spec: ModelSpec, target: ReplyTarget, annot
             filename=f"{spec.name}-boxes.png",
             title=f"{spec.title}: boxes drawn",
         )
-    except (InferenceError, SlackError) as exc:
-        logger.warning("picture not posted: %s", exc, extra={"request_id": target.request_id})
+    except Exception as exc:  # any failure: the answer is posted and its claim complete
+        logger.warning(
+            "picture not posted: %s",
+            exc if isinstance(exc, (InferenceError, SlackError)) else type(exc).__name__,
+            extra={"request_id": target.request_id},
+        )
         note = {"text": PICTURE_NOT_POSTED}
         try:
             if target.mode == RESPONSE_URL:

@@ -300,6 +300,23 @@ def test_a_picture_no_longer_stored_is_said_and_the_answer_stands(services: Serv
     assert "cat" in flat(answer) and "could not be posted" in flat(note) and slack.uploads() == []
 
 
+def test_a_store_that_fails_to_read_the_picture_is_said_and_the_placeholder_is_done(
+    services: Services, slack: FakeSlackApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    record = detection_record(services, slack, picture=PNG_BYTES)
+
+    def unreachable(key: str, *, max_bytes: int) -> bytes:
+        raise ConnectionError("S3 could not be reached")
+
+    monkeypatch.setattr(services.media, "get", unreachable)
+    deliver_record(services, record)
+    thread = record["requestPayload"]["reply"]["thread_ts"]
+    answer, note = replies(slack, thread)
+    assert "cat" in flat(answer) and "could not be posted" in flat(note) and slack.uploads() == []
+    [placeholder] = [m for m in slack.messages("C1") if m["ts"] == thread]
+    assert "answered" in flat(placeholder)
+
+
 def test_detection_without_a_picture_posts_only_the_answer(services: Services, slack: FakeSlackApi) -> None:
     record = detection_record(services, slack, picture=None)
     deliver_record(services, record)
