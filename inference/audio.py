@@ -22,7 +22,7 @@ import soundfile
 import soxr
 
 from inference.errors import InputTooLong, InvalidInput
-from inference.media import AUDIO, MAX_AUDIO_SECONDS, READABLE, MediaFile
+from inference.media import AUDIO, MAX_AUDIO_SECONDS, MediaFile, readable_names
 
 #: Where a Whisper model keeps its feature extractor's settings.
 PREPROCESSOR_FILE = "preprocessor_config.json"
@@ -32,11 +32,6 @@ SILENCE = 2.0**-15
 MAX_MEL_HZ = 8000.0
 #: How much longer than the header said a decoded file may be (an MP3's header length is an estimate).
 DECODED_SLACK_SECONDS = 5.0
-
-
-def _sendable() -> str:
-    names = [t.label.split(" ")[0] for t in READABLE[AUDIO]]
-    return f"{', '.join(names[:-1])} or {names[-1]}"
 
 
 def describe_seconds(seconds: float) -> str:
@@ -50,7 +45,7 @@ def describe_seconds(seconds: float) -> str:
 def _undecodable(file: MediaFile, reason: str) -> InvalidInput:
     reason = reason.removeprefix("Error : ").strip().rstrip(".")
     return InvalidInput(
-        f"The audio could not be decoded ({file.media_type.label}: {reason}): send a {_sendable()} file."
+        f"The audio could not be decoded ({file.media_type.label}: {reason}): send a {readable_names(AUDIO)} file."
     )
 
 

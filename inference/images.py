@@ -19,7 +19,7 @@ from typing import Any
 from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 
 from inference.errors import InvalidInput
-from inference.media import IMAGE, MAX_IMAGE_PIXELS, MediaFile
+from inference.media import IMAGE, MAX_IMAGE_PIXELS, MediaFile, readable_names, with_article
 
 #: Pillow's names for the formats this project reads (:data:`inference.media.READABLE`).
 PILLOW_FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG", "image/gif": "GIF", "image/webp": "WEBP",
@@ -49,7 +49,9 @@ def load_image(file: MediaFile) -> Image.Image:
     """
     label, pillow_format = file.media_type.label, PILLOW_FORMATS.get(file.media_type.mime)
     if file.kind != IMAGE or pillow_format is None:
-        raise InvalidInput(f"This is {_article(label)}, not an image this bot can read: send a PNG, JPEG, GIF or WebP.")
+        raise InvalidInput(
+            f"This is {with_article(label)}, not an image this bot can read: send a {readable_names(IMAGE)} image."
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -61,7 +63,7 @@ def load_image(file: MediaFile) -> Image.Image:
         raise _too_large() from None
     except UnidentifiedImageError:
         raise InvalidInput(
-            f"The file starts like {_article(label)} but cannot be read as one: it is damaged."
+            f"The file starts like {with_article(label)} but cannot be read as one: it is damaged."
         ) from None
     except Exception as exc:  # Pillow's decoders raise OSError, SyntaxError, ValueError, EOFError, zlib.error...
         if isinstance(exc, EOFError) or "truncated" in str(exc).lower():
@@ -81,10 +83,6 @@ def _rgb(image: Image.Image) -> Image.Image:
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(background, rgba).convert("RGB")
     return image.convert("RGB")
-
-
-def _article(noun: str) -> str:
-    return f"{'an' if noun[0].lower() in 'aeiou' else 'a'} {noun}"
 
 
 def draw_detections(file: MediaFile, result: dict[str, Any]) -> bytes | None:

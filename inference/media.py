@@ -111,7 +111,8 @@ def sniff(head: bytes) -> MediaType | None:
     return None
 
 
-def _readable(kind: str) -> str:
+def readable_names(kind: str) -> str:
+    """The types of ``kind`` a model can read, for a message: ``"WAV, FLAC, Ogg or MP3"``."""
     names = [t.label.split(" ")[0] for t in READABLE[kind]]
     return f"{', '.join(names[:-1])} or {names[-1]}"
 
@@ -142,17 +143,17 @@ def check_file(data: bytes, *, kind: str, model: str) -> MediaType:
             (audio for an image model), or a known type that cannot be decoded (HEIC, M4A), each saying what to send instead.
     """
     if not data:
-        raise InvalidInput(f"The file is empty. {model} reads {kind} files ({_readable(kind)}).")
+        raise InvalidInput(f"The file is empty. {model} reads {kind} files ({readable_names(kind)}).")
     check_size(len(data), kind=kind, model=model)
     found = sniff(data[:HEAD_BYTES])
     if found is None:
         raise InvalidInput(
-            f"The file is not an image or audio file this bot can read; {model} reads {kind} files ({_readable(kind)})."
+            f"The file is not an image or audio file this bot can read; {model} reads {kind} files ({readable_names(kind)})."
         )
     if found.kind != kind:
-        raise InvalidInput(f"{model} reads {kind} files, and this is {_article(found.label)}: send it {_article(kind)} file.")
+        raise wrong_kind(found, kind=kind, model=model)
     if found.unsupported:
-        described = _article(found.label)
+        described = with_article(found.label)
         raise InvalidInput(f"{described[0].upper()}{described[1:]} cannot be read here: {found.unsupported}.")
     return found
 
@@ -161,8 +162,16 @@ def check_file(data: bytes, *, kind: str, model: str) -> MediaType:
 _AN = ("MP3", "MP4", "SVG")
 
 
-def _article(noun: str) -> str:
+def with_article(noun: str) -> str:
+    """``noun`` after "a" or "an", as it is said: "an image", "a WAV audio", "an MP3 audio"."""
     return f"{'an' if noun[0].lower() in 'aeiou' or noun.startswith(_AN) else 'a'} {noun}"
+
+
+def wrong_kind(found: MediaType, *, kind: str, model: str) -> InvalidInput:
+    """The refusal of a file of another kind than ``model`` reads (audio sent to an image model)."""
+    return InvalidInput(
+        f"{model} reads {kind} files, and this is {with_article(found.label)}: send it {with_article(kind)} file."
+    )
 
 
 #: Where uploaded files wait for their model, and where a model leaves a file it made (boxes drawn on an image).
@@ -213,7 +222,13 @@ class FileRef:
 
     def to_event(self) -> dict[str, Any]:
         """The JSON the request carries."""
-        return {"key": self.key, "kind": self.media_type.kind, "mime": self.media_type.mime, "name": self.name, "size": self.size}
+        return {
+            "key": self.key,
+            "kind": self.media_type.kind,
+            "mime": self.media_type.mime,
+            "name": self.name,
+            "size": self.size,
+        }
 
     @classmethod
     def from_event(cls, value: object) -> FileRef:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from inference.errors import InferenceError, InvalidInput, ModelLoadError
-from inference.media import MAX_BYTES, FileRef, MediaFile, annotated_key, check_file
+from inference.media import MAX_BYTES, FileRef, MediaFile, annotated_key, check_file, wrong_kind
 from inference.media_store import MediaStore, store_from_env
 from inference.registry import ModelSpec
 from inference.tasks import MESSAGES, TRIMMED_TURNS, check_text, media_kind, require_text
@@ -182,7 +182,7 @@ def parse_file(event: dict[str, Any], spec: ModelSpec) -> FileRef | None:
         raise InvalidInput(f"{spec.name} reads {kind} files: attach one to the request (`file`).")
     ref = FileRef.from_event(value)
     if ref.media_type.kind != kind:
-        raise InvalidInput(f"{spec.name} reads {kind} files, and this is a {ref.media_type.label}.")
+        raise wrong_kind(ref.media_type, kind=kind, model=spec.name)
     return ref
 
 

@@ -74,7 +74,7 @@ def test_the_runner_gets_the_stored_bytes_checked(store: FolderStore) -> None:
         (
             model_spec("transcribe", task="automatic-speech-recognition"),
             {"text": "", "file": FileRef(upload_key("ab", media.PNG), media.PNG, "a.png", 4).to_event()},
-            "transcribe reads audio files, and this is a PNG image.",
+            "transcribe reads audio files, and this is a PNG image: send it an audio file.",
         ),
     ],
 )
