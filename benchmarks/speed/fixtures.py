@@ -150,14 +150,6 @@ class Models:
     files: dict[str, dict[str, Any]]
 
 
-#: The text models: key, the smoke mode's folder, the full mode's folder, the builder.
-TEXT_BUILDERS = (
-    ("summarizer", "bart-smoke", "distilbart-cnn-12-6-shaped", "build_summarizer"),
-    ("translator", "marian-smoke", "opus-mt-en-fr-shaped", "build_translator"),
-    ("chat", "qwen2-smoke", "qwen2.5-0.5b-instruct-shaped", "build_chat"),
-)
-
-
 def prepare(cache: Path, *, smoke: bool, text: bool = True, media: bool = True) -> Models:
     """Link all-MiniLM, build the shaped models that are not cached, write the registry, convert every entry.
 
@@ -171,8 +163,13 @@ def prepare(cache: Path, *, smoke: bool, text: bool = True, media: bool = True) 
     folders: dict[str, Path] = {}
     if text:
         folders["minilm"] = _link_minilm(cache / "all-MiniLM-L6-v2")
-        for key, small, full, name in TEXT_BUILDERS:
-            folders[key] = _built(cache / (small if smoke else full), globals()[name], smoke=smoke)
+        builders = (
+            ("summarizer", "bart-smoke", "distilbart-cnn-12-6-shaped", build_summarizer),
+            ("translator", "marian-smoke", "opus-mt-en-fr-shaped", build_translator),
+            ("chat", "qwen2-smoke", "qwen2.5-0.5b-instruct-shaped", build_chat),
+        )
+        for key, small, full, build_text in builders:
+            folders[key] = _built(cache / (small if smoke else full), build_text, smoke=smoke)
     if media:
         for key, (_, full, _) in media_fixtures.MODELS.items():
             build = functools.partial(media_fixtures.build, key)

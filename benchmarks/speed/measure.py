@@ -210,12 +210,42 @@ def media_comparisons(models: Models, plan: Plan) -> list[Comparison]:
     image, audio = models.files[IMAGE], models.files[AUDIO]
     speech = {"max_new_tokens": TRANSCRIPT_TOKENS, "language": "en"}  # no detection: the same prompt on both sides
     return [
-        Comparison(VIT, "vit", "image-classification", _ours(models, "classify-image"), {"text": "", "file": image}, plan.image_warm),
-        Comparison(CLIP, "clip", "zero-shot-image-classification", _ours(models, "label-image"), {"text": LABELS, "file": image}, plan.image_warm),
-        Comparison(YOLOS, "yolos", "object-detection", _ours(models, "detect"), {"text": "", "file": image}, plan.image_warm),
-        Comparison(BLIP, "blip", "image-to-text", _ours(models, "caption"), {"text": "", "file": image, "parameters": _fixed(CAPTION_TOKENS)}, plan.generator_warm),
-        Comparison(WHISPER, "whisper", "automatic-speech-recognition", _ours(models, "transcribe"), {"text": "", "file": audio, "parameters": speech}, plan.generator_warm),
-    ]  # fmt: skip
+        Comparison(
+            VIT,
+            "vit",
+            "image-classification",
+            _ours(models, "classify-image"),
+            {"text": "", "file": image},
+            plan.image_warm,
+        ),
+        Comparison(
+            CLIP,
+            "clip",
+            "zero-shot-image-classification",
+            _ours(models, "label-image"),
+            {"text": LABELS, "file": image},
+            plan.image_warm,
+        ),
+        Comparison(
+            YOLOS, "yolos", "object-detection", _ours(models, "detect"), {"text": "", "file": image}, plan.image_warm
+        ),
+        Comparison(
+            BLIP,
+            "blip",
+            "image-to-text",
+            _ours(models, "caption"),
+            {"text": "", "file": image, "parameters": _fixed(CAPTION_TOKENS)},
+            plan.generator_warm,
+        ),
+        Comparison(
+            WHISPER,
+            "whisper",
+            "automatic-speech-recognition",
+            _ours(models, "transcribe"),
+            {"text": "", "file": audio, "parameters": speech},
+            plan.generator_warm,
+        ),
+    ]
 
 
 def comparisons(models: Models, plan: Plan) -> list[Comparison]:
