@@ -42,6 +42,34 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
+def unreadable_export(spec: ModelSpec, folder: Path, exc: Exception) -> ModelLoadError:
+    """The load failure of an export whose manifest or settings cannot be read: warm it again."""
+    return ModelLoadError(
+        f"{spec.name}: the ONNX export in {folder} cannot be read ({exc}). "
+        f"Run `python -m inference warm --force {spec.name}` with the same HF_HOME to export it again."
+    )
+
+
+def unloadable_export(spec: ModelSpec, folder: Path, exc: Exception) -> ModelLoadError:
+    """The load failure of an export's graph or tokenizer (a missing or corrupt file)."""
+    return ModelLoadError(f"Cannot load the ONNX export of {spec.name} from {folder}: {exc}")
+
+
+def open_session(spec: ModelSpec, folder: Path) -> onnxruntime.InferenceSession:
+    """The export's graph, with threads sized to the Lambda (its vCPUs for ``spec.memory``).
+
+    Raises:
+        ModelLoadError: the graph is missing or corrupt.
+    """
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = vcpus(spec.memory)
+    options.inter_op_num_threads = 1
+    try:
+        return onnxruntime.InferenceSession(str(folder / MODEL_FILE), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # a missing or corrupt file: all a failed load
+        raise unloadable_export(spec, folder, exc) from exc
+
+
 class OnnxRunner(ABC):
     """Opens the graph with threads sized to the Lambda; ``run`` parses one line for the task and predicts."""
 
@@ -49,21 +77,13 @@ class OnnxRunner(ABC):
         try:
             manifest = OnnxManifest.read(folder)
         except (OSError, ValueError) as exc:
-            raise ModelLoadError(
-                f"{spec.name}: the ONNX export in {folder} cannot be read ({exc}). "
-                f"Run `python -m inference warm --force {spec.name}` with the same HF_HOME to export it again."
-            ) from exc
+            raise unreadable_export(spec, folder, exc) from exc
         self.spec, self.manifest, self.limit = spec, manifest, manifest.limit
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = vcpus(spec.memory)
-        options.inter_op_num_threads = 1
+        self.session = open_session(spec, folder)
         try:
-            self.session = onnxruntime.InferenceSession(
-                str(folder / MODEL_FILE), options, providers=["CPUExecutionProvider"]
-            )
             self.tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
         except Exception as exc:  # a missing or corrupt file: all a failed load
-            raise ModelLoadError(f"Cannot load the ONNX export of {spec.name} from {folder}: {exc}") from exc
+            raise unloadable_export(spec, folder, exc) from exc
         self.tokenizer.no_padding()
 
     def run(self, text: str, parameters: dict[str, Any]) -> dict[str, Any]:

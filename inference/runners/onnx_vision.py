@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnxruntime
 from PIL import Image
 from tokenizers import Tokenizer
 
@@ -24,9 +23,9 @@ from inference.errors import ModelLoadError
 from inference.images import load_image
 from inference.media import MediaFile
 from inference.registry import ModelSpec
-from inference.runners import image_results, vcpus
-from inference.runners.onnx import softmax
-from inference.runners.onnx_files import MODEL_FILE, PREPROCESSOR_FILE, TOKENIZER_FILE, OnnxManifest
+from inference.runners import image_results
+from inference.runners.onnx import open_session, softmax, unreadable_export
+from inference.runners.onnx_files import PREPROCESSOR_FILE, TOKENIZER_FILE, OnnxManifest
 from inference.tasks import parse_input
 
 #: YOLOS rounds its resized sides down to a multiple of this (transformers' ``get_size_with_aspect_ratio_yolos``).
@@ -116,20 +115,9 @@ class OnnxImageRunner(ABC):
             self.manifest = OnnxManifest.read(folder)
             self.preprocess = Preprocessor.read(folder)
         except (OSError, ValueError) as exc:
-            raise ModelLoadError(
-                f"{spec.name}: the ONNX export in {folder} cannot be read ({exc}). "
-                f"Run `python -m inference warm --force {spec.name}` with the same HF_HOME to export it again."
-            ) from exc
+            raise unreadable_export(spec, folder, exc) from exc
         self.spec = spec
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = vcpus(spec.memory)
-        options.inter_op_num_threads = 1
-        try:
-            self.session = onnxruntime.InferenceSession(
-                str(folder / MODEL_FILE), options, providers=["CPUExecutionProvider"]
-            )
-        except Exception as exc:  # a missing or corrupt file: all a failed load
-            raise ModelLoadError(f"Cannot load the ONNX export of {spec.name} from {folder}: {exc}") from exc
+        self.session = open_session(spec, folder)
         self.labels = {int(index): label for index, label in self.manifest.labels.items()}
 
     def run(self, text: str, parameters: dict[str, Any], *, file: MediaFile) -> dict[str, Any]:
