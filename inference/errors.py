@@ -30,6 +30,13 @@ class InputTooLong(InvalidInput):
     type = "input_too_long"
 
 
+class UnsupportedFile(InvalidInput):
+    """A file that is not of a type its model reads: unknown, of the other kind, or known but not decodable here.
+
+    Its ``type`` is still ``invalid_input``: only HTTP tells it apart (415 rather than 400).
+    """
+
+
 class UnknownModel(InferenceError):
     """A model name that the registry does not list."""
 

@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from inference.errors import InputTooLong, InvalidInput
+from inference.errors import InputTooLong, InvalidInput, UnsupportedFile
 
 IMAGE, AUDIO = "image", "audio"
 KINDS = (IMAGE, AUDIO)
@@ -139,7 +139,8 @@ def check_file(data: bytes, *, kind: str, model: str) -> MediaType:
 
     Raises:
         InputTooLong: larger than the kind's cap.
-        InvalidInput: empty, not a type we know (an HTML error page, a PDF), a type of the other kind
+        InvalidInput: empty.
+        UnsupportedFile: not a type we know (an HTML error page, a PDF), a type of the other kind
             (audio for an image model), or a known type that cannot be decoded (HEIC, M4A), each saying what to send instead.
     """
     if not data:
@@ -147,14 +148,14 @@ def check_file(data: bytes, *, kind: str, model: str) -> MediaType:
     check_size(len(data), kind=kind, model=model)
     found = sniff(data[:HEAD_BYTES])
     if found is None:
-        raise InvalidInput(
+        raise UnsupportedFile(
             f"The file is not an image or audio file this bot can read; {model} reads {kind} files ({readable_names(kind)})."
         )
     if found.kind != kind:
         raise wrong_kind(found, kind=kind, model=model)
     if found.unsupported:
         described = with_article(found.label)
-        raise InvalidInput(f"{described[0].upper()}{described[1:]} cannot be read here: {found.unsupported}.")
+        raise UnsupportedFile(f"{described[0].upper()}{described[1:]} cannot be read here: {found.unsupported}.")
     return found
 
 
@@ -167,9 +168,9 @@ def with_article(noun: str) -> str:
     return f"{'an' if noun[0].lower() in 'aeiou' or noun.startswith(_AN) else 'a'} {noun}"
 
 
-def wrong_kind(found: MediaType, *, kind: str, model: str) -> InvalidInput:
+def wrong_kind(found: MediaType, *, kind: str, model: str) -> UnsupportedFile:
     """The refusal of a file of another kind than ``model`` reads (audio sent to an image model)."""
-    return InvalidInput(
+    return UnsupportedFile(
         f"{model} reads {kind} files, and this is {with_article(found.label)}: send it {with_article(kind)} file."
     )
 

@@ -11,6 +11,7 @@ boto3 is imported only by :class:`S3Store`, on first use.
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 import time
@@ -21,6 +22,8 @@ from typing import Any, Protocol
 
 from inference.errors import InputTooLong, InvalidInput
 from inference.media import check_key, describe_size
+
+logger = logging.getLogger(__name__)
 
 #: The bucket (AWS) or the folder (locally) a model function reads files from.
 MEDIA_BUCKET_ENV, MEDIA_DIR_ENV = "MEDIA_BUCKET", "MEDIA_DIR"
@@ -136,8 +139,15 @@ class S3Store:
         try:
             response = self.client.get_object(Bucket=self.bucket, Key=check_key(key))
         except ClientError as exc:
-            # Neither side may list the bucket (infra/media.py), so S3 answers a missing key with AccessDenied.
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound", "AccessDenied", "403"):
+            code = exc.response.get("Error", {}).get("Code")
+            if code in ("AccessDenied", "403"):
+                # Neither side may list the bucket (infra/media.py), so S3 answers a missing key so too; a broken
+                # grant or endpoint policy would read the same, so the operator hears of it here.
+                logger.warning(
+                    "s3://%s/%s: AccessDenied, taken as an expired file (or check the grants)", self.bucket, key
+                )
+                raise FileGone() from None
+            if code in ("NoSuchKey", "404", "NotFound"):
                 raise FileGone() from None
             raise
         size = int(response.get("ContentLength") or 0)

@@ -48,7 +48,7 @@ from bot.form.stats import render_stats
 from bot.stores.feedback import FeedbackStore
 from bot.stores.state import StateStore
 from bot.stores.stats import UsageSource
-from inference.errors import InputTooLong, InvalidInput
+from inference.errors import InputTooLong, InvalidInput, UnsupportedFile
 from inference.media import IMAGE
 from inference.media_store import MediaStore
 from inference.registry import ModelSpec, Registry
@@ -378,8 +378,12 @@ def _invoke(
     if run.upload is not None:
         try:
             ref = put_file(media, spec, run.upload.data, name=run.upload.filename or "", request_id=request_id)
-        except InvalidInput as exc:  # by its content: empty, of the other kind, or a type no model here reads
+        except InputTooLong as exc:
+            return _refusal(exc, status=413).response
+        except UnsupportedFile as exc:  # by its content: of the other kind, or a type no model here reads
             return _refusal(exc, status=415).response
+        except InvalidInput as exc:  # an empty file, or a file for a model that reads text
+            return _refusal(exc, status=400).response
         payload["file"] = ref.to_event()
     payload["reply"] = reply
     try:

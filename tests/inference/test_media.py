@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from inference import media
-from inference.errors import InputTooLong, InvalidInput
+from inference.errors import InputTooLong, InvalidInput, UnsupportedFile
 from inference.media import AUDIO, IMAGE, FileRef, annotated_key, check_file, check_key, clean_name, sniff, upload_key
 
 
@@ -32,7 +32,14 @@ def wav_bytes() -> bytes:
 
 @pytest.mark.parametrize(
     ("fmt", "expected"),
-    [("PNG", media.PNG), ("JPEG", media.JPEG), ("GIF", media.GIF), ("WEBP", media.WEBP), ("BMP", media.BMP), ("TIFF", media.TIFF)],
+    [
+        ("PNG", media.PNG),
+        ("JPEG", media.JPEG),
+        ("GIF", media.GIF),
+        ("WEBP", media.WEBP),
+        ("BMP", media.BMP),
+        ("TIFF", media.TIFF),
+    ],
 )
 def test_images_are_known_by_their_first_bytes(fmt: str, expected: media.MediaType) -> None:
     assert sniff(image_bytes(fmt)[: media.HEAD_BYTES]) == expected
@@ -84,6 +91,7 @@ def test_a_file_a_model_cannot_read_says_what_to_send(data: bytes, kind: str, wo
         check_file(data, kind=kind, model="detect")
     assert words in str(caught.value)
     assert not isinstance(caught.value, InputTooLong)
+    assert isinstance(caught.value, UnsupportedFile) == (data != b""), "HTTP says 415 for a type, 400 for an empty file"
 
 
 def test_each_kind_has_its_own_size_cap() -> None:

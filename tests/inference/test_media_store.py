@@ -96,7 +96,7 @@ def test_the_model_side_finds_its_store_in_the_environment(tmp_path: Path) -> No
     assert isinstance(bucket, S3Store) and bucket.bucket == BUCKET
 
 
-def test_a_missing_key_the_function_may_not_list_is_gone_too() -> None:
+def test_a_missing_key_the_function_may_not_list_is_gone_too(caplog: pytest.LogCaptureFixture) -> None:
     """Without ``s3:ListBucket`` (neither side has it), S3 answers a missing key with AccessDenied, not NoSuchKey."""
     from botocore.exceptions import ClientError
 
@@ -106,3 +106,4 @@ def test_a_missing_key_the_function_may_not_list_is_gone_too() -> None:
 
     with pytest.raises(FileGone):
         S3Store(BUCKET, client=Denying()).get(KEY, max_bytes=10)
+    assert "AccessDenied, taken as an expired file (or check the grants)" in caplog.text  # an operator can tell

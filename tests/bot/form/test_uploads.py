@@ -177,8 +177,8 @@ def test_a_file_of_the_wrong_kind_is_a_415_by_its_content(call, invoker, media, 
     assert invoker.calls == [] and stored(media) == []
 
 
-def test_an_empty_file_is_refused_in_plain_words(call, invoker):
-    message = refused(call(upload_request(file_parts("tiny-classify-image", b""))), 415, "invalid_input")
+def test_an_empty_file_is_a_400_in_plain_words(call, invoker):
+    message = refused(call(upload_request(file_parts("tiny-classify-image", b""))), 400, "invalid_input")
 
     assert "The file is empty" in message
     assert invoker.calls == []
