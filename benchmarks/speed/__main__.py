@@ -146,18 +146,19 @@ def _load(results: dict[str, Any]) -> str:
     return f"load average {load['start'][2]:.1f} at the start, {load['end'][2]:.1f} at the end"
 
 
-def _stamp(run: dict[str, Any]) -> str:
+def _stamp(run: dict[str, Any], where: str = "") -> str:
     return (
         f"{run['mode']} run of {run['started_at']} at {run['revision'] or 'an unknown revision'}, "
-        f"{run['duration_s']:.0f} s, {_load(run)}"
+        f"{where}{run['duration_s']:.0f} s, {_load(run)}"
     )
 
 
 def stamp(results: dict[str, Any]) -> str:
     """The line above the generated table: the run (and, for rows from ``--only media``, that run too)."""
     machine = results["machine"]
+    where = f"{machine['cpus']} CPUs ({machine['cpu_model']}), "
     text = (
-        f"_{_stamp(results)}, {machine['cpus']} CPUs ({machine['cpu_model']}); "
+        f"_{_stamp(results, where)}; "
         f"medians of {results['plan']['model_repetitions']} alternated runs per model handler "
         f"and {results['plan']['router_repetitions']} per router process._"
     )
