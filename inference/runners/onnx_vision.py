@@ -13,7 +13,7 @@ import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from PIL import Image
@@ -110,6 +110,9 @@ def _centre_crop(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
 class OnnxImageRunner(ABC):
     """Opens the graph with threads sized to the Lambda and reads its image processor's settings."""
 
+    #: Whether every image reaches the graph at one size (a classifier's crop), or each at its own (a detector's).
+    fixed_shapes: ClassVar[bool] = True
+
     def __init__(self, spec: ModelSpec, folder: Path) -> None:
         try:
             self.manifest = OnnxManifest.read(folder)
@@ -117,7 +120,7 @@ class OnnxImageRunner(ABC):
         except (OSError, ValueError) as exc:
             raise unreadable_export(spec, folder, exc) from exc
         self.spec = spec
-        self.session = open_session(spec, folder)
+        self.session = open_session(spec, folder, fixed_shapes=self.fixed_shapes)
         self.labels = {int(index): label for index, label in self.manifest.labels.items()}
 
     def run(self, text: str, parameters: dict[str, Any], *, file: MediaFile) -> dict[str, Any]:
@@ -167,6 +170,8 @@ class ZeroShotImageOnnx(OnnxImageRunner):
 
 class ObjectDetectionOnnx(OnnxImageRunner):
     """The torch runner's :class:`~inference.runners.vision.ObjectDetectionRunner` (YOLOS), on ONNX Runtime."""
+
+    fixed_shapes = False
 
     def predict(self, image: Image.Image, inputs: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
         logits, boxes = self.session.run(self.manifest.outputs, {"pixel_values": self.preprocess(image)})

@@ -72,6 +72,14 @@ def test_the_onnx_runner_answers_as_torch_does(exported: dict[str, ModelSpec], n
             )
 
 
+def test_only_the_detector_plans_its_memory_per_request(exported: dict[str, ModelSpec]) -> None:
+    """A detector reads each image at its own size: a memory pattern planned from one would reserve more for the next."""
+    planned = {
+        name: load_runner(spec).session.get_session_options().enable_mem_pattern for name, spec in exported.items()
+    }
+    assert planned == {name: name != "tiny-detect" for name in exported}
+
+
 def test_the_default_int8_export_keeps_the_labels(tiny_registry: Path) -> None:
     spec = next(s for s in load_registry(tiny_registry) if s.name == "tiny-classify-image")
     int8 = dataclasses.replace(spec, backend="onnx", quantize="int8")
