@@ -22,6 +22,7 @@ from inference.registry import load_registry
 from inference.tasks import media_kind
 from tests.conftest import ROOT, start_server, stop_server
 from tests.fakes.slack_api import FakeSlackApi
+from tests.probes import probe
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -80,17 +81,7 @@ def test_the_handler_answers_every_fast_entry_without_importing_torch_or_transfo
 ) -> None:
     names = fast_names(fast_registry)
     assert {media_kind(load_registry(fast_registry).get(name).task) for name in names} >= {IMAGE, AUDIO}
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE, *names],
-        cwd=ROOT,
-        env=env(fast_registry, tmp_path / "media"),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    report = json.loads(done.stdout.splitlines()[-1])
+    report = probe(PROBE, *names, env=env(fast_registry, tmp_path / "media"), timeout=300)
     for name in names:
         assert "result" in report[name]["response"], (name, report[name]["response"].get("error"))
         assert report[name]["heavy"] == [], name

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,6 +31,7 @@ from inference.runners.ct2 import (
 )
 from inference.runners.seq2seq import TranslationRunner
 from tests.ct2_models import DISTILBART_SUMMARIZATION, build_ct2_models
+from tests.probes import probe
 
 pytestmark = pytest.mark.slow
 
@@ -354,15 +353,6 @@ print(json.dumps({"answer": answer, "heavy": sorted({m.split(".")[0] for m in sy
 
 
 def test_the_runner_imports_neither_torch_nor_transformers(ct2_registry: Path, marian: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE, str(ct2_registry), str(marian)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    report = json.loads(done.stdout.splitlines()[-1])
+    report = probe(PROBE, str(ct2_registry), str(marian))
     assert report["heavy"] == []
     assert set(report["answer"]) == {"translation", "chunks"}

@@ -9,8 +9,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,7 @@ from inference.registry import ModelSpec, load_registry
 from inference.runners import load_runner
 from inference.runners.transcripts import TIME_PRECISION, WhisperTokens, window_chunks
 from inference.service import Runner
+from tests.probes import probe
 from tests.speech_models import make_wav
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -228,15 +227,6 @@ def test_the_fast_runner_imports_neither_torch_nor_transformers(whisper: ModelSp
     from inference.conversions import backend_folder
 
     folder = backend_folder(on(whisper, "ctranslate2", "int8"))
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE, str(tiny_registry), str(folder)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    report = json.loads(done.stdout.splitlines()[-1])
+    report = probe(PROBE, str(tiny_registry), str(folder))
     assert report["heavy"] == []
     assert set(report["answer"]) == {"text", "chunks", "duration", "language"}

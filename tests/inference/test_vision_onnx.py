@@ -9,8 +9,6 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,7 @@ from inference.media import PNG, MediaFile
 from inference.registry import ModelSpec, load_registry
 from inference.runners import load_runner
 from inference.runners.onnx_vision import Preprocessor
+from tests.probes import probe
 from tests.vision_models import make_image
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -133,16 +132,7 @@ def test_serving_the_onnx_image_runners_imports_neither_torch_nor_transformers(
         if entry["name"] in exported
     ]
     registry = write_registry(tmp_path / "onnx.yaml", entries)
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE, str(registry), "cat, dog"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    report: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
+    report: dict[str, Any] = probe(PROBE, str(registry), "cat, dog")
     assert report["heavy"] == []
     assert set(report["answers"]) == set(IMAGE_ENTRIES)
     assert {item["label"] for item in report["answers"]["tiny-label-image"]["labels"]} == {"cat", "dog"}
