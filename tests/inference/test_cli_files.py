@@ -36,7 +36,9 @@ def test_run_reads_an_image_by_its_content_whatever_its_name(
 
 
 @pytest.mark.slow
-def test_run_passes_the_text_beside_the_file(registry: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_passes_the_text_beside_the_file(
+    registry: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     photo = written(tmp_path, "photo.png", make_image())
     assert cli.main(["run", "tiny-label-image", "red, blue", "--file", str(photo)]) == 0
     labels = json.loads(capsys.readouterr().out)["result"]["labels"]

@@ -110,7 +110,9 @@ def test_a_function_without_a_store_is_our_failure_not_the_callers(store: Folder
     assert "MEDIA_BUCKET or MEDIA_DIR" in response["error"]["message"]
 
 
-def test_the_model_side_reads_its_store_from_the_environment(store: FolderStore, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_model_side_reads_its_store_from_the_environment(
+    store: FolderStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     event = {"text": "", "file": stored(store, png())}
     monkeypatch.setenv("MEDIA_DIR", str(store.root))
     monkeypatch.delenv("MEDIA_BUCKET", raising=False)

@@ -44,7 +44,9 @@ NOT_BENCHMARKED = {"classify-image", "label-image", "detect", "caption", "transc
 
 def _doc_table() -> dict[str, int]:
     """Default memory per model, from docs/sizing.md's generated table."""
-    rows = re.findall(r"^\| ([\w-]+) \| \d+ MB \| [\d.]+ s \| (\d+) MB \|", DOC.read_text(encoding="utf-8"), re.MULTILINE)
+    rows = re.findall(
+        r"^\| ([\w-]+) \| \d+ MB \| [\d.]+ s \| (\d+) MB \|", DOC.read_text(encoding="utf-8"), re.MULTILINE
+    )
     return {name: int(memory) for name, memory in rows}
 
 
