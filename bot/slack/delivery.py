@@ -134,7 +134,14 @@ def deliver_outcome(
     if error is None and result is not None and spec is not None and isinstance(result.get("annotated"), dict):
         post_picture(services, spec, target, result["annotated"])
     if target.placeholder_ts and not in_placeholder and spec is not None:
-        done = placeholder_done(spec, user=target.user, text=text, elapsed_ms=elapsed_ms, failed=error is not None)
+        done = placeholder_done(
+            spec,
+            user=target.user,
+            text=text,
+            elapsed_ms=elapsed_ms,
+            failed=error is not None,
+            file_name=target.file_name,
+        )
         mark_done(services, target, done)
 
 

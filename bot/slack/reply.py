@@ -32,13 +32,16 @@ class ReplyTarget:
     compare: dict[str, Any] | None = None
     #: An earlier answer in this conversation already said that older messages were left out: not again.
     trim_noted: bool = False
+    #: The name of the file a file model reads, shown in its placeholder beside the text.
+    file_name: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         if data["compare"] is None:
             del data["compare"]  # most requests are not comparisons: keep their payload lean
-        if not data["trim_noted"]:
-            del data["trim_noted"]
+        for lean in ("trim_noted", "file_name"):
+            if not data[lean]:
+                del data[lean]
         return data
 
     @classmethod

@@ -52,10 +52,11 @@ def start_run(
     target.started_at = target.started_at or time.time()
     services.store.increment("usage", spec.name)
     request = {**(chat or {}), **({"file": file.to_event()} if file is not None else {})}
+    target.file_name = file.name if file is not None else ""
     if not placeholder:
         _invoke(services, spec, text, target, request)
         return
-    message = placeholder_message(spec, user=target.user, text=text)
+    message = placeholder_message(spec, user=target.user, text=text, file_name=target.file_name)
     if _post_placeholder(services, target, message) or _respond_placeholder(services, target, message):
         _invoke(services, spec, text, target, request)
 

@@ -226,20 +226,32 @@ def _asked(spec: ModelSpec, compare: list[ModelSpec] | None) -> str:
     return f"*{escape(spec.title)}*"
 
 
+def _input(text: str, file_name: str) -> Blocks:
+    """What was asked: the text, quoted, and the file a file model reads, named."""
+    return [*quote(text), *quote(f"📎 {file_name}" if file_name else "")]
+
+
 def placeholder_message(
-    spec: ModelSpec, *, user: str, text: str, compare: list[ModelSpec] | None = None
+    spec: ModelSpec, *, user: str, text: str, compare: list[ModelSpec] | None = None, file_name: str = ""
 ) -> dict[str, Any]:
-    """Posted right after the ack: who asked, which model (or models), what they asked."""
+    """Posted right after the ack: who asked, which model (or models), what they asked (and on which file)."""
     who = f"<@{escape(user)}>" if user else "Someone"
     head = f"⏳ {who} asked {_asked(spec, compare)}"
     return {
         "text": clip(f"{head}…", TEXT_LIMIT),
-        "blocks": [section(head), *quote(text), context("Working on it…")],
+        "blocks": [section(head), *_input(text, file_name), context("Working on it…")],
     }
 
 
 def placeholder_done(
-    spec: ModelSpec, *, user: str, text: str, elapsed_ms: float, failed: bool, compare: list[ModelSpec] | None = None
+    spec: ModelSpec,
+    *,
+    user: str,
+    text: str,
+    elapsed_ms: float,
+    failed: bool,
+    compare: list[ModelSpec] | None = None,
+    file_name: str = "",
 ) -> dict[str, Any]:
     """The placeholder once the answer (or the error) is in the thread."""
     who = f"<@{escape(user)}>" if user else "Someone"
@@ -249,7 +261,7 @@ def placeholder_done(
         "text": clip(f"{head}: {status}", TEXT_LIMIT),
         "blocks": [
             section(head),
-            *quote(text),
+            *_input(text, file_name),
             context(f"{status.capitalize()} in {seconds(elapsed_ms)} · see the thread"),
         ],
     }

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 from tests.fakes.block_kit import Violation, Violations, message_problems, view_problems
 from tests.fakes.loopback import LoopbackServer
@@ -316,7 +316,7 @@ class FakeSlackApi(LoopbackServer):
         """Keep ``data`` as a file of the workspace; its file object, as an event's ``files`` carries it."""
         with self._lock:
             file_id = _new_file_id()
-            url = f"{self.origin}{FILES_PATH}{TEAM_ID}-{file_id}/{name}"
+            url = f"{self.origin}{FILES_PATH}{TEAM_ID}-{file_id}/{quote(name)}"  # percent-encoded, as Slack's are
             found = {
                 "id": file_id,
                 "created": int(time.time()),
@@ -479,7 +479,7 @@ class FakeSlackApi(LoopbackServer):
                 status = 401
             elif self.expect_token is not None and authorization != f"Bearer {self.expect_token}":
                 status = 403
-            elif found is None or not path.endswith("/" + found["name"]) or not folder.startswith(TEAM_ID + "-"):
+            elif found is None or not path.endswith("/" + quote(found["name"])) or not folder.startswith(TEAM_ID + "-"):
                 status = 404
             else:
                 status = int(told) if told.isdigit() else 302 if told.startswith("redirect ") else 200

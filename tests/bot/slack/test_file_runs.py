@@ -111,7 +111,21 @@ def test_a_mention_with_an_image_invokes_the_model_with_the_stored_file(
         "size": len(PNG_BYTES),
     }
     assert services.media.get(payload["file"]["key"], max_bytes=MAX_BYTES[IMAGE]) == PNG_BYTES
-    assert len(slack.downloads()) == 1 and "⏳" in flat(replies(slack, TS)[0])
+    [placeholder] = replies(slack, TS)
+    assert len(slack.downloads()) == 1 and "⏳" in flat(placeholder)
+    assert "📎" in flat(placeholder) and "cat.png" in flat(placeholder) and payload["reply"]["file_name"] == "cat.png"
+
+
+def test_the_placeholder_done_still_names_the_file(
+    services: Services, slack: FakeSlackApi, invoker: FakeInvoker
+) -> None:
+    png = slack.add_file(PNG_BYTES, name="*cat* & dog <1>.png", mimetype="image/png")
+    run_mention(services, mention("<@UBOT> classify-image", files=[png]), {"event_id": "Ev1"})
+    [(_, _, payload, _)] = invoker.calls
+    deliver_record(services, destination_record(payload, {"model": "classify-image", "result": {"labels": []}}))
+    [placeholder] = [m for m in replies(slack, TS) if "asked" in m["text"]]
+    assert "✅" in flat(placeholder) and "📎" in flat(placeholder) and "*cat* & dog <1>.png" in flat(placeholder)
+    assert all(b["type"] == "rich_text" for b in placeholder["blocks"][1:-1]), "the name is echoed, never parsed"
 
 
 def test_a_stub_file_in_the_event_is_asked_of_files_info(
