@@ -177,6 +177,9 @@ def wrong_kind(found: MediaType, *, kind: str, model: str) -> UnsupportedFile:
 
 #: Where uploaded files wait for their model, and where a model leaves a file it made (boxes drawn on an image).
 UPLOADS, ANNOTATED = "uploads", "annotated"
+#: A request's field saying whether its model should also make that file (default true): the form draws the
+#: boxes over its own preview, so it asks for none and is spared the drawing and the store's write.
+ANNOTATE = "annotate"
 _KEY = re.compile(rf"^({UPLOADS}|{ANNOTATED})/[0-9a-f]{{1,32}}/[0-9a-f]{{32}}\.[a-z0-9]{{2,5}}$")
 #: The longest file name kept (for the upload back to Slack and the logs' sake).
 MAX_NAME_CHARS = 200

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from inference.errors import InferenceError, InvalidInput, ModelLoadError
-from inference.media import MAX_BYTES, FileRef, MediaFile, annotated_key, check_file, wrong_kind
+from inference.media import ANNOTATE, MAX_BYTES, FileRef, MediaFile, annotated_key, check_file, wrong_kind
 from inference.media_store import MediaStore, store_from_env
 from inference.registry import ModelSpec
 from inference.tasks import MESSAGES, TRIMMED_TURNS, check_text, media_kind, require_text
@@ -236,7 +236,8 @@ def handle(
 
     With ``on_partial``, a runner that streams passes its text so far there while it generates
     (:class:`Partials`); the response is the same either way. A task that reads a file reads it from
-    ``get_store()`` (:func:`inference.media_store.store_from_env`), and what it draws goes back there.
+    ``get_store()`` (:func:`inference.media_store.store_from_env`), and what it draws goes back there
+    unless the event says ``"annotate": false``.
 
     Returns ``{"model", "task", "revision", "result" | "error", "timings", "reply"?}``;
     the ``reply`` field of the event is passed through untouched.
@@ -268,7 +269,7 @@ def handle(
         else:
             result = runner.run(text, settings)
         timings["inference_ms"] = round((time.perf_counter() - loaded) * 1000, 1)
-        if file is not None and ref is not None and store is not None:
+        if file is not None and ref is not None and store is not None and event.get(ANNOTATE) is not False:
             annotate(spec, ref, file, result, store)
         response["result"] = result
     except InferenceError as exc:

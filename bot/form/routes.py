@@ -49,7 +49,7 @@ from bot.stores.feedback import FeedbackStore
 from bot.stores.state import StateStore
 from bot.stores.stats import UsageSource
 from inference.errors import InputTooLong, InvalidInput, UnsupportedFile
-from inference.media import IMAGE
+from inference.media import ANNOTATE, IMAGE
 from inference.media_store import MediaStore
 from inference.registry import ModelSpec, Registry
 from inference.tasks import MESSAGES, TRIMMED_TURNS, check_messages, fit_chars, media_kind
@@ -385,6 +385,7 @@ def _invoke(
         except InvalidInput as exc:  # an empty file, or a file for a model that reads text
             return _refusal(exc, status=400).response
         payload["file"] = ref.to_event()
+        payload[ANNOTATE] = False  # the page draws a detection's boxes over its own preview
     payload["reply"] = reply
     try:
         answer = invoker.invoke_sync(spec.name, payload, timeout=settings.form_wait_seconds)

@@ -141,6 +141,16 @@ def test_a_detection_is_drawn_and_stored_beside_its_upload(store: FolderStore, m
     assert drawn[0][1]["objects"] == OBJECTS["objects"]
 
 
+def test_a_request_may_ask_for_no_drawing(store: FolderStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(service, "ANNOTATORS", {"object-detection": f"{__name__}:DRAW"})
+    monkeypatch.setitem(globals(), "DRAW", lambda file, result: pytest.fail("drawn though the request said not to"))
+    response = serve(
+        DETECT_SPEC, {"text": "", "file": stored(store, png()), "annotate": False}, Recorder(OBJECTS), store
+    )
+    assert response["result"] == OBJECTS
+    assert not (store.root / media.ANNOTATED).exists()
+
+
 def test_a_failed_drawing_leaves_the_answer_whole(
     store: FolderStore, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

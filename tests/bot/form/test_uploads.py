@@ -74,6 +74,7 @@ def test_an_image_is_stored_and_the_model_invoked_with_its_key(call, invoker, me
     assert (kind, model, timeout) == ("sync", "tiny-classify-image", settings.form_wait_seconds)
     assert payload["text"] == ""
     assert payload["reply"] == {"request_id": answer["request_id"], "source": "form"}
+    assert payload["annotate"] is False, "the page draws boxes over its own preview"
     file = payload["file"]
     assert file["key"].startswith(f"{UPLOADS}/{answer['request_id']}/")
     assert {k: file[k] for k in ("kind", "mime", "name", "size")} == {
