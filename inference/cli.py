@@ -38,8 +38,7 @@ from types import FrameType
 from typing import Any
 
 from inference.errors import InferenceError, ModelLoadError, RegistryError, UnknownModel
-from inference.media import FileRef, check_file, clean_name, upload_key
-from inference.media_store import FolderStore
+from inference.media_store import FolderStore, store_upload
 from inference.registry import ModelSpec, Registry, load_registry
 from inference.tasks import media_kind
 
@@ -122,12 +121,10 @@ def _attach(spec: ModelSpec, path: Path | None, event: dict[str, Any], store: Fo
     except OSError as exc:
         return f"cannot read {path}: {exc.strerror or exc}"
     try:
-        media_type = check_file(data, kind=kind, model=spec.name)
+        ref = store_upload(store, data, kind=kind, model=spec.name, name=path.name, request_id=uuid.uuid4().hex)
     except InferenceError as exc:
         return f"{path}: {exc}"
-    key = upload_key(uuid.uuid4().hex, media_type)
-    store.put(key, data, mime=media_type.mime)
-    event["file"] = FileRef(key, media_type, clean_name(path.name, media_type), len(data)).to_event()
+    event["file"] = ref.to_event()
     return None
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from inference.errors import InputTooLong, InvalidInput
-from inference.media import check_key, describe_size
+from inference.media import FileRef, check_file, check_key, clean_name, describe_size, upload_key
 
 logger = logging.getLogger(__name__)
 
@@ -161,6 +161,21 @@ class S3Store:
         if len(data) > max_bytes:
             raise _too_large(len(data), max_bytes)
         return data
+
+
+def store_upload(store: MediaStore, data: bytes, *, kind: str, model: str, name: str, request_id: str) -> FileRef:
+    """Check ``data`` by its content for ``model``, which reads ``kind`` files, store it for a day, and return what
+    a request carries: the one way a file is handed to a model (the router's Slack files and form uploads,
+    ``python -m inference run --file``).
+
+    Raises:
+        InvalidInput: the file is empty; UnsupportedFile: of another kind, or a type it cannot read.
+        InputTooLong: the file is larger than its kind's cap.
+    """
+    media_type = check_file(data, kind=kind, model=model)
+    key = upload_key(request_id, media_type)
+    store.put(key, data, mime=media_type.mime)
+    return FileRef(key, media_type, clean_name(name, media_type), len(data))
 
 
 def store_from_env(environ: Mapping[str, str] = os.environ) -> MediaStore | None:

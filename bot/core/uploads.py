@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from bot.core.services import Services
 from inference.errors import InvalidInput
-from inference.media import FileRef, check_file, clean_name, upload_key
-from inference.media_store import MediaStore
+from inference.media import FileRef
+from inference.media_store import MediaStore, store_upload
 from inference.registry import ModelSpec
 from inference.tasks import media_kind
 
@@ -35,7 +35,4 @@ def put_file(media: MediaStore, spec: ModelSpec, data: bytes, *, name: str, requ
     kind = media_kind(spec.task)
     if kind is None:
         raise InvalidInput(f"{spec.name} reads text, not files: type the text instead.")
-    media_type = check_file(data, kind=kind, model=spec.name)
-    key = upload_key(request_id, media_type)
-    media.put(key, data, mime=media_type.mime)
-    return FileRef(key, media_type, clean_name(name, media_type), len(data))
+    return store_upload(media, data, kind=kind, model=spec.name, name=name, request_id=request_id)
