@@ -43,24 +43,20 @@ class MediaType:
     unsupported: str | None = None
 
 
-def _type(kind: str, mime: str, extension: str, label: str, unsupported: str | None = None) -> MediaType:
-    return MediaType(kind, mime, extension, label, unsupported)
-
-
-PNG = _type(IMAGE, "image/png", ".png", "PNG image")
-JPEG = _type(IMAGE, "image/jpeg", ".jpg", "JPEG image")
-GIF = _type(IMAGE, "image/gif", ".gif", "GIF image")
-WEBP = _type(IMAGE, "image/webp", ".webp", "WebP image")
-BMP = _type(IMAGE, "image/bmp", ".bmp", "BMP image")
-TIFF = _type(IMAGE, "image/tiff", ".tif", "TIFF image")
-HEIC = _type(IMAGE, "image/heic", ".heic", "HEIC image", "export it as JPEG or PNG (on a phone: share it as JPEG)")
-SVG = _type(IMAGE, "image/svg+xml", ".svg", "SVG drawing", "export it as PNG")
-WAV = _type(AUDIO, "audio/wav", ".wav", "WAV audio")
-FLAC = _type(AUDIO, "audio/flac", ".flac", "FLAC audio")
-OGG = _type(AUDIO, "audio/ogg", ".ogg", "Ogg audio")
-MP3 = _type(AUDIO, "audio/mpeg", ".mp3", "MP3 audio")
-MP4 = _type(AUDIO, "audio/mp4", ".m4a", "MP4/M4A audio or video", "convert it to MP3, WAV or FLAC")
-WEBM = _type(AUDIO, "audio/webm", ".webm", "WebM audio or video", "convert it to MP3, WAV or FLAC")
+PNG = MediaType(IMAGE, "image/png", ".png", "PNG image")
+JPEG = MediaType(IMAGE, "image/jpeg", ".jpg", "JPEG image")
+GIF = MediaType(IMAGE, "image/gif", ".gif", "GIF image")
+WEBP = MediaType(IMAGE, "image/webp", ".webp", "WebP image")
+BMP = MediaType(IMAGE, "image/bmp", ".bmp", "BMP image")
+TIFF = MediaType(IMAGE, "image/tiff", ".tif", "TIFF image")
+HEIC = MediaType(IMAGE, "image/heic", ".heic", "HEIC image", "export it as JPEG or PNG (on a phone: share it as JPEG)")
+SVG = MediaType(IMAGE, "image/svg+xml", ".svg", "SVG drawing", "export it as PNG")
+WAV = MediaType(AUDIO, "audio/wav", ".wav", "WAV audio")
+FLAC = MediaType(AUDIO, "audio/flac", ".flac", "FLAC audio")
+OGG = MediaType(AUDIO, "audio/ogg", ".ogg", "Ogg audio")
+MP3 = MediaType(AUDIO, "audio/mpeg", ".mp3", "MP3 audio")
+MP4 = MediaType(AUDIO, "audio/mp4", ".m4a", "MP4/M4A audio or video", "convert it to MP3, WAV or FLAC")
+WEBM = MediaType(AUDIO, "audio/webm", ".webm", "WebM audio or video", "convert it to MP3, WAV or FLAC")
 
 #: The types a model can read, by kind: what the messages list.
 READABLE = {
