@@ -291,8 +291,9 @@ def open_picker(services: Services, body: dict[str, Any]) -> None:
         "thread_ts": str(message.get("thread_ts") or message.get("ts", "")),
     }
     found = pick_file(message_files(message), None)
-    if found is not None and file_id(found):
-        metadata["file"] = file_id(found)  # only the id: the URL is asked of files.info when the model runs
+    identifier = file_id(found) if found is not None else None
+    if identifier:
+        metadata["file"] = identifier  # only the id: the URL is asked of files.info when the model runs
     try:
         check_unicode(text)
     except InvalidInput as exc:
@@ -454,10 +455,10 @@ def _ack_with(ack: Ack, plan: Plan) -> None:
 
 
 def _start(services: Services, plan: Plan, target: ReplyTarget) -> None:
-    if plan.spec is not None and reads_files(plan.spec) and not plan.compare:
-        _run_on_file(services, plan.spec, plan.text, target, plan.file)
-    elif plan.compare:
+    if plan.compare:  # of text models only (bot.core.compare)
         start_compare(services, plan.compare, plan.text, target)
+    elif plan.spec is not None and reads_files(plan.spec):
+        _run_on_file(services, plan.spec, plan.text, target, plan.file)
     elif plan.spec is not None:
         start_run(services, plan.spec, plan.text, target)
 
