@@ -26,6 +26,7 @@ from typing import Any
 
 from bot.core.commands import takes_command
 from bot.core.mrkdwn import clip, escape, one_line
+from inference.media import with_article
 from inference.registry import ModelSpec, Registry
 from inference.tasks import get_task, media_kind
 
@@ -297,14 +298,13 @@ def how_to_send_a_file(spec: ModelSpec, *, command: bool = False) -> str:
     """How to give the file model ``spec`` its file (plain words, escaped by the message they go in):
     attached to a mention, or on the form; ``command``: said to a slash command, which carries none."""
     kind = media_kind(spec.task) or "image"
-    article = "an" if kind[0] in "aeiou" else "a"
     head = (
         f"Slash commands can't carry files, so {spec.name} can't be given one from here."
         if command
         else f"{spec.name} reads {kind} files, and there is none here."
     )
     return (
-        f"{head} Attach {article} {kind} file to a message that mentions me (`{how_to_run(spec)}`), "
+        f"{head} Attach {with_article(kind)} file to a message that mentions me (`{how_to_run(spec)}`), "
         "or mention me in the file's thread, or use the form at /go."
     )
 
