@@ -6,7 +6,6 @@ once their bytes are in hand, so one check decides what a model is sent and one 
 
 from __future__ import annotations
 
-from bot.core.services import Services
 from inference.errors import InvalidInput
 from inference.media import FileRef
 from inference.media_store import MediaStore, store_upload
@@ -19,14 +18,9 @@ def reads_files(spec: ModelSpec) -> bool:
     return media_kind(spec.task) is not None
 
 
-def store_file(services: Services, spec: ModelSpec, data: bytes, *, name: str, request_id: str) -> FileRef:
-    """:func:`put_file` into the services' media store."""
-    return put_file(services.media, spec, data, name=name, request_id=request_id)
-
-
 def put_file(media: MediaStore, spec: ModelSpec, data: bytes, *, name: str, request_id: str) -> FileRef:
     """Check ``data`` for ``spec`` by its content, store it in ``media`` for a day and return what the request
-    carries (the form has the store alone, not the services).
+    carries (Slack's files and the form's uploads alike).
 
     Raises:
         InvalidInput: ``spec`` reads text, or the file is empty, of another kind, or a type it cannot read.

@@ -4,7 +4,7 @@ A file model (:func:`bot.core.uploads.reads_files`) reads the file of the messag
 bot, of the thread's parent, or of the message a shortcut was run on. Finding it is pure
 (:func:`pick_file`, for the plan); getting it is the lazy half's, never the ack's:
 :func:`fetch_file` takes the event's file object (or asks ``files.info`` when the event has only a
-stub), downloads it with the bot token and hands the bytes to :func:`bot.core.uploads.store_file`.
+stub), downloads it with the bot token and hands the bytes to :func:`bot.core.uploads.put_file`.
 
 The bot token goes only to Slack's file host and to the Slack API the bot is configured with
 (``SLACK_API_URL``; in tests, the fake on 127.0.0.1): a URL is compared with them as a whole
@@ -33,7 +33,7 @@ from urllib.request import HTTPRedirectHandler, OpenerDirector, Request, build_o
 
 from bot.core.services import Services
 from bot.core.slack_ops import SlackError, url_origin
-from bot.core.uploads import store_file
+from bot.core.uploads import put_file
 from inference.media import HEAD_BYTES, FileRef, check_size
 from inference.registry import ModelSpec
 from inference.tasks import media_kind
@@ -229,7 +229,7 @@ def resolve(services: Services, value: dict[str, Any]) -> SlackFile:
 
 
 def fetch_file(services: Services, spec: ModelSpec, value: dict[str, Any], *, request_id: str) -> FileRef:
-    """Download a message's file for ``spec`` and store it for the model (:func:`bot.core.uploads.store_file`).
+    """Download a message's file for ``spec`` and store it for the model (:func:`bot.core.uploads.put_file`).
 
     Raises:
         FileProblem: the file could not be had from Slack (see :func:`download`).
@@ -246,4 +246,4 @@ def fetch_file(services: Services, spec: ModelSpec, value: dict[str, Any], *, re
         kind=kind,
         model=spec.name,
     )
-    return store_file(services, spec, data, name=found.name, request_id=request_id)
+    return put_file(services.media, spec, data, name=found.name, request_id=request_id)
